@@ -1,0 +1,45 @@
+"""Every way into Dunwell, on one screen. Each handler decodes its trigger and calls one use case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Chalice, Rate
+from chalice.app import CloudWatchEvent
+
+from chalicelib import bootstrap
+from chalicelib.api import customers, health, imports, invoices
+from chalicelib.observability import logger, observe
+
+app = Chalice(app_name="dunwell", configure_logs=False)
+app.register_middleware(observe, "all")
+
+app.register_blueprint(health.blueprint)
+app.register_blueprint(invoices.blueprint)
+app.register_blueprint(customers.blueprint)
+app.register_blueprint(imports.blueprint)
+
+
+# S3 -> EventBridge -> here (on_s3_event cannot be packaged for CloudFormation). The bucket name is
+# added to this pattern by infra/resources.yaml, which knows it; the prefix is fixed.
+@app.on_cw_event(
+    {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"object": {"key": [{"prefix": "incoming/"}]}},
+    },
+    name="ingest_upload",
+)
+def ingest_upload(event: CloudWatchEvent) -> dict[str, Any]:
+    detail = event.detail
+    outcome = bootstrap.ingest_service().ingest(detail["bucket"]["name"], detail["object"]["key"])
+    summary: dict[str, Any] = outcome.summary()
+    logger.info("ingest finished", extra={"outcome": summary})
+    return summary
+
+
+# Files whose event was lost or whose worker died are picked up again: nothing dropped is ever lost.
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="redrive_inbox")
+def redrive_inbox(event: CloudWatchEvent) -> dict[str, Any]:
+    outcomes = bootstrap.ingest_service().redrive_stale()
+    return {"redriven": [outcome.summary() for outcome in outcomes]}

@@ -1,0 +1,430 @@
+"""DynamoDB repositories: domain objects in, domain objects out. The only module that speaks PynamoDB
+besides models.py.
+
+Writes that must not overwrite (new invoices, credit notes, customers) go through TransactWriteItems
+with `attribute_not_exists` conditions, 100 actions a request: as few requests as BatchWriteItem for
+the same rows (which cannot condition, and ignores version attributes), and a record written by
+someone else first is reported instead of silently replaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.models import (
+    ApiKeyModel,
+    CreditNoteModel,
+    CustomerModel,
+    EventModel,
+    ImportModel,
+    InvoiceModel,
+)
+from chalicelib.domain.customer import Contact, Customer, contact_to_dict
+from chalicelib.domain.invoice import CreditNote, Invoice
+from chalicelib.domain.money import Money
+from chalicelib.domain.terms import PaymentTerms
+from chalicelib.services.api_keys import KeyRecord, Role
+from chalicelib.services.ports import (
+    AuditEvent,
+    ImportRecord,
+    InsertConflict,
+    StoredCustomer,
+    VersionConflict,
+)
+
+_BATCH_GET = 100
+_TRANSACTION_ITEMS = 100
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _is_conditional_failure(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+# ---- conversions ---------------------------------------------------------------------------------
+
+def event_to_model(event: AuditEvent) -> EventModel:
+    return EventModel(
+        entity_key=event.entity,
+        event_key=f"{event.at.astimezone(UTC).isoformat(timespec='microseconds')}#{event.type}#{event.discriminator}",
+        type=event.type,
+        actor=event.actor,
+        at=event.at,
+        data=dict(event.data),
+    )
+
+
+def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = None,
+                     created_at: datetime | None = None) -> InvoiceModel:
+    return InvoiceModel(
+        invoice_id=invoice.invoice_id,
+        number=invoice.number,
+        customer_id=invoice.customer_id,
+        currency=invoice.currency,
+        issue_date=invoice.issue_date.isoformat(),
+        due_date=invoice.due_date.isoformat(),
+        due_key=f"{invoice.due_date.isoformat()}#{invoice.invoice_id}",
+        status=invoice.status.value,
+        total_minor=invoice.total.minor,
+        paid_in_source_minor=invoice.paid_in_source.minor,
+        applied_minor=invoice.applied_payments.minor,
+        credited_minor=invoice.credited.minor,
+        written_off_minor=invoice.written_off.minor,
+        balance_minor=invoice.balance.minor,
+        disputed=invoice.disputed,
+        void=invoice.void,
+        buyer_reference=invoice.buyer_reference,
+        fingerprint=invoice.fingerprint,
+        import_id=import_id,
+        created_at=created_at or now,
+        updated_at=now,
+        version=invoice.version or None,
+    )
+
+
+def model_to_invoice(m: InvoiceModel) -> Invoice:
+    def money(minor: Any) -> Money:
+        return Money.from_minor(int(minor), m.currency)
+
+    return Invoice(
+        invoice_id=m.invoice_id,
+        number=m.number,
+        customer_id=m.customer_id,
+        issue_date=date.fromisoformat(m.issue_date),
+        due_date=date.fromisoformat(m.due_date),
+        total=money(m.total_minor),
+        paid_in_source=money(m.paid_in_source_minor),
+        applied_payments=money(m.applied_minor),
+        credited=money(m.credited_minor),
+        written_off=money(m.written_off_minor),
+        disputed=bool(m.disputed),
+        void=bool(m.void),
+        buyer_reference=m.buyer_reference,
+        fingerprint=m.fingerprint,
+        version=int(m.version or 0),
+    )
+
+
+def credit_note_to_model(note: CreditNote, import_id: str | None, now: datetime) -> CreditNoteModel:
+    return CreditNoteModel(
+        credit_note_id=note.credit_note_id,
+        number=note.number,
+        customer_id=note.customer_id,
+        currency=note.amount.currency,
+        issue_date=note.issue_date.isoformat(),
+        issued_key=f"{note.issue_date.isoformat()}#{note.credit_note_id}",
+        amount_minor=note.amount.minor,
+        applied_minor=note.applied.minor,
+        applies_to=note.applies_to,
+        fingerprint=note.fingerprint,
+        import_id=import_id,
+        created_at=now,
+        version=note.version or None,
+    )
+
+
+def model_to_credit_note(m: CreditNoteModel) -> CreditNote:
+    return CreditNote(
+        credit_note_id=m.credit_note_id,
+        number=m.number,
+        customer_id=m.customer_id,
+        issue_date=date.fromisoformat(m.issue_date),
+        amount=Money.from_minor(int(m.amount_minor), m.currency),
+        applies_to=m.applies_to,
+        applied=Money.from_minor(int(m.applied_minor), m.currency),
+        fingerprint=m.fingerprint,
+        version=int(m.version or 0),
+    )
+
+
+def customer_to_model(customer: Customer, now: datetime, version: int = 0,
+                      created_at: datetime | None = None) -> CustomerModel:
+    return CustomerModel(
+        customer_id=customer.customer_id,
+        name=customer.name,
+        name_key=f"{customer.name.casefold()}#{customer.customer_id}",
+        contacts=[contact_to_dict(c) for c in customer.contacts],
+        language=customer.language,
+        timezone=customer.timezone,
+        country=customer.country,
+        currency=customer.currency,
+        payment_terms=customer.payment_terms.describe() if customer.payment_terms else None,
+        credit_limit_minor=customer.credit_limit.minor if customer.credit_limit else None,
+        credit_limit_currency=customer.credit_limit.currency if customer.credit_limit else None,
+        tax_id=customer.tax_id,
+        fingerprint=customer.fingerprint(),
+        created_at=created_at or now,
+        updated_at=now,
+        version=version or None,
+    )
+
+
+def model_to_customer(m: CustomerModel) -> Customer:
+    limit = None
+    if m.credit_limit_minor is not None and m.credit_limit_currency:
+        limit = Money.from_minor(int(m.credit_limit_minor), m.credit_limit_currency)
+    return Customer(
+        customer_id=m.customer_id,
+        name=m.name,
+        contacts=tuple(Contact(**c) for c in (m.contacts or [])),
+        language=m.language,
+        timezone=m.timezone,
+        country=m.country,
+        currency=m.currency,
+        payment_terms=PaymentTerms.parse(m.payment_terms) if m.payment_terms else None,
+        credit_limit=limit,
+        tax_id=m.tax_id,
+    )
+
+
+# ---- stores ----------------------------------------------------------------------------------------
+
+def _batch_get(model: type[Model], keys: Iterable[str]) -> Iterator[Any]:
+    unique = list(dict.fromkeys(keys))
+    for chunk in _chunks(unique, _BATCH_GET):
+        yield from model.batch_get(chunk)
+
+
+class DynamoLedger:
+    def get_invoices(self, invoice_ids: Iterable[str]) -> dict[str, Invoice]:
+        return {m.invoice_id: model_to_invoice(m) for m in _batch_get(InvoiceModel, invoice_ids)}
+
+    def get_invoice(self, invoice_id: str) -> Invoice | None:
+        try:
+            return model_to_invoice(InvoiceModel.get(invoice_id))
+        except InvoiceModel.DoesNotExist:
+            return None
+
+    def get_credit_notes(self, credit_note_ids: Iterable[str]) -> dict[str, CreditNote]:
+        return {m.credit_note_id: model_to_credit_note(m) for m in _batch_get(CreditNoteModel, credit_note_ids)}
+
+    def insert_invoices(self, invoices: Sequence[Invoice], events: Sequence[AuditEvent], import_id: str,
+                        now: datetime) -> None:
+        events_by_entity: dict[str, list[AuditEvent]] = {}
+        for event in events:
+            events_by_entity.setdefault(event.entity, []).append(event)
+        per_invoice = 1 + max((len(v) for v in events_by_entity.values()), default=0)
+        conflicts: list[str] = []
+        for chunk in _chunks(invoices, max(1, _TRANSACTION_ITEMS // per_invoice)):
+            try:
+                with TransactWrite() as transaction:
+                    for invoice in chunk:
+                        transaction.save(invoice_to_model(invoice, now, import_id))
+                    for invoice in chunk:
+                        for event in events_by_entity.get(f"invoice#{invoice.invoice_id}", []):
+                            transaction.save(event_to_model(event))
+            except TransactWriteError as exc:
+                reasons = exc.cancellation_reasons or []
+                failed = [chunk[i].invoice_id for i, r in enumerate(reasons[:len(chunk)])
+                          if r is not None and r.code == "ConditionalCheckFailed"]
+                if not failed:
+                    raise
+                conflicts.extend(failed)
+                # The rest of this chunk was cancelled with it: write it again without the conflicts.
+                rest = [inv for inv in chunk if inv.invoice_id not in set(failed)]
+                if rest:
+                    self.insert_invoices(rest, events, import_id, now)
+        if conflicts:
+            raise InsertConflict(conflicts)
+
+    def save_invoice(self, invoice: Invoice, events: Sequence[AuditEvent], now: datetime) -> Invoice:
+        model = invoice_to_model(invoice, now)
+        try:
+            with TransactWrite() as transaction:
+                transaction.update(model, _mutable_invoice_actions(model))
+                for event in events:
+                    transaction.save(event_to_model(event))
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            if reasons and reasons[-1] is not None and reasons[-1].code == "ConditionalCheckFailed":
+                raise VersionConflict(invoice.invoice_id) from exc
+            raise
+        return model_to_invoice(model)
+
+    def insert_credit_note(self, note: CreditNote, invoice: Invoice | None, events: Sequence[AuditEvent],
+                           import_id: str, now: datetime) -> None:
+        try:
+            with TransactWrite() as transaction:
+                transaction.save(credit_note_to_model(note, import_id, now))
+                for event in events:
+                    transaction.save(event_to_model(event))
+                if invoice is not None:
+                    model = invoice_to_model(invoice, now)
+                    transaction.update(model, _mutable_invoice_actions(model))
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+                raise InsertConflict([note.credit_note_id]) from exc
+            if invoice is not None and reasons and reasons[-1] is not None \
+                    and reasons[-1].code == "ConditionalCheckFailed":
+                raise VersionConflict(invoice.invoice_id) from exc
+            raise
+
+
+_IMMUTABLE_INVOICE_FIELDS = {"invoice_id", "version", "created_at", "import_id", "number"}
+
+
+def _mutable_invoice_actions(model: InvoiceModel) -> list[Any]:
+    """SET every field an invoice change may touch (REMOVE the empty ones), leaving its origin alone."""
+    actions = []
+    for name, attribute in InvoiceModel.get_attributes().items():
+        if name in _IMMUTABLE_INVOICE_FIELDS:
+            continue
+        value = getattr(model, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    return actions
+
+
+class DynamoCustomers:
+    def get_customers(self, customer_ids: Iterable[str]) -> dict[str, StoredCustomer]:
+        return {
+            m.customer_id: StoredCustomer(model_to_customer(m), m.fingerprint, int(m.version or 0))
+            for m in _batch_get(CustomerModel, customer_ids)
+        }
+
+    def get_customer(self, customer_id: str) -> Customer | None:
+        try:
+            return model_to_customer(CustomerModel.get(customer_id))
+        except CustomerModel.DoesNotExist:
+            return None
+
+    def insert_customers(self, customers: Sequence[Customer], events: Sequence[AuditEvent], now: datetime) -> None:
+        by_entity = {event.entity: event for event in events}
+        for chunk in _chunks(customers, _TRANSACTION_ITEMS // 2):
+            try:
+                with TransactWrite() as transaction:
+                    for customer in chunk:
+                        transaction.save(customer_to_model(customer, now))
+                    for customer in chunk:
+                        if event := by_entity.get(f"customer#{customer.customer_id}"):
+                            transaction.save(event_to_model(event))
+            except TransactWriteError as exc:
+                reasons = exc.cancellation_reasons or []
+                failed = [chunk[i].customer_id for i, r in enumerate(reasons[:len(chunk)])
+                          if r is not None and r.code == "ConditionalCheckFailed"]
+                if not failed:
+                    raise
+                raise InsertConflict(failed) from exc
+
+    def update_customer(self, stored: StoredCustomer, customer: Customer, events: Sequence[AuditEvent],
+                        now: datetime) -> None:
+        current = CustomerModel.get(customer.customer_id)
+        model = customer_to_model(customer, now, version=stored.version, created_at=current.created_at)
+        try:
+            with TransactWrite() as transaction:
+                transaction.save(model)
+                for event in events:
+                    transaction.save(event_to_model(event))
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+                raise VersionConflict(customer.customer_id) from exc
+            raise
+
+
+def _record_to_model(record: ImportRecord) -> ImportModel:
+    return ImportModel(
+        import_id=record.import_id,
+        started_key=f"{record.started_at.astimezone(UTC).isoformat()}#{record.import_id}",
+        status=record.status,
+        source_key=record.source_key,
+        destination_key=record.destination_key,
+        report_key=record.report_key,
+        content_sha256=record.content_sha256,
+        size_bytes=record.size_bytes,
+        format=record.format,
+        mapping=record.mapping,
+        lease_owner=record.lease_owner,
+        lease_until=record.lease_until,
+        started_at=record.started_at,
+        finished_at=record.finished_at,
+        counts=record.counts,
+        reason=record.reason,
+        rejected_sample=record.rejected_sample,
+    )
+
+
+def model_to_record(m: ImportModel) -> ImportRecord:
+    return ImportRecord(
+        import_id=m.import_id,
+        source_key=m.source_key,
+        status=m.status,
+        started_at=m.started_at,
+        lease_owner=m.lease_owner or "",
+        lease_until=m.lease_until,
+        content_sha256=m.content_sha256,
+        size_bytes=int(m.size_bytes or 0),
+        format=m.format,
+        mapping=m.mapping,
+        destination_key=m.destination_key,
+        report_key=m.report_key,
+        finished_at=m.finished_at,
+        counts=dict(m.counts or {}),
+        reason=m.reason,
+        rejected_sample=list(m.rejected_sample or []),
+    )
+
+
+class DynamoImports:
+    def get(self, import_id: str) -> ImportRecord | None:
+        try:
+            return model_to_record(ImportModel.get(import_id, consistent_read=True))
+        except ImportModel.DoesNotExist:
+            return None
+
+    def claim(self, record: ImportRecord, now: datetime) -> bool:
+        """Create the record, or take over one whose worker's lease has run out."""
+        model = _record_to_model(record)
+        free = ImportModel.import_id.does_not_exist() | (
+            (ImportModel.status == "in_progress") & (ImportModel.lease_until < now)
+        )
+        try:
+            model.save(condition=free)
+        except PutError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def finish(self, record: ImportRecord) -> None:
+        model = _record_to_model(record)
+        # Only the lease holder may close the import.
+        model.save(condition=ImportModel.lease_owner == record.lease_owner)
+
+
+class DynamoEvents:
+    def append(self, events: Sequence[AuditEvent]) -> None:
+        with EventModel.batch_write() as batch:
+            for event in events:
+                batch.save(event_to_model(event))
+
+    def for_entity(self, entity: str, limit: int, cursor: dict[str, Any] | None
+                   ) -> tuple[list[EventModel], dict[str, Any] | None]:
+        result = EventModel.query(entity, limit=limit, last_evaluated_key=cursor)
+        return list(result), result.last_evaluated_key
+
+
+class DynamoApiKeys:
+    def put(self, record: KeyRecord) -> None:
+        ApiKeyModel(key_id=record.key_id, name=record.name, role=record.role.label,
+                    secret_sha256=record.secret_sha256, created_at=record.created_at,
+                    created_by=record.created_by, revoked_at=record.revoked_at,
+                    ).save(condition=ApiKeyModel.key_id.does_not_exist())
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        try:
+            m = ApiKeyModel.get(key_id)
+        except ApiKeyModel.DoesNotExist:
+            return None
+        return KeyRecord(m.key_id, m.name, Role.parse(m.role), m.secret_sha256, m.created_at, m.created_by,
+                         m.revoked_at)

@@ -1,0 +1,233 @@
+"""PynamoDB models: the DynamoDB layout. Table names are bound at run time by `bind_tables`, never at
+import, so packaging and tests can import this module without AWS settings.
+
+The key schemas and indexes here must match infra/resources.yaml; tests/integration/test_schema.py
+compares them, and the local stack provisions tables from that YAML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.config import Settings
+
+UNBOUND = "unbound-table"
+
+
+class _Meta:
+    table_name = UNBOUND
+    region: str | None = None
+    host: str | None = None
+    max_retry_attempts = 8
+
+
+class InvoicesByCustomer(GlobalSecondaryIndex["InvoiceModel"]):
+    class Meta:
+        index_name = "by_customer"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    due_key = UnicodeAttribute(range_key=True)
+
+
+class InvoicesByStatus(GlobalSecondaryIndex["InvoiceModel"]):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    due_key = UnicodeAttribute(range_key=True)
+
+
+class InvoiceModel(Model):
+    class Meta(_Meta):
+        pass
+
+    invoice_id = UnicodeAttribute(hash_key=True)
+    number = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    issue_date = UnicodeAttribute()
+    due_date = UnicodeAttribute()
+    due_key = UnicodeAttribute()  # "<due_date>#<invoice_id>": sorts by due date, unique
+    status = UnicodeAttribute()  # derived from the amounts; stored for the by_status index
+    total_minor = NumberAttribute()
+    paid_in_source_minor = NumberAttribute(default=0)
+    applied_minor = NumberAttribute(default=0)
+    credited_minor = NumberAttribute(default=0)
+    written_off_minor = NumberAttribute(default=0)
+    balance_minor = NumberAttribute()  # derived; stored so summaries need no recomputation
+    disputed = BooleanAttribute(default=False)
+    void = BooleanAttribute(default=False)
+    buyer_reference = UnicodeAttribute(null=True)
+    fingerprint = UnicodeAttribute()
+    import_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    by_customer = InvoicesByCustomer()
+    by_status = InvoicesByStatus()
+
+
+class CreditNotesByCustomer(GlobalSecondaryIndex["CreditNoteModel"]):
+    class Meta:
+        index_name = "by_customer"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    issued_key = UnicodeAttribute(range_key=True)
+
+
+class CreditNoteModel(Model):
+    class Meta(_Meta):
+        pass
+
+    credit_note_id = UnicodeAttribute(hash_key=True)
+    number = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    issue_date = UnicodeAttribute()
+    issued_key = UnicodeAttribute()
+    amount_minor = NumberAttribute()
+    applied_minor = NumberAttribute(default=0)
+    applies_to = UnicodeAttribute(null=True)
+    fingerprint = UnicodeAttribute()
+    import_id = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    by_customer = CreditNotesByCustomer()
+
+
+class CustomersByName(GlobalSecondaryIndex["CustomerModel"]):
+    class Meta:
+        index_name = "by_name"
+        projection = AllProjection()
+
+    list_key = UnicodeAttribute(hash_key=True)
+    name_key = UnicodeAttribute(range_key=True)
+
+
+class CustomerModel(Model):
+    class Meta(_Meta):
+        pass
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    list_key = UnicodeAttribute(default="customer")
+    name = UnicodeAttribute()
+    name_key = UnicodeAttribute()  # "<lower-case name>#<customer_id>"
+    contacts = JSONAttribute(default=list)
+    language = UnicodeAttribute(null=True)
+    timezone = UnicodeAttribute(null=True)
+    country = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    payment_terms = UnicodeAttribute(null=True)
+    credit_limit_minor = NumberAttribute(null=True)
+    credit_limit_currency = UnicodeAttribute(null=True)
+    tax_id = UnicodeAttribute(null=True)
+    fingerprint = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    by_name = CustomersByName()
+
+
+class ImportsByTime(GlobalSecondaryIndex["ImportModel"]):
+    class Meta:
+        index_name = "by_time"
+        projection = AllProjection()
+
+    list_key = UnicodeAttribute(hash_key=True)
+    started_key = UnicodeAttribute(range_key=True)
+
+
+class ImportModel(Model):
+    class Meta(_Meta):
+        pass
+
+    import_id = UnicodeAttribute(hash_key=True)
+    list_key = UnicodeAttribute(default="import")
+    started_key = UnicodeAttribute()  # "<started_at iso>#<import_id>"
+    status = UnicodeAttribute()  # in_progress | processed | rejected
+    source_key = UnicodeAttribute()
+    destination_key = UnicodeAttribute(null=True)
+    report_key = UnicodeAttribute(null=True)
+    content_sha256 = UnicodeAttribute(null=True)
+    size_bytes = NumberAttribute(default=0)
+    format = UnicodeAttribute(null=True)
+    mapping = UnicodeAttribute(null=True)
+    lease_owner = UnicodeAttribute(null=True)
+    lease_until = UTCDateTimeAttribute(null=True)
+    started_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)
+    counts = JSONAttribute(default=dict)
+    reason = UnicodeAttribute(null=True)
+    rejected_sample = JSONAttribute(default=list)  # the first rejected rows; the S3 report has all
+
+    by_time = ImportsByTime()
+
+
+class EventModel(Model):
+    """The audit trail: one item per state change, keyed by the entity it concerns."""
+
+    class Meta(_Meta):
+        pass
+
+    entity_key = UnicodeAttribute(hash_key=True)  # "invoice#<id>", "customer#<id>", "import#<id>"
+    event_key = UnicodeAttribute(range_key=True)  # "<at iso>#<type>#<discriminator>": ordered, idempotent
+    type = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    at = UTCDateTimeAttribute()
+    data = JSONAttribute(default=dict)
+
+
+class ApiKeyModel(Model):
+    class Meta(_Meta):
+        pass
+
+    key_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    secret_sha256 = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+    revoked_at = UTCDateTimeAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel,
+)
+
+
+def table_names(settings: Settings) -> dict[type[Model], str]:
+    return {
+        InvoiceModel: settings.invoices_table,
+        CreditNoteModel: settings.credit_notes_table,
+        CustomerModel: settings.customers_table,
+        ImportModel: settings.imports_table,
+        EventModel: settings.events_table,
+        ApiKeyModel: settings.api_keys_table,
+    }
+
+
+def bind_tables(settings: Settings) -> None:
+    """Point every model at this stage's tables and endpoint (moto locally, AWS in Lambda)."""
+    for model, name in table_names(settings).items():
+        meta: Any = model.Meta
+        meta.table_name = name
+        meta.region = settings.region
+        meta.host = settings.endpoint_url
+        model._connection = None

@@ -1,0 +1,139 @@
+"""Read models for the finance API. Every listing is a Query on a key or index, never a Scan, and
+pages with an opaque cursor that can span several index partitions (e.g. all statuses in turn)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pynamodb.expressions.condition import Condition
+
+from chalicelib.adapters.dynamo import model_to_credit_note, model_to_customer, model_to_invoice, model_to_record
+from chalicelib.adapters.models import CreditNoteModel, CustomerModel, ImportModel, InvoiceModel
+from chalicelib.domain.customer import Customer
+from chalicelib.domain.invoice import OUTSTANDING_STATUSES, CreditNote, Invoice, InvoiceStatus
+from chalicelib.domain.money import Money
+from chalicelib.services.ports import ImportRecord
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    statuses: Sequence[InvoiceStatus] = ()
+    customer_id: str | None = None
+    due_before: date | None = None  # due_date < due_before
+    due_after: date | None = None  # due_date > due_after
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    cursor: dict[str, Any] | None  # {"p": partition index, "k": DynamoDB LastEvaluatedKey}
+
+
+@dataclass(frozen=True)
+class BalanceSummary:
+    outstanding: dict[str, Money]
+    overdue: dict[str, Money]
+    open_invoices: int
+    overdue_invoices: int
+    unapplied_credit: dict[str, Money]
+    oldest_due_date: date | None
+
+
+def _due_range(f: InvoiceFilter) -> Condition | None:
+    # due_key is "<YYYY-MM-DD>#<id>": '#' sorts before digits, '~' after every id character.
+    key = InvoiceModel.due_key
+    if f.due_after and f.due_before:
+        return key.between(f"{f.due_after.isoformat()}#~", f"{f.due_before.isoformat()}#")
+    if f.due_after:
+        return key > f"{f.due_after.isoformat()}#~"
+    if f.due_before:
+        return key < f"{f.due_before.isoformat()}#"
+    return None
+
+
+class DynamoQueries:
+    def invoice(self, invoice_id: str) -> Invoice | None:
+        try:
+            return model_to_invoice(InvoiceModel.get(invoice_id))
+        except InvoiceModel.DoesNotExist:
+            return None
+
+    def invoices(self, f: InvoiceFilter, limit: int, cursor: dict[str, Any] | None) -> Page:
+        """By customer: one partition of by_customer, statuses filtered. Otherwise: the by_status
+        partitions one after another, so a page never needs a Scan."""
+        if f.customer_id:
+            status_filter = InvoiceModel.status.is_in(*[s.value for s in f.statuses]) if f.statuses else None
+            partitions: list[tuple[Any, str, Condition | None]] = [
+                (InvoiceModel.by_customer, f.customer_id, status_filter)]
+        else:
+            statuses = f.statuses or tuple(InvoiceStatus)
+            partitions = [(InvoiceModel.by_status, s.value, None) for s in statuses]
+        items: list[Invoice] = []
+        position = int(cursor["p"]) if cursor else 0
+        last_key = cursor.get("k") if cursor else None
+        while position < len(partitions) and len(items) < limit:
+            index, hash_key, filter_condition = partitions[position]
+            result = index.query(hash_key, range_key_condition=_due_range(f), filter_condition=filter_condition,
+                                 limit=limit - len(items), last_evaluated_key=last_key)
+            items.extend(model_to_invoice(m) for m in result)
+            last_key = result.last_evaluated_key
+            if last_key is None:
+                position += 1
+        if position >= len(partitions):
+            return Page(items, None)
+        return Page(items, {"p": position, "k": last_key})
+
+    def customer(self, customer_id: str) -> Customer | None:
+        try:
+            return model_to_customer(CustomerModel.get(customer_id))
+        except CustomerModel.DoesNotExist:
+            return None
+
+    def customers(self, limit: int, cursor: dict[str, Any] | None) -> Page:
+        result = CustomerModel.by_name.query("customer", limit=limit, last_evaluated_key=cursor.get("k") if cursor
+                                             else None)
+        items = [model_to_customer(m) for m in result]
+        key = result.last_evaluated_key
+        return Page(items, {"p": 0, "k": key} if key else None)
+
+    def balance_summary(self, customer_id: str, today: date) -> BalanceSummary:
+        """Reads the customer's outstanding invoices only (a filter on its own partition)."""
+        outstanding: dict[str, Money] = {}
+        overdue: dict[str, Money] = {}
+        counts: dict[str, int] = defaultdict(int)
+        oldest: date | None = None
+        query = InvoiceModel.by_customer.query(
+            customer_id, filter_condition=InvoiceModel.status.is_in(*[s.value for s in OUTSTANDING_STATUSES]))
+        for m in query:
+            invoice = model_to_invoice(m)
+            balance = invoice.balance
+            outstanding[balance.currency] = outstanding.get(balance.currency, Money.zero(balance.currency)) + balance
+            counts["open"] += 1
+            if invoice.due_date < today:
+                overdue[balance.currency] = overdue.get(balance.currency, Money.zero(balance.currency)) + balance
+                counts["overdue"] += 1
+                oldest = invoice.due_date if oldest is None else min(oldest, invoice.due_date)
+        credit: dict[str, Money] = {}
+        for n in CreditNoteModel.by_customer.query(customer_id):
+            note: CreditNote = model_to_credit_note(n)
+            if not note.unapplied.is_zero:
+                code = note.amount.currency
+                credit[code] = credit.get(code, Money.zero(code)) + note.unapplied
+        return BalanceSummary(outstanding, overdue, counts["open"], counts["overdue"], credit, oldest)
+
+    def import_record(self, import_id: str) -> ImportRecord | None:
+        try:
+            return model_to_record(ImportModel.get(import_id))
+        except ImportModel.DoesNotExist:
+            return None
+
+    def imports(self, limit: int, cursor: dict[str, Any] | None) -> Page:
+        result = ImportModel.by_time.query("import", scan_index_forward=False, limit=limit,
+                                           last_evaluated_key=cursor.get("k") if cursor else None)
+        items = [model_to_record(m) for m in result]
+        key = result.last_evaluated_key
+        return Page(items, {"p": 0, "k": key} if key else None)

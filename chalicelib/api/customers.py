@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import bootstrap
+from chalicelib.api.http import NotFound, decode_cursor, endpoint, page, page_limit, query_params
+from chalicelib.api.views import customer_view, money_map
+from chalicelib.domain.ids import is_valid_id
+from chalicelib.services.api_keys import Role
+
+blueprint = Blueprint(__name__)
+
+
+@blueprint.route("/customers", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def list_customers() -> dict[str, Any]:
+    params = query_params(blueprint)
+    result = bootstrap.queries().customers(page_limit(params), decode_cursor(params))
+    return page([customer_view(c) for c in result.items], result.cursor)
+
+
+@blueprint.route("/customers/{customer_id}", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def get_customer(customer_id: str) -> dict[str, Any]:
+    queries = bootstrap.queries()
+    customer = queries.customer(customer_id) if is_valid_id(customer_id) else None
+    if customer is None:
+        raise NotFound(f"customer {customer_id}")
+    today = datetime.now(UTC).date()
+    summary = queries.balance_summary(customer_id, today)
+    view = customer_view(customer)
+    view["balance"] = {
+        "outstanding": money_map(summary.outstanding),
+        "overdue": money_map(summary.overdue),
+        "unapplied_credit": money_map(summary.unapplied_credit),
+        "open_invoices": summary.open_invoices,
+        "overdue_invoices": summary.overdue_invoices,
+        "oldest_overdue_due_date": summary.oldest_due_date.isoformat() if summary.oldest_due_date else None,
+        "as_of": today.isoformat(),
+    }
+    return view

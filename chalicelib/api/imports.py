@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import bootstrap
+from chalicelib.api.http import NotFound, decode_cursor, endpoint, page, page_limit, query_params
+from chalicelib.api.views import import_view
+from chalicelib.services.api_keys import Role
+
+blueprint = Blueprint(__name__)
+
+
+@blueprint.route("/imports", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def list_imports() -> dict[str, Any]:
+    params = query_params(blueprint)
+    result = bootstrap.queries().imports(page_limit(params), decode_cursor(params))
+    return page([import_view(r) for r in result.items], result.cursor)
+
+
+@blueprint.route("/imports/{import_id}", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def get_import(import_id: str) -> dict[str, Any]:
+    record = bootstrap.queries().import_record(import_id) if re.fullmatch(r"imp_[0-9a-f]{24}", import_id) else None
+    if record is None:
+        raise NotFound(f"import {import_id}")
+    return import_view(record, detail=True)

@@ -1,0 +1,75 @@
+"""How domain objects look in the API: amounts as strings next to their currency, ISO dates."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from chalicelib.domain.customer import Customer, contact_to_dict
+from chalicelib.domain.invoice import Invoice
+from chalicelib.domain.money import Money
+from chalicelib.services.ports import ImportRecord
+
+
+def money_map(amounts: dict[str, Money]) -> list[dict[str, str]]:
+    return [{"currency": code, "amount": amounts[code].to_api()} for code in sorted(amounts)]
+
+
+def invoice_view(invoice: Invoice, today: date) -> dict[str, Any]:
+    overdue = invoice.is_overdue(today)
+    return {
+        "id": invoice.invoice_id,
+        "number": invoice.number,
+        "customer_id": invoice.customer_id,
+        "currency": invoice.currency,
+        "total": invoice.total.to_api(),
+        "balance": invoice.balance.to_api(),
+        "paid": invoice.paid.to_api(),
+        "paid_in_erp": invoice.paid_in_source.to_api(),
+        "credited": invoice.credited.to_api(),
+        "written_off": invoice.written_off.to_api(),
+        "issue_date": invoice.issue_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+        "status": invoice.status.value,
+        "overdue": overdue,
+        "days_overdue": (today - invoice.due_date).days if overdue else 0,
+        "buyer_reference": invoice.buyer_reference,
+        "version": invoice.version,
+    }
+
+
+def customer_view(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.customer_id,
+        "name": customer.name,
+        "contacts": [contact_to_dict(c) for c in customer.contacts],
+        "language": customer.language,
+        "timezone": customer.timezone,
+        "country": customer.country,
+        "currency": customer.currency,
+        "payment_terms": customer.payment_terms.describe() if customer.payment_terms else None,
+        "credit_limit": customer.credit_limit.to_api() if customer.credit_limit else None,
+        "credit_limit_currency": customer.credit_limit.currency if customer.credit_limit else None,
+        "tax_id": customer.tax_id,
+    }
+
+
+def import_view(record: ImportRecord, detail: bool = False) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": record.import_id,
+        "status": record.status,
+        "source_key": record.source_key,
+        "destination_key": record.destination_key,
+        "report_key": record.report_key,
+        "format": record.format,
+        "mapping": record.mapping,
+        "size_bytes": record.size_bytes,
+        "started_at": record.started_at.isoformat(),
+        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+        "reason": record.reason,
+        "counts": record.counts,
+    }
+    if detail:
+        view["rejected_rows"] = record.rejected_sample
+        view["rejected_rows_complete"] = record.counts.get("rejected_rows", 0) <= len(record.rejected_sample)
+    return view

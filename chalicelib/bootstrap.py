@@ -1,0 +1,108 @@
+"""Builds the adapters and use cases on first use and caches them for the life of the Lambda container.
+
+Nothing is built at import (packaging imports app.py with no AWS settings; tests start moto before
+the first client). `reset()` drops everything, for tests that switch settings or endpoints.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+from chalicelib import config
+
+
+@cache
+def _session() -> Any:
+    import boto3
+
+    settings = config.settings()
+    from chalicelib.adapters.models import bind_tables
+
+    bind_tables(settings)
+    return boto3.session.Session(region_name=settings.region)
+
+
+@cache
+def s3_client() -> Any:
+    return _session().client("s3", endpoint_url=config.settings().endpoint_url)
+
+
+@cache
+def files() -> Any:
+    from chalicelib.adapters.s3_files import S3FileStore
+
+    return S3FileStore(s3_client(), config.settings().inbox_bucket)
+
+
+@cache
+def ledger() -> Any:
+    _session()
+    from chalicelib.adapters.dynamo import DynamoLedger
+
+    return DynamoLedger()
+
+
+@cache
+def customers() -> Any:
+    _session()
+    from chalicelib.adapters.dynamo import DynamoCustomers
+
+    return DynamoCustomers()
+
+
+@cache
+def imports() -> Any:
+    _session()
+    from chalicelib.adapters.dynamo import DynamoImports
+
+    return DynamoImports()
+
+
+@cache
+def queries() -> Any:
+    _session()
+    from chalicelib.adapters.queries import DynamoQueries
+
+    return DynamoQueries()
+
+
+@cache
+def api_keys() -> Any:
+    _session()
+    from chalicelib.adapters.dynamo import DynamoApiKeys
+    from chalicelib.services.api_keys import ApiKeys
+
+    return ApiKeys(DynamoApiKeys())
+
+
+@cache
+def mappings_loader() -> Any:
+    from chalicelib.adapters.mappings import S3MappingLoader
+
+    return S3MappingLoader(files())
+
+
+@cache
+def ingest_service() -> Any:
+    from chalicelib.formats import parse_file
+    from chalicelib.services.ingest_file import IngestService
+
+    settings = config.settings()
+    return IngestService(
+        files(), imports(), ledger(), customers(), parse_file, mappings_loader(),
+        max_bytes=settings.max_upload_bytes,
+        lease=timedelta(seconds=settings.ingest_lease_seconds),
+        stale_after=timedelta(minutes=settings.stale_inbox_minutes),
+    )
+
+
+_BUILDERS = (_session, s3_client, files, ledger, customers, imports, queries, api_keys, mappings_loader,
+             ingest_service)
+
+
+def reset() -> None:
+    config.reset()
+    for builder in _BUILDERS:
+        builder.cache_clear()

@@ -1,0 +1,29 @@
+"""Operator commands. `python -m chalicelib.cli create-api-key --name alice --role admin` issues a key
+against the tables named in the environment (see README: the first admin key)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from chalicelib import bootstrap
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli")
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-api-key", help="issue an API key and print its secret once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", default="admin", choices=["viewer", "collector", "admin"])
+    args = parser.parse_args(argv)
+    if args.command == "create-api-key":
+        issued = bootstrap.api_keys().issue(args.name, args.role, actor="system:cli")
+        print(json.dumps({"id": issued.key_id, "name": issued.name, "role": issued.role.label,
+                          "api_key": issued.api_key}, indent=2))
+        print("Store the api_key now: only its hash is kept.", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

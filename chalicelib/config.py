@@ -1,0 +1,57 @@
+"""Settings, read from the environment once: the only module that reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    endpoint_url: str | None
+    invoices_table: str
+    credit_notes_table: str
+    customers_table: str
+    imports_table: str
+    events_table: str
+    api_keys_table: str
+    inbox_bucket: str
+    max_upload_bytes: int
+    ingest_lease_seconds: int
+    stale_inbox_minutes: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+        prefix = e.get("DUNWELL_RESOURCE_PREFIX", f"dunwell-{e.get('DUNWELL_STAGE', 'local')}")
+
+        def table(var: str, suffix: str) -> str:
+            return e.get(var) or f"{prefix}-{suffix}"
+
+        return cls(
+            stage=e.get("DUNWELL_STAGE", "local"),
+            region=e.get("AWS_DEFAULT_REGION") or e.get("AWS_REGION") or "eu-west-1",
+            endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
+            invoices_table=table("INVOICES_TABLE", "invoices"),
+            credit_notes_table=table("CREDIT_NOTES_TABLE", "credit-notes"),
+            customers_table=table("CUSTOMERS_TABLE", "customers"),
+            imports_table=table("IMPORTS_TABLE", "imports"),
+            events_table=table("EVENTS_TABLE", "events"),
+            api_keys_table=table("API_KEYS_TABLE", "api-keys"),
+            inbox_bucket=e.get("INBOX_BUCKET") or f"{prefix}-inbox",
+            max_upload_bytes=int(e.get("DUNWELL_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024))),
+            ingest_lease_seconds=int(e.get("DUNWELL_INGEST_LEASE_SECONDS", "900")),
+            stale_inbox_minutes=int(e.get("DUNWELL_STALE_INBOX_MINUTES", "20")),
+        )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def reset() -> None:
+    settings.cache_clear()

@@ -1,0 +1,1 @@
+"""Dunwell's domain core: pure Python (stdlib only), no I/O, no clock, no environment."""

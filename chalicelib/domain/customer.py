@@ -1,0 +1,122 @@
+"""Customers (the debtors) and how to reach them."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+
+from chalicelib.domain.errors import InvalidDocument
+from chalicelib.domain.money import Money
+from chalicelib.domain.terms import PaymentTerms
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")
+
+
+def validate_email(value: str) -> str:
+    clean = value.strip()
+    if not _EMAIL.match(clean):
+        raise InvalidDocument(f"{value!r} is not an email address", field="email")
+    return clean
+
+
+def validate_phone(value: str) -> str:
+    """Phone numbers are kept only in E.164 (+4930123456); SMS cannot be sent to anything else."""
+    clean = re.sub(r"[\s().-]", "", value)
+    if clean.startswith("00"):
+        clean = "+" + clean[2:]
+    if not _E164.match(clean):
+        raise InvalidDocument(f"{value!r} is not a phone number in international form (+CC...)", field="phone")
+    return clean
+
+
+def validate_language(value: str) -> str:
+    clean = value.strip()
+    if not _LANGUAGE.match(clean):
+        raise InvalidDocument(f"{value!r} is not a language tag such as 'en' or 'de-AT'", field="language")
+    return clean.replace("_", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.email is not None:
+            object.__setattr__(self, "email", validate_email(self.email))
+        if self.phone is not None:
+            object.__setattr__(self, "phone", validate_phone(self.phone))
+        if self.language is not None:
+            object.__setattr__(self, "language", validate_language(self.language))
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    customer_id: str
+    name: str
+    contacts: tuple[Contact, ...] = ()
+    language: str | None = None
+    timezone: str | None = None
+    country: str | None = None
+    currency: str | None = None
+    payment_terms: PaymentTerms | None = None
+    credit_limit: Money | None = None
+    tax_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise InvalidDocument("customer name is empty", field="customer_name")
+        if self.language is not None:
+            object.__setattr__(self, "language", validate_language(self.language))
+        if self.credit_limit is not None and self.credit_limit.is_negative:
+            raise InvalidDocument("credit limit cannot be negative", field="credit_limit")
+
+    def merged_with(self, incoming: Customer) -> Customer:
+        """What a file says about a customer updates the fields it carries and keeps the rest:
+        a file with only a name must not erase contacts or terms set earlier."""
+        contacts = self.contacts
+        for contact in incoming.contacts:
+            new_email = contact.email and all(c.email != contact.email for c in contacts)
+            new_phone = contact.phone and not contact.email and all(c.phone != contact.phone for c in contacts)
+            if new_email or new_phone:
+                contacts = (*contacts, contact)
+        return replace(
+            self,
+            name=incoming.name or self.name,
+            contacts=contacts,
+            language=incoming.language or self.language,
+            timezone=incoming.timezone or self.timezone,
+            country=incoming.country or self.country,
+            currency=incoming.currency or self.currency,
+            payment_terms=incoming.payment_terms or self.payment_terms,
+            tax_id=incoming.tax_id or self.tax_id,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "contacts": [contact_to_dict(c) for c in self.contacts],
+            "language": self.language,
+            "timezone": self.timezone,
+            "country": self.country,
+            "currency": self.currency,
+            "payment_terms": self.payment_terms.describe() if self.payment_terms else None,
+            "credit_limit": self.credit_limit.to_api() if self.credit_limit else None,
+            "tax_id": self.tax_id,
+        }
+
+    def fingerprint(self) -> str:
+        """Equal for equal customer data: an unchanged customer in a file costs no write."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def contact_to_dict(contact: Contact) -> dict[str, str | None]:
+    return {"name": contact.name, "email": contact.email, "phone": contact.phone,
+            "language": contact.language, "timezone": contact.timezone}

@@ -1,0 +1,34 @@
+"""Domain errors. The API maps each to one HTTP status in a single place (chalicelib/api/errors.py)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken; `code` is stable and machine-readable."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidMoney(DomainError):
+    code = "invalid_amount"
+
+
+class UnknownCurrency(DomainError):
+    code = "unknown_currency"
+
+
+class CurrencyMismatch(DomainError):
+    code = "currency_mismatch"
+
+
+class InvalidDocument(DomainError):
+    code = "invalid_document"
+
+
+class AmendmentRejected(DomainError):
+    code = "amendment_rejected"

@@ -1,0 +1,249 @@
+"""Invoices and credit notes: what the ERP says (a Document) and what Dunwell keeps (an Invoice).
+
+The balance is derived, never stored independently, so the ledger invariant holds by construction:
+    total = balance + paid + credited + written_off
+where `paid` is the larger of what the ERP reports as paid and what Dunwell applied itself: both
+systems usually see the same money (a Dunwell-applied payment is later posted in the ERP too), so the
+two are reconciled by taking the larger, never by adding them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from enum import StrEnum
+
+from chalicelib.domain.errors import AmendmentRejected, CurrencyMismatch, InvalidDocument
+from chalicelib.domain.ids import credit_note_id, invoice_id, normalise_number
+from chalicelib.domain.money import Money
+
+
+class DocumentKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class InvoiceStatus(StrEnum):
+    OPEN = "open"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    DISPUTED = "disputed"
+    WRITTEN_OFF = "written_off"
+    VOID = "void"
+
+
+OUTSTANDING_STATUSES = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.DISPUTED)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One invoice or credit note as a source file states it, validated."""
+
+    kind: DocumentKind
+    number: str
+    customer_id: str
+    issue_date: date
+    due_date: date | None
+    total: Money
+    paid_in_source: Money
+    void: bool = False
+    applies_to: str | None = None  # a credit note's invoice number
+    buyer_reference: str | None = None
+    description: str | None = None
+    due_date_derived: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "number", normalise_number(self.number))
+        if not self.number:
+            raise InvalidDocument("document number is empty", field="number")
+        if self.total.is_negative:
+            raise InvalidDocument(f"total {self.total} is negative", field="total")
+        if self.paid_in_source.currency != self.total.currency:
+            raise CurrencyMismatch("amount paid is in another currency than the total", field="amount_paid")
+        if self.paid_in_source.is_negative:
+            raise InvalidDocument("amount paid is negative", field="amount_paid")
+        # An invoice may arrive without a due date (UBL allows payment terms instead): the ingest
+        # service derives it from the customer's terms or reports the row; it never guesses here.
+        if self.due_date is not None and self.due_date < self.issue_date:
+            raise InvalidDocument(f"due date {self.due_date} is before issue date {self.issue_date}", field="due_date")
+
+    @property
+    def document_id(self) -> str:
+        return invoice_id(self.number) if self.kind is DocumentKind.INVOICE else credit_note_id(self.number)
+
+    @property
+    def currency(self) -> str:
+        return self.total.currency
+
+    def fingerprint(self) -> str:
+        """What makes two statements of the same document equal; a change is an amendment."""
+        parts = (
+            self.kind, self.number, self.customer_id, self.issue_date.isoformat(),
+            self.due_date.isoformat() if self.due_date else "", self.total.to_api(), self.currency,
+            self.paid_in_source.to_api(), str(self.void), self.applies_to or "", self.buyer_reference or "",
+        )
+        return "|".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    field: str
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    invoice_id: str
+    number: str
+    customer_id: str
+    issue_date: date
+    due_date: date
+    total: Money
+    paid_in_source: Money
+    applied_payments: Money
+    credited: Money
+    written_off: Money
+    disputed: bool = False
+    void: bool = False
+    buyer_reference: str | None = None
+    fingerprint: str = ""
+    version: int = 0
+
+    @classmethod
+    def from_document(cls, document: Document) -> Invoice:
+        if document.kind is not DocumentKind.INVOICE or document.due_date is None:
+            raise InvalidDocument("only an invoice with a due date becomes an Invoice")
+        zero = Money.zero(document.currency)
+        return cls(
+            invoice_id=document.document_id,
+            number=document.number,
+            customer_id=document.customer_id,
+            issue_date=document.issue_date,
+            due_date=document.due_date,
+            total=document.total,
+            paid_in_source=document.paid_in_source,
+            applied_payments=zero,
+            credited=zero,
+            written_off=zero,
+            void=document.void,
+            buyer_reference=document.buyer_reference,
+            fingerprint=document.fingerprint(),
+        )
+
+    @property
+    def currency(self) -> str:
+        return self.total.currency
+
+    @property
+    def paid(self) -> Money:
+        return max(self.paid_in_source, self.applied_payments)
+
+    @property
+    def balance(self) -> Money:
+        if self.void:
+            return Money.zero(self.currency)
+        return self.total - self.paid - self.credited - self.written_off
+
+    @property
+    def status(self) -> InvoiceStatus:
+        if self.void:
+            return InvoiceStatus.VOID
+        if self.balance.is_zero:
+            if not self.written_off.is_zero and self.paid + self.credited < self.total:
+                return InvoiceStatus.WRITTEN_OFF
+            return InvoiceStatus.PAID
+        if self.disputed:
+            return InvoiceStatus.DISPUTED
+        if self.paid.is_zero and self.credited.is_zero:
+            return InvoiceStatus.OPEN
+        return InvoiceStatus.PARTIALLY_PAID
+
+    def is_overdue(self, today: date) -> bool:
+        return self.status in OUTSTANDING_STATUSES and self.due_date < today
+
+    def amended_by(self, document: Document) -> tuple[Invoice, tuple[Change, ...]]:
+        """Apply a re-sent document. Payments, credits and write-offs already applied are kept;
+        a change that would push the balance below zero is rejected, never clamped."""
+        if document.document_id != self.invoice_id or document.kind is not DocumentKind.INVOICE:
+            raise AmendmentRejected("document is not this invoice")
+        if document.currency != self.currency:
+            raise AmendmentRejected(
+                f"currency changed from {self.currency} to {document.currency}; "
+                "void the invoice in the ERP and issue a new one",
+                field="currency",
+            )
+        if document.customer_id != self.customer_id:
+            raise AmendmentRejected(
+                f"customer changed from {self.customer_id} to {document.customer_id}", field="customer"
+            )
+        assert document.due_date is not None  # Document validation guarantees it for invoices
+        amended = replace(
+            self,
+            issue_date=document.issue_date,
+            due_date=document.due_date,
+            total=document.total,
+            paid_in_source=document.paid_in_source,
+            void=document.void,
+            buyer_reference=document.buyer_reference,
+            fingerprint=document.fingerprint(),
+        )
+        if amended.balance.is_negative:
+            raise AmendmentRejected(
+                f"new total {document.total} is below what is already paid, credited or written off "
+                f"({self.paid + self.credited + self.written_off})",
+                field="total",
+            )
+        changes = tuple(
+            Change(name, before, after)
+            for name, before, after in (
+                ("issue_date", self.issue_date.isoformat(), amended.issue_date.isoformat()),
+                ("due_date", self.due_date.isoformat(), amended.due_date.isoformat()),
+                ("total", self.total.to_api(), amended.total.to_api()),
+                ("amount_paid_in_erp", self.paid_in_source.to_api(), amended.paid_in_source.to_api()),
+                ("void", str(self.void).lower(), str(amended.void).lower()),
+                ("buyer_reference", self.buyer_reference, amended.buyer_reference),
+            )
+            if before != after
+        )
+        return amended, changes
+
+    def with_credit(self, amount: Money) -> tuple[Invoice, Money]:
+        """Apply up to `amount` of credit; returns the invoice and the part left unapplied."""
+        if amount.currency != self.currency:
+            raise CurrencyMismatch(f"credit in {amount.currency} cannot reduce a {self.currency} invoice")
+        applied = min(amount, self.balance)
+        return replace(self, credited=self.credited + applied), amount - applied
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNote:
+    credit_note_id: str
+    number: str
+    customer_id: str
+    issue_date: date
+    amount: Money
+    applies_to: str | None
+    applied: Money
+    fingerprint: str = ""
+    version: int = 0
+
+    @classmethod
+    def from_document(cls, document: Document) -> CreditNote:
+        if document.kind is not DocumentKind.CREDIT_NOTE:
+            raise InvalidDocument("only a credit note document becomes a CreditNote")
+        return cls(
+            credit_note_id=document.document_id,
+            number=document.number,
+            customer_id=document.customer_id,
+            issue_date=document.issue_date,
+            amount=document.total,
+            applies_to=document.applies_to,
+            applied=Money.zero(document.currency),
+            fingerprint=document.fingerprint(),
+        )
+
+    @property
+    def unapplied(self) -> Money:
+        """Credit left on the customer's account."""
+        return self.amount - self.applied

@@ -1,0 +1,107 @@
+"""What the use cases need from the outside world, as Protocols. Adapters implement them with AWS;
+tests may implement them in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any, Protocol
+
+from chalicelib.domain.customer import Customer
+from chalicelib.domain.invoice import CreditNote, Invoice
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    entity: str  # "invoice#INV-1"
+    type: str  # "invoice.imported", "invoice.amended", ...
+    actor: str  # "system:ingest" or "key:<name>"
+    at: datetime
+    discriminator: str  # makes the event key unique and a retry idempotent
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredCustomer:
+    customer: Customer
+    fingerprint: str
+    version: int
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+class FileStore(Protocol):
+    def head(self, key: str) -> ObjectInfo | None: ...
+    def open(self, key: str) -> IO[bytes]: ...
+    def sha256(self, key: str) -> str: ...
+    def copy(self, source_key: str, destination_key: str) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def put_json(self, key: str, document: Mapping[str, Any]) -> None: ...
+    def get_json(self, key: str) -> Any: ...
+    def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
+
+
+class InsertConflict(Exception):
+    """Some of the documents inserted already exist (a concurrent writer got there first)."""
+
+    def __init__(self, existing_ids: Sequence[str]) -> None:
+        super().__init__(f"{len(existing_ids)} documents already exist")
+        self.existing_ids = list(existing_ids)
+
+
+class VersionConflict(Exception):
+    """The record changed since it was read; read it again and retry."""
+
+
+class LedgerStore(Protocol):
+    def get_invoices(self, invoice_ids: Iterable[str]) -> dict[str, Invoice]: ...
+    def get_credit_notes(self, credit_note_ids: Iterable[str]) -> dict[str, CreditNote]: ...
+    def insert_invoices(self, invoices: Sequence[Invoice], events: Sequence[AuditEvent], import_id: str,
+                        now: datetime) -> None:
+        """Atomically per batch: raises InsertConflict naming the invoices that already exist."""
+    def save_invoice(self, invoice: Invoice, events: Sequence[AuditEvent], now: datetime) -> Invoice:
+        """Conditional on the invoice's version; raises VersionConflict."""
+    def insert_credit_note(self, note: CreditNote, invoice: Invoice | None, events: Sequence[AuditEvent],
+                           import_id: str, now: datetime) -> None:
+        """Inserts the note and saves the credited invoice in one transaction."""
+
+
+class CustomerStore(Protocol):
+    def get_customers(self, customer_ids: Iterable[str]) -> dict[str, StoredCustomer]: ...
+    def insert_customers(self, customers: Sequence[Customer], events: Sequence[AuditEvent], now: datetime) -> None: ...
+    def update_customer(self, stored: StoredCustomer, customer: Customer, events: Sequence[AuditEvent],
+                        now: datetime) -> None: ...
+
+
+class ImportStore(Protocol):
+    def get(self, import_id: str) -> ImportRecord | None: ...
+    def claim(self, record: ImportRecord, now: datetime) -> bool:
+        """Create, or take over an expired lease; False when another worker holds it or it is done."""
+    def finish(self, record: ImportRecord) -> None: ...
+
+
+@dataclass
+class ImportRecord:
+    import_id: str
+    source_key: str
+    status: str  # in_progress | processed | rejected
+    started_at: datetime
+    lease_owner: str
+    lease_until: datetime | None = None
+    content_sha256: str | None = None
+    size_bytes: int = 0
+    format: str | None = None
+    mapping: str | None = None
+    destination_key: str | None = None
+    report_key: str | None = None
+    finished_at: datetime | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    reason: str | None = None
+    rejected_sample: list[dict[str, Any]] = field(default_factory=list)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib import bootstrap, config
+from chalicelib.adapters.models import ALL_MODELS, bind_tables
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        bootstrap.reset()
+        settings = config.settings()
+        bind_tables(settings)
+        for model in ALL_MODELS:
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=False)
+        boto3.client("s3", region_name=settings.region).create_bucket(
+            Bucket=settings.inbox_bucket, CreateBucketConfiguration={"LocationConstraint": settings.region})
+        yield
+        bootstrap.reset()
+
+
+@pytest.fixture
+def s3(aws: None) -> Any:
+    return boto3.client("s3", region_name=config.settings().region)
+
+
+@pytest.fixture
+def bucket(aws: None) -> str:
+    return config.settings().inbox_bucket
+
+
+@pytest.fixture
+def client(aws: None) -> Iterator[Any]:
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+def issue_key(role: str = "admin") -> str:
+    return str(bootstrap.api_keys().issue(f"test-{role}", role, actor="system:test").api_key)
+
+
+@pytest.fixture
+def admin_headers(aws: None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_key('admin')}"}

@@ -1,0 +1,40 @@
+"""The dependency rule: the domain and the parsers are pure; only adapters speak AWS."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+AWS_OR_FRAMEWORK = ("boto3", "botocore", "pynamodb", "chalice", "aws_lambda_powertools", "moto")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("package", ["domain", "formats", "services"])
+def test_pure_packages_import_no_aws_or_framework(package):
+    for path in (ROOT / "chalicelib" / package).rglob("*.py"):
+        bad = {m for m in imported_modules(path) if m.split(".")[0] in AWS_OR_FRAMEWORK}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_domain_imports_only_the_domain():
+    for path in (ROOT / "chalicelib" / "domain").rglob("*.py"):
+        inner = {m for m in imported_modules(path) if m.startswith("chalicelib.")}
+        assert all(m.startswith("chalicelib.domain") for m in inner), f"{path.name} imports {inner}"
+
+
+def test_services_do_not_import_adapters_or_api():
+    for path in (ROOT / "chalicelib" / "services").rglob("*.py"):
+        inner = {m for m in imported_modules(path) if m.startswith("chalicelib.")}
+        bad = {m for m in inner if m.startswith(("chalicelib.adapters", "chalicelib.api", "chalicelib.bootstrap"))}
+        assert not bad, f"{path.name} imports {bad}"
