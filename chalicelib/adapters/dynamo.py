@@ -24,6 +24,7 @@ from chalicelib.adapters.models import (
     EventModel,
     ImportModel,
     InvoiceModel,
+    transaction_connection,
 )
 from chalicelib.domain.customer import Contact, Customer, contact_to_dict
 from chalicelib.domain.invoice import CreditNote, Invoice
@@ -66,7 +67,7 @@ def event_to_model(event: AuditEvent) -> EventModel:
 
 def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = None,
                      created_at: datetime | None = None) -> InvoiceModel:
-    return InvoiceModel(
+    model = InvoiceModel(
         invoice_id=invoice.invoice_id,
         number=invoice.number,
         customer_id=invoice.customer_id,
@@ -88,8 +89,10 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         import_id=import_id,
         created_at=created_at or now,
         updated_at=now,
-        version=invoice.version or None,
     )
+    if invoice.version:
+        model.version = invoice.version
+    return model
 
 
 def model_to_invoice(m: InvoiceModel) -> Invoice:
@@ -116,7 +119,7 @@ def model_to_invoice(m: InvoiceModel) -> Invoice:
 
 
 def credit_note_to_model(note: CreditNote, import_id: str | None, now: datetime) -> CreditNoteModel:
-    return CreditNoteModel(
+    model = CreditNoteModel(
         credit_note_id=note.credit_note_id,
         number=note.number,
         customer_id=note.customer_id,
@@ -129,8 +132,10 @@ def credit_note_to_model(note: CreditNote, import_id: str | None, now: datetime)
         fingerprint=note.fingerprint,
         import_id=import_id,
         created_at=now,
-        version=note.version or None,
     )
+    if note.version:
+        model.version = note.version
+    return model
 
 
 def model_to_credit_note(m: CreditNoteModel) -> CreditNote:
@@ -149,7 +154,7 @@ def model_to_credit_note(m: CreditNoteModel) -> CreditNote:
 
 def customer_to_model(customer: Customer, now: datetime, version: int = 0,
                       created_at: datetime | None = None) -> CustomerModel:
-    return CustomerModel(
+    model = CustomerModel(
         customer_id=customer.customer_id,
         name=customer.name,
         name_key=f"{customer.name.casefold()}#{customer.customer_id}",
@@ -165,8 +170,10 @@ def customer_to_model(customer: Customer, now: datetime, version: int = 0,
         fingerprint=customer.fingerprint(),
         created_at=created_at or now,
         updated_at=now,
-        version=version or None,
     )
+    if version:
+        model.version = version
+    return model
 
 
 def model_to_customer(m: CustomerModel) -> Customer:
@@ -217,7 +224,7 @@ class DynamoLedger:
         conflicts: list[str] = []
         for chunk in _chunks(invoices, max(1, _TRANSACTION_ITEMS // per_invoice)):
             try:
-                with TransactWrite() as transaction:
+                with TransactWrite(connection=transaction_connection()) as transaction:
                     for invoice in chunk:
                         transaction.save(invoice_to_model(invoice, now, import_id))
                     for invoice in chunk:
@@ -240,7 +247,7 @@ class DynamoLedger:
     def save_invoice(self, invoice: Invoice, events: Sequence[AuditEvent], now: datetime) -> Invoice:
         model = invoice_to_model(invoice, now)
         try:
-            with TransactWrite() as transaction:
+            with TransactWrite(connection=transaction_connection()) as transaction:
                 transaction.update(model, _mutable_invoice_actions(model))
                 for event in events:
                     transaction.save(event_to_model(event))
@@ -254,7 +261,7 @@ class DynamoLedger:
     def insert_credit_note(self, note: CreditNote, invoice: Invoice | None, events: Sequence[AuditEvent],
                            import_id: str, now: datetime) -> None:
         try:
-            with TransactWrite() as transaction:
+            with TransactWrite(connection=transaction_connection()) as transaction:
                 transaction.save(credit_note_to_model(note, import_id, now))
                 for event in events:
                     transaction.save(event_to_model(event))
@@ -302,7 +309,7 @@ class DynamoCustomers:
         by_entity = {event.entity: event for event in events}
         for chunk in _chunks(customers, _TRANSACTION_ITEMS // 2):
             try:
-                with TransactWrite() as transaction:
+                with TransactWrite(connection=transaction_connection()) as transaction:
                     for customer in chunk:
                         transaction.save(customer_to_model(customer, now))
                     for customer in chunk:
@@ -321,7 +328,7 @@ class DynamoCustomers:
         current = CustomerModel.get(customer.customer_id)
         model = customer_to_model(customer, now, version=stored.version, created_at=current.created_at)
         try:
-            with TransactWrite() as transaction:
+            with TransactWrite(connection=transaction_connection()) as transaction:
                 transaction.save(model)
                 for event in events:
                     transaction.save(event_to_model(event))

@@ -17,6 +17,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -223,8 +224,21 @@ def table_names(settings: Settings) -> dict[type[Model], str]:
     }
 
 
+_transactions: Connection | None = None
+
+
+def transaction_connection() -> Connection:
+    """The connection TransactWrite needs, on the same region and endpoint as the models."""
+    global _transactions
+    if _transactions is None:
+        _transactions = Connection(region=_Meta.region, host=_Meta.host, max_retry_attempts=_Meta.max_retry_attempts)
+    return _transactions
+
+
 def bind_tables(settings: Settings) -> None:
     """Point every model at this stage's tables and endpoint (moto locally, AWS in Lambda)."""
+    global _transactions
+    _Meta.region, _Meta.host, _transactions = settings.region, settings.endpoint_url, None
     for model, name in table_names(settings).items():
         meta: Any = model.Meta
         meta.table_name = name

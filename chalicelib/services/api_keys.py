@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,9 +75,17 @@ def _hash(secret: str) -> str:
 
 
 class ApiKeys:
-    def __init__(self, store: KeyStore, clock: Callable[[], datetime] | None = None) -> None:
+    """Issues and checks keys. A successful check is remembered for `cache_seconds` per container, so
+    a busy API does not read the key table on every request; a revoked key therefore stops working
+    within that time."""
+
+    def __init__(self, store: KeyStore, clock: Callable[[], datetime] | None = None,
+                 cache_seconds: float = 60.0, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.cache_seconds = cache_seconds
+        self.monotonic = monotonic
+        self._verified: dict[str, tuple[float, Principal]] = {}
 
     def issue(self, name: str, role: Role | str, actor: str) -> IssuedKey:
         if not name.strip() or len(name) > 100:
@@ -88,6 +97,18 @@ class ApiKeys:
         return IssuedKey(key_id, name.strip(), role, f"{TOKEN_PREFIX}_{key_id}_{secret}")
 
     def authenticate(self, token: str) -> Principal | None:
+        token_hash = _hash(token)
+        cached = self._verified.get(token_hash)
+        if cached and self.monotonic() - cached[0] < self.cache_seconds:
+            return cached[1]
+        principal = self._check(token)
+        if principal is not None:
+            if len(self._verified) > 1000:
+                self._verified.clear()
+            self._verified[token_hash] = (self.monotonic(), principal)
+        return principal
+
+    def _check(self, token: str) -> Principal | None:
         prefix, _, rest = token.partition("_")
         key_id, _, secret = rest.partition("_")
         if prefix != TOKEN_PREFIX or not key_id or not secret:

@@ -1,0 +1,77 @@
+"""The local stack's settings, read from the environment once (the README lists every variable)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+DEFAULT_API_PORT = 8000
+DEFAULT_AWS_PORT = 5111
+DEFAULT_REGION = "eu-west-1"
+DEFAULT_STACK_NAME = "dunwell-local"
+DEFAULT_MAIL_FROM = "collections@dunwell.local"
+
+# Local-only webhook secrets, documented in the README so scripts can sign test webhooks. Never used in AWS.
+WEBHOOK_SECRET_DEFAULTS = {
+    "stripe": ("STRIPE_WEBHOOK_SECRET", "whsec_local_dunwell_dev_secret"),
+    "gocardless": ("GOCARDLESS_WEBHOOK_SECRET", "gc_local_dunwell_dev_secret"),
+    # hex of "DUNWELL-LOCAL-ADYEN-HMAC-KEY-001": Adyen HMAC keys are 64 hex characters
+    "adyen": ("ADYEN_HMAC_KEY", "44554e57454c4c2d4c4f43414c2d414459454e2d484d41432d4b45592d303031"),
+}
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    project_dir: Path = PROJECT_DIR
+    home: Path = field(default_factory=Path.cwd)  # `.dunwell/` is created here
+    template: Path = PROJECT_DIR / "infra" / "resources.yaml"
+    endpoint_url: str | None = None  # an AWS endpoint to use instead of starting moto
+    host: str = "127.0.0.1"
+    aws_port: int = DEFAULT_AWS_PORT
+    api_port: int = DEFAULT_API_PORT
+    region: str = DEFAULT_REGION
+    stack_name: str = DEFAULT_STACK_NAME
+    stage: str = "local"
+    mail_from: str = DEFAULT_MAIL_FROM
+    webhook_secrets: Mapping[str, str] = field(
+        default_factory=lambda: {name: default for name, (_, default) in WEBHOOK_SECRET_DEFAULTS.items()}
+    )
+    schedules_at_start: bool = False
+    schedule_speedup: float = 1.0
+    outbox_interval_seconds: float = 1.0
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / ".dunwell"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LocalOptions:
+        e = os.environ if env is None else env
+        project_dir = Path(e.get("DUNWELL_PROJECT_DIR") or PROJECT_DIR).resolve()
+        return cls(
+            project_dir=project_dir,
+            home=Path(e.get("DUNWELL_HOME") or Path.cwd()).resolve(),
+            template=Path(e.get("DUNWELL_RESOURCES_TEMPLATE") or project_dir / "infra" / "resources.yaml"),
+            endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
+            aws_port=_port(e, "DUNWELL_AWS_PORT", DEFAULT_AWS_PORT),
+            api_port=_port(e, "DUNWELL_API_PORT", DEFAULT_API_PORT),
+            region=e.get("AWS_DEFAULT_REGION") or e.get("AWS_REGION") or DEFAULT_REGION,
+            stack_name=e.get("DUNWELL_LOCAL_STACK_NAME") or DEFAULT_STACK_NAME,
+            mail_from=e.get("DUNWELL_MAIL_FROM") or DEFAULT_MAIL_FROM,
+            webhook_secrets={name: e.get(var) or default for name, (var, default) in WEBHOOK_SECRET_DEFAULTS.items()},
+            schedules_at_start=(e.get("DUNWELL_SCHEDULES_AT_START") or "").lower() in ("1", "true", "yes"),
+            schedule_speedup=float(e.get("DUNWELL_SCHEDULE_SPEEDUP") or 1),
+        )
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    if not text.isdigit() or int(text) > 65535:
+        raise ValueError(f"{name}={text!r}: expected a port number (0 picks a free one)")
+    return int(text)

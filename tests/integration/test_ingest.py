@@ -1,0 +1,165 @@
+"""Ingestion end to end inside the app: S3 object + EventBridge event -> handler -> DynamoDB and S3."""
+
+from __future__ import annotations
+
+import json
+
+from chalicelib import bootstrap
+from chalicelib.adapters.models import EventModel, ImportModel, InvoiceModel
+from tests.integration.helpers import drop, dunwell_csv, get_json, invoice_row, keys
+
+
+def test_good_file_is_stored_reported_and_moved(client, s3, bucket, admin_headers):
+    body = dunwell_csv(invoice_row("INV-1", "100.00"), invoice_row("INV-2", "250.50", customer="globex"))
+    outcome = drop(client, s3, bucket, "incoming/erp/Nov export.csv", body)
+
+    assert outcome["status"] == "processed"
+    assert outcome["counts"]["invoices_created"] == 2
+    assert outcome["counts"]["customers_created"] == 2
+    assert keys(s3, bucket, "incoming/") == []
+    moved = keys(s3, bucket, "processed/")
+    assert any(k.endswith("erp/Nov export.csv") for k in moved)
+    report_key = next(k for k in moved if k.endswith(".report.json"))
+    report = json.loads(s3.get_object(Bucket=bucket, Key=report_key)["Body"].read())
+    assert report["status"] == "processed" and report["rejected_rows"] == []
+    original = next(k for k in moved if k.endswith("Nov export.csv"))
+    assert s3.get_object(Bucket=bucket, Key=original)["Body"].read() == body
+
+    status, invoice = get_json(client, "/invoices/INV-2", admin_headers)
+    assert status == 200
+    assert invoice["total"] == "250.50" and invoice["balance"] == "250.50" and invoice["currency"] == "EUR"
+    assert invoice["customer_id"] == "globex" and invoice["status"] == "open"
+    # The creation is on the audit trail, written in the same transaction as the invoice.
+    events = list(EventModel.query("invoice#INV-2"))
+    assert [e.type for e in events] == ["invoice.imported"]
+
+
+def test_bad_rows_are_reported_and_good_rows_kept(client, s3, bucket, admin_headers):
+    body = dunwell_csv(
+        invoice_row("INV-1"),
+        invoice_row("INV-2", "-5.00"),
+        invoice_row("INV-3", "10.005"),
+        invoice_row("INV-4", currency="XXY"),
+        invoice_row("INV-5", due="2026-13-01"),
+    )
+    outcome = drop(client, s3, bucket, "incoming/mixed.csv", body)
+    assert outcome["status"] == "processed"
+    assert outcome["counts"]["invoices_created"] == 1
+    assert outcome["counts"]["rejected_rows"] == 4
+    status, record = get_json(client, f"/imports/{outcome['import_id']}", admin_headers)
+    assert status == 200
+    lines = sorted(row["line"] for row in record["rejected_rows"])
+    assert lines == [3, 4, 5, 6]
+    assert all(row["reason"] for row in record["rejected_rows"])
+
+
+def test_unreadable_file_is_rejected_with_report(client, s3, bucket):
+    outcome = drop(client, s3, bucket, "incoming/garbage.csv", b"\xff\xfe\x00 not a csv at all \x81")
+    assert outcome["status"] == "rejected"
+    rejected = keys(s3, bucket, "rejected/")
+    assert any(k.endswith("garbage.csv") for k in rejected)
+    report = json.loads(s3.get_object(Bucket=bucket, Key=next(k for k in rejected if k.endswith(".json")))["Body"]
+                        .read())
+    assert report["reason"]
+
+
+def test_same_file_twice_changes_nothing(client, s3, bucket):
+    body = dunwell_csv(invoice_row("INV-1"), invoice_row("INV-2"))
+    first = drop(client, s3, bucket, "incoming/a.csv", body)
+    before = {m.invoice_id: m.version for m in InvoiceModel.batch_get(["INV-1", "INV-2"])}
+    second = drop(client, s3, bucket, "incoming/again/a.csv", body)
+    assert second["status"] == "duplicate" and second["import_id"] == first["import_id"]
+    after = {m.invoice_id: m.version for m in InvoiceModel.batch_get(["INV-1", "INV-2"])}
+    assert before == after
+    assert keys(s3, bucket, "incoming/") == []
+    assert ImportModel.get(first["import_id"]).status == "processed"
+
+
+def test_redelivered_event_after_move_is_a_no_op(client, s3, bucket):
+    body = dunwell_csv(invoice_row("INV-1"))
+    drop(client, s3, bucket, "incoming/a.csv", body)
+    s3_keys = keys(s3, bucket)
+    from chalicelib.services.ingest_file import IngestOutcome
+    outcome: IngestOutcome = bootstrap.ingest_service().ingest(bucket, "incoming/a.csv")
+    assert outcome.status == "missing"
+    assert keys(s3, bucket) == s3_keys
+
+
+def test_changed_invoice_is_an_amendment_not_a_duplicate(client, s3, bucket, admin_headers):
+    drop(client, s3, bucket, "incoming/1.csv", dunwell_csv(invoice_row("INV-1", "100.00")))
+    outcome = drop(client, s3, bucket, "incoming/2.csv",
+                   dunwell_csv(invoice_row("INV-1", "120.00", due="2026-12-20"), invoice_row("INV-9")))
+    assert outcome["counts"]["invoices_amended"] == 1
+    assert outcome["counts"]["invoices_created"] == 1
+    _, invoice = get_json(client, "/invoices/INV-1", admin_headers)
+    assert invoice["total"] == "120.00" and invoice["due_date"] == "2026-12-20" and invoice["version"] == 2
+    amended = [e for e in EventModel.query("invoice#INV-1") if e.type == "invoice.amended"]
+    assert len(amended) == 1
+    assert {c["field"] for c in amended[0].data["changes"]} == {"total", "due_date"}
+
+
+def test_amendment_keeps_credits_already_applied(client, s3, bucket, admin_headers):
+    drop(client, s3, bucket, "incoming/1.csv", dunwell_csv(
+        invoice_row("INV-1", "100.00"),
+        invoice_row("CN-1", "30.00", kind="credit_note", applies_to="INV-1", due="")))
+    _, invoice = get_json(client, "/invoices/INV-1", admin_headers)
+    assert invoice["balance"] == "70.00" and invoice["credited"] == "30.00"
+    drop(client, s3, bucket, "incoming/2.csv", dunwell_csv(invoice_row("INV-1", "150.00")))
+    _, invoice = get_json(client, "/invoices/INV-1", admin_headers)
+    assert invoice["total"] == "150.00" and invoice["balance"] == "120.00" and invoice["credited"] == "30.00"
+    # Lowering the total below what was credited is refused with a reason, not clamped.
+    outcome = drop(client, s3, bucket, "incoming/3.csv", dunwell_csv(invoice_row("INV-1", "20.00")))
+    assert outcome["counts"]["rejected_rows"] == 1
+    _, invoice = get_json(client, "/invoices/INV-1", admin_headers)
+    assert invoice["total"] == "150.00"
+
+
+def test_conflicting_duplicates_inside_one_file_are_reported(client, s3, bucket):
+    outcome = drop(client, s3, bucket, "incoming/dup.csv", dunwell_csv(
+        invoice_row("INV-1", "100.00"), invoice_row("INV-1", "100.00"), invoice_row("INV-1", "999.00")))
+    assert outcome["counts"]["invoices_created"] == 1
+    assert outcome["counts"]["duplicates_in_file"] == 1
+    assert outcome["counts"]["rejected_rows"] == 1
+
+
+def test_credit_note_without_invoice_stays_as_customer_credit(client, s3, bucket, admin_headers):
+    drop(client, s3, bucket, "incoming/cn.csv", dunwell_csv(
+        invoice_row("INV-1", "100.00"), invoice_row("CN-7", "40.00", kind="credit_note", due="")))
+    status, customer = get_json(client, "/customers/acme", admin_headers)
+    assert status == 200
+    assert customer["balance"]["outstanding"] == [{"currency": "EUR", "amount": "100.00"}]
+    assert customer["balance"]["unapplied_credit"] == [{"currency": "EUR", "amount": "40.00"}]
+
+
+def test_oversize_file_is_rejected_without_reading_it(client, s3, bucket, monkeypatch):
+    service = bootstrap.ingest_service()
+    monkeypatch.setattr(service, "max_bytes", 10)
+    outcome = drop(client, s3, bucket, "incoming/big.csv", dunwell_csv(invoice_row("INV-1")))
+    assert outcome["status"] == "rejected"
+    assert InvoiceModel.count() == 0
+
+
+def test_crashed_import_is_taken_over_after_its_lease(client, s3, bucket):
+    body = dunwell_csv(invoice_row("INV-1"))
+    s3.put_object(Bucket=bucket, Key="incoming/a.csv", Body=body)
+    service = bootstrap.ingest_service()
+    # A worker claimed the file and died: the claim blocks a second worker until the lease runs out.
+    import hashlib
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.services.ports import ImportRecord
+    import_id = "imp_" + hashlib.sha256(body).hexdigest()[:24]
+    now = datetime.now(UTC)
+    dead = ImportRecord(import_id, "incoming/a.csv", "in_progress", now, "dead-worker", now + timedelta(minutes=5))
+    assert service.imports.claim(dead, now)
+    assert service.ingest(bucket, "incoming/a.csv").status == "busy"
+    assert keys(s3, bucket, "incoming/") == ["incoming/a.csv"]
+    later = now + timedelta(minutes=30)
+    monkeypatch_clock = service.clock
+    service.clock = lambda: later
+    try:
+        outcomes = service.redrive_stale()
+    finally:
+        service.clock = monkeypatch_clock
+    assert [o.status for o in outcomes] == ["processed"]
+    assert keys(s3, bucket, "incoming/") == []
