@@ -41,5 +41,6 @@ def ingest_upload(event: CloudWatchEvent) -> dict[str, Any]:
 # Files whose event was lost or whose worker died are picked up again: nothing dropped is ever lost.
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="redrive_inbox")
 def redrive_inbox(event: CloudWatchEvent) -> dict[str, Any]:
-    outcomes = bootstrap.ingest_service().redrive_stale()
-    return {"redriven": [outcome.summary() for outcome in outcomes]}
+    redriven: list[str] = bootstrap.ingest_service().redrive_stale()
+    logger.info("inbox redrive", extra={"redriven": redriven})
+    return {"redriven": redriven}

@@ -164,6 +164,7 @@ class ImportModel(Model):
     started_key = UnicodeAttribute()  # "<started_at iso>#<import_id>"
     status = UnicodeAttribute()  # in_progress | processed | rejected
     source_key = UnicodeAttribute()
+    source_version = UnicodeAttribute(null=True)  # the S3 version id of the file imported
     destination_key = UnicodeAttribute(null=True)
     report_key = UnicodeAttribute(null=True)
     content_sha256 = UnicodeAttribute(null=True)

@@ -26,7 +26,8 @@ class S3FileStore:
             if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
-        return ObjectInfo(key, head["ContentLength"], head["ETag"].strip('"'), head["LastModified"])
+        return ObjectInfo(key, head["ContentLength"], head["ETag"].strip('"'), head["LastModified"],
+                          head.get("VersionId"))
 
     def open(self, key: str) -> IO[bytes]:
         body: IO[bytes] = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
@@ -64,3 +65,14 @@ class S3FileStore:
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 yield ObjectInfo(item["Key"], item["Size"], item["ETag"].strip('"'), item["LastModified"])
+
+    def touch(self, key: str, counter: str, limit: int) -> int | None:
+        head = self._s3.head_object(Bucket=self.bucket, Key=key)
+        metadata = dict(head.get("Metadata", {}))
+        count = int(metadata.get(counter, "0"))
+        if count >= limit:
+            return None
+        metadata[counter] = str(count + 1)
+        self._s3.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
+                             Metadata=metadata, MetadataDirective="REPLACE")
+        return count + 1

@@ -33,6 +33,7 @@ from chalicelib.services.ports import (
     ImportStore,
     InsertConflict,
     LedgerStore,
+    ObjectInfo,
     StoredCustomer,
     VersionConflict,
 )
@@ -42,6 +43,8 @@ CHUNK_ROWS = 1000
 REJECTED_SAMPLE = 200  # rejected rows kept on the import record; the S3 report has every one
 MAX_REPORTED_ERRORS = 50_000  # bounded memory for pathological files; the count stays exact
 ACTOR = "system:ingest"
+REDRIVE_COUNTER = "dunwell-redrives"
+MAX_REDRIVES = 3
 
 Parser = Callable[[Any, str, Sequence[Any]], Any]
 
@@ -114,27 +117,29 @@ class IngestService:
         import_id = "imp_" + sha[:24]
         existing = self.imports.get(import_id)
         if existing is not None and existing.status != "in_progress":
-            return self._duplicate(existing, key, now)
+            return self._duplicate(existing, info, now)
         record = self._new_record(import_id, key, now, size=info.size, sha=sha)
+        record.source_version = info.version_id
         if not self.imports.claim(record, now):
             latest = self.imports.get(import_id)
             if latest is not None and latest.status != "in_progress":
-                return self._duplicate(latest, key, now)
+                return self._duplicate(latest, info, now)
             return IngestOutcome(import_id, "busy", key)
         return self._process(record)
 
-    def redrive_stale(self) -> list[IngestOutcome]:
-        """Files still in incoming/ long after they arrived lost their event or their worker."""
+    def redrive_stale(self) -> list[str]:
+        """Files still in incoming/ long after they arrived lost their event, or their worker died.
+        Each is announced again (an in-place copy raises a fresh Object Created event), so every file
+        still goes through the one ingest function. After MAX_REDRIVES a file is left where it is, in
+        plain sight, with its failed events in the dead-letter queue."""
         cutoff = self.clock() - self.stale_after
-        outcomes = []
+        redriven = []
         for info in self.files.list(INCOMING):
-            if info.last_modified < cutoff:
-                outcomes.append(self.ingest(self.files_bucket, info.key))
-        return outcomes
-
-    @property
-    def files_bucket(self) -> str:
-        return str(getattr(self.files, "bucket", ""))
+            if info.last_modified < cutoff and not info.key.endswith("/"):
+                count = self.files.touch(info.key, REDRIVE_COUNTER, MAX_REDRIVES)
+                if count is not None:
+                    redriven.append(info.key)
+        return redriven
 
     # ---- steps -----------------------------------------------------------------------------------
 
@@ -242,11 +247,8 @@ class IngestService:
                 known.pop(cid, None)  # edited meanwhile: the next file (or redrive) merges again
         if new:
             events = [self._event(f"customer#{c.customer_id}", "customer.created", now, record_id="") for c in new]
-            try:
-                self.customers.insert_customers(new, events, now)
-                tally.add("customers_created", len(new))
-            except InsertConflict as conflict:
-                tally.add("customers_created", len(new) - len(conflict.existing_ids))
+            self.customers.insert_customers(new, events, now)
+            tally.add("customers_created", len(new))
             for c in new:
                 known[c.customer_id] = StoredCustomer(c, c.fingerprint(), 1)
         return {cid: stored.customer for cid, stored in known.items() if cid in incoming}
@@ -264,17 +266,8 @@ class IngestService:
             except DomainError as exc:
                 tally.reject(RowError(item.line, exc.field, exc.message, None, item.document.number))
         if fresh:
-            events = [self._event(f"invoice#{inv.invoice_id}", "invoice.imported", now, record.import_id,
-                                  {"import_id": record.import_id, "source_key": record.source_key,
-                                   "total": inv.total.to_api(), "currency": inv.currency})
-                      for inv in fresh]
-            try:
-                self.ledger.insert_invoices(fresh, events, record.import_id, now)
-                tally.add("invoices_created", len(fresh))
-            except InsertConflict as conflict:
-                # Written by a concurrent import since we looked: treat those as existing.
-                tally.add("invoices_created", len(fresh) - len(conflict.existing_ids))
-                existing.update(self.ledger.get_invoices(conflict.existing_ids))
+            self.ledger.insert_invoices(fresh, record.import_id, now)
+            tally.add("invoices_created", len(fresh))
         for document_id, stored in existing.items():
             self._amend(stored, by_id[document_id], record, tally, now)
 
@@ -372,10 +365,17 @@ class IngestService:
         self.files.delete(record.source_key)
         return IngestOutcome(record.import_id, status, record.source_key, destination, report_key, dict(tally.counts))
 
-    def _duplicate(self, existing: ImportRecord, key: str, now: datetime) -> IngestOutcome:
+    def _duplicate(self, existing: ImportRecord, info: ObjectInfo, now: datetime) -> IngestOutcome:
         """The same bytes were imported before: keep the new copy for the record, write nothing."""
-        if existing.source_key == key and existing.destination_key and self.files.head(existing.destination_key):
-            # A redelivery after the copy but before the delete of the original: finish the move.
+        key = info.key
+        if existing.source_version and info.version_id:
+            same_upload = existing.source_version == info.version_id
+        else:  # an unversioned bucket: S3 times have whole seconds, so compare with the import's start
+            same_upload = info.last_modified <= existing.started_at
+        leftover = existing.source_key == key and same_upload
+        if leftover and existing.destination_key and self.files.head(existing.destination_key):
+            # The original of a finished import, still here because its worker stopped between the
+            # copy and the delete: finish the move. (A new upload under the same name is newer.)
             self.files.delete(key)
             return IngestOutcome(existing.import_id, "duplicate", key, existing.destination_key,
                                  existing.report_key, {})

@@ -35,6 +35,7 @@ class ObjectInfo:
     size: int
     etag: str
     last_modified: datetime
+    version_id: str | None = None
 
 
 class FileStore(Protocol):
@@ -46,6 +47,9 @@ class FileStore(Protocol):
     def put_json(self, key: str, document: Mapping[str, Any]) -> None: ...
     def get_json(self, key: str) -> Any: ...
     def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
+    def touch(self, key: str, counter: str, limit: int) -> int | None:
+        """Re-write the object in place (a new Object Created event), counting in its metadata;
+        None once the count has reached `limit`."""
 
 
 class InsertConflict(Exception):
@@ -63,9 +67,8 @@ class VersionConflict(Exception):
 class LedgerStore(Protocol):
     def get_invoices(self, invoice_ids: Iterable[str]) -> dict[str, Invoice]: ...
     def get_credit_notes(self, credit_note_ids: Iterable[str]) -> dict[str, CreditNote]: ...
-    def insert_invoices(self, invoices: Sequence[Invoice], events: Sequence[AuditEvent], import_id: str,
-                        now: datetime) -> None:
-        """Atomically per batch: raises InsertConflict naming the invoices that already exist."""
+    def insert_invoices(self, invoices: Sequence[Invoice], import_id: str, now: datetime) -> None:
+        """Invoices just read as absent; only ingestion (one file at a time) creates invoices."""
     def save_invoice(self, invoice: Invoice, events: Sequence[AuditEvent], now: datetime) -> Invoice:
         """Conditional on the invoice's version; raises VersionConflict."""
     def insert_credit_note(self, note: CreditNote, invoice: Invoice | None, events: Sequence[AuditEvent],
@@ -96,6 +99,7 @@ class ImportRecord:
     lease_owner: str
     lease_until: datetime | None = None
     content_sha256: str | None = None
+    source_version: str | None = None
     size_bytes: int = 0
     format: str | None = None
     mapping: str | None = None

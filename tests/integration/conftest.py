@@ -21,6 +21,9 @@ def aws() -> Iterator[None]:
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=False)
         boto3.client("s3", region_name=settings.region).create_bucket(
             Bucket=settings.inbox_bucket, CreateBucketConfiguration={"LocationConstraint": settings.region})
+        # Versioned, as deployed (infra/resources.yaml): ingestion tells uploads apart by version id.
+        boto3.client("s3", region_name=settings.region).put_bucket_versioning(
+            Bucket=settings.inbox_bucket, VersioningConfiguration={"Status": "Enabled"})
         yield
         bootstrap.reset()
 

@@ -288,3 +288,10 @@ def test_resources_yaml_overrides_only_resources_chalice_generates(package: Pack
     for name, resource in merge["Resources"].items():
         if "Type" not in resource:
             assert "Type" in package.template["Resources"][name], f"{name}: Chalice generates no such resource"
+
+
+def test_ingest_runs_one_file_at_a_time(package: Package) -> None:
+    """New invoices are batch-written after a read (no condition possible): ingests must not overlap."""
+    functions = _functions(package.template)
+    ingest = next(f for f in functions.values() if f["Properties"].get("Handler") == "app.ingest_upload")
+    assert ingest["Properties"]["ReservedConcurrentExecutions"] == 1
