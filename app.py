@@ -8,7 +8,7 @@ from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent
 
 from chalicelib import bootstrap
-from chalicelib.api import customers, health, imports, invoices
+from chalicelib.api import customers, health, imports, invoices, payments, webhooks
 from chalicelib.observability import logger, observe
 
 app = Chalice(app_name="dunwell", configure_logs=False)
@@ -18,15 +18,17 @@ app.register_blueprint(health.blueprint)
 app.register_blueprint(invoices.blueprint)
 app.register_blueprint(customers.blueprint)
 app.register_blueprint(imports.blueprint)
+app.register_blueprint(payments.blueprint)
+app.register_blueprint(webhooks.blueprint)
 
 
 # S3 -> EventBridge -> here (on_s3_event cannot be packaged for CloudFormation). The bucket name is
-# added to this pattern by infra/resources.yaml, which knows it; the prefix is fixed.
+# added to this pattern by infra/resources.yaml, which knows it. incoming/: invoice files; bank/: statements.
 @app.on_cw_event(
     {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
-        "detail": {"object": {"key": [{"prefix": "incoming/"}]}},
+        "detail": {"object": {"key": [{"prefix": "incoming/"}, {"prefix": "bank/"}]}},
     },
     name="ingest_upload",
 )

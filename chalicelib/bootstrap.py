@@ -87,6 +87,7 @@ def mappings_loader() -> Any:
 @cache
 def ingest_service() -> Any:
     from chalicelib.formats import parse_file
+    from chalicelib.formats.bank import parse_bank_file
     from chalicelib.services.ingest_file import IngestService
 
     settings = config.settings()
@@ -95,11 +96,39 @@ def ingest_service() -> Any:
         max_bytes=settings.max_upload_bytes,
         lease=timedelta(seconds=settings.ingest_lease_seconds),
         stale_after=timedelta(minutes=settings.stale_inbox_minutes),
+        parse_bank=parse_bank_file, payments=payment_service(),
     )
 
 
+@cache
+def webhook_secrets() -> Any:
+    from chalicelib.adapters.notify import WebhookSecrets
+
+    return WebhookSecrets(config.settings())
+
+
+@cache
+def payment_store() -> Any:
+    _session()
+    from chalicelib.adapters.payments import DynamoPayments
+
+    return DynamoPayments()
+
+
+@cache
+def payment_service() -> Any:
+    _session()
+    from chalicelib.adapters.notify import SnsAlerts
+    from chalicelib.adapters.payments import DynamoProviderEvents
+    from chalicelib.services.payments import PaymentService
+
+    settings = config.settings()
+    alerts = SnsAlerts(_session().client("sns", endpoint_url=settings.endpoint_url), settings.finance_alerts_topic)
+    return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts)
+
+
 _BUILDERS = (_session, s3_client, files, ledger, customers, imports, queries, api_keys, mappings_loader,
-             ingest_service)
+             ingest_service, webhook_secrets, payment_store, payment_service)
 
 
 def reset() -> None:

@@ -18,6 +18,11 @@ class Settings:
     imports_table: str
     events_table: str
     api_keys_table: str
+    payments_table: str
+    provider_events_table: str
+    webhook_secrets_arn: str | None
+    finance_alerts_topic: str | None
+    webhook_secrets_env: dict[str, str]
     inbox_bucket: str
     max_upload_bytes: int
     ingest_lease_seconds: int
@@ -41,6 +46,15 @@ class Settings:
             imports_table=table("IMPORTS_TABLE", "imports"),
             events_table=table("EVENTS_TABLE", "events"),
             api_keys_table=table("API_KEYS_TABLE", "api-keys"),
+            payments_table=table("PAYMENTS_TABLE", "payments"),
+            provider_events_table=table("PROVIDER_EVENTS_TABLE", "provider-events"),
+            webhook_secrets_arn=e.get("WEBHOOK_SECRETS_ARN") or None,
+            finance_alerts_topic=e.get("FINANCE_ALERTS_TOPIC") or None,
+            # Local development and tests: secrets straight from the environment (comma-separated
+            # during a rotation). In AWS they come from Secrets Manager (WEBHOOK_SECRETS_ARN).
+            webhook_secrets_env={provider: e[var] for provider, var in (
+                ("stripe", "STRIPE_WEBHOOK_SECRET"), ("gocardless", "GOCARDLESS_WEBHOOK_SECRET"),
+                ("adyen", "ADYEN_HMAC_KEY")) if e.get(var)},
             inbox_bucket=e.get("INBOX_BUCKET") or f"{prefix}-inbox",
             max_upload_bytes=int(e.get("DUNWELL_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024))),
             ingest_lease_seconds=int(e.get("DUNWELL_INGEST_LEASE_SECONDS", "900")),

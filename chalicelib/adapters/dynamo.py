@@ -282,6 +282,9 @@ class DynamoCustomers:
             for m in _batch_get(CustomerModel, customer_ids)
         }
 
+    def exists(self, customer_id: str) -> bool:
+        return self.get_customer(customer_id) is not None
+
     def get_customer(self, customer_id: str) -> Customer | None:
         try:
             return model_to_customer(CustomerModel.get(customer_id))

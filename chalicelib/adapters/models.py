@@ -209,8 +209,103 @@ class ApiKeyModel(Model):
     revoked_at = UTCDateTimeAttribute(null=True)
 
 
+class PaymentsByTime(GlobalSecondaryIndex["PaymentModel"]):
+    class Meta:
+        index_name = "by_time"
+        projection = AllProjection()
+
+    list_key = UnicodeAttribute(hash_key=True)
+    received_key = UnicodeAttribute(range_key=True)
+
+
+class PaymentsByCustomer(GlobalSecondaryIndex["PaymentModel"]):
+    class Meta:
+        index_name = "by_customer"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    received_key = UnicodeAttribute(range_key=True)
+
+
+class UnappliedPayments(GlobalSecondaryIndex["PaymentModel"]):
+    """Sparse: only payments with money not yet on an invoice carry `unapplied_key`."""
+
+    class Meta:
+        index_name = "unapplied"
+        projection = AllProjection()
+
+    unapplied_key = UnicodeAttribute(hash_key=True)
+    received_key = UnicodeAttribute(range_key=True)
+
+
+class PaymentsByOriginal(GlobalSecondaryIndex["PaymentModel"]):
+    """Sparse: refunds and chargebacks that arrived before the payment they reverse."""
+
+    class Meta:
+        index_name = "by_original"
+        projection = AllProjection()
+
+    waiting_for = UnicodeAttribute(hash_key=True)
+    received_key = UnicodeAttribute(range_key=True)
+
+
+class PaymentModel(Model):
+    """Money in (payments) and out (refunds, chargebacks), with where it went."""
+
+    class Meta(_Meta):
+        pass
+
+    payment_id = UnicodeAttribute(hash_key=True)
+    list_key = UnicodeAttribute(default="payment")
+    received_key = UnicodeAttribute()  # "<occurred_at iso>#<payment_id>"
+    provider = UnicodeAttribute()
+    payment_ref = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    status = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    amount_minor = NumberAttribute()
+    unapplied_minor = NumberAttribute()
+    reversed_minor = NumberAttribute(default=0)
+    unapplied_key = UnicodeAttribute(null=True)
+    allocations = JSONAttribute(default=list)  # [{"invoice_id", "number", "amount_minor"}]
+    customer_id = UnicodeAttribute(null=True)
+    method = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    references = JSONAttribute(default=list)
+    payer_name = UnicodeAttribute(null=True)
+    payer_email = UnicodeAttribute(null=True)
+    original_ref = UnicodeAttribute(null=True)
+    waiting_for = UnicodeAttribute(null=True)
+    raw_type = UnicodeAttribute(null=True)
+    occurred_at = UTCDateTimeAttribute()
+    recorded_at = UTCDateTimeAttribute()
+    recorded_by = UnicodeAttribute()
+    version = VersionAttribute()
+
+    by_time = PaymentsByTime()
+    by_customer = PaymentsByCustomer()
+    unapplied = UnappliedPayments()
+    by_original = PaymentsByOriginal()
+
+
+class ProviderEventModel(Model):
+    """Every provider notification seen, by its own id: the webhook dedupe record."""
+
+    class Meta(_Meta):
+        pass
+
+    dedupe_key = UnicodeAttribute(hash_key=True)  # "<provider>:<event id>"
+    status = UnicodeAttribute()  # applied | waiting | ignored
+    type = UnicodeAttribute()
+    payment_id = UnicodeAttribute(null=True)
+    raw_key = UnicodeAttribute(null=True)  # the archived body in S3
+    detail = UnicodeAttribute(null=True)
+    received_at = UTCDateTimeAttribute()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
-    InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel,
+    InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel, PaymentModel,
+    ProviderEventModel,
 )
 
 
@@ -222,6 +317,8 @@ def table_names(settings: Settings) -> dict[type[Model], str]:
         ImportModel: settings.imports_table,
         EventModel: settings.events_table,
         ApiKeyModel: settings.api_keys_table,
+        PaymentModel: settings.payments_table,
+        ProviderEventModel: settings.provider_events_table,
     }
 
 

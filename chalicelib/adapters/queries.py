@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.adapters.dynamo import model_to_credit_note, model_to_customer, model_to_invoice, model_to_record
-from chalicelib.adapters.models import CreditNoteModel, CustomerModel, ImportModel, InvoiceModel
+from chalicelib.adapters.models import CreditNoteModel, CustomerModel, ImportModel, InvoiceModel, PaymentModel
+from chalicelib.adapters.payments import model_to_payment
 from chalicelib.domain.customer import Customer
 from chalicelib.domain.invoice import OUTSTANDING_STATUSES, CreditNote, Invoice, InvoiceStatus
 from chalicelib.domain.money import Money
@@ -25,6 +26,14 @@ class InvoiceFilter:
     customer_id: str | None = None
     due_before: date | None = None  # due_date < due_before
     due_after: date | None = None  # due_date > due_after
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    unapplied: bool = False
+    customer_id: str | None = None
+    received_from: date | None = None  # inclusive
+    received_to: date | None = None  # inclusive
 
 
 @dataclass(frozen=True)
@@ -137,3 +146,29 @@ class DynamoQueries:
         items = [model_to_record(m) for m in result]
         key = result.last_evaluated_key
         return Page(items, {"p": 0, "k": key} if key else None)
+
+    def payments(self, f: PaymentFilter, limit: int, cursor: dict[str, Any] | None) -> Page:
+        """Newest first, from the index that fits: unapplied cash (sparse), one customer, or all."""
+        key = PaymentModel.received_key
+        condition: Condition | None = None
+        if f.received_from and f.received_to:
+            condition = key.between(f.received_from.isoformat(), (f.received_to + timedelta(days=1)).isoformat())
+        elif f.received_from:
+            condition = key >= f.received_from.isoformat()
+        elif f.received_to:
+            condition = key < (f.received_to + timedelta(days=1)).isoformat()
+        if f.unapplied:
+            filter_condition = PaymentModel.customer_id == f.customer_id if f.customer_id else None
+            result = PaymentModel.unapplied.query("unapplied", range_key_condition=condition,
+                                                  filter_condition=filter_condition, scan_index_forward=False,
+                                                  limit=limit, last_evaluated_key=cursor.get("k") if cursor else None)
+        elif f.customer_id:
+            result = PaymentModel.by_customer.query(f.customer_id, range_key_condition=condition,
+                                                    scan_index_forward=False, limit=limit,
+                                                    last_evaluated_key=cursor.get("k") if cursor else None)
+        else:
+            result = PaymentModel.by_time.query("payment", range_key_condition=condition, scan_index_forward=False,
+                                                limit=limit, last_evaluated_key=cursor.get("k") if cursor else None)
+        items = [model_to_payment(m) for m in result]
+        last = result.last_evaluated_key
+        return Page(items, {"p": 0, "k": last} if last else None)

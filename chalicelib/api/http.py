@@ -17,6 +17,7 @@ from chalicelib import bootstrap
 from chalicelib.domain.errors import DomainError
 from chalicelib.observability import logger
 from chalicelib.services.api_keys import Principal, Role
+from chalicelib.services.ports import VersionConflict
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -68,11 +69,14 @@ def endpoint(blueprint: Blueprint, role: Role | None) -> Callable[[F], F]:
                     if principal.role < role:
                         raise ApiError(403, "forbidden", f"this needs the {role.label} role; the key "
                                        f"'{principal.name}' is {principal.role.label}")
+                    blueprint.current_request.context["dunwell_principal"] = principal.name
                 return view(*args, **kwargs)
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.field)
             except DomainError as exc:
-                return error_response(422, exc.code, exc.message, exc.field)
+                return error_response(404 if exc.code == "not_found" else 422, exc.code, exc.message, exc.field)
+            except VersionConflict as exc:
+                return error_response(409, "conflict", f"{exc}; read it again and retry")
             except Exception:
                 logger.exception("unhandled error in API view")
                 return error_response(500, "internal", "internal error; it has been logged")
@@ -138,3 +142,13 @@ def encode_cursor(cursor: dict[str, Any] | None) -> str | None:
 
 def page(items: list[dict[str, Any]], cursor: dict[str, Any] | None) -> dict[str, Any]:
     return {"items": items, "next_cursor": encode_cursor(cursor)}
+
+
+def json_body(blueprint: Blueprint) -> dict[str, Any]:
+    try:
+        body = blueprint.current_request.json_body
+    except Exception:  # chalice raises BadRequestError with its own shape; keep ours
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    return body

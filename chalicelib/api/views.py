@@ -8,6 +8,7 @@ from typing import Any
 from chalicelib.domain.customer import Customer, contact_to_dict
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
+from chalicelib.domain.payments import PaymentRecord
 from chalicelib.services.ports import ImportRecord
 
 
@@ -73,3 +74,31 @@ def import_view(record: ImportRecord, detail: bool = False) -> dict[str, Any]:
         view["rejected_rows"] = record.rejected_sample
         view["rejected_rows_complete"] = record.counts.get("rejected_rows", 0) <= len(record.rejected_sample)
     return view
+
+
+def payment_view(payment: PaymentRecord) -> dict[str, Any]:
+    return {
+        "id": payment.payment_id,
+        "kind": payment.kind.value,
+        "status": payment.status.value,
+        "provider": payment.provider,
+        "provider_reference": payment.payment_ref,
+        "currency": payment.amount.currency,
+        "amount": payment.amount.to_api(),
+        "allocated": payment.allocated.to_api(),
+        "unapplied": payment.unapplied.to_api(),
+        "reversed": payment.reversed_amount.to_api(),
+        "allocations": [{"invoice_id": a.invoice_id, "number": a.number, "amount": a.amount.to_api()}
+                        for a in payment.allocations],
+        "customer_id": payment.customer_id,
+        "match": payment.method,
+        "reason": payment.reason,
+        "references": list(payment.references),
+        "payer_name": payment.payer_name,
+        "payer_email": payment.payer_email,
+        "reverses": payment.original_ref,
+        "occurred_at": payment.occurred_at.isoformat(),
+        "recorded_at": payment.recorded_at.isoformat(),
+        "recorded_by": payment.recorded_by,
+        "version": payment.version,
+    }

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
-from chalicelib.domain.errors import AmendmentRejected, CurrencyMismatch, InvalidDocument
+from chalicelib.domain.errors import AmendmentRejected, CurrencyMismatch, InvalidDocument, InvalidMoney
 from chalicelib.domain.ids import credit_note_id, invoice_id, normalise_number
 from chalicelib.domain.money import Money
 
@@ -214,6 +214,59 @@ class Invoice:
             raise CurrencyMismatch(f"credit in {amount.currency} cannot reduce a {self.currency} invoice")
         applied = min(amount, self.balance)
         return replace(self, credited=self.credited + applied), amount - applied
+
+    def with_payment(self, amount: Money) -> tuple[Invoice, Money]:
+        """Apply money Dunwell received to this invoice; returns the invoice and the part left over.
+
+        The payment is real cash, so it reduces the balance euro for euro, up to the balance:
+        `reduction = min(amount, balance)`, `leftover = amount - reduction`, never a negative balance.
+        What the payment's record should call *allocated* to this invoice is exactly that reduction
+        (`old.balance - new.balance`), so `allocated + leftover == amount` always.
+
+        Because `paid = max(paid_in_source, applied_payments)`, simply adding the reduction to
+        `applied_payments` would be swallowed while the ERP reports more paid than Dunwell applied
+        (ERP says 60 paid, Dunwell applied 0, a payment of 40 arrives: max(60, 40) is still 60).
+        DESIGN.md's premise is that Dunwell sees money first and the ERP posts it later, so money the
+        ERP reports beyond what Dunwell applied is money Dunwell never saw (a cheque posted in the ERP),
+        and this payment comes on top of it. `applied_payments` is therefore set to
+        `paid + reduction`: Dunwell's figure first adopts the ERP's and then adds the new cash, which
+        makes `paid` rise by exactly the reduction. When the ERP later posts this payment, its figure
+        catches up to `applied_payments` and the max counts the money once.
+
+        A void or settled invoice takes nothing and is returned unchanged (all of `amount` is left over).
+        """
+        self._check_payment_amount(amount)
+        balance = self.balance
+        reduction = min(amount, balance) if balance.amount > 0 else Money.zero(self.currency)
+        if reduction.is_zero:
+            return self, amount
+        return replace(self, applied_payments=self.paid + reduction), amount - reduction
+
+    def without_payment(self, amount: Money) -> Invoice:
+        """Take back `amount` of money Dunwell applied (a refund or chargeback): the invoice reopens.
+
+        `applied_payments` falls by `amount`; the status (derived) goes back to open or partially paid.
+        Right after `with_payment` the balance rises by exactly `amount`; if the ERP has meanwhile
+        reported the payment in `paid_in_source`, the ERP's figure keeps the invoice paid until the
+        ERP posts the refund too (the max rule: the two systems count the same cash once).
+        Raises InvalidMoney when `amount` exceeds what Dunwell applied: a refund never invents a debt.
+        """
+        self._check_payment_amount(amount)
+        if amount > self.applied_payments:
+            raise InvalidMoney(
+                f"cannot take back {amount} from invoice {self.number}: only {self.applied_payments} "
+                "was applied by Dunwell",
+                field="amount",
+            )
+        return replace(self, applied_payments=self.applied_payments - amount)
+
+    def _check_payment_amount(self, amount: Money) -> None:
+        if amount.currency != self.currency:
+            raise CurrencyMismatch(
+                f"payment in {amount.currency} cannot be applied to a {self.currency} invoice", field="amount"
+            )
+        if amount.is_negative:
+            raise InvalidMoney("a payment amount is never negative; its direction is the operation", field="amount")
 
 
 @dataclass(frozen=True, slots=True)

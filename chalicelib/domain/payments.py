@@ -3,10 +3,12 @@ webhook, a bank statement line or a payment keyed in by staff."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from chalicelib.domain.cash_application import Allocation
 from chalicelib.domain.errors import InvalidDocument
 from chalicelib.domain.money import Money
 
@@ -45,3 +47,78 @@ class PaymentEvent:
     @property
     def dedupe_key(self) -> str:
         return f"{self.provider}:{self.event_id}"
+
+
+class PaymentStatus(StrEnum):
+    APPLIED = "applied"  # every cent is on invoices
+    PARTIALLY_APPLIED = "partially_applied"  # some on invoices, the rest waits for a human or is credit
+    UNAPPLIED = "unapplied"  # nothing matched: waits for a human
+    WAITING = "waiting"  # a refund or chargeback whose payment has not arrived yet
+    REVERSED = "reversed"  # a refund or chargeback, applied: the invoices it names are reopened
+
+
+_ID_PREFIX = {PaymentKind.PAYMENT: "pay", PaymentKind.REFUND: "rfd", PaymentKind.CHARGEBACK: "chb"}
+
+
+def payment_id_for(provider: str, kind: PaymentKind, movement_ref: str) -> str:
+    """One id per money movement, whichever notification told us about it, so the same money is
+    recorded once even when a provider reports it through two different events."""
+    digest = hashlib.sha256(f"{provider}:{kind.value}:{movement_ref}".encode()).hexdigest()[:24]
+    return f"{_ID_PREFIX[kind]}_{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    """A money movement and where it went. For a payment, `allocations` are the invoices it paid; for a
+    refund or chargeback, the invoices it reopened. Always: allocated + unapplied + reversed == amount."""
+
+    payment_id: str
+    provider: str
+    payment_ref: str
+    kind: PaymentKind
+    amount: Money
+    allocations: tuple[Allocation, ...]
+    unapplied: Money
+    occurred_at: datetime
+    recorded_at: datetime
+    recorded_by: str
+    customer_id: str | None = None
+    method: str | None = None
+    reason: str | None = None
+    references: tuple[str, ...] = ()
+    payer_name: str | None = None
+    payer_email: str | None = None
+    original_ref: str | None = None
+    raw_type: str | None = None
+    waiting: bool = False
+    reversed: Money | None = None  # a payment's money since given back by refunds and chargebacks
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        if self.amount.is_negative or self.unapplied.is_negative or self.reversed_amount.is_negative:
+            raise InvalidDocument("payment amounts are never negative", field="amount")
+        if self.allocated + self.unapplied + self.reversed_amount != self.amount:
+            raise InvalidDocument(
+                f"payment {self.payment_id}: allocated {self.allocated} + unapplied {self.unapplied} + reversed "
+                f"{self.reversed_amount} is not the amount {self.amount}")
+
+    @property
+    def reversed_amount(self) -> Money:
+        return self.reversed if self.reversed is not None else Money.zero(self.amount.currency)
+
+    @property
+    def allocated(self) -> Money:
+        total = Money.zero(self.amount.currency)
+        for allocation in self.allocations:
+            total = total + allocation.amount
+        return total
+
+    @property
+    def status(self) -> PaymentStatus:
+        if self.kind is not PaymentKind.PAYMENT:
+            return PaymentStatus.WAITING if self.waiting else PaymentStatus.REVERSED
+        if self.unapplied.is_zero and not self.allocations and not self.reversed_amount.is_zero:
+            return PaymentStatus.REVERSED
+        if self.unapplied.is_zero:
+            return PaymentStatus.APPLIED
+        return PaymentStatus.PARTIALLY_APPLIED if self.allocations else PaymentStatus.UNAPPLIED

@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from chalicelib.domain.customer import Customer
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.ids import invoice_id
 from chalicelib.domain.invoice import CreditNote, DocumentKind, Invoice
+from chalicelib.domain.payments import PaymentEvent
 from chalicelib.formats.records import ParsedItem, RowError, SourceRecord, UnreadableFile
 from chalicelib.services.ports import (
     AuditEvent,
@@ -39,6 +40,7 @@ from chalicelib.services.ports import (
 )
 
 INCOMING = "incoming/"
+BANK = "bank/"  # bank statements: their credit lines are payments
 CHUNK_ROWS = 1000
 REJECTED_SAMPLE = 200  # rejected rows kept on the import record; the S3 report has every one
 MAX_REPORTED_ERRORS = 50_000  # bounded memory for pathological files; the count stays exact
@@ -47,6 +49,10 @@ REDRIVE_COUNTER = "dunwell-redrives"
 MAX_REDRIVES = 3
 
 Parser = Callable[[Any, str, Sequence[Any]], Any]
+
+
+class PaymentReceiver(Protocol):
+    def receive(self, event: PaymentEvent, raw_key: str | None = None) -> Any: ...
 
 
 @dataclass
@@ -70,6 +76,7 @@ class _Tally:
          "credit_notes_unchanged", "customers_created", "customers_updated", "duplicates_in_file",
          "rejected_rows"), 0))
     errors: list[RowError] = field(default_factory=list)
+    skipped: list[dict[str, object]] = field(default_factory=list)
 
     def add(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
@@ -83,7 +90,8 @@ class _Tally:
 class IngestService:
     def __init__(self, files: FileStore, imports: ImportStore, ledger: LedgerStore, customers: CustomerStore,
                  parse: Parser, load_mappings: Callable[[], Sequence[Any]], *, max_bytes: int,
-                 lease: timedelta, stale_after: timedelta, clock: Callable[[], datetime] | None = None) -> None:
+                 lease: timedelta, stale_after: timedelta, clock: Callable[[], datetime] | None = None,
+                 parse_bank: Callable[[Any, str], Any] | None = None, payments: PaymentReceiver | None = None) -> None:
         self.files = files
         self.imports = imports
         self.ledger = ledger
@@ -94,12 +102,14 @@ class IngestService:
         self.lease = lease
         self.stale_after = stale_after
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.parse_bank = parse_bank
+        self.payments = payments
 
     # ---- entry points ----------------------------------------------------------------------------
 
     def ingest(self, bucket: str, raw_key: str) -> IngestOutcome:
         key = unquote_plus(raw_key)  # S3 event keys are URL-encoded ('+' for space)
-        if not key.startswith(INCOMING) or key.endswith("/"):
+        if not key.startswith((INCOMING, BANK)) or key.endswith("/"):
             return IngestOutcome(None, "ignored", key)
         info = self.files.head(key)
         if info is None:
@@ -134,11 +144,12 @@ class IngestService:
         plain sight, with its failed events in the dead-letter queue."""
         cutoff = self.clock() - self.stale_after
         redriven = []
-        for info in self.files.list(INCOMING):
-            if info.last_modified < cutoff and not info.key.endswith("/"):
-                count = self.files.touch(info.key, REDRIVE_COUNTER, MAX_REDRIVES)
-                if count is not None:
-                    redriven.append(info.key)
+        for prefix in (INCOMING, BANK):
+            for info in self.files.list(prefix):
+                if info.last_modified < cutoff and not info.key.endswith("/"):
+                    count = self.files.touch(info.key, REDRIVE_COUNTER, MAX_REDRIVES)
+                    if count is not None:
+                        redriven.append(info.key)
         return redriven
 
     # ---- steps -----------------------------------------------------------------------------------
@@ -149,6 +160,8 @@ class IngestService:
                             size_bytes=size)
 
     def _process(self, record: ImportRecord) -> IngestOutcome:
+        if record.source_key.startswith(BANK):
+            return self._process_bank(record)
         tally = _Tally()
         try:
             parsed = self.parse(self.files.open(record.source_key), record.source_key, self.load_mappings())
@@ -161,6 +174,32 @@ class IngestService:
         if good == 0:
             reason = "no valid rows" if tally.counts["rows_read"] else "the file has no rows"
             return self._reject(record, reason, tally)
+        return self._finish(record, "processed", None, tally)
+
+    def _process_bank(self, record: ImportRecord) -> IngestOutcome:
+        """A statement's credit lines go through the same payment path as webhooks, one by one: each
+        line's bank reference is its dedupe key, so a re-sent or overlapping statement counts once."""
+        if self.parse_bank is None or self.payments is None:
+            return self._reject(record, "bank statements are not enabled in this deployment")
+        tally = _Tally()
+        try:
+            parsed = self.parse_bank(self.files.open(record.source_key), record.source_key)
+            record.format = parsed.format
+            for item in parsed.items:
+                tally.add("rows_read")
+                if isinstance(item, RowError):
+                    tally.reject(item)
+                elif isinstance(item, PaymentEvent):
+                    outcome = self.payments.receive(item, record.source_key).outcome
+                    tally.add(f"payments_{outcome}")
+                else:
+                    tally.add("entries_skipped")
+                    if len(tally.skipped) < MAX_REPORTED_ERRORS:
+                        tally.skipped.append(item.to_report())
+        except UnreadableFile as exc:
+            return self._reject(record, exc.reason, tally)
+        if tally.counts["rows_read"] == tally.counts["rejected_rows"] and tally.counts["rows_read"]:
+            return self._reject(record, "no valid statement lines", tally)
         return self._finish(record, "processed", None, tally)
 
     def _store_all(self, items: Iterable[ParsedItem], record: ImportRecord, tally: _Tally) -> None:
@@ -345,7 +384,7 @@ class IngestService:
     # ---- endings ---------------------------------------------------------------------------------
 
     def _destination(self, outcome: str, record: ImportRecord, key: str) -> str:
-        relative = key[len(INCOMING):] if key.startswith(INCOMING) else PurePosixPath(key).name
+        relative = key[len(INCOMING):] if key.startswith(INCOMING) else key  # bank/... keeps its prefix
         day = record.started_at.astimezone(UTC).strftime("%Y/%m/%d")
         return f"{outcome}/{day}/{record.import_id}/{relative}"
 
@@ -411,6 +450,7 @@ class IngestService:
             "counts": dict(tally.counts),
             "rejected_rows": [e.to_report() for e in tally.errors],
             "rejected_rows_truncated": tally.counts["rejected_rows"] > len(tally.errors),
+            "skipped_entries": tally.skipped,
         }
 
     @staticmethod

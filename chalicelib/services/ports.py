@@ -64,6 +64,23 @@ class VersionConflict(Exception):
     """The record changed since it was read; read it again and retry."""
 
 
+class AlreadyRecorded(Exception):
+    """This money movement was recorded before (perhaps through another notification)."""
+
+
+@dataclass
+class ProviderEventRecord:
+    """A provider notification as seen: the webhook dedupe record."""
+
+    dedupe_key: str
+    status: str  # received | applied | waiting | ignored | duplicate
+    type: str
+    received_at: datetime
+    payment_id: str | None = None
+    raw_key: str | None = None
+    detail: str | None = None
+
+
 class LedgerStore(Protocol):
     def get_invoices(self, invoice_ids: Iterable[str]) -> dict[str, Invoice]: ...
     def get_credit_notes(self, credit_note_ids: Iterable[str]) -> dict[str, CreditNote]: ...

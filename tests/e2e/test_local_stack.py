@@ -137,7 +137,8 @@ def test_concurrent_requests(local_stack: RunningStack):
 
 def test_resources_come_from_the_template(local_stack: RunningStack):
     tables = set(local_stack.client("dynamodb").list_tables()["TableNames"])
-    for suffix in ("invoices", "credit-notes", "customers", "imports", "events", "api-keys"):
+    for suffix in ("invoices", "credit-notes", "customers", "imports", "events", "api-keys", "payments",
+                   "provider-events"):
         assert f"dunwell-local-{suffix}" in tables
     invoices = local_stack.client("dynamodb").describe_table(TableName="dunwell-local-invoices")["Table"]
     assert {i["IndexName"] for i in invoices["GlobalSecondaryIndexes"]} == {"by_customer", "by_status"}
@@ -156,7 +157,7 @@ def test_resources_come_from_the_template(local_stack: RunningStack):
     rule = local_stack.client("events").describe_rule(Name="dunwell-local-ingest_upload")
     pattern = json.loads(rule["EventPattern"])
     assert pattern["detail"]["bucket"]["name"] == [bucket]
-    assert pattern["detail"]["object"]["key"] == [{"prefix": "incoming/"}]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "incoming/"}, {"prefix": "bank/"}]
 
 
 # --- S3 -> EventBridge -> the ingest handler ------------------------------------------------------------------

@@ -275,7 +275,8 @@ def test_ingest_rule_matches_only_this_stacks_inbox(package: Package) -> None:
     assert pattern["source"] == ["aws.s3"]
     assert pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"]["bucket"]["name"] == [{"Ref": "InboxBucket"}]
-    assert pattern["detail"]["object"]["key"] == [{"prefix": "incoming/"}]  # from app.py, kept by the merge
+    # From app.py, kept by the merge:
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "incoming/"}, {"prefix": "bank/"}]
 
 
 # ---------------------------------------------------------------------------------------------- merge

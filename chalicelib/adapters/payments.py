@@ -1,0 +1,171 @@
+"""Payments and provider notifications in DynamoDB. Applying money is one TransactWriteItems: the
+payment record (only if new), every invoice it touches (only at the version read), their audit events
+and the notification's status, so a payment is recorded with all its effects or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamo import (
+    _mutable_invoice_actions,
+    event_to_model,
+    invoice_to_model,
+    model_to_invoice,
+)
+from chalicelib.adapters.models import InvoiceModel, PaymentModel, ProviderEventModel, transaction_connection
+from chalicelib.domain.cash_application import Allocation
+from chalicelib.domain.invoice import OUTSTANDING_STATUSES, Invoice
+from chalicelib.domain.money import Money
+from chalicelib.domain.payments import PaymentKind, PaymentRecord
+from chalicelib.services.ports import AlreadyRecorded, AuditEvent, ProviderEventRecord, VersionConflict
+
+
+def _received_key(record: PaymentRecord) -> str:
+    return f"{record.occurred_at.astimezone(UTC).isoformat()}#{record.payment_id}"
+
+
+def payment_to_model(record: PaymentRecord) -> PaymentModel:
+    currency = record.amount.currency
+    model = PaymentModel(
+        payment_id=record.payment_id,
+        received_key=_received_key(record),
+        provider=record.provider,
+        payment_ref=record.payment_ref,
+        kind=record.kind.value,
+        status=record.status.value,
+        currency=currency,
+        amount_minor=record.amount.minor,
+        unapplied_minor=record.unapplied.minor,
+        reversed_minor=record.reversed_amount.minor,
+        unapplied_key="unapplied" if record.kind is PaymentKind.PAYMENT and not record.unapplied.is_zero else None,
+        allocations=[{"invoice_id": a.invoice_id, "number": a.number, "amount_minor": a.amount.minor}
+                     for a in record.allocations],
+        customer_id=record.customer_id,
+        method=record.method,
+        reason=record.reason,
+        references=list(record.references),
+        payer_name=record.payer_name,
+        payer_email=record.payer_email,
+        original_ref=record.original_ref,
+        waiting_for=f"{record.provider}:{record.original_ref}" if record.waiting else None,
+        raw_type=record.raw_type,
+        occurred_at=record.occurred_at,
+        recorded_at=record.recorded_at,
+        recorded_by=record.recorded_by,
+    )
+    if record.version:
+        model.version = record.version
+    return model
+
+
+def model_to_payment(m: PaymentModel) -> PaymentRecord:
+    currency = m.currency
+    return PaymentRecord(
+        payment_id=m.payment_id,
+        provider=m.provider,
+        payment_ref=m.payment_ref,
+        kind=PaymentKind(m.kind),
+        amount=Money.from_minor(int(m.amount_minor), currency),
+        allocations=tuple(Allocation(a["invoice_id"], a["number"], Money.from_minor(int(a["amount_minor"]), currency))
+                          for a in (m.allocations or [])),
+        unapplied=Money.from_minor(int(m.unapplied_minor), currency),
+        reversed=Money.from_minor(int(m.reversed_minor or 0), currency),
+        occurred_at=m.occurred_at,
+        recorded_at=m.recorded_at,
+        recorded_by=m.recorded_by,
+        customer_id=m.customer_id,
+        method=m.method,
+        reason=m.reason,
+        references=tuple(m.references or ()),
+        payer_name=m.payer_name,
+        payer_email=m.payer_email,
+        original_ref=m.original_ref,
+        raw_type=m.raw_type,
+        waiting=m.waiting_for is not None,
+        version=int(m.version or 0),
+    )
+
+
+class DynamoPayments:
+    def get(self, payment_id: str) -> PaymentRecord | None:
+        try:
+            return model_to_payment(PaymentModel.get(payment_id, consistent_read=True))
+        except PaymentModel.DoesNotExist:
+            return None
+
+    def waiting_for(self, provider: str, payment_ref: str) -> list[PaymentRecord]:
+        return [model_to_payment(m) for m in PaymentModel.by_original.query(f"{provider}:{payment_ref}")]
+
+    def open_invoices(self, customer_id: str) -> list[Invoice]:
+        condition = InvoiceModel.status.is_in(*[s.value for s in OUTSTANDING_STATUSES])
+        return [model_to_invoice(m) for m in InvoiceModel.by_customer.query(customer_id, filter_condition=condition)]
+
+    def commit(self, *, new: Sequence[PaymentRecord] = (), changed: Sequence[PaymentRecord] = (),
+               invoices: Sequence[Invoice] = (), events: Sequence[AuditEvent] = (),
+               notification: ProviderEventRecord | None = None, now: datetime) -> None:
+        """All or nothing. AlreadyRecorded: a new record exists (this money was recorded before);
+        VersionConflict: an invoice or payment changed since it was read."""
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                for record in new:
+                    payment = payment_to_model(record)
+                    if record.version:  # a waiting reversal being completed: only if still waiting
+                        transaction.save(payment, condition=PaymentModel.waiting_for.exists())
+                    else:
+                        transaction.save(payment, condition=PaymentModel.payment_id.does_not_exist())
+                for event in events:
+                    transaction.save(event_to_model(event))
+                if notification is not None:
+                    transaction.save(_notification_model(notification))
+                for record in changed:
+                    transaction.save(payment_to_model(record))
+                for invoice in invoices:
+                    invoice_model = invoice_to_model(invoice, now)
+                    transaction.update(invoice_model, _mutable_invoice_actions(invoice_model))
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            failed = [i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"]
+            if any(i < len(new) for i in failed):
+                raise AlreadyRecorded(new[0].payment_id) from exc
+            if failed:
+                raise VersionConflict("payment or invoice changed meanwhile") from exc
+            raise
+
+
+def _notification_model(record: ProviderEventRecord) -> ProviderEventModel:
+    return ProviderEventModel(dedupe_key=record.dedupe_key, status=record.status, type=record.type,
+                              payment_id=record.payment_id, raw_key=record.raw_key, detail=record.detail,
+                              received_at=record.received_at)
+
+
+class DynamoProviderEvents:
+    def claim(self, record: ProviderEventRecord) -> bool:
+        """Record a notification as received; False when it was seen before."""
+        try:
+            _notification_model(record).save(condition=ProviderEventModel.dedupe_key.does_not_exist())
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self, dedupe_key: str) -> ProviderEventRecord | None:
+        try:
+            m = ProviderEventModel.get(dedupe_key, consistent_read=True)
+        except ProviderEventModel.DoesNotExist:
+            return None
+        return ProviderEventRecord(m.dedupe_key, m.status, m.type, m.received_at, m.payment_id, m.raw_key, m.detail)
+
+    def save(self, record: ProviderEventRecord) -> None:
+        _notification_model(record).save()
+
+
+def payments_page(query: Any, limit: int, cursor: dict[str, Any] | None) -> tuple[list[PaymentRecord],
+                                                                                   dict[str, Any] | None]:
+    result = query(limit=limit, last_evaluated_key=cursor)
+    return [model_to_payment(m) for m in result], result.last_evaluated_key

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import bootstrap
+from chalicelib.adapters.queries import PaymentFilter
+from chalicelib.api.http import (
+    ApiError,
+    NotFound,
+    decode_cursor,
+    endpoint,
+    json_body,
+    page,
+    page_limit,
+    parse_bool,
+    parse_date,
+    query_params,
+)
+from chalicelib.api.views import payment_view
+from chalicelib.domain.ids import invoice_id, is_valid_id
+from chalicelib.domain.money import Money
+from chalicelib.services.api_keys import Role
+
+blueprint = Blueprint(__name__)
+_PAYMENT_ID = re.compile(r"(pay|rfd|chb)_[0-9a-f]{24}")
+METHODS = ("wire", "cheque", "cash", "card", "direct_debit", "other")
+
+
+def _payment_id(value: str) -> str:
+    if not _PAYMENT_ID.fullmatch(value):
+        raise NotFound(f"payment {value}")
+    return value
+
+
+@blueprint.route("/payments", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def list_payments() -> dict[str, Any]:
+    params = query_params(blueprint)
+    customer_id = params.get("customer_id")
+    if customer_id is not None and not is_valid_id(customer_id):
+        raise ApiError(400, "invalid_parameter", "customer_id is not a valid id", "customer_id")
+    filters = PaymentFilter(unapplied=bool(parse_bool(params, "unapplied")), customer_id=customer_id,
+                            received_from=parse_date(params, "from"), received_to=parse_date(params, "to"))
+    result = bootstrap.queries().payments(filters, page_limit(params), decode_cursor(params))
+    return page([payment_view(p) for p in result.items], result.cursor)
+
+
+@blueprint.route("/payments/{payment_id}", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def get_payment(payment_id: str) -> dict[str, Any]:
+    payment = bootstrap.payment_store().get(_payment_id(payment_id))
+    if payment is None:
+        raise NotFound(f"payment {payment_id}")
+    return payment_view(payment)
+
+
+@blueprint.route("/payments", methods=["POST"])
+@endpoint(blueprint, role=Role.COLLECTOR)
+def record_payment() -> Response:
+    body = json_body(blueprint)
+    currency = _text(body, "currency")
+    amount = Money.of(_text(body, "amount"), currency)
+    if amount.is_negative or amount.is_zero:
+        raise ApiError(400, "invalid_amount", "amount must be positive", "amount")
+    method = body.get("method", "wire")
+    if method not in METHODS:
+        raise ApiError(400, "invalid_parameter", f"method must be one of {', '.join(METHODS)}", "method")
+    numbers = body.get("invoice_numbers", [])
+    if not isinstance(numbers, list) or not all(isinstance(n, str) and n.strip() for n in numbers):
+        raise ApiError(400, "invalid_parameter", "invoice_numbers must be a list of invoice numbers",
+                       "invoice_numbers")
+    received_on = _date(body.get("received_on"))
+    key = (blueprint.current_request.headers.get("idempotency-key") or "").strip() or uuid.uuid4().hex
+    if len(key) > 200:
+        raise ApiError(400, "invalid_parameter", "Idempotency-Key is at most 200 characters", "Idempotency-Key")
+    customer_id = body.get("customer_id")
+    if customer_id is not None and (not isinstance(customer_id, str) or not is_valid_id(customer_id)):
+        raise ApiError(400, "invalid_parameter", "customer_id is not a valid id", "customer_id")
+    principal_actor = f"key:{_actor()}"
+    payment = bootstrap.payment_service().record_manual(
+        amount=amount, customer_id=customer_id, references=numbers,
+        received_on=datetime.combine(received_on, time(12, tzinfo=UTC)), payer_name=body.get("payer_name"),
+        method=method, idempotency_key=key, actor=principal_actor)
+    return Response(body=payment_view(payment), status_code=201)
+
+
+@blueprint.route("/payments/{payment_id}/allocations", methods=["POST"])
+@endpoint(blueprint, role=Role.COLLECTOR)
+def allocate(payment_id: str) -> dict[str, Any]:
+    body = json_body(blueprint)
+    service = bootstrap.payment_service()
+    if body.get("strategy") == "oldest_first":
+        return payment_view(service.apply_oldest_first(_payment_id(payment_id), f"key:{_actor()}"))
+    target = body.get("invoice_id") or (invoice_id(body["invoice_number"]) if body.get("invoice_number") else None)
+    if not isinstance(target, str) or not is_valid_id(target):
+        raise ApiError(400, "invalid_parameter", "give invoice_id (or invoice_number), or strategy=oldest_first",
+                       "invoice_id")
+    payment = bootstrap.payment_store().get(_payment_id(payment_id))
+    if payment is None:
+        raise NotFound(f"payment {payment_id}")
+    amount = Money.of(_text(body, "amount"), payment.amount.currency) if body.get("amount") is not None else None
+    return payment_view(service.allocate(payment_id, target, amount, f"key:{_actor()}"))
+
+
+@blueprint.route("/payments/{payment_id}/allocations/{invoice_ref}", methods=["DELETE"])
+@endpoint(blueprint, role=Role.COLLECTOR)
+def unallocate(payment_id: str, invoice_ref: str) -> dict[str, Any]:
+    if not is_valid_id(invoice_ref):
+        raise NotFound(f"invoice {invoice_ref}")
+    return payment_view(bootstrap.payment_service().unallocate(_payment_id(payment_id), invoice_ref,
+                                                               f"key:{_actor()}"))
+
+
+def _actor() -> str:
+    context = blueprint.current_request.context or {}
+    return str(context.get("dunwell_principal", "unknown"))
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, "invalid_parameter", f"{name} is required, as a string", name)
+    return value
+
+
+def _date(value: Any) -> date:
+    if value is None:
+        return datetime.now(UTC).date()
+    try:
+        parsed = date.fromisoformat(str(value))
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", "received_on must be a date as YYYY-MM-DD", "received_on") from None
+    if parsed > datetime.now(UTC).date() + timedelta(days=1):
+        raise ApiError(400, "invalid_parameter", "received_on cannot be in the future", "received_on")
+    return parsed

@@ -1,0 +1,103 @@
+"""Payment processor webhooks: verify the signature on the raw body, archive the body, record each
+event (deduplicated by its provider id), then answer 2xx. Anything that fails before the record is
+written answers 5xx, so the provider retries."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import bootstrap
+from chalicelib.api.http import error_response
+from chalicelib.observability import logger
+
+blueprint = Blueprint(__name__)
+JSON = ["application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"]
+
+
+def _archive(provider: str, raw: bytes) -> str:
+    """Content-addressed, so a retried delivery overwrites its own copy instead of adding one."""
+    now = datetime.now(UTC)
+    key = f"webhooks/{provider}/{now:%Y/%m/%d}/{hashlib.sha256(raw).hexdigest()}.json"
+    bootstrap.s3_client().put_object(Bucket=bootstrap.files().bucket, Key=key, Body=raw,
+                                     ContentType="application/json")
+    return key
+
+
+def _record(provider: str, raw: bytes, batch: Any) -> list[str]:
+    raw_key = _archive(provider, raw)
+    service = bootstrap.payment_service()
+    outcomes = [service.receive(event, raw_key).outcome for event in batch.events]
+    for ignored in batch.ignored:
+        service.record_ignored(f"{provider}:{ignored.event_id}", ignored.type, ignored.reason, raw_key,
+                               ignored.needs_review)
+    logger.info("webhook recorded", extra={"provider": provider, "outcomes": outcomes,
+                                           "ignored": len(batch.ignored)})
+    return outcomes
+
+
+def _secrets(provider: str) -> list[str]:
+    secrets: list[str] = bootstrap.webhook_secrets().for_provider(provider)
+    if not secrets:
+        # A configuration fault, not the sender's: 5xx so the provider keeps retrying until it is fixed.
+        raise RuntimeError(f"no {provider} webhook secret is configured")
+    return secrets
+
+
+def _handle(provider: str, bad_signature_status: int, work: Callable[[bytes, dict[str, str]], Response]) -> Response:
+    from chalicelib.formats.processors import MalformedWebhook, SignatureError
+
+    request = blueprint.current_request
+    body = request.raw_body or b""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    try:
+        return work(raw, {k.lower(): v for k, v in (request.headers or {}).items()})
+    except SignatureError as exc:
+        logger.warning("webhook signature rejected", extra={"provider": provider, "reason": str(exc)})
+        return error_response(bad_signature_status, "invalid_signature", str(exc))
+    except MalformedWebhook as exc:
+        return error_response(400, "malformed_webhook", str(exc))
+    except Exception:
+        logger.exception("webhook not recorded", extra={"provider": provider})
+        return error_response(500, "internal", "the event was not recorded; please retry")
+
+
+@blueprint.route("/webhooks/stripe", methods=["POST"], content_types=JSON)
+def stripe_webhook() -> Response:
+    def work(raw: bytes, headers: dict[str, str]) -> Response:
+        from chalicelib.formats.processors import parse_stripe, verify_stripe
+
+        verify_stripe(raw, headers.get("stripe-signature"), _secrets("stripe"), datetime.now(UTC))
+        _record("stripe", raw, parse_stripe(raw))
+        return Response(body={"received": True}, status_code=200)
+
+    return _handle("stripe", 400, work)
+
+
+@blueprint.route("/webhooks/gocardless", methods=["POST"], content_types=JSON)
+def gocardless_webhook() -> Response:
+    def work(raw: bytes, headers: dict[str, str]) -> Response:
+        from chalicelib.formats.processors import parse_gocardless, verify_gocardless
+
+        verify_gocardless(raw, headers.get("webhook-signature"), _secrets("gocardless"))
+        batch = parse_gocardless(raw)
+        _record("gocardless", raw, batch)
+        # GoCardless: 204 when none of the events is one we act on, 200 otherwise.
+        return Response(body="", status_code=200 if batch.events else 204)
+
+    return _handle("gocardless", 498, work)
+
+
+@blueprint.route("/webhooks/adyen", methods=["POST"], content_types=JSON)
+def adyen_webhook() -> Response:
+    def work(raw: bytes, headers: dict[str, str]) -> Response:
+        from chalicelib.formats.processors import verify_and_parse_adyen
+
+        _record("adyen", raw, verify_and_parse_adyen(raw, _secrets("adyen")))
+        return Response(body="[accepted]", status_code=200, headers={"Content-Type": "text/plain"})
+
+    return _handle("adyen", 401, work)

@@ -1,0 +1,76 @@
+"""Payment processor webhooks: verify the signature, then normalise to `PaymentEvent`s.
+
+Pure: no clock (callers pass `now`), no environment (callers pass the secrets), no network, no AWS.
+One module per processor (`stripe`, `gocardless`, `adyen`), each documenting its scheme and the
+business decisions taken while mapping its events; this package exposes one uniform API:
+
+    verify_stripe(raw_body, header, secrets, now)      parse_stripe(raw_body)       -> WebhookBatch
+    verify_gocardless(raw_body, header, secrets)       parse_gocardless(raw_body)   -> WebhookBatch
+    verify_and_parse_adyen(raw_body, hmac_keys_hex)                                 -> WebhookBatch
+    verify_and_parse(provider, raw_body, headers, secrets, now)                     -> WebhookBatch
+
+Errors, and the HTTP answer each deserves:
+    SignatureError   forged, tampered, stale or unsigned: 4xx (GoCardless: 498), record nothing
+    MalformedWebhook authentic but not understood (bad JSON, missing ids): 400
+    ValueError       no secret configured / key not hex: a deployment error, 5xx so the processor retries
+
+Always verify against the raw request body (`app.current_request.raw_body`): re-serialised JSON
+never verifies. `secrets` holds one secret, or two while rotating; any of them may match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from chalicelib.formats.processors.adyen import ACK_BODY as ADYEN_ACK_BODY
+from chalicelib.formats.processors.adyen import verify_and_parse_adyen
+from chalicelib.formats.processors.base import IgnoredEvent, MalformedWebhook, SignatureError, WebhookBatch
+from chalicelib.formats.processors.gocardless import INVALID_SIGNATURE_STATUS as GOCARDLESS_INVALID_SIGNATURE_STATUS
+from chalicelib.formats.processors.gocardless import parse_gocardless, verify_gocardless
+from chalicelib.formats.processors.stripe import parse_stripe, verify_stripe
+
+PROVIDERS = ("stripe", "gocardless", "adyen")
+SIGNATURE_HEADERS: Mapping[str, str | None] = {
+    "stripe": "Stripe-Signature",
+    "gocardless": "Webhook-Signature",
+    "adyen": None,  # signed per item inside the body
+}
+
+
+class UnknownProvider(ValueError):
+    pass
+
+
+def verify_and_parse(provider: str, raw_body: bytes, headers: Mapping[str, str], secrets: Sequence[str],
+                     now: datetime, *, adyen_authorisation_is_payment: bool = False) -> WebhookBatch:
+    """Verify and normalise one webhook request for `provider` (headers matched case-insensitively)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    if provider == "stripe":
+        verify_stripe(raw_body, lowered.get("stripe-signature"), secrets, now)
+        return parse_stripe(raw_body)
+    if provider == "gocardless":
+        verify_gocardless(raw_body, lowered.get("webhook-signature"), secrets)
+        return parse_gocardless(raw_body)
+    if provider == "adyen":
+        return verify_and_parse_adyen(raw_body, secrets, authorisation_is_payment=adyen_authorisation_is_payment)
+    raise UnknownProvider(f"unknown payment provider {provider!r}; known: {', '.join(PROVIDERS)}")
+
+
+__all__ = [
+    "ADYEN_ACK_BODY",
+    "GOCARDLESS_INVALID_SIGNATURE_STATUS",
+    "PROVIDERS",
+    "SIGNATURE_HEADERS",
+    "IgnoredEvent",
+    "MalformedWebhook",
+    "SignatureError",
+    "UnknownProvider",
+    "WebhookBatch",
+    "parse_gocardless",
+    "parse_stripe",
+    "verify_and_parse",
+    "verify_and_parse_adyen",
+    "verify_gocardless",
+    "verify_stripe",
+]

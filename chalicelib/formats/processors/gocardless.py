@@ -1,0 +1,165 @@
+"""GoCardless (bank debit) webhooks: signature verification and normalisation to PaymentEvent.
+
+Verification
+------------
+Header ``Webhook-Signature``: lowercase hex HMAC-SHA256 of the raw body, keyed with the webhook
+endpoint secret. There is no timestamp, so there is no replay window to enforce: replays are harmless
+because each event is deduplicated on its own ``id``. Any configured secret may match (rotation).
+GoCardless documents HTTP 498 for an invalid signature (``INVALID_SIGNATURE_STATUS``).
+
+Amounts: Dunwell's loud requirement
+-----------------------------------
+GoCardless events carry no amount: ``links.payment`` names the payment, whose amount is only
+available from the API (no network here, and a webhook must be answered within 10 s anyway). Events
+do carry ``resource_metadata``, a copy of the payment's own ``metadata``. So **Dunwell creates every
+GoCardless payment with exactly these metadata keys** (GoCardless allows three):
+
+* ``invoice_number``: the invoice number(s) paid, comma separated;
+* ``amount``: the payment's ``amount`` as GoCardless takes it, integer minor units (``"400000"`` for
+  EUR 4000.00), digits only;
+* ``currency``: the payment's ISO 4217 ``currency`` (``"EUR"``).
+
+A payment event without them (a payment created outside Dunwell, or before this rule) is returned as
+``IgnoredEvent(reason="amount unknown: ...", needs_review=True)``: never guessed, never dropped.
+
+Actions (``resource_type`` "payments")
+--------------------------------------
+* ``confirmed`` -> PAYMENT: the money has been collected from the payer; GoCardless advises treating
+  the payment as paid here. ``payment_ref`` = the payment id (``PM...``).
+* ``paid_out`` -> ignored: the same money, now transferred to the merchant; already counted at
+  ``confirmed`` (counting both would double it).
+* ``failed`` -> FAILURE: the collection did not happen (nothing was counted; retries may follow).
+* ``late_failure`` -> CHARGEBACK: the payment had been collected (``confirmed``, already counted as
+  cash) and the payer's bank then failed it, taking the money back. That must reopen the invoice
+  exactly like a chargeback; a FAILURE would mean "nothing to apply" and leave the balance wrongly
+  reduced. ``payment_ref`` and ``original_ref`` = the payment id: the reversal has no id of its own,
+  and a collected payment is reversed at most once, so (payment id, CHARGEBACK) names the movement.
+* ``charged_back`` -> CHARGEBACK (the payer disputed a collected payment with their bank), same refs.
+* ``chargeback_cancelled`` -> ignored, needs review (the chargeback was reversed: money returned).
+* ``cancelled`` and every other action or resource type -> ignored.
+
+``details.cause`` is kept in the ignore reason. ``created_at`` is ``occurred_at``. Several events
+come per POST; each is deduplicated on its own ``id`` (``EV...``), never on ``meta.webhook_id``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from chalicelib.domain.payments import PaymentEvent, PaymentKind
+from chalicelib.formats.processors.base import (
+    IgnoredEvent,
+    MalformedWebhook,
+    SignatureError,
+    Unprocessable,
+    WebhookBatch,
+    any_matches,
+    build_batch,
+    hmac_sha256,
+    load_json,
+    money_from_processor_minor,
+    obj,
+    opt_obj,
+    opt_str,
+    parse_iso_datetime,
+    req_str,
+    split_references,
+    usable_secrets,
+)
+
+PROVIDER = "gocardless"
+SIGNATURE_HEADER = "Webhook-Signature"
+INVALID_SIGNATURE_STATUS = 498
+REQUIRED_PAYMENT_METADATA = ("invoice_number", "amount", "currency")
+
+_DIGITS = re.compile(r"^[0-9]{1,15}$")
+_REVERSALS = {"late_failure", "charged_back"}
+_IGNORED_ACTIONS = {
+    "paid_out": "paid out to the merchant: already counted when confirmed",
+    "cancelled": "cancelled before collection: no money moved",
+    "chargeback_settled": "chargeback settled: counted when charged_back",
+    "late_failure_settled": "late failure settled: counted at late_failure",
+}
+
+
+def verify_gocardless(raw_body: bytes, signature_header: str | None, secrets: Sequence[str]) -> None:
+    """Raise SignatureError unless `signature_header` is the HMAC of `raw_body` under a configured secret."""
+    keys = usable_secrets(secrets)
+    if not signature_header or not signature_header.strip():
+        raise SignatureError(f"missing {SIGNATURE_HEADER} header")
+    received = signature_header.strip().lower().encode("utf-8", "replace")
+    expected = [hmac_sha256(key.encode("utf-8"), raw_body).hex().encode("ascii") for key in keys]
+    if not any_matches(expected, [received]):
+        raise SignatureError("signature does not match the body under any configured secret")
+
+
+def _amount(resource_metadata: Mapping[str, Any]) -> tuple[int, str]:
+    amount = opt_str(resource_metadata, "amount")
+    currency = opt_str(resource_metadata, "currency")
+    if amount is None or currency is None:
+        missing = [k for k, v in (("amount", amount), ("currency", currency)) if v is None]
+        raise Unprocessable(
+            f"amount unknown: resource_metadata lacks {', '.join(missing)}; GoCardless payments must be created "
+            f"with metadata {{{', '.join(REQUIRED_PAYMENT_METADATA)}}}")
+    if not _DIGITS.match(amount):
+        raise Unprocessable(f"amount unknown: resource_metadata.amount {amount!r} is not integer minor units")
+    return int(amount), currency
+
+
+def _event(raw: Any, index: int) -> PaymentEvent | IgnoredEvent:
+    where = f"events[{index}]"
+    event = obj(raw, where)
+    event_id = req_str(event, "id", where)
+    resource_type = req_str(event, "resource_type", where)
+    action = req_str(event, "action", where)
+    raw_type = f"{resource_type}.{action}"
+    details = opt_obj(event, "details", where)
+    cause = opt_str(details, "cause")
+    because = f" (cause: {cause})" if cause else ""
+    if resource_type != "payments":
+        return IgnoredEvent(event_id, raw_type, f"resource type {resource_type} is not a payment")
+    if action in _IGNORED_ACTIONS:
+        return IgnoredEvent(event_id, raw_type, _IGNORED_ACTIONS[action] + because)
+    if action == "chargeback_cancelled":
+        return IgnoredEvent(event_id, raw_type, "chargeback cancelled: the money came back; review" + because,
+                            needs_review=True)
+    if action not in ("confirmed", "failed", *_REVERSALS):
+        return IgnoredEvent(event_id, raw_type, f"payment action {action} is not acted on" + because)
+    occurred_at = parse_iso_datetime(req_str(event, "created_at", where), f"{where}.created_at")
+    payment_id = req_str(opt_obj(event, "links", where), "payment", f"{where}.links")
+    resource_metadata = opt_obj(event, "resource_metadata", where)
+    try:
+        minor, currency = _amount(resource_metadata)
+        amount = money_from_processor_minor(minor, currency, {})
+    except Unprocessable as exc:
+        return IgnoredEvent(event_id, raw_type, exc.reason + because, needs_review=True)
+    references = split_references(opt_str(resource_metadata, "invoice_number"))
+    if action == "confirmed":
+        kind, payment_ref, original = PaymentKind.PAYMENT, payment_id, None
+    elif action == "failed":
+        kind, payment_ref, original = PaymentKind.FAILURE, payment_id, None
+    else:
+        kind, payment_ref, original = PaymentKind.CHARGEBACK, payment_id, payment_id
+    return PaymentEvent(provider=PROVIDER, event_id=event_id, payment_ref=payment_ref, kind=kind, amount=amount,
+                        occurred_at=occurred_at, raw_type=raw_type,
+                        references=references, original_ref=original)
+
+
+def parse_gocardless(raw_body: bytes) -> WebhookBatch:
+    """Normalise every event of one (already verified) GoCardless webhook."""
+    body = obj(load_json(raw_body), "body")
+    events = body.get("events")
+    if not isinstance(events, list):
+        raise MalformedWebhook("body.events must be a list")
+    return build_batch(PROVIDER, [_event(raw, i) for i, raw in enumerate(events)])
+
+
+__all__ = [
+    "INVALID_SIGNATURE_STATUS",
+    "REQUIRED_PAYMENT_METADATA",
+    "SIGNATURE_HEADER",
+    "parse_gocardless",
+    "verify_gocardless",
+]

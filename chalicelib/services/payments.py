@@ -1,0 +1,403 @@
+"""Use case: money arrives (or goes back) and is applied to invoices exactly once.
+
+Every notification is first recorded by its provider event id (a retry or duplicate changes nothing).
+The money movement itself has an id derived from the provider's payment reference, and is written in
+one transaction with every invoice it touches (at the version read), so two notifications of the
+same money, or a crash halfway, can never count it twice. Conflicting writers retry on fresh reads.
+
+Out of order is expected: a refund or chargeback whose payment is unknown waits, and is applied when
+the payment arrives; a failure after a success does not undo it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.cash_application import (
+    Allocation,
+    MatchResult,
+    OpenItem,
+    allocate_oldest_first,
+    match_payment,
+    net_allocations,
+    refund_allocations,
+)
+from chalicelib.domain.errors import DomainError, InvalidDocument
+from chalicelib.domain.ids import invoice_id
+from chalicelib.domain.invoice import Invoice
+from chalicelib.domain.money import Money
+from chalicelib.domain.payments import PaymentEvent, PaymentKind, PaymentRecord, payment_id_for
+from chalicelib.services.ports import AlreadyRecorded, AuditEvent, ProviderEventRecord, VersionConflict
+
+MAX_REFERENCES = 40  # keeps one application inside one 100-item transaction
+ATTEMPTS = 5
+
+
+class PaymentStore(Protocol):
+    def get(self, payment_id: str) -> PaymentRecord | None: ...
+    def waiting_for(self, provider: str, payment_ref: str) -> list[PaymentRecord]: ...
+    def open_invoices(self, customer_id: str) -> list[Invoice]: ...
+    def commit(self, *, new: Sequence[PaymentRecord] = (), changed: Sequence[PaymentRecord] = (),
+               invoices: Sequence[Invoice] = (), events: Sequence[AuditEvent] = (),
+               notification: ProviderEventRecord | None = None, now: datetime) -> None: ...
+
+
+class NotificationStore(Protocol):
+    def claim(self, record: ProviderEventRecord) -> bool: ...
+    def get(self, dedupe_key: str) -> ProviderEventRecord | None: ...
+    def save(self, record: ProviderEventRecord) -> None: ...
+
+
+class InvoiceReader(Protocol):
+    def get_invoices(self, invoice_ids: Any) -> dict[str, Invoice]: ...
+
+
+class CustomerCheck(Protocol):
+    def exists(self, customer_id: str) -> bool: ...
+
+
+class Alerts(Protocol):
+    def publish(self, subject: str, message: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Receipt:
+    dedupe_key: str
+    outcome: str  # applied | waiting | reversed | ignored | duplicate
+    payment_id: str | None = None
+    detail: str | None = None
+
+
+class PaymentNotFound(DomainError):
+    code = "not_found"
+
+
+class PaymentService:
+    def __init__(self, payments: PaymentStore, notifications: NotificationStore, invoices: InvoiceReader,
+                 customers: CustomerCheck, alerts: Alerts, clock: Callable[[], datetime] | None = None) -> None:
+        self.payments = payments
+        self.notifications = notifications
+        self.invoices = invoices
+        self.customers = customers
+        self.alerts = alerts
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # ---- notifications (webhooks, bank statement lines) --------------------------------------------
+
+    def receive(self, event: PaymentEvent, raw_key: str | None = None) -> Receipt:
+        now = self.clock()
+        note = ProviderEventRecord(event.dedupe_key, "received", event.raw_type, now, raw_key=raw_key)
+        if not self.notifications.claim(note):
+            prior = self.notifications.get(event.dedupe_key)
+            if prior is not None and prior.status != "received":
+                return Receipt(event.dedupe_key, "duplicate", prior.payment_id, "already processed")
+            # "received": an earlier delivery stopped before finishing; the writes below are idempotent.
+        if event.kind is PaymentKind.PAYMENT:
+            return self._receive_payment(event, note)
+        if event.kind is PaymentKind.FAILURE:
+            return self._receive_failure(event, note)
+        return self._receive_reversal(event, note)
+
+    def record_ignored(self, dedupe_key: str, type_: str, reason: str, raw_key: str | None,
+                       needs_review: bool = False) -> Receipt:
+        """A notification Dunwell does not act on: remembered, so its retries are cheap. One that is
+        authentic but cannot be read as money (an unknown currency, a missing amount) is kept for
+        review and finance staff are told."""
+        status = "needs_review" if needs_review else "ignored"
+        if self.notifications.claim(ProviderEventRecord(dedupe_key, status, type_, self.clock(), None, raw_key,
+                                                        reason)) and needs_review:
+            self.alerts.publish("Payment notification needs review", {
+                "notification": dedupe_key, "type": type_, "reason": reason, "raw_key": raw_key})
+        return Receipt(dedupe_key, status, None, reason)
+
+    def _receive_payment(self, event: PaymentEvent, note: ProviderEventRecord) -> Receipt:
+        payment_id = payment_id_for(event.provider, PaymentKind.PAYMENT, event.payment_ref)
+        for _attempt in range(ATTEMPTS):
+            now = self.clock()
+            match = self._match(event.amount, event.references, event.customer_hint)
+            record = PaymentRecord(
+                payment_id=payment_id, provider=event.provider, payment_ref=event.payment_ref,
+                kind=PaymentKind.PAYMENT, amount=event.amount, allocations=match.allocations,
+                unapplied=match.unapplied, occurred_at=event.occurred_at, recorded_at=now,
+                recorded_by=f"provider:{event.provider}", customer_id=match.customer_id, method=match.method.value,
+                reason=match.reason, references=event.references[:MAX_REFERENCES], payer_name=event.payer_name,
+                payer_email=event.payer_email, raw_type=event.raw_type)
+            try:
+                self._apply(record, replace(note, status="applied", payment_id=payment_id), now)
+            except VersionConflict:
+                continue
+            except AlreadyRecorded:
+                self.notifications.save(replace(note, status="duplicate", payment_id=payment_id,
+                                                detail="the same money was recorded from another notification"))
+                return Receipt(note.dedupe_key, "duplicate", payment_id, "money already recorded")
+            for waiting in self.payments.waiting_for(event.provider, event.payment_ref):
+                self._complete_reversal(waiting)
+            return Receipt(note.dedupe_key, "applied", payment_id, match.reason)
+        raise VersionConflict(f"payment {payment_id}: invoices kept changing; the provider will retry")
+
+    def _match(self, amount: Money, references: Sequence[str], customer_hint: str | None) -> MatchResult:
+        ids = list(dict.fromkeys(invoice_id(number) for number in references[:MAX_REFERENCES]))
+        found = self.invoices.get_invoices(ids) if ids else {}
+        referenced = [OpenItem.of(found[i]) for i in ids if i in found]
+        # A known payer guards against paying another customer's invoice by a mistyped reference;
+        # an unknown one lets the references say whose money it is.
+        customer_id = customer_hint if customer_hint and self.customers.exists(customer_hint) else None
+        items: list[OpenItem] = []
+        if not referenced and customer_id:
+            items = [OpenItem.of(i) for i in self.payments.open_invoices(customer_id)]
+        return match_payment(amount, referenced=referenced, customer_id=customer_id, customer_items=items)
+
+    def _apply(self, record: PaymentRecord, note: ProviderEventRecord | None, now: datetime) -> None:
+        """Write the record with the invoices its allocations change, in one transaction."""
+        touched = self._with_allocations(record.allocations, record.recorded_by, record.payment_id, now)
+        events = [e for _, e in touched] + [self._payment_event(record, now)]
+        self.payments.commit(new=[record], invoices=[i for i, _ in touched], events=events, notification=note,
+                             now=now)
+
+    def _with_allocations(self, allocations: Sequence[Allocation], actor: str, payment_id: str,
+                          now: datetime) -> list[tuple[Invoice, AuditEvent]]:
+        current = self.invoices.get_invoices([a.invoice_id for a in allocations]) if allocations else {}
+        touched = []
+        for allocation in allocations:
+            invoice = current.get(allocation.invoice_id)
+            if invoice is None:
+                raise VersionConflict(f"invoice {allocation.invoice_id} vanished")
+            updated, left = invoice.with_payment(allocation.amount)
+            if not left.is_zero:  # the balance moved since the match: match again
+                raise VersionConflict(f"invoice {invoice.number} changed since it was matched")
+            current[allocation.invoice_id] = updated
+            touched.append((updated, AuditEvent(
+                f"invoice#{invoice.invoice_id}", "invoice.payment_applied", actor, now, payment_id,
+                {"payment_id": payment_id, "amount": allocation.amount.to_api(), "currency": invoice.currency,
+                 "balance": updated.balance.to_api(), "status": updated.status.value})))
+        return touched
+
+    @staticmethod
+    def _payment_event(record: PaymentRecord, now: datetime) -> AuditEvent:
+        return AuditEvent(f"payment#{record.payment_id}", f"payment.{record.kind.value}_recorded", record.recorded_by,
+                          now, record.payment_id,
+                          {"amount": record.amount.to_api(), "currency": record.amount.currency,
+                           "status": record.status.value, "reason": record.reason,
+                           "allocations": [{"invoice_id": a.invoice_id, "amount": a.amount.to_api()}
+                                           for a in record.allocations]})
+
+    def _receive_failure(self, event: PaymentEvent, note: ProviderEventRecord) -> Receipt:
+        payment_id = payment_id_for(event.provider, PaymentKind.PAYMENT, event.payment_ref)
+        if self.payments.get(payment_id) is not None:
+            detail = "a failure reported after the payment succeeded does not undo it"
+        else:
+            detail = "the attempt failed: nothing was paid"
+        self.notifications.save(replace(note, status="ignored", payment_id=None, detail=detail))
+        return Receipt(note.dedupe_key, "ignored", None, detail)
+
+    # ---- refunds and chargebacks -------------------------------------------------------------------
+
+    def _receive_reversal(self, event: PaymentEvent, note: ProviderEventRecord) -> Receipt:
+        original_ref = event.original_ref or event.payment_ref
+        reversal_id = payment_id_for(event.provider, event.kind, event.payment_ref)
+        now = self.clock()
+        record = PaymentRecord(
+            payment_id=reversal_id, provider=event.provider, payment_ref=event.payment_ref, kind=event.kind,
+            amount=event.amount, allocations=(), unapplied=event.amount, occurred_at=event.occurred_at,
+            recorded_at=now, recorded_by=f"provider:{event.provider}", original_ref=original_ref,
+            raw_type=event.raw_type, waiting=True,
+            reason="waiting for the payment it reverses, which has not arrived yet")
+        original = self.payments.get(payment_id_for(event.provider, PaymentKind.PAYMENT, original_ref))
+        if original is None:
+            try:
+                self.payments.commit(new=[record], events=[self._payment_event(record, now)],
+                                     notification=replace(note, status="waiting", payment_id=reversal_id), now=now)
+            except AlreadyRecorded:
+                self.notifications.save(replace(note, status="duplicate", payment_id=reversal_id))
+                return Receipt(note.dedupe_key, "duplicate", reversal_id)
+            return Receipt(note.dedupe_key, "waiting", reversal_id, record.reason)
+        return self._reverse(record, original, replace(note, status="applied", payment_id=reversal_id), fresh=True)
+
+    def _complete_reversal(self, waiting: PaymentRecord) -> None:
+        original = self.payments.get(payment_id_for(waiting.provider, PaymentKind.PAYMENT,
+                                                    waiting.original_ref or waiting.payment_ref))
+        if original is not None:
+            self._reverse(waiting, original, None, fresh=False)
+
+    def _reverse(self, reversal: PaymentRecord, original: PaymentRecord, note: ProviderEventRecord | None,
+                 *, fresh: bool) -> Receipt:
+        dedupe = note.dedupe_key if note else reversal.payment_id
+        for _attempt in range(ATTEMPTS):
+            now = self.clock()
+            if reversal.amount.currency != original.amount.currency:
+                raise InvalidDocument(f"{reversal.kind.value} in {reversal.amount.currency} of a payment in "
+                                      f"{original.amount.currency}")
+            remaining = original.allocated + original.unapplied
+            amount = min(reversal.amount, remaining)  # never give back more than the payment still holds
+            reopen = refund_allocations(original.allocations, amount, unapplied=original.unapplied)
+            reopened_total = sum((a.amount for a in reopen), Money.zero(amount.currency))
+            from_unapplied = amount - reopened_total
+            current = self.invoices.get_invoices([a.invoice_id for a in reopen]) if reopen else {}
+            chargeback = reversal.kind is PaymentKind.CHARGEBACK
+            invoices, events = [], []
+            for allocation in reopen:
+                invoice = current[allocation.invoice_id]
+                reopened = invoice.without_payment(allocation.amount)
+                if chargeback:
+                    reopened = replace(reopened, disputed=True)  # the customer contests it: a dispute is open
+                invoices.append(reopened)
+                events.append(AuditEvent(
+                    f"invoice#{invoice.invoice_id}", f"invoice.{reversal.kind.value}", reversal.recorded_by, now,
+                    reversal.payment_id, {"payment_id": original.payment_id, "amount": allocation.amount.to_api(),
+                                          "balance": reopened.balance.to_api(), "status": reopened.status.value}))
+            described = ", ".join(f"{a.number} reopened by {a.amount}" for a in reopen)
+            done = replace(reversal, allocations=reopen, unapplied=reversal.amount - reopened_total, waiting=False,
+                           customer_id=original.customer_id,
+                           reason=f"reverses {original.payment_id}: " + (described or "taken from its unapplied cash"))
+            updated_original = replace(original, allocations=net_allocations(original.allocations, reopen),
+                                       unapplied=original.unapplied - from_unapplied,
+                                       reversed=original.reversed_amount + amount)
+            events.append(self._payment_event(done, now))
+            try:
+                self.payments.commit(new=[done], changed=[updated_original], invoices=invoices, events=events,
+                                     notification=note, now=now)
+            except AlreadyRecorded:
+                if note:
+                    self.notifications.save(replace(note, status="duplicate"))
+                return Receipt(dedupe, "duplicate", reversal.payment_id)
+            except VersionConflict:
+                fresh_original = self.payments.get(original.payment_id)
+                if fresh_original is None:
+                    break
+                original = fresh_original
+                if not fresh:
+                    latest = self.payments.get(reversal.payment_id)
+                    if latest is None or not latest.waiting:
+                        return Receipt(dedupe, "duplicate", reversal.payment_id)
+                    reversal = latest
+                continue
+            if chargeback:
+                self.alerts.publish("Chargeback received", {
+                    "payment_id": original.payment_id, "chargeback_id": done.payment_id,
+                    "amount": done.amount.to_api(), "currency": done.amount.currency,
+                    "customer_id": original.customer_id,
+                    "invoices": [a.number for a in reopen]})
+            return Receipt(dedupe, "reversed", reversal.payment_id, done.reason)
+        raise VersionConflict(f"{reversal.kind.value} {reversal.payment_id}: records kept changing; retry")
+
+    # ---- staff ---------------------------------------------------------------------------------------
+
+    def record_manual(self, *, amount: Money, customer_id: str | None, references: Sequence[str],
+                      received_on: datetime, payer_name: str | None, method: str, idempotency_key: str,
+                      actor: str) -> PaymentRecord:
+        """A wire or cheque keyed in by staff: the same matching and invariants as a webhook."""
+        payment_id = payment_id_for("manual", PaymentKind.PAYMENT, idempotency_key)
+        for _attempt in range(ATTEMPTS):
+            now = self.clock()
+            match = self._match(amount, references, customer_id)
+            record = PaymentRecord(
+                payment_id=payment_id, provider="manual", payment_ref=idempotency_key, kind=PaymentKind.PAYMENT,
+                amount=amount, allocations=match.allocations, unapplied=match.unapplied, occurred_at=received_on,
+                recorded_at=now, recorded_by=actor, customer_id=match.customer_id or customer_id,
+                method=match.method.value, reason=f"{method}: {match.reason}", references=tuple(references),
+                payer_name=payer_name, raw_type=method)
+            try:
+                self._apply(record, None, now)
+            except VersionConflict:
+                continue
+            except AlreadyRecorded:
+                pass  # the same request again (same idempotency key): answer with what was recorded
+            stored = self.payments.get(payment_id)
+            assert stored is not None
+            return stored
+        raise VersionConflict("invoices kept changing; try again")
+
+    def allocate(self, payment_id: str, invoice_ref: str, amount: Money | None, actor: str) -> PaymentRecord:
+        """Staff apply unapplied cash to an invoice (all of it, or `amount`)."""
+        for _attempt in range(ATTEMPTS):
+            now = self.clock()
+            payment = self._payment(payment_id)
+            if payment.kind is not PaymentKind.PAYMENT:
+                raise InvalidDocument("only a payment's cash can be applied", field="payment_id")
+            invoice = self.invoices.get_invoices([invoice_ref]).get(invoice_ref)
+            if invoice is None:
+                raise PaymentNotFound(f"invoice {invoice_ref} not found", field="invoice_id")
+            if invoice.currency != payment.amount.currency:
+                raise InvalidDocument(f"a {payment.amount.currency} payment cannot pay a {invoice.currency} invoice",
+                                      field="invoice_id")
+            wanted = amount or min(payment.unapplied, invoice.balance)
+            if wanted.is_zero or wanted > payment.unapplied:
+                raise InvalidDocument(f"the payment has {payment.unapplied} unapplied; {wanted} cannot be applied",
+                                      field="amount")
+            if wanted > invoice.balance:
+                raise InvalidDocument(f"invoice {invoice.number} has a balance of {invoice.balance}", field="amount")
+            merged = _merge(payment.allocations, Allocation(invoice.invoice_id, invoice.number, wanted))
+            updated = replace(payment, allocations=merged, unapplied=payment.unapplied - wanted,
+                              customer_id=payment.customer_id or invoice.customer_id)
+            paid, left = invoice.with_payment(wanted)
+            assert left.is_zero
+            events = [AuditEvent(f"invoice#{invoice.invoice_id}", "invoice.payment_applied", actor, now,
+                                 f"{payment_id}:{now.timestamp()}",
+                                 {"payment_id": payment_id, "amount": wanted.to_api(), "by": "hand",
+                                  "balance": paid.balance.to_api()}),
+                      AuditEvent(f"payment#{payment_id}", "payment.allocated", actor, now, invoice.invoice_id,
+                                 {"invoice_id": invoice.invoice_id, "amount": wanted.to_api()})]
+            try:
+                self.payments.commit(changed=[updated], invoices=[paid], events=events, now=now)
+            except VersionConflict:
+                continue
+            return self._payment(payment_id)
+        raise VersionConflict("the payment or invoice kept changing; try again")
+
+    def unallocate(self, payment_id: str, invoice_ref: str, actor: str) -> PaymentRecord:
+        """Staff take a payment off an invoice: the money goes back to unapplied, the invoice reopens."""
+        for _attempt in range(ATTEMPTS):
+            now = self.clock()
+            payment = self._payment(payment_id)
+            allocated = [a for a in payment.allocations if a.invoice_id == invoice_ref]
+            if not allocated:
+                raise PaymentNotFound(f"payment {payment_id} is not applied to invoice {invoice_ref}",
+                                      field="invoice_id")
+            amount = sum((a.amount for a in allocated), Money.zero(payment.amount.currency))
+            invoice = self.invoices.get_invoices([invoice_ref])[invoice_ref]
+            reopened = invoice.without_payment(amount)
+            updated = replace(payment, allocations=tuple(a for a in payment.allocations if a.invoice_id != invoice_ref),
+                              unapplied=payment.unapplied + amount)
+            events = [AuditEvent(f"invoice#{invoice_ref}", "invoice.payment_removed", actor, now,
+                                 f"{payment_id}:{now.timestamp()}",
+                                 {"payment_id": payment_id, "amount": amount.to_api(),
+                                  "balance": reopened.balance.to_api()}),
+                      AuditEvent(f"payment#{payment_id}", "payment.unallocated", actor, now, invoice_ref,
+                                 {"invoice_id": invoice_ref, "amount": amount.to_api()})]
+            try:
+                self.payments.commit(changed=[updated], invoices=[reopened], events=events, now=now)
+            except VersionConflict:
+                continue
+            return self._payment(payment_id)
+        raise VersionConflict("the payment or invoice kept changing; try again")
+
+    def apply_oldest_first(self, payment_id: str, actor: str) -> PaymentRecord:
+        """Staff decide: put the unapplied cash on the customer's oldest open invoices."""
+        payment = self._payment(payment_id)
+        if not payment.customer_id:
+            raise InvalidDocument("the payment has no customer: apply it to a named invoice", field="invoice_id")
+        items = [OpenItem.of(i) for i in self.payments.open_invoices(payment.customer_id)]
+        plan = allocate_oldest_first(payment.unapplied, customer_id=payment.customer_id, customer_items=items)
+        for allocation in plan.allocations:
+            payment = self.allocate(payment_id, allocation.invoice_id, allocation.amount, actor)
+        return payment
+
+    def _payment(self, payment_id: str) -> PaymentRecord:
+        payment = self.payments.get(payment_id)
+        if payment is None:
+            raise PaymentNotFound(f"payment {payment_id} not found", field="payment_id")
+        return payment
+
+
+def _merge(allocations: Sequence[Allocation], new: Allocation) -> tuple[Allocation, ...]:
+    merged, found = [], False
+    for allocation in allocations:
+        if allocation.invoice_id == new.invoice_id:
+            merged.append(Allocation(new.invoice_id, new.number, allocation.amount + new.amount))
+            found = True
+        else:
+            merged.append(allocation)
+    return tuple(merged) if found else (*merged, new)
