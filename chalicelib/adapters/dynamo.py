@@ -27,6 +27,7 @@ from chalicelib.adapters.models import (
     transaction_connection,
 )
 from chalicelib.domain.customer import Contact, Customer, contact_to_dict
+from chalicelib.domain.ids import reference_key
 from chalicelib.domain.invoice import CreditNote, Invoice
 from chalicelib.domain.money import Money
 from chalicelib.domain.terms import PaymentTerms
@@ -70,6 +71,7 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
     model = InvoiceModel(
         invoice_id=invoice.invoice_id,
         number=invoice.number,
+        reference_key=reference_key(invoice.number),
         customer_id=invoice.customer_id,
         currency=invoice.currency,
         issue_date=invoice.issue_date.isoformat(),
@@ -205,6 +207,15 @@ def _batch_get(model: type[Model], keys: Iterable[str]) -> Iterator[Any]:
 class DynamoLedger:
     def get_invoices(self, invoice_ids: Iterable[str]) -> dict[str, Invoice]:
         return {m.invoice_id: model_to_invoice(m) for m in _batch_get(InvoiceModel, invoice_ids)}
+
+    def find_by_reference(self, keys: Iterable[str], limit: int = 10) -> dict[str, Invoice]:
+        """Invoices whose number matches a remittance spelling; a key naming two invoices matches none."""
+        found: dict[str, Invoice] = {}
+        for key in list(dict.fromkeys(keys))[:limit]:
+            matches = list(InvoiceModel.by_reference.query(key, limit=2))
+            if len(matches) == 1:
+                found[key] = model_to_invoice(matches[0])
+        return found
 
     def get_invoice(self, invoice_id: str) -> Invoice | None:
         try:

@@ -51,12 +51,23 @@ class InvoicesByStatus(GlobalSecondaryIndex["InvoiceModel"]):
     due_key = UnicodeAttribute(range_key=True)
 
 
+class InvoicesByReference(GlobalSecondaryIndex["InvoiceModel"]):
+    """Invoice numbers as remittance text spells them (see domain.ids.reference_key)."""
+
+    class Meta:
+        index_name = "by_reference"
+        projection = AllProjection()
+
+    reference_key = UnicodeAttribute(hash_key=True)
+
+
 class InvoiceModel(Model):
     class Meta(_Meta):
         pass
 
     invoice_id = UnicodeAttribute(hash_key=True)
     number = UnicodeAttribute()
+    reference_key = UnicodeAttribute()
     customer_id = UnicodeAttribute()
     currency = UnicodeAttribute()
     issue_date = UnicodeAttribute()
@@ -80,6 +91,7 @@ class InvoiceModel(Model):
 
     by_customer = InvoicesByCustomer()
     by_status = InvoicesByStatus()
+    by_reference = InvoicesByReference()
 
 
 class CreditNotesByCustomer(GlobalSecondaryIndex["CreditNoteModel"]):

@@ -42,3 +42,9 @@ def customer_id_for(explicit_id: str | None, name: str) -> str:
 
 def is_valid_id(value: str) -> bool:
     return bool(_SAFE.fullmatch(value)) or bool(re.fullmatch(r"(inv|cn|cus)~[A-Za-z0-9._-]{1,100}", value))
+
+
+def reference_key(number: str) -> str:
+    """How remittance text may spell an invoice number: case, blanks and separators dropped
+    ('inv 2026/1012', 'INV20261012' and 'INV-2026-1012' are one key)."""
+    return re.sub(r"[^A-Z0-9]", "", number.upper())

@@ -26,7 +26,7 @@ from chalicelib.domain.cash_application import (
     refund_allocations,
 )
 from chalicelib.domain.errors import DomainError, InvalidDocument
-from chalicelib.domain.ids import invoice_id
+from chalicelib.domain.ids import invoice_id, reference_key
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentEvent, PaymentKind, PaymentRecord, payment_id_for
@@ -53,6 +53,7 @@ class NotificationStore(Protocol):
 
 class InvoiceReader(Protocol):
     def get_invoices(self, invoice_ids: Any) -> dict[str, Invoice]: ...
+    def find_by_reference(self, keys: Any, limit: int = 10) -> dict[str, Invoice]: ...
 
 
 class CustomerCheck(Protocol):
@@ -117,7 +118,7 @@ class PaymentService:
         payment_id = payment_id_for(event.provider, PaymentKind.PAYMENT, event.payment_ref)
         for _attempt in range(ATTEMPTS):
             now = self.clock()
-            match = self._match(event.amount, event.references, event.customer_hint)
+            match, known = self._match(event.amount, event.references, event.customer_hint)
             record = PaymentRecord(
                 payment_id=payment_id, provider=event.provider, payment_ref=event.payment_ref,
                 kind=PaymentKind.PAYMENT, amount=event.amount, allocations=match.allocations,
@@ -126,7 +127,7 @@ class PaymentService:
                 reason=match.reason, references=event.references[:MAX_REFERENCES], payer_name=event.payer_name,
                 payer_email=event.payer_email, raw_type=event.raw_type)
             try:
-                self._apply(record, replace(note, status="applied", payment_id=payment_id), now)
+                self._apply(record, replace(note, status="applied", payment_id=payment_id), now, known)
             except VersionConflict:
                 continue
             except AlreadyRecorded:
@@ -138,28 +139,41 @@ class PaymentService:
             return Receipt(note.dedupe_key, "applied", payment_id, match.reason)
         raise VersionConflict(f"payment {payment_id}: invoices kept changing; the provider will retry")
 
-    def _match(self, amount: Money, references: Sequence[str], customer_hint: str | None) -> MatchResult:
+    def _match(self, amount: Money, references: Sequence[str], customer_hint: str | None
+               ) -> tuple[MatchResult, dict[str, Invoice]]:
+        """The match, and the invoices read to make it (reused to apply it: one read, not two)."""
         ids = list(dict.fromkeys(invoice_id(number) for number in references[:MAX_REFERENCES]))
         found = self.invoices.get_invoices(ids) if ids else {}
+        missing = [number for number in references[:MAX_REFERENCES] if invoice_id(number) not in found]
+        if missing:
+            # Remittance text rarely spells the number exactly ('INV20261012' for 'INV-2026-1012').
+            for invoice in self.invoices.find_by_reference([reference_key(n) for n in missing]).values():
+                found[invoice.invoice_id] = invoice
+                ids.append(invoice.invoice_id)
         referenced = [OpenItem.of(found[i]) for i in ids if i in found]
         # A known payer guards against paying another customer's invoice by a mistyped reference;
         # an unknown one lets the references say whose money it is.
         customer_id = customer_hint if customer_hint and self.customers.exists(customer_hint) else None
         items: list[OpenItem] = []
         if not referenced and customer_id:
-            items = [OpenItem.of(i) for i in self.payments.open_invoices(customer_id)]
-        return match_payment(amount, referenced=referenced, customer_id=customer_id, customer_items=items)
+            open_invoices = self.payments.open_invoices(customer_id)
+            found.update((i.invoice_id, i) for i in open_invoices)
+            items = [OpenItem.of(i) for i in open_invoices]
+        result = match_payment(amount, referenced=referenced, customer_id=customer_id, customer_items=items)
+        return result, found
 
-    def _apply(self, record: PaymentRecord, note: ProviderEventRecord | None, now: datetime) -> None:
-        """Write the record with the invoices its allocations change, in one transaction."""
-        touched = self._with_allocations(record.allocations, record.recorded_by, record.payment_id, now)
+    def _apply(self, record: PaymentRecord, note: ProviderEventRecord | None, now: datetime,
+               known: dict[str, Invoice]) -> None:
+        """Write the record with the invoices its allocations change, in one transaction. The invoices
+        are the ones read for the match; if one changed since, the version check fails and we retry."""
+        touched = self._with_allocations(record.allocations, record.recorded_by, record.payment_id, now, known)
         events = [e for _, e in touched] + [self._payment_event(record, now)]
         self.payments.commit(new=[record], invoices=[i for i, _ in touched], events=events, notification=note,
                              now=now)
 
     def _with_allocations(self, allocations: Sequence[Allocation], actor: str, payment_id: str,
-                          now: datetime) -> list[tuple[Invoice, AuditEvent]]:
-        current = self.invoices.get_invoices([a.invoice_id for a in allocations]) if allocations else {}
+                          now: datetime, known: dict[str, Invoice]) -> list[tuple[Invoice, AuditEvent]]:
+        current = dict(known)
         touched = []
         for allocation in allocations:
             invoice = current.get(allocation.invoice_id)
@@ -292,7 +306,7 @@ class PaymentService:
         payment_id = payment_id_for("manual", PaymentKind.PAYMENT, idempotency_key)
         for _attempt in range(ATTEMPTS):
             now = self.clock()
-            match = self._match(amount, references, customer_id)
+            match, known = self._match(amount, references, customer_id)
             record = PaymentRecord(
                 payment_id=payment_id, provider="manual", payment_ref=idempotency_key, kind=PaymentKind.PAYMENT,
                 amount=amount, allocations=match.allocations, unapplied=match.unapplied, occurred_at=received_on,
@@ -300,7 +314,7 @@ class PaymentService:
                 method=match.method.value, reason=f"{method}: {match.reason}", references=tuple(references),
                 payer_name=payer_name, raw_type=method)
             try:
-                self._apply(record, None, now)
+                self._apply(record, None, now, known)
             except VersionConflict:
                 continue
             except AlreadyRecorded:

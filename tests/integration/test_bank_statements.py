@@ -52,3 +52,12 @@ def test_statement_lines_overlapping_a_previous_statement_count_once(client, s3,
     assert second["status"] == "processed"
     assert second["counts"].get("payments_duplicate", 0) == first["counts"].get("payments_applied", 0)
     assert _open_balances() == balances and PaymentModel.count() == count
+
+
+def test_remittance_spelling_of_a_number_still_matches(client, s3, bucket):
+    _ledger(client, s3, bucket)
+    before = _open_balances()["INV-2026-1005"]
+    statement = ("date,amount,currency,payer_name,reference,bank_ref\n"
+                 "2026-11-21,100.00,EUR,Müller Maschinenbau GmbH,Rechnung INV20261005,REF-1\n")
+    drop(client, s3, bucket, "bank/spelling.csv", statement.encode())
+    assert _open_balances()["INV-2026-1005"] == before - 10000

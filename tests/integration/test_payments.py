@@ -156,3 +156,38 @@ def test_ledger_invariants_hold_after_a_mixed_history(ledger):
         allocated = sum(a["amount_minor"] for a in p.allocations)
         if p.kind == "payment":
             assert allocated + p.unapplied_minor + p.reversed_minor == p.amount_minor
+
+
+def test_concurrent_payments_on_one_invoice_lose_no_update(ledger, monkeypatch):
+    """Eight payments for one invoice at once. A barrier holds every writer until all have read the
+    invoice, so they all race on the same version: one wins each round, the rest must re-read and retry."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = bootstrap.payment_service()
+    store = service.payments
+    barrier = threading.Barrier(8, timeout=30)
+    first_try = threading.local()
+    conflicts = []
+    original_commit = store.commit
+
+    def racing_commit(**kwargs):
+        if not getattr(first_try, "done", False):
+            first_try.done = True
+            barrier.wait()
+        try:
+            return original_commit(**kwargs)
+        except Exception as exc:
+            conflicts.append(type(exc).__name__)
+            raise
+
+    monkeypatch.setattr(store, "commit", racing_commit)
+    events = [event(f"c{n}", "10.00", ref=f"pc{n}", refs=["INV-1"]) for n in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = [r.outcome for r in pool.map(service.receive, events)]
+    assert outcomes == ["applied"] * 8
+    assert conflicts.count("VersionConflict") >= 7  # the race really happened
+    stored = invoice("INV-1")
+    assert stored.balance_minor == 100_00 - 8 * 10_00 and stored.applied_minor == 8 * 10_00
+    applied = sum(a["amount_minor"] for p in PaymentModel.by_time.query("payment") for a in p.allocations)
+    assert applied == 8 * 10_00
