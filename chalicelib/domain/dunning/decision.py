@@ -1,0 +1,210 @@
+"""The dunning decision: a pure function of (invoice, customer, policy, history, now).
+
+Rules, in order:
+1. Holds win: kill switch, void, paid, written off, disputed, customer paused, payment plan, promise to pay
+   (up to and including the promise date, in the customer's local calendar). Each is a skip reason.
+2. The ladder follows the due date and the history, never the balance: a partial payment resets nothing.
+   The highest step already sent is the floor; nothing at or below it is sent again, except channels of
+   that very step that were not sent yet (a send interrupted between email and SMS).
+3. Catch-up: of the steps now reached above the floor only the highest is sent, once; the ones between
+   are reported in `skipped_steps` with reason "superseded", never dropped silently.
+4. When: only on a sending day (business day and not a public holiday of the customer's country, unless
+   the policy says otherwise), inside the local send window, and at most once a day per customer.
+   The sweep decides all of a customer's invoices from one history snapshot and consolidates the "send"
+   decisions of one day into one message per customer and step.
+5. `next_action_at` is when the invoice next needs attention (for the sweep's index): the next send
+   window for a pending step, else the next step's date moved to its first send window; None when the
+   ladder is done or a hold is lifted only by an event (payment, dispute resolution, plan end, unpause).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from chalicelib.domain.customer import Customer
+from chalicelib.domain.dunning.calendar import (
+    InvalidTimezone,
+    has_holiday_calendar,
+    is_business_day,
+    is_holiday,
+    load_timezone,
+    next_send_time,
+)
+from chalicelib.domain.dunning.charges import (
+    DEFAULT_RATE_TABLE,
+    Charge,
+    EarlyPaymentDiscount,
+    RateTable,
+    charges_due,
+    early_payment_discount,
+)
+from chalicelib.domain.dunning.policy import CHANNELS, Channel, Policy, Step
+from chalicelib.domain.invoice import Invoice, InvoiceStatus
+
+DecisionAction = Literal["send", "skip", "wait"]
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceState:
+    """The domain invoice plus the dunning-relevant facts kept beside it."""
+
+    invoice: Invoice
+    promised_until: date | None = None
+    in_plan: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    sent: frozenset[tuple[str, str]] = frozenset()  # (step name, channel) already sent for this invoice
+    charged_keys: frozenset[str] = frozenset()  # Charge.key values already charged for this invoice
+    customer_last_sent_on: date | None = None  # customer's local date of their last message (any invoice)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: DecisionAction
+    reason: str
+    step: Step | None = None
+    channels: tuple[Channel, ...] = ()
+    charges: tuple[Charge, ...] = ()
+    skipped_steps: tuple[tuple[str, str], ...] = ()  # (step name, reason)
+    actions: tuple[str, ...] = ()  # escalation actions: credit_hold, collector_task, ...
+    next_action_at: datetime | None = None
+    discount: EarlyPaymentDiscount | None = None
+    unreachable_channels: tuple[Channel, ...] = ()  # step channels the customer has no contact for
+    warnings: tuple[str, ...] = field(default=())
+
+
+def reachable_channels(customer: Customer) -> frozenset[Channel]:
+    out: set[Channel] = set()
+    if any(c.email for c in customer.contacts):
+        out.add("email")
+    if any(c.phone for c in customer.contacts):
+        out.add("sms")
+    return frozenset(out)
+
+
+def _hold_reason(state: InvoiceState, today: date, customer_paused: bool, kill_switch: bool) -> str | None:
+    status = state.invoice.status
+    if kill_switch:
+        return "kill_switch"
+    if status is InvoiceStatus.VOID:
+        return "void"
+    if status is InvoiceStatus.PAID:
+        return "paid"
+    if status is InvoiceStatus.WRITTEN_OFF:
+        return "written_off"
+    if status is InvoiceStatus.DISPUTED:
+        return "disputed"
+    if customer_paused:
+        return "customer_paused"
+    if state.in_plan:
+        return "in_payment_plan"
+    if state.promised_until is not None and today <= state.promised_until:
+        return "promised"
+    return None
+
+
+def decide(state: InvoiceState, customer: Customer, policy: Policy, history: History, now_utc: datetime, *,
+           customer_paused: bool = False, kill_switch: bool = False,
+           rate_table: RateTable = DEFAULT_RATE_TABLE) -> Decision:
+    if now_utc.tzinfo is None:
+        raise ValueError("now_utc must be an aware datetime")
+    invoice = state.invoice
+    warnings: list[str] = []
+    tz_name = customer.timezone or policy.default_timezone
+    try:
+        tz = load_timezone(tz_name)
+    except InvalidTimezone:
+        warnings.append(f"customer timezone {tz_name!r} unknown; using {policy.default_timezone}")
+        tz = load_timezone(policy.default_timezone)
+    country = customer.country
+    if country and not has_holiday_calendar(country):
+        warnings.append(f"no holiday calendar for country {country!r}; weekends only")
+    window, bdo = policy.send_window, policy.business_days_only
+    local_now = now_utc.astimezone(tz)
+    today = local_now.date()
+
+    def window_on(day: date) -> datetime:
+        return next_send_time(day, tz, country, window, bdo)
+
+    steps = policy.steps
+    sent_indices = []
+    for name, _channel in history.sent:
+        index = policy.index_of(name)
+        if index is None:
+            warnings.append(f"history names step {name!r}, which this policy does not have")
+        else:
+            sent_indices.append(index)
+    floor = max(sent_indices, default=-1)
+    reached = [i for i, s in enumerate(steps) if invoice.due_date + timedelta(days=s.offset_days) <= today]
+    top = max(reached, default=-1)
+    reachable = reachable_channels(customer)
+
+    # The step to send now: the highest one reached above the floor, or the floor step itself while
+    # some of its reachable channels were never sent.
+    floor_unfinished = top == floor >= 0 and any(
+        (steps[top].name, c) not in history.sent and c in reachable for c in steps[top].channels)
+    target: int | None = top if top > floor or floor_unfinished else None
+    next_index = max(floor, top) + 1
+    next_step_at = window_on(invoice.due_date + timedelta(days=steps[next_index].offset_days)) \
+        if next_index < len(steps) else None
+    sorted_warnings = tuple(dict.fromkeys(warnings))
+
+    hold = _hold_reason(state, today, customer_paused, kill_switch)
+    if hold is not None:
+        next_at: datetime | None = None
+        pending_at = next_send_time(now_utc, tz, country, window, bdo) if target is not None else next_step_at
+        if hold == "kill_switch":
+            next_at = pending_at
+        elif hold == "promised":
+            assert state.promised_until is not None
+            resume = window_on(state.promised_until + timedelta(days=1))
+            next_at = None if pending_at is None else max(resume, pending_at)
+        return Decision("skip", hold, next_action_at=next_at, warnings=sorted_warnings)
+
+    if target is None:
+        if next_step_at is None:
+            return Decision("wait", "ladder_complete", warnings=sorted_warnings)
+        return Decision("wait", "no_step_due", next_action_at=next_step_at, warnings=sorted_warnings)
+
+    step = steps[target]
+    channels = tuple(c for c in step.channels if c in reachable and (step.name, c) not in history.sent)
+    unreachable = tuple(c for c in step.channels if c not in reachable)
+    if not channels:
+        return Decision("skip", "no_contact", step=step, unreachable_channels=unreachable,
+                        next_action_at=window_on(today + timedelta(days=1)), warnings=sorted_warnings)
+
+    if not is_business_day(today, country, bdo):
+        reason = "holiday" if is_holiday(today, country) and today.weekday() < 5 else "weekend"
+        return Decision("wait", reason, step=step,
+                        next_action_at=next_send_time(now_utc, tz, country, window, bdo), warnings=sorted_warnings)
+    if local_now.time() < window.start or local_now.time() >= window.end:
+        reason = "before_send_window" if local_now.time() < window.start else "after_send_window"
+        return Decision("wait", reason, step=step,
+                        next_action_at=next_send_time(now_utc, tz, country, window, bdo), warnings=sorted_warnings)
+    if history.customer_last_sent_on is not None and history.customer_last_sent_on >= today:
+        return Decision("wait", "customer_contacted_today", step=step,
+                        next_action_at=window_on(today + timedelta(days=1)), warnings=sorted_warnings)
+
+    superseded = steps[floor + 1:target] if target > floor else ()
+    result = charges_due(invoice, policy, step, history.charged_keys, today, rate_table, entitlement_steps=superseded)
+    actions = tuple(dict.fromkeys(a for s in (*superseded, step) for a in s.actions))
+    discount = early_payment_discount(invoice, customer.payment_terms, today) if step.offset_days <= 0 else None
+    if target == floor:
+        reason = "remaining_channels"
+    elif superseded:
+        reason = "catch_up"
+    else:
+        reason = "step_due"
+    return Decision(
+        "send", reason, step=step, channels=channels, charges=result.charges,
+        skipped_steps=tuple((s.name, "superseded") for s in superseded), actions=actions,
+        next_action_at=next_step_at, discount=discount, unreachable_channels=unreachable,
+        warnings=tuple(dict.fromkeys((*sorted_warnings, *result.warnings))),
+    )
+
+
+__all__ = ["CHANNELS", "Decision", "History", "InvoiceState", "decide", "reachable_channels"]
