@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import ingest, payments
+from bench import coldstart, ingest, payments
 
 
 def main() -> None:
@@ -19,6 +19,9 @@ def main() -> None:
     print()
     print("== payments (budget: <= 5 DynamoDB requests per payment event; 2xx after the durable record)")
     payments.run(args.events)
+    print()
+    print("== cold start")
+    coldstart.run()
 
 
 if __name__ == "__main__":

@@ -4,8 +4,6 @@ pages with an opaque cursor that can span several index partitions (e.g. all sta
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,38 +16,7 @@ from chalicelib.domain.customer import Customer
 from chalicelib.domain.invoice import OUTSTANDING_STATUSES, CreditNote, Invoice, InvoiceStatus
 from chalicelib.domain.money import Money
 from chalicelib.services.ports import ImportRecord
-
-
-@dataclass(frozen=True)
-class InvoiceFilter:
-    statuses: Sequence[InvoiceStatus] = ()
-    customer_id: str | None = None
-    due_before: date | None = None  # due_date < due_before
-    due_after: date | None = None  # due_date > due_after
-
-
-@dataclass(frozen=True)
-class PaymentFilter:
-    unapplied: bool = False
-    customer_id: str | None = None
-    received_from: date | None = None  # inclusive
-    received_to: date | None = None  # inclusive
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Any]
-    cursor: dict[str, Any] | None  # {"p": partition index, "k": DynamoDB LastEvaluatedKey}
-
-
-@dataclass(frozen=True)
-class BalanceSummary:
-    outstanding: dict[str, Money]
-    overdue: dict[str, Money]
-    open_invoices: int
-    overdue_invoices: int
-    unapplied_credit: dict[str, Money]
-    oldest_due_date: date | None
+from chalicelib.services.read_models import BalanceSummary, InvoiceFilter, Page, PaymentFilter
 
 
 def _due_range(f: InvoiceFilter) -> Condition | None:

@@ -6,7 +6,6 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import bootstrap
-from chalicelib.adapters.queries import InvoiceFilter
 from chalicelib.api.http import (
     ApiError,
     NotFound,
@@ -22,6 +21,7 @@ from chalicelib.api.views import invoice_view
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.domain.invoice import OUTSTANDING_STATUSES, InvoiceStatus
 from chalicelib.services.api_keys import Role
+from chalicelib.services.read_models import InvoiceFilter
 
 blueprint = Blueprint(__name__)
 

@@ -8,7 +8,6 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
-from chalicelib.adapters.queries import PaymentFilter
 from chalicelib.api.http import (
     ApiError,
     NotFound,
@@ -25,6 +24,7 @@ from chalicelib.api.views import payment_view
 from chalicelib.domain.ids import invoice_id, is_valid_id
 from chalicelib.domain.money import Money
 from chalicelib.services.api_keys import Role
+from chalicelib.services.read_models import PaymentFilter
 
 blueprint = Blueprint(__name__)
 _PAYMENT_ID = re.compile(r"(pay|rfd|chb)_[0-9a-f]{24}")

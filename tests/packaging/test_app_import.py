@@ -55,3 +55,19 @@ def test_app_imports_without_aws_clients_credentials_or_network(tmp_path: Path) 
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, f"import app failed:\n{result.stdout}\n{result.stderr}"
+
+
+def test_app_import_leaves_the_aws_sdk_and_pynamodb_for_first_use(tmp_path: Path) -> None:
+    """Every Lambda pays for app.py's imports on each cold start (DESIGN.md budget: at most 1.5x a bare
+    `import boto3`); the SDK, PynamoDB, parsers and templates load when a handler first needs them."""
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import app; "
+        "heavy = sorted(m for m in ('boto3', 'botocore.client', 'pynamodb', 'jinja2', 'defusedxml', 'holidays', 'babel') "
+        "if m in sys.modules); print(','.join(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", probe, str(ROOT)], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120, check=False, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_DEFAULT_REGION": REGION},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"imported at cold start: {result.stdout.strip()}"
