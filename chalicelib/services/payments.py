@@ -11,6 +11,8 @@ the payment arrives; a failure after a success does not undo it.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -33,7 +35,13 @@ from chalicelib.domain.payments import PaymentEvent, PaymentKind, PaymentRecord,
 from chalicelib.services.ports import AlreadyRecorded, AuditEvent, ProviderEventRecord, VersionConflict
 
 MAX_REFERENCES = 40  # keeps one application inside one 100-item transaction
-ATTEMPTS = 5
+ATTEMPTS = 8  # writers racing for one invoice: each round one wins, the others re-read
+
+
+def _backoff(attempt: int) -> None:
+    """Full jitter, so writers that lost together do not collide again in lockstep."""
+    if attempt:
+        time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** attempt)))
 
 
 class PaymentStore(Protocol):
@@ -116,7 +124,8 @@ class PaymentService:
 
     def _receive_payment(self, event: PaymentEvent, note: ProviderEventRecord) -> Receipt:
         payment_id = payment_id_for(event.provider, PaymentKind.PAYMENT, event.payment_ref)
-        for _attempt in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
+            _backoff(attempt)
             now = self.clock()
             match, known = self._match(event.amount, event.references, event.customer_hint)
             record = PaymentRecord(
@@ -239,7 +248,8 @@ class PaymentService:
     def _reverse(self, reversal: PaymentRecord, original: PaymentRecord, note: ProviderEventRecord | None,
                  *, fresh: bool) -> Receipt:
         dedupe = note.dedupe_key if note else reversal.payment_id
-        for _attempt in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
+            _backoff(attempt)
             now = self.clock()
             if reversal.amount.currency != original.amount.currency:
                 raise InvalidDocument(f"{reversal.kind.value} in {reversal.amount.currency} of a payment in "
@@ -304,7 +314,8 @@ class PaymentService:
                       actor: str) -> PaymentRecord:
         """A wire or cheque keyed in by staff: the same matching and invariants as a webhook."""
         payment_id = payment_id_for("manual", PaymentKind.PAYMENT, idempotency_key)
-        for _attempt in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
+            _backoff(attempt)
             now = self.clock()
             match, known = self._match(amount, references, customer_id)
             record = PaymentRecord(
@@ -326,7 +337,8 @@ class PaymentService:
 
     def allocate(self, payment_id: str, invoice_ref: str, amount: Money | None, actor: str) -> PaymentRecord:
         """Staff apply unapplied cash to an invoice (all of it, or `amount`)."""
-        for _attempt in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
+            _backoff(attempt)
             now = self.clock()
             payment = self._payment(payment_id)
             if payment.kind is not PaymentKind.PAYMENT:
@@ -363,7 +375,8 @@ class PaymentService:
 
     def unallocate(self, payment_id: str, invoice_ref: str, actor: str) -> PaymentRecord:
         """Staff take a payment off an invoice: the money goes back to unapplied, the invoice reopens."""
-        for _attempt in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
+            _backoff(attempt)
             now = self.clock()
             payment = self._payment(payment_id)
             allocated = [a for a in payment.allocations if a.invoice_id == invoice_ref]
