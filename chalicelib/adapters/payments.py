@@ -15,6 +15,7 @@ from chalicelib.adapters.dynamo import (
     _mutable_invoice_actions,
     event_to_model,
     invoice_to_model,
+    is_conditional_failure,
     model_to_invoice,
 )
 from chalicelib.adapters.models import InvoiceModel, PaymentModel, ProviderEventModel, transaction_connection
@@ -149,7 +150,7 @@ class DynamoProviderEvents:
         try:
             _notification_model(record).save(condition=ProviderEventModel.dedupe_key.does_not_exist())
         except PutError as exc:
-            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            if is_conditional_failure(exc):
                 return False
             raise
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from chalicelib.domain.customer import Customer, contact_to_dict
+from chalicelib.domain.customer import Customer
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentRecord
@@ -42,16 +42,8 @@ def invoice_view(invoice: Invoice, today: date) -> dict[str, Any]:
 def customer_view(customer: Customer) -> dict[str, Any]:
     return {
         "id": customer.customer_id,
-        "name": customer.name,
-        "contacts": [contact_to_dict(c) for c in customer.contacts],
-        "language": customer.language,
-        "timezone": customer.timezone,
-        "country": customer.country,
-        "currency": customer.currency,
-        "payment_terms": customer.payment_terms.describe() if customer.payment_terms else None,
-        "credit_limit": customer.credit_limit.to_api() if customer.credit_limit else None,
+        **customer.to_dict(),
         "credit_limit_currency": customer.credit_limit.currency if customer.credit_limit else None,
-        "tax_id": customer.tax_id,
     }
 
 
