@@ -190,7 +190,11 @@ class IngestService:
                 if isinstance(item, RowError):
                     tally.reject(item)
                 elif isinstance(item, PaymentEvent):
-                    outcome = self.payments.receive(item, record.source_key).outcome
+                    try:
+                        outcome = self.payments.receive(item, record.source_key).outcome
+                    except DomainError as exc:  # e.g. a return in another currency than its payment
+                        tally.reject(RowError(0, exc.field, exc.message, item.payment_ref, None))
+                        continue
                     tally.add(f"payments_{outcome}")
                 else:
                     tally.add("entries_skipped")
