@@ -8,7 +8,7 @@ from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent
 
 from chalicelib import bootstrap
-from chalicelib.api import customers, health, imports, invoices, payments, webhooks
+from chalicelib.api import customers, health, imports, invoices, payments, policies, webhooks
 from chalicelib.observability import logger, observe
 
 app = Chalice(app_name="dunwell", configure_logs=False)
@@ -19,6 +19,7 @@ app.register_blueprint(invoices.blueprint)
 app.register_blueprint(customers.blueprint)
 app.register_blueprint(imports.blueprint)
 app.register_blueprint(payments.blueprint)
+app.register_blueprint(policies.blueprint)
 app.register_blueprint(webhooks.blueprint)
 
 

@@ -127,8 +127,17 @@ def payment_service() -> Any:
     return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts)
 
 
+@cache
+def settings_admin() -> Any:
+    _session()
+    from chalicelib.adapters.dynamo import DynamoPolicies
+    from chalicelib.services.settings_admin import SettingsAdmin
+
+    return SettingsAdmin(DynamoPolicies(), customers())
+
+
 _BUILDERS = (_session, s3_client, files, ledger, customers, imports, queries, api_keys, mappings_loader,
-             ingest_service, webhook_secrets, payment_store, payment_service)
+             ingest_service, webhook_secrets, payment_store, payment_service, settings_admin)
 
 
 def reset() -> None:

@@ -20,6 +20,7 @@ class Settings:
     api_keys_table: str
     payments_table: str
     provider_events_table: str
+    policies_table: str
     webhook_secrets_arn: str | None
     finance_alerts_topic: str | None
     webhook_secrets_env: dict[str, str]
@@ -48,6 +49,7 @@ class Settings:
             api_keys_table=table("API_KEYS_TABLE", "api-keys"),
             payments_table=table("PAYMENTS_TABLE", "payments"),
             provider_events_table=table("PROVIDER_EVENTS_TABLE", "provider-events"),
+            policies_table=table("POLICIES_TABLE", "policies"),
             webhook_secrets_arn=e.get("WEBHOOK_SECRETS_ARN") or None,
             finance_alerts_topic=e.get("FINANCE_ALERTS_TOPIC") or None,
             # Local development and tests: secrets straight from the environment (comma-separated

@@ -24,9 +24,11 @@ from chalicelib.adapters.models import (
     EventModel,
     ImportModel,
     InvoiceModel,
+    PolicyModel,
     transaction_connection,
 )
 from chalicelib.domain.customer import Contact, Customer, contact_to_dict
+from chalicelib.domain.dunning.policy import Policy
 from chalicelib.domain.ids import reference_key
 from chalicelib.domain.invoice import CreditNote, Invoice
 from chalicelib.domain.money import Money
@@ -169,6 +171,8 @@ def customer_to_model(customer: Customer, now: datetime, version: int = 0,
         credit_limit_minor=customer.credit_limit.minor if customer.credit_limit else None,
         credit_limit_currency=customer.credit_limit.currency if customer.credit_limit else None,
         tax_id=customer.tax_id,
+        policy_id=customer.policy_id,
+        dunning_paused=customer.dunning_paused,
         fingerprint=customer.fingerprint(),
         created_at=created_at or now,
         updated_at=now,
@@ -193,6 +197,8 @@ def model_to_customer(m: CustomerModel) -> Customer:
         payment_terms=PaymentTerms.parse(m.payment_terms) if m.payment_terms else None,
         credit_limit=limit,
         tax_id=m.tax_id,
+        policy_id=m.policy_id,
+        dunning_paused=bool(m.dunning_paused),
     )
 
 
@@ -295,6 +301,13 @@ class DynamoCustomers:
 
     def exists(self, customer_id: str) -> bool:
         return self.get_customer(customer_id) is not None
+
+    def get_stored(self, customer_id: str) -> StoredCustomer | None:
+        try:
+            m = CustomerModel.get(customer_id, consistent_read=True)
+        except CustomerModel.DoesNotExist:
+            return None
+        return StoredCustomer(model_to_customer(m), m.fingerprint, int(m.version or 0))
 
     def get_customer(self, customer_id: str) -> Customer | None:
         try:
@@ -427,3 +440,29 @@ class DynamoApiKeys:
             return None
         return KeyRecord(m.key_id, m.name, Role.parse(m.role), m.secret_sha256, m.created_at, m.created_by,
                          m.revoked_at)
+
+
+class DynamoPolicies:
+    def get(self, policy_id: str) -> tuple[Policy, int] | None:
+        try:
+            m = PolicyModel.get(policy_id, consistent_read=True)
+        except PolicyModel.DoesNotExist:
+            return None
+        return Policy.from_dict(m.document), int(m.version or 0)
+
+    def all(self) -> list[Policy]:
+        return [Policy.from_dict(m.document) for m in PolicyModel.all.query("policy")]
+
+    def save(self, policy: Policy, version: int, event: AuditEvent, actor: str, now: datetime) -> None:
+        model = PolicyModel(policy_id=policy.policy_id, document=policy.to_dict(), updated_at=now, updated_by=actor)
+        if version:
+            model.version = version
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.save(model)
+                transaction.save(event_to_model(event))
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+                raise VersionConflict(policy.policy_id) from exc
+            raise

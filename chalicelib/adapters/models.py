@@ -150,6 +150,8 @@ class CustomerModel(Model):
     credit_limit_minor = NumberAttribute(null=True)
     credit_limit_currency = UnicodeAttribute(null=True)
     tax_id = UnicodeAttribute(null=True)
+    policy_id = UnicodeAttribute(null=True)
+    dunning_paused = BooleanAttribute(default=False)
     fingerprint = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -315,9 +317,34 @@ class ProviderEventModel(Model):
     received_at = UTCDateTimeAttribute()
 
 
+class PoliciesById(GlobalSecondaryIndex["PolicyModel"]):
+    class Meta:
+        index_name = "all"
+        projection = AllProjection()
+
+    list_key = UnicodeAttribute(hash_key=True)
+    policy_id = UnicodeAttribute(range_key=True)
+
+
+class PolicyModel(Model):
+    """Dunning policies as the admins saved them (the document is the policy's plain-dict form)."""
+
+    class Meta(_Meta):
+        pass
+
+    policy_id = UnicodeAttribute(hash_key=True)
+    list_key = UnicodeAttribute(default="policy")
+    document = JSONAttribute()
+    updated_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute()
+    version = VersionAttribute()
+
+    all = PoliciesById()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel, PaymentModel,
-    ProviderEventModel,
+    ProviderEventModel, PolicyModel,
 )
 
 
@@ -331,6 +358,7 @@ def table_names(settings: Settings) -> dict[type[Model], str]:
         ApiKeyModel: settings.api_keys_table,
         PaymentModel: settings.payments_table,
         ProviderEventModel: settings.provider_events_table,
+        PolicyModel: settings.policies_table,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib.domain.errors import InvalidDocument
 from chalicelib.domain.money import Money
@@ -39,6 +40,14 @@ def validate_language(value: str) -> str:
     return clean.replace("_", "-")
 
 
+def validate_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidDocument(f"{value!r} is not an IANA time zone such as 'Europe/Berlin'", field="timezone") from None
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     name: str | None = None
@@ -54,6 +63,8 @@ class Contact:
             object.__setattr__(self, "phone", validate_phone(self.phone))
         if self.language is not None:
             object.__setattr__(self, "language", validate_language(self.language))
+        if self.timezone is not None:
+            validate_timezone(self.timezone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +80,16 @@ class Customer:
     credit_limit: Money | None = None
     tax_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    policy_id: str | None = None  # the dunning policy; None: the default policy
+    dunning_paused: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise InvalidDocument("customer name is empty", field="customer_name")
         if self.language is not None:
             object.__setattr__(self, "language", validate_language(self.language))
+        if self.timezone is not None:
+            validate_timezone(self.timezone)
         if self.credit_limit is not None and self.credit_limit.is_negative:
             raise InvalidDocument("credit limit cannot be negative", field="credit_limit")
 
@@ -110,6 +125,8 @@ class Customer:
             "payment_terms": self.payment_terms.describe() if self.payment_terms else None,
             "credit_limit": self.credit_limit.to_api() if self.credit_limit else None,
             "tax_id": self.tax_id,
+            "policy_id": self.policy_id,
+            "dunning_paused": self.dunning_paused,
         }
 
     def fingerprint(self) -> str:

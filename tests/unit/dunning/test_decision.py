@@ -193,7 +193,10 @@ def test_pre_due_reminder_shows_the_early_payment_discount():
 
 
 def test_unknown_timezone_falls_back_with_a_warning():
-    decision = run(datetime(2025, 3, 10, 10, 0, tzinfo=UTC), cust=customer(timezone="Mars/Base", country=None),
+    # Customers are validated on the way in; a zone can still vanish from a later tzdata release.
+    stale = customer(timezone="UTC", country=None)
+    object.__setattr__(stale, "timezone", "Mars/Base")
+    decision = run(datetime(2025, 3, 10, 10, 0, tzinfo=UTC), cust=stale,
                    history=History(sent=sent("upcoming", "due_today")))
     assert decision.action == "send"
     assert any("Mars/Base" in w for w in decision.warnings)

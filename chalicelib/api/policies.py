@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import bootstrap
+from chalicelib.api.http import endpoint, json_body
+from chalicelib.services.api_keys import Role
+
+blueprint = Blueprint(__name__)
+
+
+@blueprint.route("/policies", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def list_policies() -> dict[str, Any]:
+    return {"items": [p.to_dict() for p in bootstrap.settings_admin().all_policies()], "next_cursor": None}
+
+
+@blueprint.route("/policies/{policy_id}", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def get_policy(policy_id: str) -> dict[str, Any]:
+    policy: Any = bootstrap.settings_admin().policy(policy_id)
+    return dict(policy.to_dict())
+
+
+@blueprint.route("/policies/{policy_id}", methods=["PUT"])
+@endpoint(blueprint, role=Role.ADMIN)
+def put_policy(policy_id: str) -> dict[str, Any]:
+    actor = f"key:{blueprint.current_request.context.get('dunwell_principal', 'unknown')}"
+    policy: Any = bootstrap.settings_admin().put_policy(policy_id, json_body(blueprint), actor)
+    return dict(policy.to_dict())

@@ -1,0 +1,124 @@
+"""Use cases: admins keep dunning policies; collectors adjust how a customer is chased.
+
+Every change is written with an optimistic version check and leaves an audit event naming who made it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.customer import Contact, Customer
+from chalicelib.domain.dunning.policy import DEFAULT_POLICY, Policy, PolicyError
+from chalicelib.domain.errors import DomainError, InvalidDocument
+from chalicelib.services.ports import AuditEvent, StoredCustomer
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class PolicyStore(Protocol):
+    def get(self, policy_id: str) -> tuple[Policy, int] | None: ...
+    def all(self) -> list[Policy]: ...
+    def save(self, policy: Policy, version: int, event: AuditEvent, actor: str, now: datetime) -> None: ...
+
+
+class CustomerEditor(Protocol):
+    def get_stored(self, customer_id: str) -> StoredCustomer | None: ...
+    def update_customer(self, stored: StoredCustomer, customer: Customer, events: Sequence[AuditEvent],
+                        now: datetime) -> None: ...
+
+
+CUSTOMER_FIELDS = {"policy_id", "dunning_paused", "contacts", "language", "timezone"}
+
+
+class SettingsAdmin:
+    def __init__(self, policies: PolicyStore, customers: CustomerEditor,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.policies = policies
+        self.customers = customers
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def policy(self, policy_id: str) -> Policy:
+        stored = self.policies.get(policy_id)
+        if stored is not None:
+            return stored[0]
+        if policy_id == DEFAULT_POLICY.policy_id:
+            return DEFAULT_POLICY  # the shipped ladder, until an admin saves their own "default"
+        raise NotFound(f"policy {policy_id} not found", field="policy_id")
+
+    def all_policies(self) -> list[Policy]:
+        saved = {p.policy_id: p for p in self.policies.all()}
+        saved.setdefault(DEFAULT_POLICY.policy_id, DEFAULT_POLICY)
+        return [saved[k] for k in sorted(saved)]
+
+    def put_policy(self, policy_id: str, document: Mapping[str, Any], actor: str) -> Policy:
+        if document.get("policy_id", policy_id) != policy_id:
+            raise PolicyError("policy_id", f"the body names {document.get('policy_id')!r}, the path {policy_id!r}")
+        policy = Policy.from_dict({**document, "policy_id": policy_id})
+        now = self.clock()
+        stored = self.policies.get(policy_id)
+        event = AuditEvent(f"policy#{policy_id}", "policy.saved", actor, now, str(stored[1] + 1 if stored else 1),
+                           {"policy": policy.to_dict()})
+        self.policies.save(policy, stored[1] if stored else 0, event, actor, now)
+        return policy
+
+    def update_customer(self, customer_id: str, changes: Mapping[str, Any], actor: str) -> Customer:
+        unknown = set(changes) - CUSTOMER_FIELDS
+        if unknown:
+            raise InvalidDocument(f"cannot change {', '.join(sorted(unknown))}; allowed: "
+                                  f"{', '.join(sorted(CUSTOMER_FIELDS))}", field=sorted(unknown)[0])
+        if not changes:
+            raise InvalidDocument("nothing to change", field=None)
+        stored = self.customers.get_stored(customer_id)
+        if stored is None:
+            raise NotFound(f"customer {customer_id} not found", field="customer_id")
+        fields: dict[str, Any] = {}
+        if "policy_id" in changes:
+            policy_id = changes["policy_id"]
+            if policy_id is not None:
+                if not isinstance(policy_id, str):
+                    raise InvalidDocument("policy_id must be a string or null", field="policy_id")
+                self.policy(policy_id)  # must exist
+            fields["policy_id"] = policy_id
+        if "dunning_paused" in changes:
+            if not isinstance(changes["dunning_paused"], bool):
+                raise InvalidDocument("dunning_paused must be true or false", field="dunning_paused")
+            fields["dunning_paused"] = changes["dunning_paused"]
+        for name in ("language", "timezone"):
+            if name in changes:
+                value = changes[name]
+                if value is not None and not isinstance(value, str):
+                    raise InvalidDocument(f"{name} must be a string or null", field=name)
+                fields[name] = value
+        if "contacts" in changes:
+            fields["contacts"] = _contacts(changes["contacts"])
+        updated = replace(stored.customer, **fields)  # validates language, timezone, contacts
+        before, after = stored.customer.to_dict(), updated.to_dict()
+        diff = [{"field": k, "before": before[k], "after": after[k]} for k in sorted(after) if before[k] != after[k]]
+        if not diff:
+            return stored.customer
+        now = self.clock()
+        event = AuditEvent(f"customer#{customer_id}", "customer.updated", actor, now,
+                           f"{stored.version + 1}", {"changes": diff})
+        self.customers.update_customer(stored, updated, [event], now)
+        return updated
+
+
+def _contacts(raw: Any) -> tuple[Contact, ...]:
+    if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
+        raise InvalidDocument("contacts must be a list of objects", field="contacts")
+    allowed = {"name", "email", "phone", "language", "timezone"}
+    contacts = []
+    for index, item in enumerate(raw):
+        extra = set(item) - allowed
+        if extra:
+            raise InvalidDocument(f"contacts[{index}] has unknown fields {sorted(extra)}", field=f"contacts[{index}]")
+        if not item.get("email") and not item.get("phone"):
+            raise InvalidDocument(f"contacts[{index}] needs an email or a phone", field=f"contacts[{index}]")
+        if any(v is not None and not isinstance(v, str) for v in item.values()):
+            raise InvalidDocument(f"contacts[{index}] values must be strings", field=f"contacts[{index}]")
+        contacts.append(Contact(**item))
+    return tuple(contacts)
