@@ -12,14 +12,13 @@ from chalicelib.formats.csv_parser import parse_csv
 from chalicelib.formats.json_parser import parse_json, parse_jsonl
 from chalicelib.formats.mapping import Mapping
 from chalicelib.formats.records import ParsedFile, UnreadableFile
-from chalicelib.formats.streams import Readable, buffered, check_utf8, sniff_encoding_problem, text
+from chalicelib.formats.streams import Readable, buffered, check_utf8, open_checked, text
 from chalicelib.formats.ubl import parse_ubl
 
 _BY_EXTENSION = {
     ".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xml": "ubl",
 }
 _SNIFFED = ("", ".txt")  # names that say nothing about the format: the content decides
-_PEEK = 4096
 
 
 def parse_file(
@@ -42,12 +41,7 @@ def parse_file(
     if extension not in _BY_EXTENSION and extension not in _SNIFFED:
         known = ", ".join(sorted(_BY_EXTENSION))
         raise UnreadableFile(f"unsupported file type {extension!r}; Dunwell reads {known} (and .txt as CSV)")
-    start = _tell(stream)
-    reader = buffered(stream)
-    head = reader.peek(_PEEK)[:_PEEK]
-    problem = sniff_encoding_problem(head)
-    if problem:
-        raise UnreadableFile(problem)
+    start, reader, head = open_checked(stream)
     fmt = _BY_EXTENSION.get(extension) or _sniff(head)
     if fmt == "json" and _looks_like_json_lines(head):
         fmt = "jsonl"
@@ -66,14 +60,6 @@ def parse_file(
         return parse_jsonl(decoded)
     except UnicodeDecodeError as exc:
         raise UnreadableFile("file is not UTF-8 text; export or save it as UTF-8") from exc
-
-
-def _tell(stream: BinaryIO | Readable) -> int | None:
-    seekable = getattr(stream, "seekable", None)
-    if seekable is None or not seekable():
-        return None
-    position: int = stream.tell()  # type: ignore[union-attr]
-    return position
 
 
 def _content(head: bytes) -> bytes:

@@ -97,3 +97,27 @@ def guarded(items: Iterator[T], line: Callable[[], int]) -> Iterator[T]:
         yield from items
     except UnicodeDecodeError as exc:
         raise not_utf8(line()) from exc
+
+
+PEEK_BYTES = 4096
+
+
+def stream_position(stream: BinaryIO | Readable) -> int | None:
+    """Where a seekable stream is now (to read it again after a whole-file check); None if it cannot seek."""
+    seekable = getattr(stream, "seekable", None)
+    if seekable is None or not seekable():
+        return None
+    position: int = stream.tell()  # type: ignore[union-attr]
+    return position
+
+
+def open_checked(stream: BinaryIO | Readable) -> tuple[int | None, io.BufferedReader, bytes]:
+    """The stream's start position, a buffered reader over it, and its first bytes, after refusing
+    files that are not text we read (UTF-16, spreadsheets, archives) with a reason."""
+    start = stream_position(stream)
+    reader = buffered(stream)
+    head = reader.peek(PEEK_BYTES)[:PEEK_BYTES]
+    problem = sniff_encoding_problem(head)
+    if problem:
+        raise UnreadableFile(problem)
+    return start, reader, head

@@ -31,11 +31,10 @@ from chalicelib.formats.bank.references import (
 from chalicelib.formats.bank.statement_csv import COLUMNS as CSV_COLUMNS
 from chalicelib.formats.bank.statement_csv import open_statement_csv
 from chalicelib.formats.records import UnreadableFile
-from chalicelib.formats.streams import Readable, buffered, check_utf8, sniff_encoding_problem
+from chalicelib.formats.streams import Readable, buffered, check_utf8, open_checked
 
 _BY_EXTENSION = {".xml": "camt.053", ".csv": "csv"}
 _SNIFFED = ("", ".txt")
-_PEEK = 4096
 
 
 def parse_bank_file(stream: BinaryIO | Readable, filename: str) -> BankFile:
@@ -44,12 +43,7 @@ def parse_bank_file(stream: BinaryIO | Readable, filename: str) -> BankFile:
         raise UnreadableFile("MT940 statements are not read; ask the bank for camt.053 (ISO 20022 XML)")
     if extension not in _BY_EXTENSION and extension not in _SNIFFED:
         raise UnreadableFile(f"unsupported bank file type {extension!r}; Dunwell reads camt.053 .xml and .csv")
-    start = _tell(stream)
-    reader = buffered(stream)
-    head = reader.peek(_PEEK)[:_PEEK]
-    problem = sniff_encoding_problem(head)
-    if problem:
-        raise UnreadableFile(problem)
+    start, reader, head = open_checked(stream)
     fmt = _BY_EXTENSION.get(extension) or (
         "camt.053" if head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"<") else "csv")
     if start is not None:
@@ -63,14 +57,6 @@ def parse_bank_file(stream: BinaryIO | Readable, filename: str) -> BankFile:
     if fmt == "camt.053":
         return BankFile(fmt, parse_camt053(reader))
     return BankFile(fmt, open_statement_csv(reader))
-
-
-def _tell(stream: BinaryIO | Readable) -> int | None:
-    seekable = getattr(stream, "seekable", None)
-    if seekable is None or not seekable():
-        return None
-    position: int = stream.tell()  # type: ignore[union-attr]
-    return position
 
 
 __all__ = [

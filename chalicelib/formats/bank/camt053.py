@@ -55,7 +55,7 @@ from chalicelib.domain.errors import DomainError
 from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentEvent, PaymentKind
 from chalicelib.formats.bank.model import PROVIDER, BankItem, SkippedEntry
-from chalicelib.formats.bank.references import explicit_reference, extract_references, rf_payload
+from chalicelib.formats.bank.references import explicit_reference, extract_references, rf_payload, unique_references
 from chalicelib.formats.records import RowError, UnreadableFile
 
 FORMAT = "camt.053"
@@ -308,13 +308,7 @@ def _references(transactions: list[ET.Element], ntry: ET.Element) -> tuple[str, 
             found.extend(extract_references(_text(tx, "AddtlTxInf") or ""))
     if not transactions or all(_find(tx, "RmtInf") is None for tx in transactions):
         found.extend(extract_references(_text(ntry, "AddtlNtryInf") or ""))
-    seen: set[str] = set()
-    unique = []
-    for token in found:
-        if token.upper() not in seen:
-            seen.add(token.upper())
-            unique.append(token)
-    return tuple(unique)
+    return unique_references(found)
 
 
 def _event(statement: _Statement, entry: _Entry, position: int, amount: Money, transactions: list[ET.Element],

@@ -193,9 +193,14 @@ def extract_references(text: str) -> tuple[str, ...]:
         bare = token.lstrip("#")
         if _candidate(bare, keyword):
             found.append(bare)
+    return unique_references(found)
+
+
+def unique_references(tokens: list[str]) -> tuple[str, ...]:
+    """First spelling of each reference, compared without regard to case, in the order found."""
     seen: set[str] = set()
     unique = []
-    for token in found:
+    for token in tokens:
         if token.upper() not in seen:
             seen.add(token.upper())
             unique.append(token)
