@@ -83,6 +83,9 @@ class DynamoCounter:
             counter.requests[operation_name] += 1
             if operation_name == "TransactWriteItems":
                 counter.items_written[operation_name] += len(operation_kwargs.get("TransactItems", []))
+            elif operation_name == "BatchWriteItem":
+                requests = operation_kwargs.get("RequestItems", {}).values()
+                counter.items_written[operation_name] += sum(len(v) for v in requests)
             result = original(conn, operation_name, operation_kwargs)
             if operation_name == "BatchGetItem":
                 counter.items_read[operation_name] += sum(len(v) for v in result.get("Responses", {}).values())

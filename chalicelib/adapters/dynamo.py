@@ -223,12 +223,6 @@ class DynamoLedger:
                 found[key] = model_to_invoice(matches[0])
         return found
 
-    def get_invoice(self, invoice_id: str) -> Invoice | None:
-        try:
-            return model_to_invoice(InvoiceModel.get(invoice_id))
-        except InvoiceModel.DoesNotExist:
-            return None
-
     def get_credit_notes(self, credit_note_ids: Iterable[str]) -> dict[str, CreditNote]:
         return {m.credit_note_id: model_to_credit_note(m) for m in _batch_get(CreditNoteModel, credit_note_ids)}
 
@@ -412,18 +406,6 @@ class DynamoImports:
         model = _record_to_model(record)
         # Only the lease holder may close the import.
         model.save(condition=ImportModel.lease_owner == record.lease_owner)
-
-
-class DynamoEvents:
-    def append(self, events: Sequence[AuditEvent]) -> None:
-        with EventModel.batch_write() as batch:
-            for event in events:
-                batch.save(event_to_model(event))
-
-    def for_entity(self, entity: str, limit: int, cursor: dict[str, Any] | None
-                   ) -> tuple[list[EventModel], dict[str, Any] | None]:
-        result = EventModel.query(entity, limit=limit, last_evaluated_key=cursor)
-        return list(result), result.last_evaluated_key
 
 
 class DynamoApiKeys:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -164,9 +163,3 @@ class DynamoProviderEvents:
 
     def save(self, record: ProviderEventRecord) -> None:
         _notification_model(record).save()
-
-
-def payments_page(query: Any, limit: int, cursor: dict[str, Any] | None) -> tuple[list[PaymentRecord],
-                                                                                   dict[str, Any] | None]:
-    result = query(limit=limit, last_evaluated_key=cursor)
-    return [model_to_payment(m) for m in result], result.last_evaluated_key

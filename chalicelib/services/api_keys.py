@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 TOKEN_PREFIX = "dwk"  # noqa: S105 - a public prefix, not a secret
 
@@ -119,9 +119,3 @@ class ApiKeys:
         if not hmac.compare_digest(record.secret_sha256, _hash(secret)):
             return None
         return Principal(record.key_id, record.name, record.role)
-
-
-def record_to_dict(record: KeyRecord) -> dict[str, Any]:
-    return {"id": record.key_id, "name": record.name, "role": record.role.label,
-            "created_at": record.created_at.isoformat(), "created_by": record.created_by,
-            "revoked_at": record.revoked_at.isoformat() if record.revoked_at else None}
