@@ -21,6 +21,8 @@ class Settings:
     payments_table: str
     provider_events_table: str
     policies_table: str
+    dunning_messages_table: str
+    tasks_table: str
     webhook_secrets_arn: str | None
     finance_alerts_topic: str | None
     webhook_secrets_env: dict[str, str]
@@ -50,6 +52,8 @@ class Settings:
             payments_table=table("PAYMENTS_TABLE", "payments"),
             provider_events_table=table("PROVIDER_EVENTS_TABLE", "provider-events"),
             policies_table=table("POLICIES_TABLE", "policies"),
+            dunning_messages_table=table("DUNNING_MESSAGES_TABLE", "dunning-messages"),
+            tasks_table=table("TASKS_TABLE", "tasks"),
             webhook_secrets_arn=e.get("WEBHOOK_SECRETS_ARN") or None,
             finance_alerts_topic=e.get("FINANCE_ALERTS_TOPIC") or None,
             # Local development and tests: secrets straight from the environment (comma-separated

@@ -9,9 +9,10 @@ someone else first is reported instead of silently replaced.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Final
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.models import Model
@@ -30,7 +31,7 @@ from chalicelib.adapters.models import (
 from chalicelib.domain.customer import Contact, Customer, contact_to_dict
 from chalicelib.domain.dunning.policy import Policy
 from chalicelib.domain.ids import reference_key
-from chalicelib.domain.invoice import CreditNote, Invoice
+from chalicelib.domain.invoice import OUTSTANDING_STATUSES, CreditNote, Invoice, LedgerCharge
 from chalicelib.domain.money import Money
 from chalicelib.domain.terms import PaymentTerms
 from chalicelib.services.api_keys import KeyRecord, Role
@@ -56,6 +57,29 @@ def is_conditional_failure(exc: Exception) -> bool:
 
 
 # ---- conversions ---------------------------------------------------------------------------------
+
+DUNNING_SHARDS: Final = 4  # partitions of the due_for_action index; the sweep queries each
+
+
+def dunning_shard(customer_id: str) -> str:
+    return f"due#{zlib.crc32(customer_id.encode()) % DUNNING_SHARDS}"
+
+
+def action_key_time(at: datetime) -> str:
+    """Sortable UTC text for the due_for_action index (whole seconds, 'Z')."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _charges_to_json(charges: Sequence[LedgerCharge]) -> list[dict[str, Any]] | None:
+    if not charges:
+        return None
+    return [{"kind": c.kind, "amount_minor": c.amount.minor, "reason": c.reason, "key": c.key,
+             "charged_on": c.charged_on.isoformat(), "step": c.step} for c in charges]
+
+
+def _charges_from_json(raw: Any, currency: str) -> tuple[LedgerCharge, ...]:
+    return tuple(LedgerCharge(r["kind"], Money.from_minor(int(r["amount_minor"]), currency), r["reason"], r["key"],
+                              date.fromisoformat(r["charged_on"]), r.get("step")) for r in raw or ())
 
 def event_to_model(event: AuditEvent) -> EventModel:
     return EventModel(
@@ -91,9 +115,18 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         buyer_reference=invoice.buyer_reference,
         fingerprint=invoice.fingerprint,
         import_id=import_id,
+        charges=_charges_to_json(invoice.charges),
+        charged_minor=invoice.charged.minor,
+        reminders_sent=sorted(invoice.reminders_sent) or None,
+        promised_until=invoice.promised_until.isoformat() if invoice.promised_until else None,
+        in_plan=invoice.in_plan,
         created_at=created_at or now,
         updated_at=now,
     )
+    # Only outstanding invoices with a next action are in the sparse due_for_action index.
+    if invoice.next_action_at is not None and invoice.status in OUTSTANDING_STATUSES:
+        model.dunning_shard = dunning_shard(invoice.customer_id)
+        model.next_action_key = f"{action_key_time(invoice.next_action_at)}#{invoice.invoice_id}"
     if invoice.version:
         model.version = invoice.version
     return model
@@ -119,7 +152,18 @@ def model_to_invoice(m: InvoiceModel) -> Invoice:
         buyer_reference=m.buyer_reference,
         fingerprint=m.fingerprint,
         version=int(m.version or 0),
+        charges=_charges_from_json(m.charges, m.currency),
+        reminders_sent=frozenset(m.reminders_sent or ()),
+        next_action_at=_next_action_at(m.next_action_key),
+        promised_until=date.fromisoformat(m.promised_until) if m.promised_until else None,
+        in_plan=bool(m.in_plan),
     )
+
+
+def _next_action_at(key: str | None) -> datetime | None:
+    if not key:
+        return None
+    return datetime.strptime(key.split("#", 1)[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def credit_note_to_model(note: CreditNote, import_id: str | None, now: datetime) -> CreditNoteModel:

@@ -61,6 +61,19 @@ class InvoicesByReference(GlobalSecondaryIndex["InvoiceModel"]):
     reference_key = UnicodeAttribute(hash_key=True)
 
 
+class InvoicesDueForAction(GlobalSecondaryIndex["InvoiceModel"]):
+    """Sparse: only outstanding invoices the dunning sweep must look at carry these keys. The sweep queries
+    each shard for `next_action_key <= now`, so it reads the invoices due for a decision and nothing else.
+    Shards (by customer) spread the writes of a large import over several partitions."""
+
+    class Meta:
+        index_name = "due_for_action"
+        projection = AllProjection()
+
+    dunning_shard = UnicodeAttribute(hash_key=True)
+    next_action_key = UnicodeAttribute(range_key=True)
+
+
 class InvoiceModel(Model):
     class Meta(_Meta):
         pass
@@ -85,6 +98,13 @@ class InvoiceModel(Model):
     buyer_reference = UnicodeAttribute(null=True)
     fingerprint = UnicodeAttribute()
     import_id = UnicodeAttribute(null=True)
+    charges = JSONAttribute(null=True)  # [{kind, amount_minor, reason, key, charged_on, step}]
+    charged_minor = NumberAttribute(default=0)
+    reminders_sent = JSONAttribute(null=True)  # sorted ["<step>:<channel>", ...]
+    promised_until = UnicodeAttribute(null=True)
+    in_plan = BooleanAttribute(default=False)
+    dunning_shard = UnicodeAttribute(null=True)
+    next_action_key = UnicodeAttribute(null=True)  # "<UTC yyyy-mm-ddThh:mm:ssZ>#<invoice_id>"
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
@@ -92,6 +112,7 @@ class InvoiceModel(Model):
     by_customer = InvoicesByCustomer()
     by_status = InvoicesByStatus()
     by_reference = InvoicesByReference()
+    due_for_action = InvoicesDueForAction()
 
 
 class CreditNotesByCustomer(GlobalSecondaryIndex["CreditNoteModel"]):
@@ -342,9 +363,66 @@ class PolicyModel(Model):
     all = PoliciesById()
 
 
+class DunningMessageModel(Model):
+    """One reminder message to one customer on one local day through one channel: the exactly-once claim.
+
+    Written (conditionally) before the message is handed to SES/SNS, marked sent with the provider's message
+    id after; see services/dunning.py for what each state means after a crash."""
+
+    class Meta(_Meta):
+        pass
+
+    message_key = UnicodeAttribute(hash_key=True)  # "<customer_id>#<local date>#<channel>"
+    status = UnicodeAttribute()  # sending | sent | unconfirmed
+    customer_id = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    local_date = UnicodeAttribute()
+    run_id = UnicodeAttribute()
+    lease_until = UTCDateTimeAttribute()
+    lines = JSONAttribute(default=list)  # [{invoice_id, step, charges, next_action_at, actions}]
+    destination = UnicodeAttribute(null=True)
+    provider_message_id = UnicodeAttribute(null=True)
+    claimed_at = UTCDateTimeAttribute()
+    sent_at = UTCDateTimeAttribute(null=True)
+    recorded = BooleanAttribute(default=False)
+    expires_at = NumberAttribute(null=True)  # TTL (epoch seconds): claims are kept 400 days
+
+
+class TasksByStatus(GlobalSecondaryIndex["TaskModel"]):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class TaskModel(Model):
+    """Work for a collector: from escalations, bounces, unconfirmed sends, or by hand."""
+
+    class Meta(_Meta):
+        pass
+
+    task_id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()  # open | done
+    created_key = UnicodeAttribute()  # "<created_at iso>#<task_id>"
+    kind = UnicodeAttribute()
+    title = UnicodeAttribute()
+    customer_id = UnicodeAttribute(null=True)
+    invoice_id = UnicodeAttribute(null=True)
+    detail = JSONAttribute(default=dict)
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+    completed_at = UTCDateTimeAttribute(null=True)
+    completed_by = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_status = TasksByStatus()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel, PaymentModel,
-    ProviderEventModel, PolicyModel,
+    ProviderEventModel, PolicyModel, DunningMessageModel, TaskModel,
 )
 
 
@@ -359,6 +437,8 @@ def table_names(settings: Settings) -> dict[type[Model], str]:
         PaymentModel: settings.payments_table,
         ProviderEventModel: settings.provider_events_table,
         PolicyModel: settings.policies_table,
+        DunningMessageModel: settings.dunning_messages_table,
+        TaskModel: settings.tasks_table,
     }
 
 

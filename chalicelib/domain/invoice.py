@@ -10,7 +10,7 @@ two are reconciled by taking the larger, never by adding them.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from chalicelib.domain.errors import AmendmentRejected, CurrencyMismatch, InvalidDocument, InvalidMoney
@@ -93,6 +93,25 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerCharge:
+    """A late fee, statutory compensation or interest charged on an invoice by dunning: part of its balance.
+
+    `key` names what was charged (`INV-1:fee:final_notice`, `INV-1:interest:<first>:<last>`), so the same
+    charge is never added twice whatever retries happen."""
+
+    kind: str  # fee | compensation | interest
+    amount: Money
+    reason: str
+    key: str
+    charged_on: date
+    step: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"kind": self.kind, "amount": self.amount.to_api(), "currency": self.amount.currency,
+                "reason": self.reason, "key": self.key, "charged_on": self.charged_on.isoformat(), "step": self.step}
+
+
+@dataclass(frozen=True, slots=True)
 class Invoice:
     invoice_id: str
     number: str
@@ -109,6 +128,12 @@ class Invoice:
     buyer_reference: str | None = None
     fingerprint: str = ""
     version: int = 0
+    # Dunning state kept on the invoice (one item: the sweep reads nothing else per invoice).
+    charges: tuple[LedgerCharge, ...] = ()
+    reminders_sent: frozenset[str] = frozenset()  # "<step>:<channel>" and "<step>:action:<action>"
+    next_action_at: datetime | None = None  # when the dunning sweep should look at it again
+    promised_until: date | None = None
+    in_plan: bool = False
 
     @classmethod
     def from_document(cls, document: Document) -> Invoice:
@@ -140,17 +165,54 @@ class Invoice:
         return max(self.paid_in_source, self.applied_payments)
 
     @property
+    def charged(self) -> Money:
+        """Fees, compensation and interest charged by dunning, on top of the invoice total."""
+        return sum((c.amount for c in self.charges), Money.zero(self.currency))
+
+    @property
     def balance(self) -> Money:
         if self.void:
             return Money.zero(self.currency)
-        return self.total - self.paid - self.credited - self.written_off
+        return self.total + self.charged - self.paid - self.credited - self.written_off
+
+    def principal_open(self, charges_first: bool = True) -> Money:
+        """The part of the balance that is the invoice's own amount, not charges.
+
+        Credit notes and write-offs reduce the principal. Payments go to the charges first (the order of
+        e.g. BGB s. 367: costs, interest, principal) or to the principal first, as the policy says;
+        interest and percentage fees are computed on this figure, so charges never bear interest."""
+        zero = Money.zero(self.currency)
+        if self.void:
+            return zero
+        to_principal = self.paid - min(self.paid, self.charged) if charges_first else self.paid
+        return max(zero, self.total - self.credited - self.written_off - to_principal)
+
+    def charge_keys(self) -> frozenset[str]:
+        return frozenset(c.key for c in self.charges)
+
+    def with_charges(self, charges: tuple[LedgerCharge, ...]) -> Invoice:
+        """Add the charges not charged yet (by key): asking twice charges once."""
+        known = self.charge_keys()
+        new = tuple(c for c in charges if c.key not in known)
+        for charge in new:
+            if charge.amount.currency != self.currency:
+                raise CurrencyMismatch(f"a {charge.amount.currency} charge on a {self.currency} invoice")
+            if charge.amount.is_negative:
+                raise InvalidMoney("a charge is never negative", field="amount")
+        return replace(self, charges=self.charges + new) if new else self
+
+    def needs_review(self, at: datetime) -> Invoice:
+        """Ask the dunning sweep to decide about this invoice again no later than `at`."""
+        if self.next_action_at is not None and self.next_action_at <= at:
+            return self
+        return replace(self, next_action_at=at)
 
     @property
     def status(self) -> InvoiceStatus:
         if self.void:
             return InvoiceStatus.VOID
         if self.balance.is_zero:
-            if not self.written_off.is_zero and self.paid + self.credited < self.total:
+            if not self.written_off.is_zero and self.paid + self.credited < self.total + self.charged:
                 return InvoiceStatus.WRITTEN_OFF
             return InvoiceStatus.PAID
         if self.disputed:

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from chalicelib.domain.customer import Customer
+from chalicelib.domain.dunning.decision import first_review_at
+from chalicelib.domain.dunning.policy import DEFAULT_POLICY
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.ids import invoice_id
 from chalicelib.domain.invoice import CreditNote, DocumentKind, Invoice
@@ -91,7 +93,8 @@ class IngestService:
     def __init__(self, files: FileStore, imports: ImportStore, ledger: LedgerStore, customers: CustomerStore,
                  parse: Parser, load_mappings: Callable[[], Sequence[Any]], *, max_bytes: int,
                  lease: timedelta, stale_after: timedelta, clock: Callable[[], datetime] | None = None,
-                 parse_bank: Callable[[Any, str], Any] | None = None, payments: PaymentReceiver | None = None) -> None:
+                 parse_bank: Callable[[Any, str], Any] | None = None, payments: PaymentReceiver | None = None,
+                 earliest_step_offset: Callable[[], int] | None = None) -> None:
         self.files = files
         self.imports = imports
         self.ledger = ledger
@@ -104,6 +107,9 @@ class IngestService:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.parse_bank = parse_bank
         self.payments = payments
+        # How many days before (negative) or after the due date the earliest dunning step of any policy is:
+        # a new invoice asks the sweep to look at it then, and not before.
+        self.earliest_step_offset = earliest_step_offset or (lambda: DEFAULT_POLICY.steps[0].offset_days)
 
     # ---- entry points ----------------------------------------------------------------------------
 
@@ -302,10 +308,12 @@ class IngestService:
         by_id = {item.document.document_id: item for item in items}
         existing = self.ledger.get_invoices(by_id)
         fresh: list[Invoice] = []
+        offset = self.earliest_step_offset()
         for document_id, item in by_id.items():
             try:
                 if document_id not in existing:
-                    fresh.append(Invoice.from_document(item.document))
+                    invoice = Invoice.from_document(item.document)
+                    fresh.append(invoice.needs_review(first_review_at(invoice.due_date, offset)))
             except DomainError as exc:
                 tally.reject(RowError(item.line, exc.field, exc.message, None, item.document.number))
         if fresh:
@@ -321,6 +329,8 @@ class IngestService:
                 return
             try:
                 amended, changes = stored.amended_by(item.document)
+                # A new due date, total or status may change what dunning owes: let the sweep decide again.
+                amended = amended.needs_review(first_review_at(amended.due_date, self.earliest_step_offset()))
             except DomainError as exc:
                 tally.reject(RowError(item.line, exc.field, exc.message, None, item.document.number))
                 return

@@ -264,7 +264,7 @@ class PaymentService:
             invoices, events = [], []
             for allocation in reopen:
                 invoice = current[allocation.invoice_id]
-                reopened = invoice.without_payment(allocation.amount)
+                reopened = invoice.without_payment(allocation.amount).needs_review(now)  # dunning resumes
                 if chargeback:
                     reopened = replace(reopened, disputed=True)  # the customer contests it: a dispute is open
                 invoices.append(reopened)
@@ -385,7 +385,7 @@ class PaymentService:
                                       field="invoice_id")
             amount = sum((a.amount for a in allocated), Money.zero(payment.amount.currency))
             invoice = self.invoices.get_invoices([invoice_ref])[invoice_ref]
-            reopened = invoice.without_payment(amount)
+            reopened = invoice.without_payment(amount).needs_review(now)
             updated = replace(payment, allocations=tuple(a for a in payment.allocations if a.invoice_id != invoice_ref),
                               unapplied=payment.unapplied + amount)
             events = [AuditEvent(f"invoice#{invoice_ref}", "invoice.payment_removed", actor, now,

@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 from chalicelib.domain.currencies import minor_units
 from chalicelib.domain.dunning.policy import Policy, Step
 from chalicelib.domain.errors import DomainError
-from chalicelib.domain.invoice import Invoice
+from chalicelib.domain.invoice import Invoice, LedgerCharge
 from chalicelib.domain.money import Money
 from chalicelib.domain.terms import PaymentTerms
 
@@ -237,6 +237,9 @@ class Charge:
                 "reason": self.reason, "key": self.key,
                 "period": None if self.period is None else [d.isoformat() for d in self.period]}
 
+    def on_ledger(self, charged_on: date, step: str) -> LedgerCharge:
+        return LedgerCharge(self.kind, self.amount, self.reason, self.key, charged_on, step)
+
 
 def interest_charged_through(invoice_id: str, charged_keys: frozenset[str] | set[str]) -> date | None:
     """The last day already covered by an interest charge, read from the charge keys."""
@@ -264,7 +267,7 @@ def charges_due(invoice: Invoice, policy: Policy, step: Step, already_charged_ke
     (entitlements of the invoice, not of a message) still apply; their per-step reminder fees do not,
     since the reminder they priced was never sent.
     """
-    principal = invoice.balance
+    principal = invoice.principal_open(policy.charges_first)
     currency = invoice.currency
     if principal.amount <= 0:
         return ChargeResult(())
@@ -291,7 +294,7 @@ def charges_due(invoice: Invoice, policy: Policy, step: Step, already_charged_ke
             else:
                 charges.append(Charge("compensation", fixed_sum, f"{scheme} fixed compensation", key))
     if scheme != "none" and any(r.interest for r in rules):
-        interest = _interest_charge(invoice, policy, already_charged_keys, today, rate_table)
+        interest = _interest_charge(invoice, principal, policy, already_charged_keys, today, rate_table)
         if isinstance(interest, str):
             warnings.append(interest)
         elif interest is not None:
@@ -299,8 +302,8 @@ def charges_due(invoice: Invoice, policy: Policy, step: Step, already_charged_ke
     return ChargeResult(tuple(c for c in charges if not c.amount.is_zero), tuple(warnings))
 
 
-def _interest_charge(invoice: Invoice, policy: Policy, charged: frozenset[str] | set[str], today: date,
-                     table: RateTable) -> Charge | str | None:
+def _interest_charge(invoice: Invoice, principal: Money, policy: Policy, charged: frozenset[str] | set[str],
+                     today: date, table: RateTable) -> Charge | str | None:
     charged_through = interest_charged_through(invoice.invoice_id, charged)
     start = invoice.due_date if charged_through is None else max(invoice.due_date, charged_through)
     if today <= start:
@@ -310,16 +313,16 @@ def _interest_charge(invoice: Invoice, policy: Policy, charged: frozenset[str] |
     try:
         if rate_scheme is None:
             assert policy.contractual_annual_rate is not None  # Policy.validate requires it
-            segments = interest_segments(invoice.balance, policy.contractual_annual_rate, start, today)
+            segments = interest_segments(principal, policy.contractual_annual_rate, start, today)
         else:
-            segments = interest_segments(invoice.balance, STATUTORY_MARGIN, start, today,
+            segments = interest_segments(principal, STATUTORY_MARGIN, start, today,
                                          rate_table=table, scheme=rate_scheme)
     except MissingReferenceRate as exc:
         return f"interest not charged: {exc.message}"
     amount = quantise(sum((s.exact for s in segments), Decimal(0)), invoice.currency)
     first = start + timedelta(days=1)
     rates = ", ".join(f"{s.first_day.isoformat()}..{s.last_day.isoformat()} at {s.annual_rate}%" for s in segments)
-    return Charge("interest", amount, f"simple interest on {invoice.balance} ({rates}, actual/365)",
+    return Charge("interest", amount, f"simple interest on {principal} ({rates}, actual/365)",
                   f"{invoice.invoice_id}:interest:{first.isoformat()}:{today.isoformat()}", (first, today))
 
 

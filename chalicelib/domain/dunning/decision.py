@@ -20,7 +20,7 @@ Rules, in order:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from chalicelib.domain.customer import Customer
@@ -75,6 +75,27 @@ class Decision:
     discount: EarlyPaymentDiscount | None = None
     unreachable_channels: tuple[Channel, ...] = ()  # step channels the customer has no contact for
     warnings: tuple[str, ...] = field(default=())
+
+
+EARLIEST_UTC_OFFSET = timedelta(hours=14)  # Kiribati (UTC+14): the first place where a day begins
+
+
+def first_review_at(due_date: date, earliest_step_offset: int) -> datetime:
+    """The first moment a step `earliest_step_offset` days from `due_date` could be due anywhere on Earth:
+    when a new invoice first needs the sweep's attention."""
+    day = due_date + timedelta(days=earliest_step_offset)
+    return datetime.combine(day, time(0), UTC) - EARLIEST_UTC_OFFSET
+
+
+def state_of(invoice: Invoice) -> InvoiceState:
+    return InvoiceState(invoice, promised_until=invoice.promised_until, in_plan=invoice.in_plan)
+
+
+def history_of(invoice: Invoice, customer_last_sent_on: date | None = None) -> History:
+    """What the invoice item records: "<step>:<channel>" sends (other markers, such as actions, have more parts)."""
+    sent = frozenset(
+        (parts[0], parts[1]) for parts in (entry.split(":") for entry in invoice.reminders_sent) if len(parts) == 2)
+    return History(sent=sent, charged_keys=invoice.charge_keys(), customer_last_sent_on=customer_last_sent_on)
 
 
 def reachable_channels(customer: Customer) -> frozenset[Channel]:
@@ -207,4 +228,5 @@ def decide(state: InvoiceState, customer: Customer, policy: Policy, history: His
     )
 
 
-__all__ = ["CHANNELS", "Decision", "History", "InvoiceState", "decide", "reachable_channels"]
+__all__ = ["CHANNELS", "Decision", "History", "InvoiceState", "decide", "first_review_at", "history_of",
+           "reachable_channels", "state_of"]

@@ -18,11 +18,13 @@ Channel = Literal["email", "sms"]
 Tone = Literal["friendly", "firm", "final", "escalation"]
 Action = Literal["credit_hold", "collector_task", "notify_finance", "agency_handoff"]
 LateFeeScheme = Literal["none", "contractual", "eu_2011_7", "uk_late_payment"]
+PaymentAllocation = Literal["charges_first", "principal_first"]
 
 CHANNELS: Final = cast(tuple[str, ...], get_args(Channel))
 TONES: Final = cast(tuple[str, ...], get_args(Tone))
 ACTIONS: Final = cast(tuple[str, ...], get_args(Action))
 LATE_FEE_SCHEMES: Final = cast(tuple[str, ...], get_args(LateFeeScheme))
+PAYMENT_ALLOCATIONS: Final = cast(tuple[str, ...], get_args(PaymentAllocation))
 STATUTORY_SCHEMES: Final = ("eu_2011_7", "uk_late_payment")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -194,6 +196,12 @@ class Policy:
     late_fee_scheme: LateFeeScheme = "none"
     contractual_annual_rate: Decimal | None = None  # percent per year, e.g. Decimal("8")
     default_timezone: str = "UTC"
+    # Within an invoice, payments settle charges (fees, compensation, interest) before the principal, or after.
+    payment_allocation: PaymentAllocation = "charges_first"
+
+    @property
+    def charges_first(self) -> bool:
+        return self.payment_allocation == "charges_first"
 
     def __post_init__(self) -> None:
         # Steps are kept sorted by offset so "higher step" always means "later on the ladder".
@@ -232,6 +240,8 @@ class Policy:
                 raise PolicyError("contractual_annual_rate", "is required for contractual interest")
         if not isinstance(self.default_timezone, str) or not self.default_timezone:
             raise PolicyError("default_timezone", "is required")
+        if self.payment_allocation not in PAYMENT_ALLOCATIONS:
+            raise PolicyError("payment_allocation", f"expected one of {PAYMENT_ALLOCATIONS}")
 
     def index_of(self, step_name: str) -> int | None:
         for index, step in enumerate(self.steps):
@@ -250,13 +260,15 @@ class Policy:
             "contractual_annual_rate": None if self.contractual_annual_rate is None else str(
                 self.contractual_annual_rate),
             "default_timezone": self.default_timezone,
+            "payment_allocation": self.payment_allocation,
         }
 
     @classmethod
     def from_dict(cls, data: object) -> Policy:
         raw = _mapping(data, "policy")
         _no_unknown_keys(raw, {"policy_id", "name", "steps", "send_window", "business_days_only",
-                               "late_fee_scheme", "contractual_annual_rate", "default_timezone"}, "policy")
+                               "late_fee_scheme", "contractual_annual_rate", "default_timezone",
+                               "payment_allocation"}, "policy")
         for required in ("policy_id", "name", "steps"):
             if required not in raw:
                 raise PolicyError(required, "is required")
@@ -272,6 +284,8 @@ class Policy:
             late_fee_scheme=cast(LateFeeScheme, _str(raw.get("late_fee_scheme", "none"), "late_fee_scheme")),
             contractual_annual_rate=_optional_decimal(raw.get("contractual_annual_rate"), "contractual_annual_rate"),
             default_timezone=_str(raw.get("default_timezone", "UTC"), "default_timezone"),
+            payment_allocation=cast(PaymentAllocation, _str(raw.get("payment_allocation", "charges_first"),
+                                                            "payment_allocation")),
         )
 
 
