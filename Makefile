@@ -45,8 +45,9 @@ package: $(STAMP)
 	$(BIN)/chalice package --stage $(STAGE) --merge-template infra/resources.yaml build/$(STAGE)
 	$(BIN)/cfn-lint build/$(STAGE)/sam.yaml
 
+# All benches; a quick dunning one: make bench BENCH_ARGS="--only dunning --dunning-big 20000 --dunning-small 2000"
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # The first admin key for a deployed stage (see README): prints the secret once.
 admin-key: $(STAMP)

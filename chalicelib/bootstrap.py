@@ -97,6 +97,7 @@ def ingest_service() -> Any:
         lease=timedelta(seconds=settings.ingest_lease_seconds),
         stale_after=timedelta(minutes=settings.stale_inbox_minutes),
         parse_bank=parse_bank_file, payments=payment_service(),
+        earliest_step_offset=settings_admin().earliest_step_offset,
     )
 
 
@@ -118,13 +119,10 @@ def payment_store() -> Any:
 @cache
 def payment_service() -> Any:
     _session()
-    from chalicelib.adapters.notify import SnsAlerts
     from chalicelib.adapters.payments import DynamoProviderEvents
     from chalicelib.services.payments import PaymentService
 
-    settings = config.settings()
-    alerts = SnsAlerts(_session().client("sns", endpoint_url=settings.endpoint_url), settings.finance_alerts_topic)
-    return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts)
+    return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts())
 
 
 @cache
@@ -133,11 +131,65 @@ def settings_admin() -> Any:
     from chalicelib.adapters.dynamo import DynamoPolicies
     from chalicelib.services.settings_admin import SettingsAdmin
 
-    return SettingsAdmin(DynamoPolicies(), customers())
+    return SettingsAdmin(DynamoPolicies(), customers(), invoices=ledger())
+
+
+@cache
+def tasks() -> Any:
+    _session()
+    from chalicelib.adapters.dunning import DynamoTasks
+
+    return DynamoTasks()
+
+
+@cache
+def dunning_settings() -> Any:
+    _session()
+    from chalicelib.adapters.dunning import DynamoDunningSettings
+
+    return DynamoDunningSettings()
+
+
+@cache
+def alerts() -> Any:
+    from chalicelib.adapters.notify import SnsAlerts
+
+    settings = config.settings()
+    return SnsAlerts(_session().client("sns", endpoint_url=settings.endpoint_url), settings.finance_alerts_topic)
+
+
+@cache
+def dunning_service() -> Any:
+    _session()
+    from chalicelib.adapters.dunning import AwsSender, DynamoClaims, DynamoDueInvoices, DynamoHistory, PowertoolsMetrics
+    from chalicelib.formats.messages import Seller
+    from chalicelib.formats.reminders import ReminderRenderer
+    from chalicelib.services.dunning import DunningService
+
+    settings = config.settings()
+    session = _session()
+    sender = AwsSender(session.client("sesv2", endpoint_url=settings.endpoint_url),
+                       session.client("sns", endpoint_url=settings.endpoint_url),
+                       settings.sender_email, settings.seller_name, settings.ses_configuration_set)
+    seller = Seller(settings.seller_name, settings.sender_email, settings.seller_phone, settings.seller_iban,
+                    settings.seller_bic, settings.seller_address)
+    return DunningService(
+        DynamoDueInvoices(), ledger(), customers(), settings_admin().policy_cached, dunning_settings().get,
+        DynamoClaims(), sender, ReminderRenderer(seller, settings.pay_url_template), tasks(), alerts(),
+        PowertoolsMetrics("Dunwell", "dunwell"), files(), DynamoHistory())
+
+
+@cache
+def bounce_handler() -> Any:
+    from chalicelib.adapters.dunning import PowertoolsMetrics
+    from chalicelib.services.bounces import BounceHandler
+
+    return BounceHandler(customers(), tasks(), alerts(), PowertoolsMetrics("Dunwell", "dunwell"))
 
 
 _BUILDERS = (_session, s3_client, files, ledger, customers, imports, queries, api_keys, mappings_loader,
-             ingest_service, webhook_secrets, payment_store, payment_service, settings_admin)
+             ingest_service, webhook_secrets, payment_store, payment_service, settings_admin, tasks,
+             dunning_settings, alerts, dunning_service, bounce_handler)
 
 
 def reset() -> None:

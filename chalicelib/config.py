@@ -30,6 +30,15 @@ class Settings:
     max_upload_bytes: int
     ingest_lease_seconds: int
     stale_inbox_minutes: int
+    sender_email: str
+    seller_name: str
+    seller_phone: str | None
+    seller_iban: str | None
+    seller_bic: str | None
+    seller_address: tuple[str, ...]
+    pay_url_template: str | None
+    ses_configuration_set: str | None
+    allow_simulated_clock: bool
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -65,6 +74,18 @@ class Settings:
             max_upload_bytes=int(e.get("DUNWELL_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024))),
             ingest_lease_seconds=int(e.get("DUNWELL_INGEST_LEASE_SECONDS", "900")),
             stale_inbox_minutes=int(e.get("DUNWELL_STALE_INBOX_MINUTES", "20")),
+            # The local stack sets DUNWELL_MAIL_FROM (a sender it verified in moto); AWS, SENDER_EMAIL.
+            sender_email=e.get("DUNWELL_MAIL_FROM") or e.get("SENDER_EMAIL") or "accounts@example.com",
+            seller_name=e.get("SELLER_NAME") or "Accounts receivable",
+            seller_phone=e.get("SELLER_PHONE") or None,
+            seller_iban=e.get("SELLER_IBAN") or None,
+            seller_bic=e.get("SELLER_BIC") or None,
+            seller_address=tuple(line.strip() for line in (e.get("SELLER_ADDRESS") or "").split("|") if line.strip()),
+            pay_url_template=e.get("PAY_URL_TEMPLATE") or None,
+            ses_configuration_set=e.get("SES_CONFIGURATION_SET") or None,
+            # A simulated clock (POST /dunning/runs with as_of) is for the local stack and tests, never production.
+            allow_simulated_clock=e.get("DUNWELL_ALLOW_SIMULATED_CLOCK", "").lower() == "true"
+            and e.get("DUNWELL_STAGE", "local") != "prod",
         )
 
 

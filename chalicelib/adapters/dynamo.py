@@ -217,6 +217,7 @@ def customer_to_model(customer: Customer, now: datetime, version: int = 0,
         tax_id=customer.tax_id,
         policy_id=customer.policy_id,
         dunning_paused=customer.dunning_paused,
+        credit_hold=customer.credit_hold,
         fingerprint=customer.fingerprint(),
         created_at=created_at or now,
         updated_at=now,
@@ -243,6 +244,7 @@ def model_to_customer(m: CustomerModel) -> Customer:
         tax_id=m.tax_id,
         policy_id=m.policy_id,
         dunning_paused=bool(m.dunning_paused),
+        credit_hold=bool(m.credit_hold),
     )
 
 
@@ -257,6 +259,10 @@ def _batch_get(model: type[Model], keys: Iterable[str]) -> Iterator[Any]:
 class DynamoLedger:
     def get_invoices(self, invoice_ids: Iterable[str]) -> dict[str, Invoice]:
         return {m.invoice_id: model_to_invoice(m) for m in _batch_get(InvoiceModel, invoice_ids)}
+
+    def open_invoices(self, customer_id: str) -> list[Invoice]:
+        condition = InvoiceModel.status.is_in(*[s.value for s in OUTSTANDING_STATUSES])
+        return [model_to_invoice(m) for m in InvoiceModel.by_customer.query(customer_id, filter_condition=condition)]
 
     def find_by_reference(self, keys: Iterable[str], limit: int = 10) -> dict[str, Invoice]:
         """Invoices whose number matches a remittance spelling; a key naming two invoices matches none."""

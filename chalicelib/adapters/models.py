@@ -173,6 +173,7 @@ class CustomerModel(Model):
     tax_id = UnicodeAttribute(null=True)
     policy_id = UnicodeAttribute(null=True)
     dunning_paused = BooleanAttribute(default=False)
+    credit_hold = BooleanAttribute(default=False)
     fingerprint = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

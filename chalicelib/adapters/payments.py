@@ -11,15 +11,15 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo import (
+    DynamoLedger,
     _mutable_invoice_actions,
     event_to_model,
     invoice_to_model,
     is_conditional_failure,
-    model_to_invoice,
 )
-from chalicelib.adapters.models import InvoiceModel, PaymentModel, ProviderEventModel, transaction_connection
+from chalicelib.adapters.models import PaymentModel, ProviderEventModel, transaction_connection
 from chalicelib.domain.cash_application import Allocation
-from chalicelib.domain.invoice import OUTSTANDING_STATUSES, Invoice
+from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentKind, PaymentRecord
 from chalicelib.services.ports import AlreadyRecorded, AuditEvent, ProviderEventRecord, VersionConflict
@@ -102,8 +102,7 @@ class DynamoPayments:
         return [model_to_payment(m) for m in PaymentModel.by_original.query(f"{provider}:{payment_ref}")]
 
     def open_invoices(self, customer_id: str) -> list[Invoice]:
-        condition = InvoiceModel.status.is_in(*[s.value for s in OUTSTANDING_STATUSES])
-        return [model_to_invoice(m) for m in InvoiceModel.by_customer.query(customer_id, filter_condition=condition)]
+        return DynamoLedger().open_invoices(customer_id)
 
     def commit(self, *, new: Sequence[PaymentRecord] = (), changed: Sequence[PaymentRecord] = (),
                invoices: Sequence[Invoice] = (), events: Sequence[AuditEvent] = (),

@@ -35,6 +35,12 @@ def invoice_view(invoice: Invoice, today: date) -> dict[str, Any]:
         "overdue": overdue,
         "days_overdue": (today - invoice.due_date).days if overdue else 0,
         "buyer_reference": invoice.buyer_reference,
+        "charged": invoice.charged.to_api(),
+        "charges": [c.to_dict() for c in invoice.charges],
+        "reminders_sent": sorted(invoice.reminders_sent),
+        "next_action_at": invoice.next_action_at.isoformat() if invoice.next_action_at else None,
+        "promised_until": invoice.promised_until.isoformat() if invoice.promised_until else None,
+        "in_payment_plan": invoice.in_plan,
         "version": invoice.version,
     }
 

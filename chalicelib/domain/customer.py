@@ -55,6 +55,7 @@ class Contact:
     phone: str | None = None
     language: str | None = None
     timezone: str | None = None
+    email_suppressed: bool = False  # the address bounced for good or complained: never mailed again
 
     def __post_init__(self) -> None:
         if self.email is not None:
@@ -82,6 +83,7 @@ class Customer:
     extra: dict[str, str] = field(default_factory=dict)
     policy_id: str | None = None  # the dunning policy; None: the default policy
     dunning_paused: bool = False
+    credit_hold: bool = False  # new orders blocked (by escalation or by hand)
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -127,6 +129,7 @@ class Customer:
             "tax_id": self.tax_id,
             "policy_id": self.policy_id,
             "dunning_paused": self.dunning_paused,
+            "credit_hold": self.credit_hold,
         }
 
     def fingerprint(self) -> str:
@@ -134,6 +137,6 @@ class Customer:
         return json.dumps(self.to_dict(), sort_keys=True)
 
 
-def contact_to_dict(contact: Contact) -> dict[str, str | None]:
+def contact_to_dict(contact: Contact) -> dict[str, str | bool | None]:
     return {"name": contact.name, "email": contact.email, "phone": contact.phone,
-            "language": contact.language, "timezone": contact.timezone}
+            "language": contact.language, "timezone": contact.timezone, "email_suppressed": contact.email_suppressed}

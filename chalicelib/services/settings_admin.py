@@ -5,14 +5,17 @@ Every change is written with an optimistic version check and leaves an audit eve
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from datetime import UTC, datetime
+from time import monotonic
 from typing import Any, Protocol
 
 from chalicelib.domain.customer import Contact, Customer
 from chalicelib.domain.dunning.policy import DEFAULT_POLICY, Policy, PolicyError
 from chalicelib.domain.errors import DomainError, InvalidDocument
-from chalicelib.services.ports import AuditEvent, StoredCustomer
+from chalicelib.domain.invoice import Invoice
+from chalicelib.services.ports import AuditEvent, StoredCustomer, VersionConflict
 
 
 class NotFound(DomainError):
@@ -34,12 +37,42 @@ class CustomerEditor(Protocol):
 CUSTOMER_FIELDS = {"policy_id", "dunning_paused", "contacts", "language", "timezone"}
 
 
+class InvoiceReviewer(Protocol):
+    def open_invoices(self, customer_id: str) -> list[Invoice]: ...
+    def save_invoice(self, invoice: Invoice, events: Sequence[AuditEvent], now: datetime) -> Invoice: ...
+
+
+POLICY_CACHE_SECONDS = 60.0
+
+
 class SettingsAdmin:
     def __init__(self, policies: PolicyStore, customers: CustomerEditor,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, invoices: InvoiceReviewer | None = None) -> None:
         self.policies = policies
         self.customers = customers
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.invoices = invoices
+        self._cache: dict[str, tuple[float, Policy]] = {}
+        self._all_cache: tuple[float, list[Policy]] | None = None
+
+    def policy_cached(self, policy_id: str | None) -> Policy:
+        """The customer's policy for the sweep (cached a minute); an unknown id falls back to the default."""
+        key = policy_id or DEFAULT_POLICY.policy_id
+        hit = self._cache.get(key)
+        if hit is not None and monotonic() - hit[0] < POLICY_CACHE_SECONDS:
+            return hit[1]
+        try:
+            policy = self.policy(key)
+        except NotFound:
+            policy = self.policy(DEFAULT_POLICY.policy_id)
+        self._cache[key] = (monotonic(), policy)
+        return policy
+
+    def earliest_step_offset(self) -> int:
+        """The earliest step of any policy, in days from the due date: when new invoices first need the sweep."""
+        if self._all_cache is None or monotonic() - self._all_cache[0] >= POLICY_CACHE_SECONDS:
+            self._all_cache = (monotonic(), self.all_policies())
+        return min(p.steps[0].offset_days for p in self._all_cache[1])
 
     def policy(self, policy_id: str) -> Policy:
         stored = self.policies.get(policy_id)
@@ -63,6 +96,8 @@ class SettingsAdmin:
         event = AuditEvent(f"policy#{policy_id}", "policy.saved", actor, now, str(stored[1] + 1 if stored else 1),
                            {"policy": policy.to_dict()})
         self.policies.save(policy, stored[1] if stored else 0, event, actor, now)
+        self._cache.pop(policy_id, None)
+        self._all_cache = None
         return policy
 
     def update_customer(self, customer_id: str, changes: Mapping[str, Any], actor: str) -> Customer:
@@ -104,13 +139,26 @@ class SettingsAdmin:
         event = AuditEvent(f"customer#{customer_id}", "customer.updated", actor, now,
                            f"{stored.version + 1}", {"changes": diff})
         self.customers.update_customer(stored, updated, [event], now)
+        changed = {d["field"] for d in diff}
+        resumed = stored.customer.dunning_paused and not updated.dunning_paused
+        if resumed or changed & {"policy_id", "timezone", "contacts"}:
+            self._review_invoices(customer_id, now)
         return updated
+
+    def _review_invoices(self, customer_id: str, now: datetime) -> None:
+        """A new policy, time zone, contact or the end of a pause changes what dunning owes: decide again now."""
+        if self.invoices is None:
+            return
+        for invoice in self.invoices.open_invoices(customer_id):
+            if invoice.next_action_at is None or invoice.next_action_at > now:
+                with suppress(VersionConflict):  # changed meanwhile: its writer scheduled it afresh
+                    self.invoices.save_invoice(invoice.needs_review(now), [], now)
 
 
 def _contacts(raw: Any) -> tuple[Contact, ...]:
     if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
         raise InvalidDocument("contacts must be a list of objects", field="contacts")
-    allowed = {"name", "email", "phone", "language", "timezone"}
+    allowed = {"name", "email", "phone", "language", "timezone", "email_suppressed"}
     contacts = []
     for index, item in enumerate(raw):
         extra = set(item) - allowed
@@ -118,7 +166,10 @@ def _contacts(raw: Any) -> tuple[Contact, ...]:
             raise InvalidDocument(f"contacts[{index}] has unknown fields {sorted(extra)}", field=f"contacts[{index}]")
         if not item.get("email") and not item.get("phone"):
             raise InvalidDocument(f"contacts[{index}] needs an email or a phone", field=f"contacts[{index}]")
-        if any(v is not None and not isinstance(v, str) for v in item.values()):
+        if any(v is not None and not isinstance(v, str) for k, v in item.items() if k != "email_suppressed"):
             raise InvalidDocument(f"contacts[{index}] values must be strings", field=f"contacts[{index}]")
+        if not isinstance(item.get("email_suppressed", False), bool):
+            raise InvalidDocument(f"contacts[{index}].email_suppressed must be true or false",
+                                  field=f"contacts[{index}].email_suppressed")
         contacts.append(Contact(**item))
     return tuple(contacts)

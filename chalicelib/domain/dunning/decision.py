@@ -100,7 +100,7 @@ def history_of(invoice: Invoice, customer_last_sent_on: date | None = None) -> H
 
 def reachable_channels(customer: Customer) -> frozenset[Channel]:
     out: set[Channel] = set()
-    if any(c.email for c in customer.contacts):
+    if any(c.email and not c.email_suppressed for c in customer.contacts):
         out.add("email")
     if any(c.phone for c in customer.contacts):
         out.add("sms")
@@ -194,6 +194,9 @@ def decide(state: InvoiceState, customer: Customer, policy: Policy, history: His
     step = steps[target]
     channels = tuple(c for c in step.channels if c in reachable and (step.name, c) not in history.sent)
     unreachable = tuple(c for c in step.channels if c not in reachable)
+    if not channels and unreachable and not any((step.name, c) in history.sent for c in CHANNELS):
+        # Every channel of the step is unreachable (no contact, or a bounced address): use another one.
+        channels = tuple(c for c in CHANNELS if c in reachable and c not in step.channels)
     if not channels:
         return Decision("skip", "no_contact", step=step, unreachable_channels=unreachable,
                         next_action_at=window_on(today + timedelta(days=1)), warnings=sorted_warnings)

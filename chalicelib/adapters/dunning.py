@@ -1,0 +1,252 @@
+"""AWS behind the dunning sweep: the due_for_action index, message claims, tasks, the audit trail read back,
+dunning settings, SES and SNS sending, and Powertools metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+
+from chalicelib.adapters.dynamo import DUNNING_SHARDS, action_key_time, is_conditional_failure, model_to_invoice
+from chalicelib.adapters.models import DunningMessageModel, EventModel, InvoiceModel, PolicyModel, TaskModel
+from chalicelib.domain.dunning.charges import RateTable
+from chalicelib.domain.invoice import Invoice
+from chalicelib.services.dunning import Claim, DunningSettings, OutgoingEmail, SendFailed, Task
+from chalicelib.services.ports import AuditEvent, VersionConflict
+
+SETTINGS_ID = "#dunning-settings"  # not a valid policy id, so it never collides with a policy
+CLAIM_RETENTION = timedelta(days=400)
+
+
+class DynamoDueInvoices:
+    def due_for_action(self, until: datetime, limit: int) -> list[Invoice]:
+        """The invoices whose next action is at or before `until`, earliest first, from every shard."""
+        bound = f"{action_key_time(until)}#\uffff"
+        found: list[tuple[str, Invoice]] = []
+        for shard in range(DUNNING_SHARDS):
+            for m in InvoiceModel.due_for_action.query(f"due#{shard}", InvoiceModel.next_action_key <= bound,
+                                                       limit=limit, page_size=min(limit, 500)):
+                found.append((m.next_action_key, model_to_invoice(m)))
+        found.sort(key=lambda pair: pair[0])
+        return [invoice for _key, invoice in found[:limit]]
+
+
+def _claim_from_model(m: DunningMessageModel) -> Claim:
+    return Claim(m.message_key, m.customer_id, m.channel, date.fromisoformat(m.local_date), m.run_id,
+                 list(m.lines or []), status=m.status, lease_until=m.lease_until, destination=m.destination,
+                 provider_message_id=m.provider_message_id, recorded=bool(m.recorded))
+
+
+class DynamoClaims:
+    def claim(self, claim: Claim, now: datetime) -> Claim | None:
+        assert claim.lease_until is not None
+        model = DunningMessageModel(
+            message_key=claim.message_key, status="sending", customer_id=claim.customer_id, channel=claim.channel,
+            local_date=claim.local_date.isoformat(), run_id=claim.run_id, lease_until=claim.lease_until,
+            lines=claim.lines, claimed_at=now, recorded=False,
+            expires_at=int((now + CLAIM_RETENTION).timestamp()))
+        try:
+            model.save(condition=DunningMessageModel.message_key.does_not_exist())
+            return None
+        except PutError as exc:
+            if not is_conditional_failure(exc):
+                raise
+        return _claim_from_model(DunningMessageModel.get(claim.message_key, consistent_read=True))
+
+    def take_over(self, claim: Claim, run_id: str, now: datetime) -> bool:
+        """Only one run may act on a stuck claim: the one whose conditional update lands."""
+        try:
+            DunningMessageModel(message_key=claim.message_key).update(
+                actions=[DunningMessageModel.run_id.set(run_id)],
+                condition=(DunningMessageModel.run_id == claim.run_id) & (DunningMessageModel.status == "sending"))
+            return True
+        except UpdateError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+
+    def mark_sent(self, claim: Claim, provider_message_id: str, destination: str, now: datetime) -> None:
+        DunningMessageModel(message_key=claim.message_key).update(actions=[
+            DunningMessageModel.status.set("sent"), DunningMessageModel.provider_message_id.set(provider_message_id),
+            DunningMessageModel.destination.set(destination), DunningMessageModel.sent_at.set(now)])
+
+    def mark(self, claim: Claim, status: str, recorded: bool) -> None:
+        DunningMessageModel(message_key=claim.message_key).update(actions=[
+            DunningMessageModel.status.set(status), DunningMessageModel.recorded.set(recorded)])
+
+    def release(self, claim: Claim) -> None:
+        try:
+            DunningMessageModel(message_key=claim.message_key).delete(
+                condition=(DunningMessageModel.run_id == claim.run_id) & (DunningMessageModel.status == "sending"))
+        except DeleteError as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+
+def _task_from_model(m: TaskModel) -> Task:
+    return Task(m.task_id, m.kind, m.title, m.customer_id, m.invoice_id, dict(m.detail or {}), m.created_at,
+                m.created_by, m.status, m.completed_at, m.completed_by)
+
+
+class DynamoTasks:
+    def open(self, task: Task) -> bool:
+        model = TaskModel(task_id=task.task_id, status="open",
+                          created_key=f"{task.created_at.astimezone(UTC).isoformat()}#{task.task_id}",
+                          kind=task.kind, title=task.title[:500], customer_id=task.customer_id,
+                          invoice_id=task.invoice_id, detail=task.detail, created_at=task.created_at,
+                          created_by=task.created_by)
+        try:
+            model.save(condition=TaskModel.task_id.does_not_exist())
+            return True
+        except PutError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+
+    def get(self, task_id: str) -> Task | None:
+        try:
+            return _task_from_model(TaskModel.get(task_id, consistent_read=True))
+        except TaskModel.DoesNotExist:
+            return None
+
+    def list(self, status: str, limit: int, cursor: dict[str, Any] | None) -> tuple[list[Task], dict[str, Any] | None]:
+        result = TaskModel.by_status.query(status, scan_index_forward=False, limit=limit,
+                                           last_evaluated_key=cursor)
+        items = [_task_from_model(m) for m in result]
+        return items, result.last_evaluated_key
+
+    def complete(self, task_id: str, actor: str, now: datetime) -> Task | None:
+        try:
+            m = TaskModel.get(task_id, consistent_read=True)
+        except TaskModel.DoesNotExist:
+            return None
+        if m.status == "done":
+            return _task_from_model(m)
+        m.status, m.completed_at, m.completed_by = "done", now, actor
+        m.created_key = m.created_key  # unchanged; the by_status index moves the task to "done"
+        try:
+            m.save()
+        except PutError as exc:
+            if is_conditional_failure(exc):
+                raise VersionConflict(task_id) from exc
+            raise
+        return _task_from_model(m)
+
+
+class DynamoHistory:
+    def events(self, entity: str) -> list[AuditEvent]:
+        return [AuditEvent(m.entity_key, m.type, m.actor, m.at, m.event_key.rsplit("#", 1)[-1], dict(m.data or {}))
+                for m in EventModel.query(entity)]
+
+
+class DynamoDunningSettings:
+    def get(self) -> DunningSettings:
+        try:
+            m = PolicyModel.get(SETTINGS_ID, consistent_read=True)
+        except PolicyModel.DoesNotExist:
+            return DunningSettings()
+        document = m.document or {}
+        rows = document.get("reference_rates")
+        table = RateTable.from_rows(rows) if rows is not None else DunningSettings().rate_table
+        return DunningSettings(bool(document.get("kill_switch", False)), table, int(m.version or 0))
+
+    def save(self, settings: DunningSettings, event: AuditEvent, actor: str, now: datetime) -> None:
+        from pynamodb.exceptions import TransactWriteError
+        from pynamodb.transactions import TransactWrite
+
+        from chalicelib.adapters.dynamo import event_to_model
+        from chalicelib.adapters.models import transaction_connection
+
+        model = PolicyModel(policy_id=SETTINGS_ID, list_key="settings", document=settings.to_dict(),
+                            updated_at=now, updated_by=actor)
+        if settings.version:
+            model.version = settings.version
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.save(model)
+                transaction.save(event_to_model(event))
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+                raise VersionConflict(SETTINGS_ID) from exc
+            raise
+
+
+_RETRYABLE = {"Throttling", "ThrottlingException", "TooManyRequestsException", "ServiceUnavailable",
+              "InternalFailure", "LimitExceededException"}
+
+
+class AwsSender:
+    """Reminders by SES (a MIME message with a text and an HTML part) and SMS by SNS. Anything the provider
+    refuses is a SendFailed: never counted as sent."""
+
+    def __init__(self, ses: Any, sns: Any, sender: str, sender_name: str, configuration_set: str | None) -> None:
+        self._ses = ses
+        self._sns = sns
+        self.sender = sender
+        self.sender_name = sender_name
+        self.configuration_set = configuration_set
+
+    def send_email(self, email: OutgoingEmail) -> str:
+        message = EmailMessage()
+        message["From"] = formataddr((self.sender_name, self.sender))
+        message["To"] = email.to
+        message["Subject"] = email.subject
+        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
+        message["X-Dunwell-Message-Key"] = email.message_key
+        message.set_content(email.text)
+        message.add_alternative(email.html, subtype="html")
+        request: dict[str, Any] = {
+            "FromEmailAddress": self.sender,
+            "Destination": {"ToAddresses": [email.to]},
+            "Content": {"Raw": {"Data": message.as_bytes()}},
+            "EmailTags": [{"Name": "dunwell", "Value": "reminder"}],
+        }
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
+        try:
+            return str(self._call(lambda: self._ses.send_email(**request))["MessageId"])
+        except ClientError as exc:
+            raise SendFailed(f"SES refused the message: {exc.response['Error'].get('Code')}") from exc
+
+    def send_sms(self, phone: str, text: str, message_key: str) -> str:
+        try:
+            response = self._call(lambda: self._sns.publish(PhoneNumber=phone, Message=text, MessageAttributes={
+                "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}))
+        except ClientError as exc:
+            raise SendFailed(f"SNS refused the SMS: {exc.response['Error'].get('Code')}") from exc
+        return str(response["MessageId"])
+
+    @staticmethod
+    def _call(send: Any) -> Any:
+        """Throttling is 'try again shortly' (a few times, with backoff), never 'sent' or 'lost'."""
+        for attempt in range(4):
+            try:
+                return send()
+            except ClientError as exc:
+                if exc.response["Error"].get("Code") not in _RETRYABLE or attempt == 3:
+                    raise
+                time.sleep(0.2 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+
+class PowertoolsMetrics:
+    """CloudWatch metrics as EMF log lines (no PutMetricData call, no extra latency), one per name and channel."""
+
+    def __init__(self, namespace: str, service: str) -> None:
+        self.namespace = namespace
+        self.service = service
+
+    def count(self, name: str, value: int, dimensions: Mapping[str, str]) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+        with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=self.namespace,
+                           default_dimensions={"service": self.service}) as metric:
+            for key, dimension in dimensions.items():
+                metric.add_dimension(name=key, value=dimension)

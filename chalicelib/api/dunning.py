@@ -1,0 +1,129 @@
+"""Dunning for staff: the dry run, running the sweep now, the kill switch and reference rates, collector tasks
+and the agency hand-off export."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib import bootstrap, config
+from chalicelib.api.http import (
+    ApiError,
+    NotFound,
+    decode_cursor,
+    encode_cursor,
+    endpoint,
+    json_body,
+    page_limit,
+    parse_date,
+    query_params,
+)
+from chalicelib.services.api_keys import Role
+from chalicelib.services.ports import AuditEvent
+
+blueprint = Blueprint(__name__)
+
+
+def _actor() -> str:
+    return f"key:{blueprint.current_request.context.get('dunwell_principal', 'unknown')}"
+
+
+@blueprint.route("/dunning/preview", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def preview() -> dict[str, Any]:
+    as_of = parse_date(query_params(blueprint), "as_of") or datetime.now(UTC).date()
+    items = bootstrap.dunning_service().preview(as_of)
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item["action"]] = counts.get(item["action"], 0) + 1
+    return {"as_of": as_of.isoformat(), "counts": counts, "items": items}
+
+
+@blueprint.route("/dunning/runs", methods=["POST"])
+@endpoint(blueprint, role=Role.ADMIN)
+def run_now() -> dict[str, Any]:
+    body = json_body(blueprint) if blueprint.current_request.raw_body else {}
+    as_of: date | None = None
+    if body.get("as_of") is not None:
+        if not config.settings().allow_simulated_clock:
+            raise ApiError(403, "simulated_clock_disabled",
+                           "as_of (a simulated clock) is allowed only where DUNWELL_ALLOW_SIMULATED_CLOCK=true, "
+                           "never in production; omit it to run as of now", "as_of")
+        as_of = parse_date({"as_of": str(body["as_of"])}, "as_of")
+    summary: Any = bootstrap.dunning_service().run(as_of=as_of)
+    return dict(summary.to_dict())
+
+
+@blueprint.route("/dunning/settings", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def get_settings() -> dict[str, Any]:
+    settings: Any = bootstrap.dunning_settings().get()
+    return {**settings.to_dict(), "version": settings.version}
+
+
+@blueprint.route("/dunning/settings", methods=["PUT"])
+@endpoint(blueprint, role=Role.ADMIN)
+def put_settings() -> dict[str, Any]:
+    from chalicelib.domain.dunning.charges import RateTable
+
+    body = json_body(blueprint)
+    unknown = set(body) - {"kill_switch", "reference_rates", "version"}
+    if unknown:
+        raise ApiError(422, "invalid_settings", f"unknown fields {sorted(unknown)}", sorted(unknown)[0])
+    store: Any = bootstrap.dunning_settings()
+    current = store.get()
+    if "version" in body and body["version"] != current.version:
+        raise ApiError(409, "conflict", f"settings are at version {current.version}; read them again and retry")
+    updated = current
+    if "kill_switch" in body:
+        if not isinstance(body["kill_switch"], bool):
+            raise ApiError(422, "invalid_settings", "kill_switch must be true or false", "kill_switch")
+        updated = replace(updated, kill_switch=body["kill_switch"])
+    if "reference_rates" in body:
+        if not isinstance(body["reference_rates"], list):
+            raise ApiError(422, "invalid_settings", "reference_rates must be a list of rows", "reference_rates")
+        updated = replace(updated, rate_table=RateTable.from_rows(body["reference_rates"]))
+    now = datetime.now(UTC)
+    event = AuditEvent("settings#dunning", "dunning.settings_saved", _actor(), now, str(current.version + 1),
+                       updated.to_dict())
+    store.save(updated, event, _actor(), now)
+    saved = store.get()
+    return {**saved.to_dict(), "version": saved.version}
+
+
+def _task_view(task: Any) -> dict[str, Any]:
+    return {"id": task.task_id, "kind": task.kind, "title": task.title, "status": task.status,
+            "customer_id": task.customer_id, "invoice_id": task.invoice_id, "detail": task.detail,
+            "created_at": task.created_at.isoformat(), "created_by": task.created_by,
+            "completed_at": task.completed_at.isoformat() if task.completed_at else None,
+            "completed_by": task.completed_by}
+
+
+@blueprint.route("/tasks", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def list_tasks() -> dict[str, Any]:
+    params = query_params(blueprint)
+    status = params.get("status", "open")
+    if status not in ("open", "done"):
+        raise ApiError(400, "invalid_parameter", "status must be open or done", "status")
+    items, cursor = bootstrap.tasks().list(status, page_limit(params), decode_cursor(params))
+    return {"items": [_task_view(t) for t in items], "next_cursor": encode_cursor(cursor)}
+
+
+@blueprint.route("/tasks/{task_id}/complete", methods=["POST"])
+@endpoint(blueprint, role=Role.COLLECTOR)
+def complete_task(task_id: str) -> dict[str, Any]:
+    task = bootstrap.tasks().complete(task_id, _actor(), datetime.now(UTC))
+    if task is None:
+        raise NotFound(f"task {task_id}")
+    return _task_view(task)
+
+
+@blueprint.route("/invoices/{invoice_id}/agency-export", methods=["GET"])
+@endpoint(blueprint, role=Role.COLLECTOR)
+def agency_export(invoice_id: str) -> dict[str, Any]:
+    export: dict[str, Any] = bootstrap.dunning_service().agency_export(invoice_id)
+    return export

@@ -1,0 +1,41 @@
+"""The dunning service's view of the templates: invoices and charges in, subject / HTML / text / SMS out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from chalicelib.domain.customer import Contact, Customer
+from chalicelib.domain.dunning.charges import EarlyPaymentDiscount
+from chalicelib.domain.invoice import Invoice
+from chalicelib.domain.money import Money
+from chalicelib.formats.messages import InvoiceLine, Seller, render_reminder_email, render_reminder_sms
+
+
+class ReminderRenderer:
+    def __init__(self, seller: Seller, pay_url_template: str | None = None) -> None:
+        self.seller = seller
+        self.pay_url_template = pay_url_template  # e.g. "https://pay.example.com/i/{invoice_id}"
+
+    def line(self, invoice: Invoice, principal: Money, charges: Sequence[tuple[str, Money]], today: date,
+             discount: EarlyPaymentDiscount | None) -> InvoiceLine:
+        return InvoiceLine(
+            number=invoice.number, issue_date=invoice.issue_date, due_date=invoice.due_date,
+            currency=invoice.currency, total=invoice.total.amount, balance=principal.amount,
+            days_overdue=(today - invoice.due_date).days,
+            charges=tuple((code, amount.amount) for code, amount in charges),
+            pay_url=self.pay_url_template.format(invoice_id=invoice.invoice_id, number=invoice.number)
+            if self.pay_url_template else None,
+            discount=None if discount is None else (discount.amount.amount, discount.last_day),
+        )
+
+    def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
+              deadline: date | None) -> tuple[str, str, str]:
+        rendered = render_reminder_email(tone, contact.language or customer.language, customer.name, lines,
+                                         self.seller, today, contact_name=contact.name, deadline=deadline)
+        return rendered.subject, rendered.html, rendered.text
+
+    def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None) -> str:
+        return render_reminder_sms(tone, customer.language, customer.name, lines, self.seller, today,
+                                   deadline=deadline)

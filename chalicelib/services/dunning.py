@@ -1,0 +1,590 @@
+"""The dunning sweep: find the invoices due for a decision, decide (pure), send one message per customer,
+channel and local day, record what was sent and charged. Also the dry run (preview).
+
+Cost: the invoices read are those in the sparse `due_for_action` index up to now (plus their customers),
+never the ledger. Every invoice decided leaves with a new `next_action_at` (or none), so it is read again
+only when it next needs attention.
+
+Exactly once per (invoice, step, channel). Before a message goes out, a claim keyed
+(customer, customer's local date, channel) is written with a condition that it does not exist; it lists
+every invoice line in the message, the step, the charges and what to record. Then:
+
+1. claim written (status `sending`)  ->  2. handed to SES / SNS  ->  3. claim `sent` + provider message id
+   ->  4. each invoice records the send, its charges and its next action (versioned, retried on conflict)
+   ->  5. claim `recorded`.
+
+What a later run finds after a crash:
+- died before 2, or SES/SNS refused the message: the claim is released (or its lease expires) and the send
+  is retried by a later run. A refused send never counts as sent.
+- died between 3 and 5: the claim says `sent`; the run repairs: it records the claim's lines on the invoices
+  (idempotent: sends are a set, charges have keys) and sends nothing.
+- died between 2 and 3 (the only window where the outcome is unknown): the claim is still `sending` after
+  its lease. Dunwell does NOT send again: a second final notice with a second fee is worse than a missed
+  one. It records the lines as sent with `confirmed: false`, marks the claim `unconfirmed`, opens a task
+  and alerts finance so a human checks the SES logs. At-most-once, and never silent.
+The claim key also makes "never twice a day" structural: one email and one SMS per customer per local day.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.domain.customer import Contact, Customer
+from chalicelib.domain.dunning.calendar import InvalidTimezone, load_timezone, next_send_time
+from chalicelib.domain.dunning.charges import DEFAULT_RATE_TABLE, Charge, RateTable
+from chalicelib.domain.dunning.decision import CHANNELS, Decision, decide, history_of, state_of
+from chalicelib.domain.dunning.policy import TONES, Policy, Step
+from chalicelib.domain.errors import DomainError
+from chalicelib.domain.invoice import Invoice, LedgerCharge
+from chalicelib.domain.money import Money
+from chalicelib.services.ports import AuditEvent, StoredCustomer, VersionConflict
+
+SYSTEM = "system:dunning"
+CLAIM_LEASE = timedelta(minutes=10)
+RETRY_AFTER_FAILURE = timedelta(hours=1)
+CHARGE_CODES = {"fee": "late_fee", "interest": "interest", "compensation": "compensation"}
+TONE_RANK = {tone: rank for rank, tone in enumerate(TONES)}
+
+
+class SendFailed(Exception):
+    """SES / SNS did not take the message (throttled, rejected, unavailable): not sent, retry later."""
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    to: str
+    subject: str
+    html: str
+    text: str
+    message_key: str
+
+
+@dataclass(frozen=True)
+class DunningSettings:
+    kill_switch: bool = False
+    rate_table: RateTable = DEFAULT_RATE_TABLE
+    version: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kill_switch": self.kill_switch, "reference_rates": self.rate_table.to_rows()}
+
+
+@dataclass
+class Claim:
+    message_key: str
+    customer_id: str
+    channel: str
+    local_date: date
+    run_id: str
+    lines: list[dict[str, Any]]
+    status: str = "sending"
+    lease_until: datetime | None = None
+    destination: str | None = None
+    provider_message_id: str | None = None
+    recorded: bool = False
+
+
+@dataclass
+class Task:
+    task_id: str
+    kind: str
+    title: str
+    customer_id: str | None
+    invoice_id: str | None
+    detail: dict[str, Any]
+    created_at: datetime
+    created_by: str
+    status: str = "open"
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+
+
+# ---- ports -----------------------------------------------------------------------------------------
+
+class DueInvoices(Protocol):
+    def due_for_action(self, until: datetime, limit: int) -> list[Invoice]: ...
+
+
+class Invoices(Protocol):
+    def get_invoices(self, invoice_ids: Iterable[str]) -> dict[str, Invoice]: ...
+    def save_invoice(self, invoice: Invoice, events: Sequence[AuditEvent], now: datetime) -> Invoice: ...
+
+
+class Customers(Protocol):
+    def get_customers(self, customer_ids: Iterable[str]) -> dict[str, StoredCustomer]: ...
+    def update_customer(self, stored: StoredCustomer, customer: Customer, events: Sequence[AuditEvent],
+                        now: datetime) -> None: ...
+
+
+class Claims(Protocol):
+    def claim(self, claim: Claim, now: datetime) -> Claim | None:
+        """Write the claim unless one exists; None when written, else the existing claim."""
+    def take_over(self, claim: Claim, run_id: str, now: datetime) -> bool: ...
+    def mark_sent(self, claim: Claim, provider_message_id: str, destination: str, now: datetime) -> None: ...
+    def mark(self, claim: Claim, status: str, recorded: bool) -> None: ...
+    def release(self, claim: Claim) -> None: ...
+
+
+class Sender(Protocol):
+    def send_email(self, email: OutgoingEmail) -> str: ...
+    def send_sms(self, phone: str, text: str, message_key: str) -> str: ...
+
+
+class Renderer(Protocol):
+    def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
+              deadline: date | None) -> tuple[str, str, str]: ...
+    def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None) -> str: ...
+    def line(self, invoice: Invoice, principal: Money, charges: Sequence[tuple[str, Money]], today: date,
+             discount: Any) -> Any: ...
+
+
+class TaskStore(Protocol):
+    def open(self, task: Task) -> bool:
+        """Create unless a task with this id exists; True when created."""
+
+
+class Alerts(Protocol):
+    def publish(self, subject: str, message: dict[str, Any]) -> None: ...
+
+
+class Metrics(Protocol):
+    def count(self, name: str, value: int, dimensions: Mapping[str, str]) -> None: ...
+
+
+class Exports(Protocol):
+    def put_json(self, key: str, document: Mapping[str, Any]) -> None: ...
+
+
+class History(Protocol):
+    def events(self, entity: str) -> list[AuditEvent]: ...
+
+
+# ---- results ---------------------------------------------------------------------------------------
+
+@dataclass
+class RunSummary:
+    run_id: str
+    now: datetime
+    simulated: bool
+    invoices_considered: int = 0
+    customers_considered: int = 0
+    messages_sent: Counter[str] = field(default_factory=Counter)
+    reminders: Counter[str] = field(default_factory=Counter)  # per step name: invoices reminded
+    skipped: Counter[str] = field(default_factory=Counter)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    charges_added: int = 0
+    repaired: int = 0
+    unconfirmed: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+    kill_switch: bool = False
+    more_due: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "now": self.now.isoformat(), "simulated": self.simulated,
+            "kill_switch": self.kill_switch, "invoices_considered": self.invoices_considered,
+            "customers_considered": self.customers_considered,
+            "sent": {"email": self.messages_sent["email"], "sms": self.messages_sent["sms"]},
+            "reminders": dict(sorted(self.reminders.items())), "skipped": dict(sorted(self.skipped.items())),
+            "failed": self.failed, "charges_added": self.charges_added, "repaired": self.repaired,
+            "unconfirmed": self.unconfirmed, "actions": dict(sorted(self.actions.items())),
+            "more_due": self.more_due,
+        }
+
+
+@dataclass(frozen=True)
+class Planned:
+    invoice: Invoice
+    decision: Decision
+
+
+# ---- the service -----------------------------------------------------------------------------------
+
+def worst_tone(steps: Iterable[Step]) -> str:
+    return max((s.tone for s in steps), key=lambda t: TONE_RANK[t])
+
+
+def mask(destination: str) -> str:
+    if "@" in destination:
+        local, _, domain = destination.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return destination[:4] + "***" + destination[-2:]
+
+
+class DunningService:
+    def __init__(self, due: DueInvoices, invoices: Invoices, customers: Customers,
+                 policy_for: Callable[[str | None], Policy], settings: Callable[[], DunningSettings],
+                 claims: Claims, sender: Sender, renderer: Renderer, tasks: TaskStore, alerts: Alerts,
+                 metrics: Metrics, exports: Exports, history: History, *,
+                 clock: Callable[[], datetime] | None = None, batch_limit: int = 5000,
+                 time_left_ms: Callable[[], int] | None = None) -> None:
+        self.due = due
+        self.invoices = invoices
+        self.customers = customers
+        self.policy_for = policy_for
+        self.settings = settings
+        self.claims = claims
+        self.sender = sender
+        self.renderer = renderer
+        self.tasks = tasks
+        self.alerts = alerts
+        self.metrics = metrics
+        self.exports = exports
+        self.history = history
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.batch_limit = batch_limit
+        self.time_left_ms = time_left_ms
+
+    # ---- entry points --------------------------------------------------------------------------------
+
+    def run(self, as_of: date | None = None, time_left_ms: Callable[[], int] | None = None) -> RunSummary:
+        """Sweep now, or (simulated clock) as of the start of each customer's send window on `as_of`."""
+        now = self.clock()
+        summary = RunSummary(uuid.uuid4().hex, now, simulated=as_of is not None)
+        settings = self.settings()
+        if settings.kill_switch:
+            summary.kill_switch = True  # nothing read, nothing sent; the next run after release catches up
+            return summary
+        until = now if as_of is None else _end_of_day_anywhere(as_of)
+        due = self.due.due_for_action(until, self.batch_limit + 1)
+        summary.more_due = len(due) > self.batch_limit
+        by_customer: dict[str, list[Invoice]] = defaultdict(list)
+        for invoice in due[:self.batch_limit]:
+            by_customer[invoice.customer_id].append(invoice)
+        summary.invoices_considered = sum(len(v) for v in by_customer.values())
+        summary.customers_considered = len(by_customer)
+        customers = self.customers.get_customers(by_customer)
+        left = time_left_ms or self.time_left_ms
+        for customer_id, invoices in by_customer.items():
+            if left is not None and left() < 60_000:
+                summary.more_due = True  # the next run picks up where this one stopped: the rest is still due
+                break
+            stored = customers.get(customer_id)
+            if stored is None:
+                summary.skipped["unknown_customer"] += len(invoices)
+                continue
+            self._run_customer(stored, invoices, settings, as_of, summary)
+        for channel, sent in summary.messages_sent.items():
+            self.metrics.count("RemindersSent", sent, {"channel": channel})
+        for reason, skipped in summary.skipped.items():
+            self.metrics.count("InvoicesSkipped", skipped, {"reason": reason})
+        failures = Counter(f["channel"] for f in summary.failed)
+        for channel, failed in failures.items():
+            self.metrics.count("RemindersFailed", failed, {"channel": channel})
+        return summary
+
+    def preview(self, as_of: date) -> list[dict[str, Any]]:
+        """What a run on `as_of` would send and why, without writing anything."""
+        settings = self.settings()
+        due = self.due.due_for_action(_end_of_day_anywhere(as_of), self.batch_limit)
+        customers = self.customers.get_customers({i.customer_id for i in due})
+        out = []
+        for invoice in due:
+            stored = customers.get(invoice.customer_id)
+            if stored is None:
+                out.append({"invoice_id": invoice.invoice_id, "number": invoice.number,
+                            "customer_id": invoice.customer_id, "action": "skip", "reason": "unknown_customer"})
+                continue
+            customer = stored.customer
+            policy = self.policy_for(customer.policy_id)
+            decision = decide(state_of(invoice), customer, policy, history_of(invoice),
+                              _window_start(as_of, customer, policy), customer_paused=customer.dunning_paused,
+                              kill_switch=settings.kill_switch, rate_table=settings.rate_table)
+            out.append(_decision_view(invoice, decision))
+        return out
+
+    def agency_export(self, invoice_id: str) -> dict[str, Any]:
+        """Everything an agency needs to take over one invoice: the invoice, every notice sent with its
+        provider message id, every charge and the whole history."""
+        invoice = self.invoices.get_invoices([invoice_id]).get(invoice_id)
+        if invoice is None:
+            raise NotFound(f"invoice {invoice_id} not found", field="invoice_id")
+        stored = self.customers.get_customers([invoice.customer_id]).get(invoice.customer_id)
+        events = self.history.events(f"invoice#{invoice_id}")
+        return {
+            "invoice": {"invoice_id": invoice.invoice_id, "number": invoice.number, "currency": invoice.currency,
+                        "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
+                        "total": invoice.total.to_api(), "paid": invoice.paid.to_api(),
+                        "credited": invoice.credited.to_api(), "charged": invoice.charged.to_api(),
+                        "balance": invoice.balance.to_api(), "status": invoice.status.value},
+            "customer": None if stored is None else {"customer_id": stored.customer.customer_id,
+                                                     **stored.customer.to_dict()},
+            "charges": [c.to_dict() for c in invoice.charges],
+            "notices": [{"at": e.at.isoformat(), **e.data} for e in events if e.type == "reminder.sent"],
+            "history": [{"at": e.at.isoformat(), "type": e.type, "actor": e.actor, "data": dict(e.data)}
+                        for e in events],
+        }
+
+    # ---- one customer --------------------------------------------------------------------------------
+
+    def _run_customer(self, stored: StoredCustomer, invoices: list[Invoice], settings: DunningSettings,
+                      as_of: date | None, summary: RunSummary) -> None:
+        customer = stored.customer
+        policy = self.policy_for(customer.policy_id)
+        now = self.clock() if as_of is None else _window_start(as_of, customer, policy)
+        planned: list[Planned] = []
+        for invoice in invoices:
+            decision = decide(state_of(invoice), customer, policy, history_of(invoice), now,
+                              customer_paused=customer.dunning_paused, rate_table=settings.rate_table)
+            if decision.action == "send":
+                planned.append(Planned(invoice, decision))
+                continue
+            summary.skipped[decision.reason] += 1
+            if invoice.next_action_at != decision.next_action_at:
+                self._reschedule(invoice, decision.next_action_at, now)
+        if not planned:
+            return
+        tz = _customer_tz(customer, policy)
+        today = now.astimezone(tz).date()
+        failed: set[str] = set()
+        for channel in ("email", "sms"):
+            lines = [p for p in planned if channel in p.decision.channels]
+            if lines and not self._send(customer, policy, channel, lines, today, now, summary):
+                failed.update(p.invoice.invoice_id for p in lines)
+        for p in planned:
+            if p.invoice.invoice_id in failed:
+                # Sent on no channel, or not on all: look again soon rather than at the next step.
+                self._reschedule_fresh(p.invoice.invoice_id, now + RETRY_AFTER_FAILURE, now)
+
+    def _send(self, customer: Customer, policy: Policy, channel: str, planned: list[Planned], today: date,
+              now: datetime, summary: RunSummary) -> bool:
+        key = f"{customer.customer_id}#{today.isoformat()}#{channel}"
+        lines = [{
+            "invoice_id": p.invoice.invoice_id,
+            "step": p.decision.step.name if p.decision.step else "",
+            "charges": [_charge_json(c) for c in p.decision.charges],
+            "next_action_at": p.decision.next_action_at.isoformat() if p.decision.next_action_at else None,
+            "actions": list(p.decision.actions),
+        } for p in planned]
+        claim = Claim(key, customer.customer_id, channel, today, summary.run_id, lines, lease_until=now + CLAIM_LEASE)
+        existing = self.claims.claim(claim, now)
+        if existing is not None:
+            return self._existing_claim(existing, customer, planned, policy, now, summary)
+        destination = _destination(customer, channel)
+        if destination is None:  # decide() checked reachability; a contact suppressed meanwhile
+            self.claims.release(claim)
+            summary.skipped["no_contact"] += len(planned)
+            return True
+        steps = [p.decision.step for p in planned if p.decision.step is not None]
+        tone = worst_tone(steps)
+        deadline = today + timedelta(days=7) if tone != "friendly" else None
+        rendered_lines = [self._render_line(p, policy, today) for p in planned]
+        try:
+            if channel == "email":
+                contact = next(c for c in customer.contacts if c.email == destination)
+                subject, html, text = self.renderer.email(tone, customer, contact, rendered_lines, today, deadline)
+                message_id = self.sender.send_email(OutgoingEmail(destination, subject, html, text, key))
+            else:
+                message_id = self.sender.send_sms(destination, self.renderer.sms(
+                    tone, customer, rendered_lines, today, deadline), key)
+        except SendFailed as exc:
+            self.claims.release(claim)
+            summary.failed.append({"customer_id": customer.customer_id, "channel": channel, "reason": str(exc)})
+            return False
+        claim.destination = destination
+        self.claims.mark_sent(claim, message_id, destination, now)
+        summary.messages_sent[channel] += 1
+        self._record(claim, message_id, confirmed=True, now=now, summary=summary, customer=customer)
+        self.claims.mark(claim, "sent", recorded=True)
+        return True
+
+    def _existing_claim(self, existing: Claim, customer: Customer, planned: list[Planned], policy: Policy,
+                        now: datetime, summary: RunSummary) -> bool:
+        if existing.status == "sent" and not existing.recorded:
+            self._record(existing, existing.provider_message_id or "", confirmed=True, now=now, summary=summary,
+                         customer=customer)
+            self.claims.mark(existing, "sent", recorded=True)
+            summary.repaired += 1
+        elif existing.status == "sending" and existing.lease_until is not None and existing.lease_until < now:
+            if self.claims.take_over(existing, "unconfirmed", now):
+                self._record(existing, "", confirmed=False, now=now, summary=summary, customer=customer)
+                self.claims.mark(existing, "unconfirmed", recorded=True)
+                summary.unconfirmed += 1
+                self.tasks.open(Task(
+                    f"unconfirmed:{existing.message_key}", "unconfirmed_reminder",
+                    f"Check whether the {existing.channel} reminder of {existing.local_date} reached "
+                    f"{customer.name}", customer.customer_id, None,
+                    {"message_key": existing.message_key, "lines": existing.lines}, now, SYSTEM))
+                self.alerts.publish("Dunwell: reminder outcome unknown", {
+                    "message_key": existing.message_key, "customer_id": customer.customer_id,
+                    "why": "the sending process stopped between handing the message over and recording it; "
+                           "it was not sent again"})
+        elif existing.status == "sending":
+            summary.skipped["send_in_progress"] += len(planned)
+            return True
+        # Today's message for this channel is out: the rest waits for the customer's next sending day.
+        already = {line["invoice_id"] for line in existing.lines}
+        waiting = [p for p in planned if p.invoice.invoice_id not in already]
+        if waiting:
+            summary.skipped["customer_contacted_today"] += len(waiting)
+            tz = _customer_tz(customer, policy)
+            tomorrow = existing.local_date + timedelta(days=1)
+            when = next_send_time(tomorrow, tz, customer.country, policy.send_window, policy.business_days_only)
+            for p in waiting:
+                self._reschedule_fresh(p.invoice.invoice_id, when, now)
+        return True
+
+    def _render_line(self, planned: Planned, policy: Policy, today: date) -> Any:
+        invoice, decision = planned.invoice, planned.decision
+        principal = invoice.principal_open(policy.charges_first)
+        open_charges = invoice.balance - principal
+        shown: list[tuple[str, Money]] = []
+        if not open_charges.is_zero:
+            if open_charges == invoice.charged:
+                by_kind: dict[str, Money] = {}
+                for c in invoice.charges:
+                    by_kind[c.kind] = by_kind.get(c.kind, Money.zero(invoice.currency)) + c.amount
+                shown.extend((CHARGE_CODES.get(k, k), v) for k, v in by_kind.items())
+            else:
+                shown.append(("charges", open_charges))
+        shown.extend((CHARGE_CODES.get(c.kind, c.kind), c.amount) for c in decision.charges)
+        return self.renderer.line(invoice, principal, shown, today, decision.discount)
+
+    # ---- recording -----------------------------------------------------------------------------------
+
+    def _record(self, claim: Claim, message_id: str, *, confirmed: bool, now: datetime, summary: RunSummary,
+                customer: Customer) -> None:
+        for line in claim.lines:
+            invoice_id, step = line["invoice_id"], line["step"]
+            charges = tuple(_charge_from_json(c, claim.local_date, step) for c in line["charges"])
+            next_at = datetime.fromisoformat(line["next_action_at"]) if line["next_action_at"] else None
+            marker = f"{step}:{claim.channel}"
+            for _attempt in range(5):
+                invoice = self.invoices.get_invoices([invoice_id]).get(invoice_id)
+                if invoice is None:
+                    break
+                already_sent = marker in invoice.reminders_sent
+                charged = invoice.with_charges(charges)
+                new_charges = charged.charges[len(invoice.charges):]
+                actions = [a for a in line["actions"] if f"{step}:action:{a}" not in invoice.reminders_sent]
+                if already_sent and not new_charges and not actions:
+                    break
+                updated = replace(charged, reminders_sent=invoice.reminders_sent | {marker} | {
+                    f"{step}:action:{a}" for a in actions}, next_action_at=next_at)
+                events = [] if already_sent else [AuditEvent(
+                    f"invoice#{invoice_id}", "reminder.sent", SYSTEM, now, f"{claim.message_key}",
+                    {"step": step, "channel": claim.channel, "message_key": claim.message_key,
+                     "provider_message_id": message_id or None, "confirmed": confirmed,
+                     "to": mask(claim.destination) if claim.destination else None,
+                     "local_date": claim.local_date.isoformat()})]
+                events += [AuditEvent(f"invoice#{invoice_id}", "charge.added", SYSTEM, now, c.key,
+                                      {**c.to_dict(), "balance": updated.balance.to_api()}) for c in new_charges]
+                try:
+                    self.invoices.save_invoice(updated, events, now)
+                except VersionConflict:
+                    continue  # a payment or amendment landed meanwhile: read again, merge again
+                if not any(f"{step}:{c}" in invoice.reminders_sent for c in CHANNELS):
+                    summary.reminders[step] += 1  # invoices reminded at this step, whatever the channels
+                summary.charges_added += len(new_charges)
+                self._escalate(updated, step, actions, customer, now, summary)
+                break
+
+    def _escalate(self, invoice: Invoice, step: str, actions: list[str], customer: Customer, now: datetime,
+                  summary: RunSummary) -> None:
+        for action in actions:
+            summary.actions[action] += 1
+            if action == "credit_hold":
+                self._credit_hold(customer.customer_id, invoice, step, now)
+            elif action == "collector_task":
+                self.tasks.open(Task(f"escalation:{invoice.invoice_id}:{step}", "escalation",
+                                     f"Escalated: invoice {invoice.number} of {customer.name}, "
+                                     f"{invoice.balance} open", customer.customer_id, invoice.invoice_id,
+                                     {"step": step, "balance": invoice.balance.to_api()}, now, SYSTEM))
+            elif action == "notify_finance":
+                self.alerts.publish(f"Dunwell: invoice {invoice.number} escalated", {
+                    "invoice_id": invoice.invoice_id, "customer_id": customer.customer_id, "step": step,
+                    "balance": invoice.balance.to_api(), "currency": invoice.currency})
+            elif action == "agency_handoff":
+                self.exports.put_json(f"exports/agency/{invoice.invoice_id}.json",
+                                      self.agency_export(invoice.invoice_id))
+
+    def _credit_hold(self, customer_id: str, invoice: Invoice, step: str, now: datetime) -> None:
+        for _attempt in range(5):
+            stored = self.customers.get_customers([customer_id]).get(customer_id)
+            if stored is None or stored.customer.credit_hold:
+                return
+            event = AuditEvent(f"customer#{customer_id}", "customer.credit_hold_set", SYSTEM, now,
+                               f"{invoice.invoice_id}:{step}", {"reason": f"escalation of invoice {invoice.number}"})
+            try:
+                self.customers.update_customer(stored, replace(stored.customer, credit_hold=True), [event], now)
+                return
+            except VersionConflict:
+                continue
+
+    def _reschedule(self, invoice: Invoice, when: datetime | None, now: datetime) -> None:
+        # On a conflict the invoice changed meanwhile; its writer set a fresh next action and the next run decides.
+        with suppress(VersionConflict):
+            self.invoices.save_invoice(replace(invoice, next_action_at=when), [], now)
+
+    def _reschedule_fresh(self, invoice_id: str, when: datetime, now: datetime) -> None:
+        invoice = self.invoices.get_invoices([invoice_id]).get(invoice_id)
+        if invoice is not None and invoice.next_action_at != when:
+            self._reschedule(invoice, when, now)
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+def _end_of_day_anywhere(day: date) -> datetime:
+    """The last moment of `day` anywhere on Earth (UTC-12): every invoice due for action on that day."""
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=12)
+
+
+def _customer_tz(customer: Customer, policy: Policy) -> Any:
+    try:
+        return load_timezone(customer.timezone or policy.default_timezone)
+    except InvalidTimezone:
+        return load_timezone(policy.default_timezone)
+
+
+def _window_start(day: date, customer: Customer, policy: Policy) -> datetime:
+    """Simulated clock: the start of the customer's send window on `day` (their local time)."""
+    tz = _customer_tz(customer, policy)
+    return datetime.combine(day, policy.send_window.start, tz).astimezone(UTC)
+
+
+def _destination(customer: Customer, channel: str) -> str | None:
+    for contact in customer.contacts:
+        if channel == "email" and contact.email_suppressed:
+            continue
+        value = contact.email if channel == "email" else contact.phone
+        if value:
+            return value
+    return None
+
+
+def _charge_json(charge: Charge) -> dict[str, Any]:
+    return {"kind": charge.kind, "amount_minor": charge.amount.minor, "currency": charge.amount.currency,
+            "reason": charge.reason, "key": charge.key}
+
+
+def _charge_from_json(raw: Mapping[str, Any], charged_on: date, step: str) -> LedgerCharge:
+    return LedgerCharge(raw["kind"], Money.from_minor(int(raw["amount_minor"]), raw["currency"]), raw["reason"],
+                        raw["key"], charged_on, step)
+
+
+def _decision_view(invoice: Invoice, decision: Decision) -> dict[str, Any]:
+    return {
+        "invoice_id": invoice.invoice_id, "number": invoice.number, "customer_id": invoice.customer_id,
+        "balance": invoice.balance.to_api(), "currency": invoice.currency,
+        "due_date": invoice.due_date.isoformat(),
+        "action": decision.action, "reason": decision.reason,
+        "step": decision.step.name if decision.step else None, "channels": list(decision.channels),
+        "charges": [c.to_dict() for c in decision.charges],
+        "skipped_steps": [{"step": s, "reason": r} for s, r in decision.skipped_steps],
+        "actions": list(decision.actions),
+        "next_action_at": decision.next_action_at.isoformat() if decision.next_action_at else None,
+        "discount": None if decision.discount is None else {
+            "amount": decision.discount.amount.to_api(), "last_day": decision.discount.last_day.isoformat()},
+        "unreachable_channels": list(decision.unreachable_channels),
+        "warnings": list(decision.warnings),
+    }

@@ -1,0 +1,254 @@
+"""The dunning sweep against moto: sends, claims, catch-up, holds, charges, crashes, bounces, the kill switch."""
+
+from __future__ import annotations
+
+import email
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+from moto.sns.models import sns_backends
+
+from chalicelib import bootstrap, config
+from chalicelib.adapters.models import DunningMessageModel
+from chalicelib.services.dunning import Claim, SendFailed
+from tests.integration.helpers import drop, dunwell_csv, get_json
+
+REGION = "eu-west-1"
+HEADER_ROW = ("{number},invoice,{customer},{name},{email},{phone},{language},Europe/Berlin,DE,{issued},"
+              "{due},,EUR,{total},0,,open,")
+
+
+@pytest.fixture
+def dunning(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("DUNWELL_ALLOW_SIMULATED_CLOCK", "true")
+    bootstrap.reset()
+    boto3.client("ses", region_name=config.settings().region).verify_domain_identity(Domain="example.com")
+    yield
+
+
+def row(number: str, *, customer: str = "acme", due: str = "2026-12-01", total: str = "1000.00",
+        email_address: str = "ap@acme.example", phone: str = "", language: str = "en",
+        issued: str = "2026-11-01") -> str:
+    return HEADER_ROW.format(number=number, customer=customer, name=f"{customer.title()} GmbH", email=email_address,
+                             phone=phone, language=language, due=due, total=total, issued=issued)
+
+
+def mails() -> list[Any]:
+    backend = ses_backends[DEFAULT_ACCOUNT_ID][config.settings().region]
+    return [email.message_from_string(m.raw_data) for m in backend.sent_messages]
+
+
+def sms() -> list[tuple[str, str]]:
+    backend = sns_backends[DEFAULT_ACCOUNT_ID][config.settings().region]
+    return list(backend.sms_messages.values())
+
+
+def run(client: Any, headers: dict[str, str], as_of: str) -> dict[str, Any]:
+    response = client.http.post("/dunning/runs", headers={**headers, "Content-Type": "application/json"},
+                                body=json.dumps({"as_of": as_of}))
+    assert response.status_code == 200, response.body
+    return dict(json.loads(response.body))
+
+
+def text_of(message: Any) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return str(part.get_payload(decode=True).decode())
+    raise AssertionError("no text part")
+
+
+def test_a_ladder_unfolds_once_per_step_and_catches_up(client: Any, s3: Any, bucket: str, dunning: None,
+                                                         admin_headers: dict[str, str]) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1"), row("INV-2", total="250.00")))
+
+    first = run(client, admin_headers, "2026-11-24")  # due - 7, a Tuesday
+    assert first["sent"] == {"email": 1, "sms": 0}
+    assert first["reminders"] == {"upcoming": 2}
+    [message] = mails()
+    assert message["To"] == "ap@acme.example"
+    assert "INV-1" in text_of(message) and "INV-2" in text_of(message)  # one statement for both invoices
+    assert message["X-Dunwell-Message-Key"] == "acme#2026-11-24#email"
+
+    again = run(client, admin_headers, "2026-11-24")
+    assert again["sent"] == {"email": 0, "sms": 0}
+    assert again["invoices_considered"] == 0  # rescheduled: the index no longer lists them
+    assert len(mails()) == 1
+
+    assert run(client, admin_headers, "2026-12-01")["reminders"] == {"due_today": 2}
+    # Missed runs: on 2027-01-20 (due + 50) only the escalation goes out, once.
+    late = run(client, admin_headers, "2027-01-20")
+    assert late["reminders"] == {"escalation": 2}
+    assert late["actions"] == {"collector_task": 2, "credit_hold": 2, "notify_finance": 2}
+    assert len(mails()) == 3
+
+    status, invoice = get_json(client, "/invoices/INV-1", admin_headers)
+    assert status == 200 and invoice["reminders_sent"] == [
+        "due_today:email", "escalation:action:collector_task", "escalation:action:credit_hold",
+        "escalation:action:notify_finance", "escalation:email", "upcoming:email"]
+    assert invoice["next_action_at"] is None  # the ladder is done
+    status, customer = get_json(client, "/customers/acme", admin_headers)
+    assert customer["credit_hold"] is True
+    status, tasks = get_json(client, "/tasks", admin_headers)
+    assert {t["invoice_id"] for t in tasks["items"]} == {"INV-1", "INV-2"}
+    export = get_json(client, "/invoices/INV-1/agency-export", admin_headers)[1]
+    assert [n["step"] for n in export["notices"]] == ["upcoming", "due_today", "escalation"]
+    assert all(n["provider_message_id"] for n in export["notices"])
+
+
+def test_preview_explains_and_writes_nothing(client: Any, s3: Any, bucket: str, dunning: None,
+                                             admin_headers: dict[str, str]) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1")))
+    status, body = get_json(client, "/dunning/preview?as_of=2026-12-08", admin_headers)
+    assert status == 200
+    [item] = body["items"]
+    assert (item["action"], item["step"], item["reason"]) == ("send", "overdue_7", "catch_up")
+    assert item["skipped_steps"] == [{"step": "upcoming", "reason": "superseded"},
+                                     {"step": "due_today", "reason": "superseded"}]
+    assert mails() == []
+    assert get_json(client, "/dunning/preview?as_of=2026-12-08", admin_headers)[1] == body
+
+
+def test_paid_invoices_are_not_chased(client: Any, s3: Any, bucket: str, dunning: None,
+                                      admin_headers: dict[str, str]) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1")))
+    response = client.http.post("/payments", headers={**admin_headers, "Content-Type": "application/json",
+                                                      "Idempotency-Key": "wire-1"},
+                                body=json.dumps({"amount": "1000.00", "currency": "EUR", "customer_id": "acme",
+                                                 "references": ["INV-1"], "method": "wire",
+                                                 "received_on": "2026-11-20"}))
+    assert response.status_code in (200, 201), response.body
+    summary = run(client, admin_headers, "2026-12-08")
+    assert summary["sent"] == {"email": 0, "sms": 0}
+    assert mails() == []
+
+
+def test_final_notice_charges_statutory_compensation_and_interest_once(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str]) -> None:
+    from chalicelib.domain.dunning.policy import default_policy
+
+    policy = default_policy("eu_2011_7").to_dict()
+    response = client.http.put("/policies/default", headers={**admin_headers, "Content-Type": "application/json"},
+                               body=json.dumps(policy))
+    assert response.status_code == 200, response.body
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1", due="2026-03-03", issued="2026-02-01")))
+    summary = run(client, admin_headers, "2026-04-07")  # due + 35: the final notice
+    assert summary["reminders"] == {"final_notice": 1}
+    assert summary["charges_added"] == 2
+    invoice = get_json(client, "/invoices/INV-1", admin_headers)[1]
+    # 1000.00 principal, EUR 40, and 35 days at 2.15 + 8 = 10.15 % : 1000 * 0.1015 * 35 / 365 = 9.73
+    assert invoice["charged"] == "49.73"
+    assert invoice["balance"] == "1049.73"
+    assert "40,00" in text_of(mails()[0]) or "40.00" in text_of(mails()[0])
+    assert run(client, admin_headers, "2026-04-07")["charges_added"] == 0
+
+
+def test_a_crash_between_send_and_record_is_repaired_without_a_second_send(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1")))
+    service = bootstrap.dunning_service()
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("process died")
+
+    monkeypatch.setattr(service, "_record", crash)
+    with pytest.raises(RuntimeError):
+        service.run(as_of=date(2026, 11, 24))
+    monkeypatch.undo()
+    claim = DunningMessageModel.get("acme#2026-11-24#email")
+    assert (claim.status, claim.recorded) == ("sent", False)
+    summary = service.run(as_of=date(2026, 11, 24))
+    assert summary.repaired == 1 and summary.messages_sent["email"] == 0
+    assert len(mails()) == 1
+    invoice = get_json(client, "/invoices/INV-1", admin_headers)[1]
+    assert invoice["reminders_sent"] == ["upcoming:email"]
+
+
+def test_a_crash_while_sending_is_never_sent_twice_but_flagged(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str]) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1")))
+    claims = bootstrap.dunning_service().claims
+    stuck = Claim("acme#2026-11-24#email", "acme", "email", date(2026, 11, 24), "dead-run",
+                  [{"invoice_id": "INV-1", "step": "upcoming", "charges": [], "next_action_at": None, "actions": []}],
+                  lease_until=datetime.now(UTC) - timedelta(minutes=1))
+    assert claims.claim(stuck, datetime.now(UTC)) is None
+    summary = bootstrap.dunning_service().run(as_of=date(2026, 11, 24))
+    assert summary.unconfirmed == 1 and summary.messages_sent["email"] == 0
+    assert mails() == []
+    assert DunningMessageModel.get("acme#2026-11-24#email").status == "unconfirmed"
+    tasks = get_json(client, "/tasks", admin_headers)[1]["items"]
+    assert [t["kind"] for t in tasks] == ["unconfirmed_reminder"]
+    export = get_json(client, "/invoices/INV-1/agency-export", admin_headers)[1]
+    assert export["notices"][0]["confirmed"] is False
+
+
+def test_a_refused_send_is_released_and_retried(client: Any, s3: Any, bucket: str, dunning: None,
+                                                admin_headers: dict[str, str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1")))
+    service = bootstrap.dunning_service()
+
+    def refuse(*args: Any, **kwargs: Any) -> str:
+        raise SendFailed("SES refused the message: Throttling")
+
+    monkeypatch.setattr(service.sender, "send_email", refuse)
+    failed = service.run(as_of=date(2026, 11, 24))
+    assert [f["channel"] for f in failed.failed] == ["email"]
+    monkeypatch.undo()
+    with pytest.raises(DunningMessageModel.DoesNotExist):
+        DunningMessageModel.get("acme#2026-11-24#email")
+    retried = service.run(as_of=date(2026, 11, 25))
+    assert retried.messages_sent["email"] == 1
+    assert len(mails()) == 1
+
+
+def test_kill_switch_stops_everything_and_release_catches_up(client: Any, s3: Any, bucket: str, dunning: None,
+                                                             admin_headers: dict[str, str]) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1")))
+    put = client.http.put("/dunning/settings", headers={**admin_headers, "Content-Type": "application/json"},
+                          body=json.dumps({"kill_switch": True}))
+    assert put.status_code == 200 and json.loads(put.body)["kill_switch"] is True
+    assert run(client, admin_headers, "2026-12-08")["kill_switch"] is True
+    assert mails() == []
+    client.http.put("/dunning/settings", headers={**admin_headers, "Content-Type": "application/json"},
+                    body=json.dumps({"kill_switch": False}))
+    assert run(client, admin_headers, "2026-12-08")["reminders"] == {"overdue_7": 1}
+
+
+def test_a_bounced_address_is_suppressed_and_the_next_reminder_goes_by_sms(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str]) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1", phone="+4915112345678")))
+    run(client, admin_headers, "2026-11-24")
+    [message] = mails()
+    notification = {"eventType": "Bounce",
+                    "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
+                               "bouncedRecipients": [{"emailAddress": "ap@acme.example"}]},
+                    "mail": {"messageId": "ses-1", "headers": [
+                        {"name": "X-Dunwell-Message-Key", "value": message["X-Dunwell-Message-Key"]}]}}
+    event = client.events.generate_sns_event(message=json.dumps(notification), subject="bounce")
+    outcome = client.lambda_.invoke("ses_notifications", event).payload
+    assert outcome["outcome"] == "suppressed"
+    customer = get_json(client, "/customers/acme", admin_headers)[1]
+    assert customer["contacts"][0]["email_suppressed"] is True
+    tasks = get_json(client, "/tasks", admin_headers)[1]["items"]
+    assert [t["kind"] for t in tasks] == ["email_bounce"]
+    summary = run(client, admin_headers, "2026-12-01")  # due_today: email only, the address bounced -> SMS
+    assert summary["sent"] == {"email": 0, "sms": 1}
+    [(phone, text)] = sms()
+    assert phone == "+4915112345678" and "INV-1" in text
+
+
+def test_simulated_clock_is_refused_where_not_allowed(client: Any, aws: None, admin_headers: dict[str, str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUNWELL_ALLOW_SIMULATED_CLOCK", "false")
+    config.reset()
+    response = client.http.post("/dunning/runs", headers={**admin_headers, "Content-Type": "application/json"},
+                                body=json.dumps({"as_of": "2026-12-01"}))
+    assert response.status_code == 403
+    assert json.loads(response.body)["error"]["field"] == "as_of"
