@@ -11,13 +11,21 @@ from email.utils import formataddr, make_msgid
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo import DUNNING_SHARDS, action_key_time, is_conditional_failure, model_to_invoice
-from chalicelib.adapters.models import DunningMessageModel, EventModel, InvoiceModel, PolicyModel, TaskModel
+from chalicelib.adapters.models import (
+    DunningMessageModel,
+    EventModel,
+    InvoiceModel,
+    PolicyModel,
+    TaskModel,
+    transaction_connection,
+)
 from chalicelib.domain.dunning.charges import RateTable
-from chalicelib.domain.invoice import Invoice
-from chalicelib.services.dunning import Claim, DunningSettings, OutgoingEmail, SendFailed, Task
+from chalicelib.domain.invoice import Invoice, InvoiceStatus
+from chalicelib.services.dunning import Claim, DunningSettings, InvoicesChanged, OutgoingEmail, SendFailed, Task
 from chalicelib.services.ports import AuditEvent, VersionConflict
 
 SETTINGS_ID = "#dunning-settings"  # not a valid policy id, so it never collides with a policy
@@ -43,20 +51,40 @@ def _claim_from_model(m: DunningMessageModel) -> Claim:
                  provider_message_id=m.provider_message_id, recorded=bool(m.recorded))
 
 
+CHASEABLE = [InvoiceStatus.OPEN.value, InvoiceStatus.PARTIALLY_PAID.value]
+MAX_CHECKED_LINES = 99  # TransactWriteItems takes 100 items: the claim and 99 invoice checks
+
+
 class DynamoClaims:
     def claim(self, claim: Claim, now: datetime) -> Claim | None:
+        """One transaction: the claim (unless one exists) and, for each invoice in it, a check that it is still
+        chaseable right now (not paid, disputed, written off, void, promised or in a plan). The sweep read the
+        invoices earlier; a payment that landed since then makes the claim fail instead of a reminder go out."""
         assert claim.lease_until is not None
         model = DunningMessageModel(
             message_key=claim.message_key, status="sending", customer_id=claim.customer_id, channel=claim.channel,
             local_date=claim.local_date.isoformat(), run_id=claim.run_id, lease_until=claim.lease_until,
             lines=claim.lines, claimed_at=now, recorded=False,
             expires_at=int((now + CLAIM_RETENTION).timestamp()))
+        checked = [line["invoice_id"] for line in claim.lines][:MAX_CHECKED_LINES]
+        today = claim.local_date.isoformat()
+        chaseable = (InvoiceModel.status.is_in(*CHASEABLE)
+                     & (InvoiceModel.in_plan.does_not_exist() | (InvoiceModel.in_plan == False))  # noqa: E712
+                     & (InvoiceModel.promised_until.does_not_exist() | (InvoiceModel.promised_until < today)))
         try:
-            model.save(condition=DunningMessageModel.message_key.does_not_exist())
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                for invoice_id in checked:
+                    transaction.condition_check(InvoiceModel, invoice_id, condition=chaseable)
+                transaction.save(model, condition=DunningMessageModel.message_key.does_not_exist())
             return None
-        except PutError as exc:
-            if not is_conditional_failure(exc):
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            failed = [reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons]
+            if not any(failed):
                 raise
+            changed = [invoice_id for invoice_id, bad in zip(checked, failed, strict=False) if bad]
+            if changed:
+                raise InvoicesChanged(changed) from exc
         return _claim_from_model(DunningMessageModel.get(claim.message_key, consistent_read=True))
 
     def take_over(self, claim: Claim, run_id: str, now: datetime) -> bool:
@@ -157,11 +185,7 @@ class DynamoDunningSettings:
         return DunningSettings(bool(document.get("kill_switch", False)), table, int(m.version or 0))
 
     def save(self, settings: DunningSettings, event: AuditEvent, actor: str, now: datetime) -> None:
-        from pynamodb.exceptions import TransactWriteError
-        from pynamodb.transactions import TransactWrite
-
         from chalicelib.adapters.dynamo import event_to_model
-        from chalicelib.adapters.models import transaction_connection
 
         model = PolicyModel(policy_id=SETTINGS_ID, list_key="settings", document=settings.to_dict(),
                             updated_at=now, updated_by=actor)

@@ -52,6 +52,14 @@ CHARGE_CODES = {"fee": "late_fee", "interest": "interest", "compensation": "comp
 TONE_RANK = {tone: rank for rank, tone in enumerate(TONES)}
 
 
+class InvoicesChanged(Exception):
+    """Invoices of a message stopped being chaseable (paid, disputed, ...) between the sweep's read and the claim."""
+
+    def __init__(self, invoice_ids: Sequence[str]) -> None:
+        super().__init__(f"{len(invoice_ids)} invoices changed before the send")
+        self.invoice_ids = frozenset(invoice_ids)
+
+
 class SendFailed(Exception):
     """SES / SNS did not take the message (throttled, rejected, unavailable): not sent, retry later."""
 
@@ -124,7 +132,8 @@ class Customers(Protocol):
 
 class Claims(Protocol):
     def claim(self, claim: Claim, now: datetime) -> Claim | None:
-        """Write the claim unless one exists; None when written, else the existing claim."""
+        """Write the claim unless one exists; None when written, else the existing claim. Raises InvoicesChanged
+        when an invoice of the claim is no longer chaseable at this moment (then nothing is written)."""
     def take_over(self, claim: Claim, run_id: str, now: datetime) -> bool: ...
     def mark_sent(self, claim: Claim, provider_message_id: str, destination: str, now: datetime) -> None: ...
     def mark(self, claim: Claim, status: str, recorded: bool) -> None: ...
@@ -363,7 +372,14 @@ class DunningService:
             "actions": list(p.decision.actions),
         } for p in planned]
         claim = Claim(key, customer.customer_id, channel, today, summary.run_id, lines, lease_until=now + CLAIM_LEASE)
-        existing = self.claims.claim(claim, now)
+        try:
+            existing = self.claims.claim(claim, now)
+        except InvoicesChanged as changed:
+            # Paid, disputed, promised... since the sweep read them: not in this message. The next run decides
+            # about them again from what they are then (a settled invoice has left the index already).
+            summary.skipped["changed_before_send"] += len(changed.invoice_ids)
+            rest = [p for p in planned if p.invoice.invoice_id not in changed.invoice_ids]
+            return self._send(customer, policy, channel, rest, today, now, summary) if rest else True
         if existing is not None:
             return self._existing_claim(existing, customer, planned, policy, now, summary)
         destination = _destination(customer, channel)

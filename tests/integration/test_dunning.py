@@ -120,7 +120,7 @@ def test_paid_invoices_are_not_chased(client: Any, s3: Any, bucket: str, dunning
     response = client.http.post("/payments", headers={**admin_headers, "Content-Type": "application/json",
                                                       "Idempotency-Key": "wire-1"},
                                 body=json.dumps({"amount": "1000.00", "currency": "EUR", "customer_id": "acme",
-                                                 "references": ["INV-1"], "method": "wire",
+                                                 "invoice_numbers": ["INV-1"], "method": "wire",
                                                  "received_on": "2026-11-20"}))
     assert response.status_code in (200, 201), response.body
     summary = run(client, admin_headers, "2026-12-08")
@@ -252,3 +252,22 @@ def test_simulated_clock_is_refused_where_not_allowed(client: Any, aws: None, ad
                                 body=json.dumps({"as_of": "2026-12-01"}))
     assert response.status_code == 403
     assert json.loads(response.body)["error"]["field"] == "as_of"
+
+
+def test_an_invoice_paid_after_the_sweep_read_it_gets_no_reminder(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1"), row("INV-2", total="250.00")))
+    service = bootstrap.dunning_service()
+    stale = service.due.due_for_action(datetime(2026, 11, 26, tzinfo=UTC), 100)  # read before the payment
+    assert {i.invoice_id for i in stale} == {"INV-1", "INV-2"}
+    paid = client.http.post("/payments", headers={**admin_headers, "Content-Type": "application/json",
+                                                  "Idempotency-Key": "wire-2"},
+                            body=json.dumps({"amount": "1000.00", "currency": "EUR", "customer_id": "acme",
+                                             "invoice_numbers": ["INV-1"], "method": "wire"}))
+    assert paid.status_code in (200, 201), paid.body
+    monkeypatch.setattr(service.due, "due_for_action", lambda until, limit: stale)
+    summary = service.run(as_of=date(2026, 11, 24))
+    assert summary.skipped["changed_before_send"] == 1
+    [message] = mails()
+    assert "INV-2" in text_of(message) and "INV-1" not in text_of(message)
