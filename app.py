@@ -5,10 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Chalice, Rate
-from chalice.app import CloudWatchEvent, SNSEvent
+from chalice.app import CloudWatchEvent, DynamoDBEvent, SNSEvent, SQSEvent
 
 from chalicelib import bootstrap
-from chalicelib.api import customers, dunning, health, imports, invoices, payments, policies, webhooks
+from chalicelib.api import (
+    accounts,
+    collections,
+    customers,
+    dunning,
+    health,
+    imports,
+    invoices,
+    keys,
+    openapi,
+    payments,
+    policies,
+    webhooks,
+)
 from chalicelib.observability import logger, observe
 
 app = Chalice(app_name="dunwell", configure_logs=False)
@@ -22,6 +35,10 @@ app.register_blueprint(payments.blueprint)
 app.register_blueprint(policies.blueprint)
 app.register_blueprint(webhooks.blueprint)
 app.register_blueprint(dunning.blueprint)
+app.register_blueprint(accounts.blueprint)
+app.register_blueprint(collections.blueprint)
+app.register_blueprint(keys.blueprint)
+app.register_blueprint(openapi.blueprint)
 
 
 # S3 -> EventBridge -> here (on_s3_event cannot be packaged for CloudFormation). The bucket name is
@@ -50,13 +67,30 @@ def redrive_inbox(event: CloudWatchEvent) -> dict[str, Any]:
     return {"redriven": redriven}
 
 
-# Hourly, so every customer's local send window is met; each run reads only the invoices due for a decision.
+# Hourly, so every customer's local send window is met; each run reads only the invoices due for a decision
+# and hands them, per customer, to the reminder workers (in this process where no queue is configured).
 @app.schedule(Rate(1, unit=Rate.HOURS), name="dunning_sweep")
 def dunning_sweep(event: CloudWatchEvent) -> dict[str, Any]:
+    queue = bootstrap.dunning_queue()
+    service = bootstrap.dunning_service()
     remaining = getattr(event.context, "get_remaining_time_in_millis", None)
-    summary: dict[str, Any] = bootstrap.dunning_service().run(time_left_ms=remaining).to_dict()
-    logger.info("dunning sweep", extra={"summary": summary})
-    return summary
+    summary = service.dispatch(queue) if queue is not None else service.run(time_left_ms=remaining)
+    result: dict[str, Any] = summary.to_dict()
+    logger.info("dunning sweep", extra={"summary": result})
+    return result
+
+
+# One message per customer with due invoices; a failed message is retried alone (partial batch response).
+@app.on_sqs_message(queue="dunwell-dunning-work", batch_size=5, name="send_reminders")
+def send_reminders(event: SQSEvent) -> dict[str, Any]:
+    failures = []
+    for record in event:
+        try:
+            bootstrap.dunning_service().work(bootstrap.decode_work(record.body))
+        except Exception:
+            logger.exception("reminder work failed; SQS will redeliver it")
+            failures.append({"itemIdentifier": record.to_dict()["messageId"]})
+    return {"batchItemFailures": failures}
 
 
 # SES bounces and complaints (configuration set -> SNS topic; infra/resources.yaml points this at the stack's).
@@ -65,3 +99,16 @@ def ses_notifications(event: SNSEvent) -> dict[str, Any]:
     outcome: dict[str, Any] = bootstrap.bounce_handler().handle(event.message)
     logger.info("ses notification", extra={"outcome": outcome})
     return outcome
+
+
+# Every audit event, as written (in the same transaction as its change), goes out on the EventBridge bus.
+# infra/resources.yaml points this at the stack's events table stream; this ARN only names the kind of source.
+@app.on_dynamodb_record(stream_arn="arn:aws:dynamodb:eu-west-1:000000000000:table/dunwell-events/stream/any",
+                        starting_position="TRIM_HORIZON", batch_size=100, name="publish_events")
+def publish_events(event: DynamoDBEvent) -> dict[str, Any]:
+    from chalicelib.services.events_out import publish
+
+    bus = bootstrap.event_bus()
+    changes = bootstrap.decode_stream_records(event.to_dict()["Records"])
+    failed = publish(changes, bus) if bus is not None else []
+    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+import traceback
+from collections.abc import Callable
 
 from bench import coldstart, dunning, ingest, payments
 
 BENCHES = ("ingest", "payments", "coldstart", "dunning")
+
+
+def _guarded(name: str, bench: Callable[[], object], failed: list[str]) -> None:
+    """One bench that breaks is reported and the others still run; `make bench` then exits non-zero."""
+    try:
+        bench()
+    except Exception:
+        traceback.print_exc()
+        failed.append(name)
 
 
 def main() -> None:
@@ -25,25 +37,28 @@ def main() -> None:
                         help="customers, each with one invoice due on the bench day")
     args = parser.parse_args()
     only = set(args.only or BENCHES)
+    failed: list[str] = []
     if "ingest" in only:
         print("== ingest (budgets: <= 60 DynamoDB requests per 1,000 new rows; re-drop <= 3 requests, 0 writes; "
               "< 200 MB peak RSS)")
-        ingest.run(args.rows, args.customers)
+        _guarded("ingest", lambda: ingest.run(args.rows, args.customers), failed)
         print()
     if "payments" in only:
         print("== payments (budget: <= 5 DynamoDB requests per payment event; 2xx after the durable record)")
-        payments.run(args.events)
+        _guarded("payments", lambda: payments.run(args.events), failed)
         print()
     if "coldstart" in only:
         print("== cold start")
-        coldstart.run()
+        _guarded("coldstart", coldstart.run, failed)
         print()
     if "dunning" in only:
         print(f"== dunning sweep, {args.dunning_big:,} vs {args.dunning_small:,} invoices, "
               f"{args.dunning_customers:,} due (budgets: items read <= 1.1 x invoices due + customers read; "
               "0 Scans; run times within 20%)")
-        dunning.run(args.dunning_big, args.dunning_small, args.dunning_customers, args.dunning_customers)
-
+        _guarded("dunning", lambda: dunning.run(args.dunning_big, args.dunning_small, args.dunning_customers,
+                                                args.dunning_customers), failed)
+    if failed:
+        sys.exit(f"benches that did not complete: {', '.join(failed)}")
 
 if __name__ == "__main__":
     main()

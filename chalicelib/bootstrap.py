@@ -98,6 +98,7 @@ def ingest_service() -> Any:
         stale_after=timedelta(minutes=settings.stale_inbox_minutes),
         parse_bank=parse_bank_file, payments=payment_service(),
         earliest_step_offset=settings_admin().earliest_step_offset,
+        credit_check=credit_control().check_limits,
     )
 
 
@@ -120,9 +121,12 @@ def payment_store() -> Any:
 def payment_service() -> Any:
     _session()
     from chalicelib.adapters.payments import DynamoProviderEvents
+    from chalicelib.formats.receipts import render_receipt_email
     from chalicelib.services.payments import PaymentService
+    from chalicelib.services.receipts import PaymentReceipts
 
-    return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts())
+    receipts = PaymentReceipts(customers(), render_receipt_email, sender(), metrics(), seller())
+    return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts(), receipts=receipts)
 
 
 @cache
@@ -159,37 +163,118 @@ def alerts() -> Any:
 
 
 @cache
-def dunning_service() -> Any:
-    _session()
-    from chalicelib.adapters.dunning import AwsSender, DynamoClaims, DynamoDueInvoices, DynamoHistory, PowertoolsMetrics
-    from chalicelib.formats.messages import Seller
-    from chalicelib.formats.reminders import ReminderRenderer
-    from chalicelib.services.dunning import DunningService
+def sender() -> Any:
+    from chalicelib.adapters.dunning import AwsSender
 
     settings = config.settings()
     session = _session()
-    sender = AwsSender(session.client("sesv2", endpoint_url=settings.endpoint_url),
-                       session.client("sns", endpoint_url=settings.endpoint_url),
-                       settings.sender_email, settings.seller_name, settings.ses_configuration_set)
-    seller = Seller(settings.seller_name, settings.sender_email, settings.seller_phone, settings.seller_iban,
-                    settings.seller_bic, settings.seller_address)
+    return AwsSender(session.client("sesv2", endpoint_url=settings.endpoint_url),
+                     session.client("sns", endpoint_url=settings.endpoint_url),
+                     settings.sender_email, settings.seller_name, settings.ses_configuration_set,
+                     settings.ses_max_send_rate)
+
+
+def seller() -> Any:
+    from chalicelib.formats.messages import Seller
+
+    settings = config.settings()
+    return Seller(settings.seller_name, settings.sender_email, settings.seller_phone, settings.seller_iban,
+                  settings.seller_bic, settings.seller_address)
+
+
+@cache
+def metrics() -> Any:
+    from chalicelib.adapters.dunning import PowertoolsMetrics
+
+    return PowertoolsMetrics("Dunwell", "dunwell")
+
+
+@cache
+def dunning_service() -> Any:
+    _session()
+    from chalicelib.adapters.dunning import DynamoClaims, DynamoDueInvoices, DynamoHistory
+    from chalicelib.formats.reminders import ReminderRenderer
+    from chalicelib.services.dunning import DunningService
+
     return DunningService(
         DynamoDueInvoices(), ledger(), customers(), settings_admin().policy_cached, dunning_settings().get,
-        DynamoClaims(), sender, ReminderRenderer(seller, settings.pay_url_template), tasks(), alerts(),
-        PowertoolsMetrics("Dunwell", "dunwell"), files(), DynamoHistory())
+        DynamoClaims(), sender(), ReminderRenderer(seller(), config.settings().pay_url_template), tasks(), alerts(),
+        metrics(), files(), DynamoHistory())
+
+
+@cache
+def dunning_queue() -> Any:
+    """The reminder workers' queue; None where none is configured (then the sweep works in its own process)."""
+    settings = config.settings()
+    if not settings.dunning_queue_url:
+        return None
+    from chalicelib.adapters.dunning import SqsWorkQueue
+
+    return SqsWorkQueue(_session().client("sqs", endpoint_url=settings.endpoint_url), settings.dunning_queue_url)
+
+
+def decode_work(body: str) -> Any:
+    _session()
+    from chalicelib.adapters.dunning import decode_work as decode
+
+    return decode(body)
+
+
+@cache
+def event_bus() -> Any:
+    """Where events go out; None where no bus is configured (they are still in the audit trail)."""
+    settings = config.settings()
+    if not settings.event_bus_name:
+        return None
+    from chalicelib.adapters.events_out import EventBridgeBus
+
+    return EventBridgeBus(_session().client("events", endpoint_url=settings.endpoint_url), settings.event_bus_name)
+
+
+def decode_stream_records(records: Any) -> Any:
+    _session()
+    from chalicelib.adapters.events_out import decode_stream_records as decode
+
+    return decode(records)
+
+
+@cache
+def timeline() -> Any:
+    _session()
+    from chalicelib.adapters.timeline import DynamoEventLog, DynamoSubjects
+    from chalicelib.services.timeline import Timeline
+
+    return Timeline(DynamoEventLog(), DynamoSubjects())
+
+
+@cache
+def credit_control() -> Any:
+    from chalicelib.services.credit import CreditControl
+
+    return CreditControl(customers(), queries())
 
 
 @cache
 def bounce_handler() -> Any:
-    from chalicelib.adapters.dunning import PowertoolsMetrics
     from chalicelib.services.bounces import BounceHandler
 
-    return BounceHandler(customers(), tasks(), alerts(), PowertoolsMetrics("Dunwell", "dunwell"))
+    return BounceHandler(customers(), tasks(), alerts(), metrics())
+
+
+@cache
+def collections_service() -> Any:
+    _session()
+    from chalicelib.adapters.collections import DynamoDisputes
+    from chalicelib.services.collections import CollectionsService
+
+    return CollectionsService(ledger(), DynamoDisputes(),
+                              write_off_collector_limit=config.settings().write_off_collector_limit)
 
 
 _BUILDERS = (_session, s3_client, files, ledger, customers, imports, queries, api_keys, mappings_loader,
              ingest_service, webhook_secrets, payment_store, payment_service, settings_admin, tasks,
-             dunning_settings, alerts, dunning_service, bounce_handler)
+             dunning_settings, alerts, dunning_service, bounce_handler, dunning_queue, sender,
+             metrics, collections_service)
 
 
 def reset() -> None:

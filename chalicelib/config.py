@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 
 
@@ -23,6 +24,7 @@ class Settings:
     policies_table: str
     dunning_messages_table: str
     tasks_table: str
+    disputes_table: str
     webhook_secrets_arn: str | None
     finance_alerts_topic: str | None
     webhook_secrets_env: dict[str, str]
@@ -39,6 +41,10 @@ class Settings:
     pay_url_template: str | None
     ses_configuration_set: str | None
     allow_simulated_clock: bool
+    write_off_collector_limit: Decimal
+    dunning_queue_url: str | None
+    event_bus_name: str | None
+    ses_max_send_rate: float | None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -63,6 +69,7 @@ class Settings:
             policies_table=table("POLICIES_TABLE", "policies"),
             dunning_messages_table=table("DUNNING_MESSAGES_TABLE", "dunning-messages"),
             tasks_table=table("TASKS_TABLE", "tasks"),
+            disputes_table=table("DISPUTES_TABLE", "disputes"),
             webhook_secrets_arn=e.get("WEBHOOK_SECRETS_ARN") or None,
             finance_alerts_topic=e.get("FINANCE_ALERTS_TOPIC") or None,
             # Local development and tests: secrets straight from the environment (comma-separated
@@ -86,6 +93,11 @@ class Settings:
             # A simulated clock (POST /dunning/runs with as_of) is for the local stack and tests, never production.
             allow_simulated_clock=e.get("DUNWELL_ALLOW_SIMULATED_CLOCK", "").lower() == "true"
             and e.get("DUNWELL_STAGE", "local") != "prod",
+            # Collectors may write off up to this much per invoice (in its currency's units); admins above it.
+            write_off_collector_limit=Decimal(e.get("WRITE_OFF_COLLECTOR_LIMIT") or "500.00"),
+            dunning_queue_url=e.get("DUNNING_QUEUE_URL") or None,
+            event_bus_name=e.get("EVENT_BUS_NAME") or None,
+            ses_max_send_rate=float(e["SES_MAX_SEND_RATE"]) if e.get("SES_MAX_SEND_RATE") else None,
         )
 
 

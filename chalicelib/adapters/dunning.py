@@ -3,8 +3,9 @@ dunning settings, SES and SNS sending, and Powertools metrics."""
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -14,7 +15,13 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo import DUNNING_SHARDS, action_key_time, is_conditional_failure, model_to_invoice
+from chalicelib.adapters.dynamo import (
+    DUNNING_SHARDS,
+    action_key_time,
+    invoice_to_model,
+    is_conditional_failure,
+    model_to_invoice,
+)
 from chalicelib.adapters.models import (
     DunningMessageModel,
     EventModel,
@@ -25,7 +32,15 @@ from chalicelib.adapters.models import (
 )
 from chalicelib.domain.dunning.charges import RateTable
 from chalicelib.domain.invoice import Invoice, InvoiceStatus
-from chalicelib.services.dunning import Claim, DunningSettings, InvoicesChanged, OutgoingEmail, SendFailed, Task
+from chalicelib.services.dunning import (
+    Claim,
+    DunningSettings,
+    InvoicesChanged,
+    OutgoingEmail,
+    SendFailed,
+    Task,
+    WorkItem,
+)
 from chalicelib.services.ports import AuditEvent, VersionConflict
 
 SETTINGS_ID = "#dunning-settings"  # not a valid policy id, so it never collides with a policy
@@ -206,16 +221,62 @@ _RETRYABLE = {"Throttling", "ThrottlingException", "TooManyRequestsException", "
               "InternalFailure", "LimitExceededException"}
 
 
+class SqsWorkQueue:
+    """Work messages for the reminder workers: the customer and its due invoices as the sweep read them."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self.queue_url = queue_url
+
+    def send(self, items: Sequence[WorkItem]) -> int:
+        now = datetime.now(UTC)
+        sent = 0
+        for start in range(0, len(items), 10):
+            batch = items[start:start + 10]
+            entries = [{"Id": str(i), "MessageBody": json.dumps(encode_work(item, now))}
+                       for i, item in enumerate(batch)]
+            response = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            failed = response.get("Failed") or []
+            if failed:  # the sweep fails loudly; the invoices stay due, so the next sweep sends them again
+                raise RuntimeError(f"SQS refused {len(failed)} work messages: {failed[0].get('Code')}")
+            sent += len(batch)
+        return sent
+
+
+def encode_work(item: WorkItem, now: datetime) -> dict[str, Any]:
+    return {"run_id": item.run_id, "customer_id": item.customer_id,
+            "as_of": item.as_of.isoformat() if item.as_of else None,
+            "invoices": [invoice_to_model(invoice, now).serialize() for invoice in item.invoices]}
+
+
+def decode_work(body: str) -> WorkItem:
+    raw = json.loads(body)
+    invoices = [model_to_invoice(InvoiceModel.from_raw_data(data)) for data in raw["invoices"]]
+    return WorkItem(raw["run_id"], raw["customer_id"], date.fromisoformat(raw["as_of"]) if raw["as_of"] else None,
+                    invoices)
+
+
 class AwsSender:
     """Reminders by SES (a MIME message with a text and an HTML part) and SMS by SNS. Anything the provider
-    refuses is a SendFailed: never counted as sent."""
+    refuses is a SendFailed: never counted as sent. With `max_send_rate` (messages per second for this worker;
+    the account's SES MaxSendRate divided by the workers' concurrency) sends are paced under it."""
 
-    def __init__(self, ses: Any, sns: Any, sender: str, sender_name: str, configuration_set: str | None) -> None:
+    def __init__(self, ses: Any, sns: Any, sender: str, sender_name: str, configuration_set: str | None,
+                 max_send_rate: float | None = None) -> None:
         self._ses = ses
         self._sns = sns
         self.sender = sender
         self.sender_name = sender_name
         self.configuration_set = configuration_set
+        self._interval = 1 / max_send_rate if max_send_rate else 0.0
+        self._next_send = 0.0
+
+    def _pace(self) -> None:
+        if self._interval:
+            wait = self._next_send - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._next_send = max(time.monotonic(), self._next_send) + self._interval
 
     def send_email(self, email: OutgoingEmail) -> str:
         message = EmailMessage()
@@ -234,12 +295,14 @@ class AwsSender:
         }
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set
+        self._pace()
         try:
             return str(self._call(lambda: self._ses.send_email(**request))["MessageId"])
         except ClientError as exc:
             raise SendFailed(f"SES refused the message: {exc.response['Error'].get('Code')}") from exc
 
     def send_sms(self, phone: str, text: str, message_key: str) -> str:
+        self._pace()
         try:
             response = self._call(lambda: self._sns.publish(PhoneNumber=phone, Message=text, MessageAttributes={
                 "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}}))

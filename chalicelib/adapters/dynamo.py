@@ -120,6 +120,11 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         reminders_sent=sorted(invoice.reminders_sent) or None,
         promised_until=invoice.promised_until.isoformat() if invoice.promised_until else None,
         in_plan=invoice.in_plan,
+        disputed_amount_minor=_minor(invoice.disputed_amount),
+        dispute_id=invoice.dispute_id,
+        promised_amount_minor=_minor(invoice.promised_amount),
+        promise_balance_minor=_minor(invoice.promise_balance),
+        broken_promise=invoice.broken_promise.isoformat() if invoice.broken_promise else None,
         created_at=created_at or now,
         updated_at=now,
     )
@@ -157,7 +162,16 @@ def model_to_invoice(m: InvoiceModel) -> Invoice:
         next_action_at=_next_action_at(m.next_action_key),
         promised_until=date.fromisoformat(m.promised_until) if m.promised_until else None,
         in_plan=bool(m.in_plan),
+        disputed_amount=None if m.disputed_amount_minor is None else money(m.disputed_amount_minor),
+        dispute_id=m.dispute_id,
+        promised_amount=None if m.promised_amount_minor is None else money(m.promised_amount_minor),
+        promise_balance=None if m.promise_balance_minor is None else money(m.promise_balance_minor),
+        broken_promise=date.fromisoformat(m.broken_promise) if m.broken_promise else None,
     )
+
+
+def _minor(amount: Money | None) -> int | None:
+    return None if amount is None else amount.minor
 
 
 def _next_action_at(key: str | None) -> datetime | None:
@@ -218,6 +232,7 @@ def customer_to_model(customer: Customer, now: datetime, version: int = 0,
         policy_id=customer.policy_id,
         dunning_paused=customer.dunning_paused,
         credit_hold=customer.credit_hold,
+        payment_receipts=customer.payment_receipts,
         fingerprint=customer.fingerprint(),
         created_at=created_at or now,
         updated_at=now,
@@ -245,6 +260,7 @@ def model_to_customer(m: CustomerModel) -> Customer:
         policy_id=m.policy_id,
         dunning_paused=bool(m.dunning_paused),
         credit_hold=bool(m.credit_hold),
+        payment_receipts=bool(m.payment_receipts),
     )
 
 
@@ -458,20 +474,50 @@ class DynamoImports:
         model.save(condition=ImportModel.lease_owner == record.lease_owner)
 
 
-class DynamoApiKeys:
-    def put(self, record: KeyRecord) -> None:
-        ApiKeyModel(key_id=record.key_id, name=record.name, role=record.role.label,
-                    secret_sha256=record.secret_sha256, created_at=record.created_at,
-                    created_by=record.created_by, revoked_at=record.revoked_at,
-                    ).save(condition=ApiKeyModel.key_id.does_not_exist())
+API_KEYS_LIST_KEY: Final = "key"  # the one partition of the api keys' `all` index
 
-    def get(self, key_id: str) -> KeyRecord | None:
+
+def _key_record(m: ApiKeyModel) -> KeyRecord:
+    return KeyRecord(m.key_id, m.name, Role.parse(m.role), m.secret_sha256, m.created_at, m.created_by,
+                     m.revoked_at, m.revoked_by)
+
+
+class DynamoApiKeys:
+    def put(self, record: KeyRecord, event: AuditEvent) -> None:
+        model = ApiKeyModel(key_id=record.key_id, name=record.name, role=record.role.label,
+                            secret_sha256=record.secret_sha256, created_at=record.created_at,
+                            created_by=record.created_by, revoked_at=record.revoked_at,
+                            list_key=API_KEYS_LIST_KEY,
+                            created_key=f"{record.created_at.astimezone(UTC).isoformat()}#{record.key_id}")
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            transaction.save(model, condition=ApiKeyModel.key_id.does_not_exist())
+            transaction.save(event_to_model(event))
+
+    def get(self, key_id: str, consistent: bool = False) -> KeyRecord | None:
         try:
-            m = ApiKeyModel.get(key_id)
+            return _key_record(ApiKeyModel.get(key_id, consistent_read=consistent))
         except ApiKeyModel.DoesNotExist:
             return None
-        return KeyRecord(m.key_id, m.name, Role.parse(m.role), m.secret_sha256, m.created_at, m.created_by,
-                         m.revoked_at)
+
+    def list(self, limit: int, cursor: dict[str, Any] | None) -> tuple[list[KeyRecord], dict[str, Any] | None]:
+        result = ApiKeyModel.all.query(API_KEYS_LIST_KEY, scan_index_forward=False, limit=limit,
+                                       last_evaluated_key=cursor)
+        items = [_key_record(m) for m in result]
+        return items, result.last_evaluated_key
+
+    def revoke(self, key_id: str, at: datetime, actor: str, event: AuditEvent) -> KeyRecord | None:
+        try:
+            with TransactWrite(connection=transaction_connection()) as transaction:
+                transaction.update(ApiKeyModel(key_id=key_id),
+                                   actions=[ApiKeyModel.revoked_at.set(at), ApiKeyModel.revoked_by.set(actor)],
+                                   condition=ApiKeyModel.key_id.exists() & ApiKeyModel.revoked_at.does_not_exist())
+                transaction.save(event_to_model(event))
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            if not (reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"):
+                raise
+            # Gone, or revoked by someone else meanwhile: their revocation (and event) stands.
+        return self.get(key_id, consistent=True)
 
 
 class DynamoPolicies:

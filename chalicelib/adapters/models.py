@@ -103,6 +103,11 @@ class InvoiceModel(Model):
     reminders_sent = JSONAttribute(null=True)  # sorted ["<step>:<channel>", ...]
     promised_until = UnicodeAttribute(null=True)
     in_plan = BooleanAttribute(default=False)
+    disputed_amount_minor = NumberAttribute(null=True)  # a deduction held back by an open dispute
+    dispute_id = UnicodeAttribute(null=True)  # the open dispute
+    promised_amount_minor = NumberAttribute(null=True)
+    promise_balance_minor = NumberAttribute(null=True)  # the balance when the promise was made
+    broken_promise = UnicodeAttribute(null=True)  # a broken promise's date, until the next reminder
     dunning_shard = UnicodeAttribute(null=True)
     next_action_key = UnicodeAttribute(null=True)  # "<UTC yyyy-mm-ddThh:mm:ssZ>#<invoice_id>"
     created_at = UTCDateTimeAttribute()
@@ -174,6 +179,7 @@ class CustomerModel(Model):
     policy_id = UnicodeAttribute(null=True)
     dunning_paused = BooleanAttribute(default=False)
     credit_hold = BooleanAttribute(default=False)
+    payment_receipts = BooleanAttribute(default=False)
     fingerprint = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -232,6 +238,18 @@ class EventModel(Model):
     data = JSONAttribute(default=dict)
 
 
+class ApiKeysByTime(GlobalSecondaryIndex["ApiKeyModel"]):
+    """Every key, newest first, for `GET /api-keys` without a Scan. Keys written before this index existed
+    carry no `list_key` and are not listed (they still authenticate)."""
+
+    class Meta:
+        index_name = "all"
+        projection = AllProjection()
+
+    list_key = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class ApiKeyModel(Model):
     class Meta(_Meta):
         pass
@@ -243,6 +261,11 @@ class ApiKeyModel(Model):
     created_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute()
     revoked_at = UTCDateTimeAttribute(null=True)
+    revoked_by = UnicodeAttribute(null=True)
+    list_key = UnicodeAttribute(null=True)  # "key" on every key issued since the `all` index
+    created_key = UnicodeAttribute(null=True)  # "<created_at UTC iso>#<key_id>": sorts by time, unique
+
+    all = ApiKeysByTime()
 
 
 class PaymentsByTime(GlobalSecondaryIndex["PaymentModel"]):
@@ -421,9 +444,48 @@ class TaskModel(Model):
     by_status = TasksByStatus()
 
 
+class DisputesByStatus(GlobalSecondaryIndex["DisputeModel"]):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    opened_key = UnicodeAttribute(range_key=True)
+
+
+class DisputeModel(Model):
+    """A customer's dispute of an invoice (whole, or a deduction) and how it was resolved."""
+
+    class Meta(_Meta):
+        pass
+
+    dispute_id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()  # open | resolved
+    opened_key = UnicodeAttribute()  # "<opened_at UTC iso>#<dispute_id>"
+    invoice_id = UnicodeAttribute()
+    invoice_number = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    amount_minor = NumberAttribute(null=True)  # a deduction; absent: the whole invoice
+    balance_minor = NumberAttribute()  # the invoice's balance when the dispute was opened
+    note = UnicodeAttribute(null=True)
+    from_chargeback = BooleanAttribute(default=False)
+    outcome = UnicodeAttribute(null=True)  # accepted | rejected | partial
+    credited_minor = NumberAttribute(null=True)
+    resolution_note = UnicodeAttribute(null=True)
+    opened_at = UTCDateTimeAttribute()
+    opened_by = UnicodeAttribute()
+    resolved_at = UTCDateTimeAttribute(null=True)
+    resolved_by = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_status = DisputesByStatus()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel, PaymentModel,
-    ProviderEventModel, PolicyModel, DunningMessageModel, TaskModel,
+    ProviderEventModel, PolicyModel, DunningMessageModel, TaskModel, DisputeModel,
 )
 
 
@@ -440,6 +502,7 @@ def table_names(settings: Settings) -> dict[type[Model], str]:
         PolicyModel: settings.policies_table,
         DunningMessageModel: settings.dunning_messages_table,
         TaskModel: settings.tasks_table,
+        DisputeModel: settings.disputes_table,
     }
 
 

@@ -21,10 +21,12 @@ from chalicelib.api.http import (
     parse_date,
     query_params,
 )
+from chalicelib.domain.ids import is_valid_id
 from chalicelib.services.api_keys import Role
 from chalicelib.services.ports import AuditEvent
 
 blueprint = Blueprint(__name__)
+MAX_TASK_ID = 1024  # task ids are built from other ids; longer is no task (and past DynamoDB's key size)
 
 
 def _actor() -> str:
@@ -53,7 +55,10 @@ def run_now() -> dict[str, Any]:
                            "as_of (a simulated clock) is allowed only where DUNWELL_ALLOW_SIMULATED_CLOCK=true, "
                            "never in production; omit it to run as of now", "as_of")
         as_of = parse_date({"as_of": str(body["as_of"])}, "as_of")
-    summary: Any = bootstrap.dunning_service().run(as_of=as_of)
+    # The API's Lambda has 29 s: stop with `more_due` when 5 s are left rather than time out mid-customer.
+    context = getattr(blueprint.current_request, "lambda_context", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    summary: Any = bootstrap.dunning_service().run(as_of=as_of, time_left_ms=remaining, reserve_ms=5_000)
     return dict(summary.to_dict())
 
 
@@ -85,6 +90,8 @@ def put_settings() -> dict[str, Any]:
     if "reference_rates" in body:
         if not isinstance(body["reference_rates"], list):
             raise ApiError(422, "invalid_settings", "reference_rates must be a list of rows", "reference_rates")
+        for index, row in enumerate(body["reference_rates"]):
+            _check_rate_row(row, f"reference_rates[{index}]")
         updated = replace(updated, rate_table=RateTable.from_rows(body["reference_rates"]))
     now = datetime.now(UTC)
     event = AuditEvent("settings#dunning", "dunning.settings_saved", _actor(), now, str(current.version + 1),
@@ -92,6 +99,22 @@ def put_settings() -> dict[str, Any]:
     store.save(updated, event, _actor(), now)
     saved = store.get()
     return {**saved.to_dict(), "version": saved.version}
+
+
+def _check_rate_row(row: Any, path: str) -> None:
+    """The shape of one reference-rate row; RateTable then checks the values (scheme, half-year, duplicates)."""
+    if not isinstance(row, dict):
+        raise ApiError(422, "invalid_settings", f"{path} must be an object {{scheme, valid_from, rate, source}}", path)
+    kinds = {"scheme": (str,), "valid_from": (str,), "rate": (str, int), "source": (str,)}
+    for name, allowed in kinds.items():
+        value = row.get(name)
+        if (value is None and name == "source") or (isinstance(value, allowed) and not isinstance(value, bool)):
+            continue
+        what = "a string" if allowed == (str,) else "a decimal string"
+        raise ApiError(422, "invalid_settings", f"{path}.{name} must be {what}", f"{path}.{name}")
+    unknown = sorted(set(row) - set(kinds))
+    if unknown:
+        raise ApiError(422, "invalid_settings", f"{path} has unknown fields {unknown}", f"{path}.{unknown[0]}")
 
 
 def _task_view(task: Any) -> dict[str, Any]:
@@ -109,14 +132,16 @@ def list_tasks() -> dict[str, Any]:
     status = params.get("status", "open")
     if status not in ("open", "done"):
         raise ApiError(400, "invalid_parameter", "status must be open or done", "status")
-    items, cursor = bootstrap.tasks().list(status, page_limit(params), decode_cursor(params))
-    return {"items": [_task_view(t) for t in items], "next_cursor": encode_cursor(cursor)}
+    cursor = decode_cursor(params)
+    items, last_key = bootstrap.tasks().list(status, page_limit(params), cursor.get("k") if cursor else None)
+    return {"items": [_task_view(t) for t in items],
+            "next_cursor": encode_cursor({"p": 0, "k": last_key} if last_key else None)}
 
 
 @blueprint.route("/tasks/{task_id}/complete", methods=["POST"])
 @endpoint(blueprint, role=Role.COLLECTOR)
 def complete_task(task_id: str) -> dict[str, Any]:
-    task = bootstrap.tasks().complete(task_id, _actor(), datetime.now(UTC))
+    task = bootstrap.tasks().complete(task_id, _actor(), datetime.now(UTC)) if len(task_id) <= MAX_TASK_ID else None
     if task is None:
         raise NotFound(f"task {task_id}")
     return _task_view(task)
@@ -125,5 +150,7 @@ def complete_task(task_id: str) -> dict[str, Any]:
 @blueprint.route("/invoices/{invoice_id}/agency-export", methods=["GET"])
 @endpoint(blueprint, role=Role.COLLECTOR)
 def agency_export(invoice_id: str) -> dict[str, Any]:
+    if not is_valid_id(invoice_id):
+        raise NotFound(f"invoice {invoice_id}")
     export: dict[str, Any] = bootstrap.dunning_service().agency_export(invoice_id)
     return export

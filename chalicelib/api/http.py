@@ -21,6 +21,7 @@ from chalicelib.services.ports import VersionConflict
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
+ROLE_ATTRIBUTE = "dunwell_role"  # set by `endpoint` on each view it wraps: the role the route needs
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,13 +82,28 @@ def endpoint(blueprint: Blueprint, role: Role | None) -> Callable[[F], F]:
                 logger.exception("unhandled error in API view")
                 return error_response(500, "internal", "internal error; it has been logged")
 
+        setattr(wrapper, ROLE_ATTRIBUTE, role)
         return wrapper  # type: ignore[return-value]
 
     return decorate
 
 
+def required_role(view: Callable[..., Any]) -> Role | None:
+    """The role an `endpoint` view needs (None: public). LookupError for a view `endpoint` did not wrap."""
+    if not hasattr(view, ROLE_ATTRIBUTE):
+        raise LookupError(f"{getattr(view, '__name__', view)!r} is not wrapped by endpoint()")
+    role: Role | None = getattr(view, ROLE_ATTRIBUTE)
+    return role
+
+
 def query_params(blueprint: Blueprint) -> dict[str, str]:
     return dict(blueprint.current_request.query_params or {})
+
+
+# Dates the API takes lie in this range: outside it they are typos, and date arithmetic near year 1 or 9999
+# would overflow.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
 
 
 def parse_date(params: dict[str, str], name: str) -> date | None:
@@ -95,9 +111,12 @@ def parse_date(params: dict[str, str], name: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         raise ApiError(400, "invalid_parameter", f"{name} must be a date as YYYY-MM-DD", name) from None
+    if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+        raise ApiError(400, "invalid_parameter", f"{name} must be a date from {EARLIEST_DATE} to {LATEST_DATE}", name)
+    return parsed
 
 
 def parse_bool(params: dict[str, str], name: str) -> bool | None:

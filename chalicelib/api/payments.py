@@ -9,6 +9,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
 from chalicelib.api.http import (
+    EARLIEST_DATE,
     ApiError,
     NotFound,
     decode_cursor,
@@ -21,13 +22,14 @@ from chalicelib.api.http import (
     query_params,
 )
 from chalicelib.api.views import payment_view
-from chalicelib.domain.ids import invoice_id, is_valid_id
+from chalicelib.domain.ids import invoice_id, is_valid_id, reference_key
 from chalicelib.domain.money import Money
 from chalicelib.services.api_keys import Role
 from chalicelib.services.read_models import PaymentFilter
 
 blueprint = Blueprint(__name__)
 _PAYMENT_ID = re.compile(r"(pay|rfd|chb)_[0-9a-f]{24}")
+_AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,15})?")  # a positive decimal; the currency then checks the decimals
 METHODS = ("wire", "cheque", "cash", "card", "direct_debit", "other")
 
 
@@ -64,16 +66,18 @@ def get_payment(payment_id: str) -> dict[str, Any]:
 def record_payment() -> Response:
     body = json_body(blueprint)
     currency = _text(body, "currency")
-    amount = Money.of(_text(body, "amount"), currency)
-    if amount.is_negative or amount.is_zero:
-        raise ApiError(400, "invalid_amount", "amount must be positive", "amount")
+    amount = _amount(body, currency)
     method = body.get("method", "wire")
     if method not in METHODS:
         raise ApiError(400, "invalid_parameter", f"method must be one of {', '.join(METHODS)}", "method")
     numbers = body.get("invoice_numbers", [])
-    if not isinstance(numbers, list) or not all(isinstance(n, str) and n.strip() for n in numbers):
+    # Each number must keep a letter or digit: matching compares numbers without case, blanks and separators.
+    if not isinstance(numbers, list) or not all(isinstance(n, str) and reference_key(n) for n in numbers):
         raise ApiError(400, "invalid_parameter", "invoice_numbers must be a list of invoice numbers",
                        "invoice_numbers")
+    payer_name = body.get("payer_name")
+    if payer_name is not None and not isinstance(payer_name, str):
+        raise ApiError(400, "invalid_parameter", "payer_name must be a string", "payer_name")
     received_on = _date(body.get("received_on"))
     key = (blueprint.current_request.headers.get("idempotency-key") or "").strip() or uuid.uuid4().hex
     if len(key) > 200:
@@ -84,7 +88,7 @@ def record_payment() -> Response:
     principal_actor = f"key:{_actor()}"
     payment = bootstrap.payment_service().record_manual(
         amount=amount, customer_id=customer_id, references=numbers,
-        received_on=datetime.combine(received_on, time(12, tzinfo=UTC)), payer_name=body.get("payer_name"),
+        received_on=datetime.combine(received_on, time(12, tzinfo=UTC)), payer_name=payer_name,
         method=method, idempotency_key=key, actor=principal_actor)
     return Response(body=payment_view(payment), status_code=201)
 
@@ -96,14 +100,17 @@ def allocate(payment_id: str) -> dict[str, Any]:
     service = bootstrap.payment_service()
     if body.get("strategy") == "oldest_first":
         return payment_view(service.apply_oldest_first(_payment_id(payment_id), f"key:{_actor()}"))
-    target = body.get("invoice_id") or (invoice_id(body["invoice_number"]) if body.get("invoice_number") else None)
+    number = body.get("invoice_number")
+    if number is not None and not isinstance(number, str):
+        raise ApiError(400, "invalid_parameter", "invoice_number must be a string", "invoice_number")
+    target = body.get("invoice_id") or (invoice_id(number) if number else None)
     if not isinstance(target, str) or not is_valid_id(target):
         raise ApiError(400, "invalid_parameter", "give invoice_id (or invoice_number), or strategy=oldest_first",
                        "invoice_id")
     payment = bootstrap.payment_store().get(_payment_id(payment_id))
     if payment is None:
         raise NotFound(f"payment {payment_id}")
-    amount = Money.of(_text(body, "amount"), payment.amount.currency) if body.get("amount") is not None else None
+    amount = _amount(body, payment.amount.currency) if body.get("amount") is not None else None
     return payment_view(service.allocate(payment_id, target, amount, f"key:{_actor()}"))
 
 
@@ -128,6 +135,14 @@ def _text(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def _amount(body: dict[str, Any], currency: str) -> Money:
+    """A positive amount as a decimal string; more decimals than the currency has is the domain's 422."""
+    text = _text(body, "amount").strip()
+    if not _AMOUNT.fullmatch(text) or not any(c in "123456789" for c in text):
+        raise ApiError(400, "invalid_amount", "amount must be a positive decimal string such as '1250.00'", "amount")
+    return Money.of(text, currency)
+
+
 def _date(value: Any) -> date:
     if value is None:
         return datetime.now(UTC).date()
@@ -135,6 +150,8 @@ def _date(value: Any) -> date:
         parsed = date.fromisoformat(str(value))
     except ValueError:
         raise ApiError(400, "invalid_parameter", "received_on must be a date as YYYY-MM-DD", "received_on") from None
+    if parsed < EARLIEST_DATE:
+        raise ApiError(400, "invalid_parameter", f"received_on cannot be before {EARLIEST_DATE}", "received_on")
     if parsed > datetime.now(UTC).date() + timedelta(days=1):
         raise ApiError(400, "invalid_parameter", "received_on cannot be in the future", "received_on")
     return parsed

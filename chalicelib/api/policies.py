@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chalice import Blueprint
 
 from chalicelib import bootstrap
-from chalicelib.api.http import endpoint, json_body
+from chalicelib.api.http import NotFound, endpoint, json_body
 from chalicelib.services.api_keys import Role
 
 blueprint = Blueprint(__name__)
+POLICY_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
 @blueprint.route("/policies", methods=["GET"])
@@ -20,6 +22,8 @@ def list_policies() -> dict[str, Any]:
 @blueprint.route("/policies/{policy_id}", methods=["GET"])
 @endpoint(blueprint, role=Role.VIEWER)
 def get_policy(policy_id: str) -> dict[str, Any]:
+    if not POLICY_ID.fullmatch(policy_id):  # what a saved policy's id must be: no other id can exist
+        raise NotFound(f"policy {policy_id}")
     policy: Any = bootstrap.settings_admin().policy(policy_id)
     return dict(policy.to_dict())
 

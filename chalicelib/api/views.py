@@ -40,6 +40,12 @@ def invoice_view(invoice: Invoice, today: date) -> dict[str, Any]:
         "reminders_sent": sorted(invoice.reminders_sent),
         "next_action_at": invoice.next_action_at.isoformat() if invoice.next_action_at else None,
         "promised_until": invoice.promised_until.isoformat() if invoice.promised_until else None,
+        "promised_amount": invoice.promised_amount.to_api() if invoice.promised_amount is not None else None,
+        "broken_promise": invoice.broken_promise.isoformat() if invoice.broken_promise else None,
+        "dispute_id": invoice.dispute_id,
+        "disputed_amount": (invoice.disputed_open.to_api()
+                            if invoice.disputed or invoice.disputed_amount is not None else None),
+        "undisputed_balance": invoice.undisputed_balance.to_api(),
         "in_payment_plan": invoice.in_plan,
         "version": invoice.version,
     }

@@ -84,6 +84,7 @@ class Customer:
     policy_id: str | None = None  # the dunning policy; None: the default policy
     dunning_paused: bool = False
     credit_hold: bool = False  # new orders blocked (by escalation or by hand)
+    payment_receipts: bool = False  # email a receipt for each payment received
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -130,6 +131,7 @@ class Customer:
             "policy_id": self.policy_id,
             "dunning_paused": self.dunning_paused,
             "credit_hold": self.credit_hold,
+            "payment_receipts": self.payment_receipts,
         }
 
     def fingerprint(self) -> str:

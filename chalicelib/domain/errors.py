@@ -32,3 +32,24 @@ class InvalidDocument(DomainError):
 
 class AmendmentRejected(DomainError):
     code = "amendment_rejected"
+
+
+class NotAllowed(DomainError):
+    """The record's state forbids the operation (disputing a paid invoice, promising on a disputed one)."""
+
+    code = "not_allowed"
+
+
+class StateConflict(DomainError):
+    """The operation collides with what the record already is, and retrying will not change that (a second open
+    dispute on an invoice, resolving a dispute twice). The API answers 409."""
+
+    code = "conflict"
+
+
+class DisputeOpen(StateConflict):
+    code = "dispute_open"
+
+
+class DisputeResolved(StateConflict):
+    code = "dispute_resolved"

@@ -1,7 +1,7 @@
 """Invoices and credit notes: what the ERP says (a Document) and what Dunwell keeps (an Invoice).
 
 The balance is derived, never stored independently, so the ledger invariant holds by construction:
-    total = balance + paid + credited + written_off
+    total + charged = balance + paid + credited + written_off
 where `paid` is the larger of what the ERP reports as paid and what Dunwell applied itself: both
 systems usually see the same money (a Dunwell-applied payment is later posted in the ERP too), so the
 two are reconciled by taking the larger, never by adding them.
@@ -13,7 +13,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
-from chalicelib.domain.errors import AmendmentRejected, CurrencyMismatch, InvalidDocument, InvalidMoney
+from chalicelib.domain.errors import (
+    AmendmentRejected,
+    CurrencyMismatch,
+    DisputeOpen,
+    InvalidDocument,
+    InvalidMoney,
+    NotAllowed,
+)
 from chalicelib.domain.ids import credit_note_id, invoice_id, normalise_number
 from chalicelib.domain.money import Money
 
@@ -134,6 +141,13 @@ class Invoice:
     next_action_at: datetime | None = None  # when the dunning sweep should look at it again
     promised_until: date | None = None
     in_plan: bool = False
+    # Collector workflows. A dispute holds back the whole invoice (`disputed`, also set by a chargeback) or a
+    # deduction (`disputed_amount`: only that part is held, the rest is still chased).
+    disputed_amount: Money | None = None
+    dispute_id: str | None = None  # the open dispute record (a chargeback disputes without one)
+    promised_amount: Money | None = None
+    promise_balance: Money | None = None  # the balance when the promise was made: kept once it fell by the amount
+    broken_promise: date | None = None  # a broken promise's date, until the next reminder has mentioned it
 
     @classmethod
     def from_document(cls, document: Document) -> Invoice:
@@ -187,6 +201,29 @@ class Invoice:
         to_principal = self.paid - min(self.paid, self.charged) if charges_first else self.paid
         return max(zero, self.total - self.credited - self.written_off - to_principal)
 
+    @property
+    def disputed_open(self) -> Money:
+        """The part of the balance an open dispute holds back from dunning: all of it when the whole invoice is
+        disputed (or charged back), else the deduction, up to the balance (payments may have eaten into it)."""
+        balance = self.balance
+        if balance.amount <= 0:
+            return Money.zero(self.currency)
+        if self.disputed:
+            return balance
+        if self.disputed_amount is not None:
+            return min(self.disputed_amount, balance)
+        return Money.zero(self.currency)
+
+    @property
+    def undisputed_balance(self) -> Money:
+        """What dunning chases: the balance less what an open dispute holds back."""
+        return self.balance - self.disputed_open
+
+    def principal_to_chase(self, charges_first: bool = True) -> Money:
+        """The open principal a reminder asks for: a deduction is held back from the principal."""
+        principal = self.principal_open(charges_first)
+        return principal - min(principal, self.disputed_open)
+
     def charge_keys(self) -> frozenset[str]:
         return frozenset(c.key for c in self.charges)
 
@@ -215,8 +252,8 @@ class Invoice:
             if not self.written_off.is_zero and self.paid + self.credited < self.total + self.charged:
                 return InvoiceStatus.WRITTEN_OFF
             return InvoiceStatus.PAID
-        if self.disputed:
-            return InvoiceStatus.DISPUTED
+        if self.disputed or (self.disputed_amount is not None and self.undisputed_balance.is_zero):
+            return InvoiceStatus.DISPUTED  # a deduction of everything still open disputes the whole invoice
         if self.paid.is_zero and self.credited.is_zero:
             return InvoiceStatus.OPEN
         return InvoiceStatus.PARTIALLY_PAID
@@ -276,6 +313,56 @@ class Invoice:
             raise CurrencyMismatch(f"credit in {amount.currency} cannot reduce a {self.currency} invoice")
         applied = min(amount, self.balance)
         return replace(self, credited=self.credited + applied), amount - applied
+
+    def with_dispute(self, dispute_id: str, amount: Money | None) -> Invoice:
+        """Open a dispute: of the whole invoice (`amount` None: dunning pauses) or of a deduction of `amount`
+        (0 < amount <= balance: only that part is held, the rest is still chased). One open dispute at a time; a
+        chargeback's hold (disputed without a record) is taken over by the new dispute."""
+        if self.status not in OUTSTANDING_STATUSES:
+            raise NotAllowed(f"invoice {self.number} is {self.status.value}: nothing is open to dispute")
+        if self.dispute_id is not None:
+            raise DisputeOpen(f"invoice {self.number} already has an open dispute ({self.dispute_id}); resolve it "
+                              "first", field="invoice_id")
+        if amount is not None:
+            self._check_reduction(amount, "disputed")
+        return replace(self, disputed=amount is None, disputed_amount=amount, dispute_id=dispute_id)
+
+    def without_dispute(self) -> Invoice:
+        """The dispute is resolved: nothing is held back any more (a credit, if any, is applied separately)."""
+        return replace(self, disputed=False, disputed_amount=None, dispute_id=None)
+
+    def with_write_off(self, amount: Money) -> Invoice:
+        """Write off `amount` as bad debt (0 < amount <= balance). Written off down to zero, the invoice's status
+        is WRITTEN_OFF and dunning stops."""
+        if self.void:
+            raise NotAllowed(f"invoice {self.number} is void: nothing to write off")
+        self._check_reduction(amount, "written off")
+        return replace(self, written_off=self.written_off + amount)
+
+    def with_promise(self, until: date, amount: Money) -> Invoice:
+        """The customer promised to pay `amount` (0 < amount <= balance) by `until`; dunning holds until then
+        (and a grace period, see domain/collections.py). A new promise replaces the previous one."""
+        if self.status not in OUTSTANDING_STATUSES:
+            raise NotAllowed(f"invoice {self.number} is {self.status.value}: nothing is open to promise")
+        if self.status is InvoiceStatus.DISPUTED:
+            raise NotAllowed(f"invoice {self.number} is disputed: resolve the dispute before taking a promise")
+        self._check_reduction(amount, "promised")
+        return replace(self, promised_until=until, promised_amount=amount, promise_balance=self.balance,
+                       broken_promise=None)
+
+    def without_promise(self, broken: bool = False) -> Invoice:
+        """The promise is settled: kept (nothing remembered) or broken (the next reminder says so)."""
+        return replace(self, promised_until=None, promised_amount=None, promise_balance=None,
+                       broken_promise=self.promised_until if broken else self.broken_promise)
+
+    def _check_reduction(self, amount: Money, what: str) -> None:
+        if amount.currency != self.currency:
+            raise CurrencyMismatch(f"{amount.currency} amount on a {self.currency} invoice", field="amount")
+        if amount.amount <= 0:
+            raise InvalidMoney(f"the amount {what} must be more than zero", field="amount")
+        if amount > self.balance:
+            raise InvalidMoney(f"{amount} cannot be {what}: the open balance of invoice {self.number} is "
+                               f"{self.balance}", field="amount")
 
     def with_payment(self, amount: Money) -> tuple[Invoice, Money]:
         """Apply money Dunwell received to this invoice; returns the invoice and the part left over.

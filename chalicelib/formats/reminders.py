@@ -31,11 +31,13 @@ class ReminderRenderer:
         )
 
     def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
-              deadline: date | None) -> tuple[str, str, str]:
+              deadline: date | None, promise_date: date | None = None) -> tuple[str, str, str]:
         rendered = render_reminder_email(tone, contact.language or customer.language, customer.name, lines,
-                                         self.seller, today, contact_name=contact.name, deadline=deadline)
+                                         self.seller, today, contact_name=contact.name, deadline=deadline,
+                                         promise_date=promise_date)
         return rendered.subject, rendered.html, rendered.text
 
-    def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None) -> str:
+    def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None,
+            promise_date: date | None = None) -> str:
         return render_reminder_sms(tone, customer.language, customer.name, lines, self.seller, today,
-                                   deadline=deadline)
+                                   deadline=deadline, promise_date=promise_date)

@@ -54,6 +54,7 @@ def wire(
     """Creates the rules, queues and subscriptions for every event-driven handler of the app."""
     from chalice.app import (
         CloudWatchEventConfig,
+        DynamoDBEventConfig,
         ScheduledEventConfig,
         SNSEventConfig,
         SQSEventConfig,
@@ -69,11 +70,17 @@ def wire(
             dead_letter = function_dead_letter(template, resolver, source.name)
             routes.append(_eventbridge_route(clients, stack, source.name, rule, pattern, dead_letter))
         elif isinstance(source, SQSEventConfig):
-            routes.append(_sqs_route(clients, source.name, source.queue, source.queue_arn, source.batch_size))
+            # As in AWS, the template's override of the event source (this stack's queue) wins over app.py's name.
+            queues = function_event_values(template, resolver, source.name, "Queue")
+            queue_arn = str(queues[-1]) if queues else source.queue_arn
+            queue = None if queues else source.queue
+            routes.append(_sqs_route(clients, source.name, queue, queue_arn, source.batch_size))
         elif isinstance(source, SNSEventConfig):
             dead_letter = function_dead_letter(template, resolver, source.name)
-            routes.append(_sns_route(clients, stack, source.name, source.topic, dead_letter))
-        elif not isinstance(source, ScheduledEventConfig):  # schedules: see scheduler.py
+            topics = function_event_values(template, resolver, source.name, "Topic")
+            routes.append(_sns_route(clients, stack, source.name, str(topics[-1]) if topics else source.topic,
+                                     dead_letter))
+        elif not isinstance(source, ScheduledEventConfig | DynamoDBEventConfig):  # scheduler.py, streams.py
             log.warning("%s: %s triggers are not emulated locally", source.name, type(source).__name__)
     return routes
 

@@ -1,6 +1,7 @@
 """Creates the resources of infra/resources.yaml in the local AWS (moto), from the very same definitions.
 
-Only the types the app talks to are created: DynamoDB tables, S3 buckets, SNS topics and SQS queues. IAM,
+Only the types the app talks to are created: DynamoDB tables, S3 buckets, SNS topics, SQS queues and
+EventBridge buses. IAM,
 policies, functions and everything else are listed as skipped. Every step is idempotent, so re-running
 against an endpoint that already has the resources succeeds (missing DynamoDB indexes are added).
 """
@@ -23,7 +24,8 @@ TABLE = "AWS::DynamoDB::Table"
 BUCKET = "AWS::S3::Bucket"
 TOPIC = "AWS::SNS::Topic"
 QUEUE = "AWS::SQS::Queue"
-SUPPORTED = (QUEUE, TOPIC, TABLE, BUCKET)  # creation order: notifications need queues and topics first
+EVENT_BUS = "AWS::Events::EventBus"
+SUPPORTED = (QUEUE, TOPIC, TABLE, BUCKET, EVENT_BUS)  # creation order: notifications need queues and topics first
 
 
 @dataclass
@@ -113,6 +115,10 @@ def _plan(template: Mapping[str, Any], resolver: Resolver) -> dict[str, Physical
             name = name_of("TopicName", ".fifo" if _truthy(properties.get("FifoTopic")) else "")
             arn = f"arn:aws:sns:{region}:{account}:{name}"
             planned[logical_id] = Physical(logical_id, kind, name, arn, {"TopicArn": arn, "TopicName": name})
+        elif kind == EVENT_BUS:
+            name = name_of("Name")
+            arn = f"arn:aws:events:{region}:{account}:event-bus/{name}"
+            planned[logical_id] = Physical(logical_id, kind, name, name, {"Arn": arn, "Name": name})
         else:
             name = name_of("QueueName", ".fifo" if _truthy(properties.get("FifoQueue")) else "")
             arn = f"arn:aws:sqs:{region}:{account}:{name}"
@@ -329,11 +335,22 @@ def ensure_queue(sqs: Any, name: str, attributes: dict[str, str], create_only: d
     return url
 
 
+def _create_event_bus(clients: ClientFactory, physical: Physical, props: dict[str, Any], _: Resolver) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        clients("events").create_event_bus(Name=physical.name)
+    except ClientError as error:
+        if _error_code(error) != "ResourceAlreadyExistsException":
+            raise
+
+
 _CREATORS: dict[str, Callable[[ClientFactory, Physical, dict[str, Any], Resolver], None]] = {
     TABLE: _create_table,
     BUCKET: _create_bucket,
     TOPIC: _create_topic,
     QUEUE: _create_queue,
+    EVENT_BUS: _create_event_bus,
 }
 
 

@@ -29,6 +29,7 @@ from chalicelib.local.options import WEBHOOK_SECRET_DEFAULTS, LocalOptions
 from chalicelib.local.outbox import Outbox, embedded_source, http_source
 from chalicelib.local.provision import provision
 from chalicelib.local.scheduler import Scheduler, jobs_of
+from chalicelib.local.streams import StreamPoller, stream_routes
 
 log = logging.getLogger("dw_local")
 
@@ -93,6 +94,10 @@ class LocalStack:
             poller = QueuePoller(route, clients, invoker, self._stop)
             poller.start()
             self._threads.append(poller.thread)
+        for stream in stream_routes(app, template, resolver):
+            stream_poller = StreamPoller(stream, clients, invoker, self._stop)
+            stream_poller.start()
+            self._threads.append(stream_poller.thread)
         scheduler = Scheduler(
             jobs_of(app, template, resolver, invoker),
             invoker,

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
+from chalicelib.domain.collections import PromiseOutcome, promise_outcome, settle_promise
 from chalicelib.domain.customer import Contact, Customer
 from chalicelib.domain.dunning.calendar import InvalidTimezone, load_timezone, next_send_time
 from chalicelib.domain.dunning.charges import DEFAULT_RATE_TABLE, Charge, RateTable
@@ -147,8 +148,9 @@ class Sender(Protocol):
 
 class Renderer(Protocol):
     def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
-              deadline: date | None) -> tuple[str, str, str]: ...
-    def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None) -> str: ...
+              deadline: date | None, promise_date: date | None = None) -> tuple[str, str, str]: ...
+    def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None,
+            promise_date: date | None = None) -> str: ...
     def line(self, invoice: Invoice, principal: Money, charges: Sequence[tuple[str, Money]], today: date,
              discount: Any) -> Any: ...
 
@@ -174,6 +176,22 @@ class History(Protocol):
     def events(self, entity: str) -> list[AuditEvent]: ...
 
 
+WORK_ITEM_INVOICES = 100  # invoices per work message: ~1 KB each, well under SQS's 256 KB
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    run_id: str
+    customer_id: str
+    as_of: date | None
+    invoices: Sequence[Invoice]
+
+
+class WorkQueue(Protocol):
+    def send(self, items: Sequence[WorkItem]) -> int:
+        """Queue the items; returns how many messages were sent."""
+
+
 # ---- results ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -193,6 +211,7 @@ class RunSummary:
     actions: Counter[str] = field(default_factory=Counter)
     kill_switch: bool = False
     more_due: bool = False
+    dispatched: int = 0  # work messages handed to the queue (the scheduled sweep)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -203,7 +222,7 @@ class RunSummary:
             "reminders": dict(sorted(self.reminders.items())), "skipped": dict(sorted(self.skipped.items())),
             "failed": self.failed, "charges_added": self.charges_added, "repaired": self.repaired,
             "unconfirmed": self.unconfirmed, "actions": dict(sorted(self.actions.items())),
-            "more_due": self.more_due,
+            "more_due": self.more_due, "dispatched": self.dispatched,
         }
 
 
@@ -231,7 +250,7 @@ class DunningService:
                  policy_for: Callable[[str | None], Policy], settings: Callable[[], DunningSettings],
                  claims: Claims, sender: Sender, renderer: Renderer, tasks: TaskStore, alerts: Alerts,
                  metrics: Metrics, exports: Exports, history: History, *,
-                 clock: Callable[[], datetime] | None = None, batch_limit: int = 5000,
+                 clock: Callable[[], datetime] | None = None, batch_limit: int = 5000, dispatch_limit: int = 50_000,
                  time_left_ms: Callable[[], int] | None = None) -> None:
         self.due = due
         self.invoices = invoices
@@ -247,31 +266,23 @@ class DunningService:
         self.exports = exports
         self.history = history
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.batch_limit = batch_limit
+        self.batch_limit = batch_limit  # invoices one in-process run works on
+        self.dispatch_limit = dispatch_limit  # invoices one scheduled sweep hands to the workers
         self.time_left_ms = time_left_ms
 
     # ---- entry points --------------------------------------------------------------------------------
 
-    def run(self, as_of: date | None = None, time_left_ms: Callable[[], int] | None = None) -> RunSummary:
-        """Sweep now, or (simulated clock) as of the start of each customer's send window on `as_of`."""
-        now = self.clock()
-        summary = RunSummary(uuid.uuid4().hex, now, simulated=as_of is not None)
-        settings = self.settings()
-        if settings.kill_switch:
-            summary.kill_switch = True  # nothing read, nothing sent; the next run after release catches up
+    def run(self, as_of: date | None = None, time_left_ms: Callable[[], int] | None = None,
+            reserve_ms: int = 60_000) -> RunSummary:
+        """Sweep now, or (simulated clock) as of the start of each customer's send window on `as_of`, in this
+        process. Stops with `more_due` when less than `reserve_ms` is left; the next run continues."""
+        summary, settings, by_customer = self._select(as_of, self.batch_limit)
+        if not by_customer:
             return summary
-        until = now if as_of is None else _end_of_day_anywhere(as_of)
-        due = self.due.due_for_action(until, self.batch_limit + 1)
-        summary.more_due = len(due) > self.batch_limit
-        by_customer: dict[str, list[Invoice]] = defaultdict(list)
-        for invoice in due[:self.batch_limit]:
-            by_customer[invoice.customer_id].append(invoice)
-        summary.invoices_considered = sum(len(v) for v in by_customer.values())
-        summary.customers_considered = len(by_customer)
         customers = self.customers.get_customers(by_customer)
         left = time_left_ms or self.time_left_ms
         for customer_id, invoices in by_customer.items():
-            if left is not None and left() < 60_000:
+            if left is not None and left() < reserve_ms:
                 summary.more_due = True  # the next run picks up where this one stopped: the rest is still due
                 break
             stored = customers.get(customer_id)
@@ -279,6 +290,54 @@ class DunningService:
                 summary.skipped["unknown_customer"] += len(invoices)
                 continue
             self._run_customer(stored, invoices, settings, as_of, summary)
+        self._emit_metrics(summary)
+        return summary
+
+    def dispatch(self, queue: WorkQueue, as_of: date | None = None) -> RunSummary:
+        """The scheduled sweep past one Lambda: select the due invoices (one read each) and hand each customer's
+        to the work queue with the invoices as read, so workers read nothing twice. A worker's claim checks
+        that each invoice is still chaseable, so a snapshot that went stale in the queue sends nothing wrong."""
+        summary, _settings, by_customer = self._select(as_of, self.dispatch_limit)
+        items = [WorkItem(summary.run_id, customer_id, as_of, chunk)
+                 for customer_id, invoices in by_customer.items()
+                 for chunk in _chunks(invoices, WORK_ITEM_INVOICES)]
+        summary.dispatched = queue.send(items) if items else 0
+        return summary
+
+    def work(self, item: WorkItem) -> RunSummary:
+        """One customer's due invoices from the work queue: decide, send, record (safe to receive twice)."""
+        summary = RunSummary(item.run_id, self.clock(), simulated=item.as_of is not None)
+        settings = self.settings()
+        if settings.kill_switch:
+            summary.kill_switch = True  # the message is consumed; the invoices stay due for the next sweep
+            return summary
+        summary.invoices_considered, summary.customers_considered = len(item.invoices), 1
+        stored = self.customers.get_customers([item.customer_id]).get(item.customer_id)
+        if stored is None:
+            summary.skipped["unknown_customer"] += len(item.invoices)
+        else:
+            self._run_customer(stored, list(item.invoices), settings, item.as_of, summary)
+        self._emit_metrics(summary)
+        return summary
+
+    def _select(self, as_of: date | None, limit: int) -> tuple[RunSummary, DunningSettings, dict[str, list[Invoice]]]:
+        now = self.clock()
+        summary = RunSummary(uuid.uuid4().hex, now, simulated=as_of is not None)
+        settings = self.settings()
+        by_customer: dict[str, list[Invoice]] = defaultdict(list)
+        if settings.kill_switch:
+            summary.kill_switch = True  # nothing read, nothing sent; the next run after release catches up
+            return summary, settings, by_customer
+        until = now if as_of is None else _end_of_day_anywhere(as_of)
+        due = self.due.due_for_action(until, limit + 1)
+        summary.more_due = len(due) > limit
+        for invoice in due[:limit]:
+            by_customer[invoice.customer_id].append(invoice)
+        summary.invoices_considered = sum(len(v) for v in by_customer.values())
+        summary.customers_considered = len(by_customer)
+        return summary, settings, by_customer
+
+    def _emit_metrics(self, summary: RunSummary) -> None:
         for channel, sent in summary.messages_sent.items():
             self.metrics.count("RemindersSent", sent, {"channel": channel})
         for reason, skipped in summary.skipped.items():
@@ -286,7 +345,6 @@ class DunningService:
         failures = Counter(f["channel"] for f in summary.failed)
         for channel, failed in failures.items():
             self.metrics.count("RemindersFailed", failed, {"channel": channel})
-        return summary
 
     def preview(self, as_of: date) -> list[dict[str, Any]]:
         """What a run on `as_of` would send and why, without writing anything."""
@@ -337,6 +395,7 @@ class DunningService:
         customer = stored.customer
         policy = self.policy_for(customer.policy_id)
         now = self.clock() if as_of is None else _window_start(as_of, customer, policy)
+        invoices = self._settle_promises(customer, policy, invoices, now, summary)
         planned: list[Planned] = []
         for invoice in invoices:
             decision = decide(state_of(invoice), customer, policy, history_of(invoice), now,
@@ -352,9 +411,11 @@ class DunningService:
         tz = _customer_tz(customer, policy)
         today = now.astimezone(tz).date()
         failed: set[str] = set()
+        # The invoices as last read or written: recording a send starts from these, not from a fresh read.
+        latest = {p.invoice.invoice_id: p.invoice for p in planned}
         for channel in ("email", "sms"):
             lines = [p for p in planned if channel in p.decision.channels]
-            if lines and not self._send(customer, policy, channel, lines, today, now, summary):
+            if lines and not self._send(customer, policy, channel, lines, today, now, summary, latest):
                 failed.update(p.invoice.invoice_id for p in lines)
         for p in planned:
             if p.invoice.invoice_id in failed:
@@ -362,7 +423,7 @@ class DunningService:
                 self._reschedule_fresh(p.invoice.invoice_id, now + RETRY_AFTER_FAILURE, now)
 
     def _send(self, customer: Customer, policy: Policy, channel: str, planned: list[Planned], today: date,
-              now: datetime, summary: RunSummary) -> bool:
+              now: datetime, summary: RunSummary, latest: dict[str, Invoice] | None = None) -> bool:
         key = f"{customer.customer_id}#{today.isoformat()}#{channel}"
         lines = [{
             "invoice_id": p.invoice.invoice_id,
@@ -379,7 +440,7 @@ class DunningService:
             # about them again from what they are then (a settled invoice has left the index already).
             summary.skipped["changed_before_send"] += len(changed.invoice_ids)
             rest = [p for p in planned if p.invoice.invoice_id not in changed.invoice_ids]
-            return self._send(customer, policy, channel, rest, today, now, summary) if rest else True
+            return self._send(customer, policy, channel, rest, today, now, summary, latest) if rest else True
         if existing is not None:
             return self._existing_claim(existing, customer, planned, policy, now, summary)
         destination = _destination(customer, channel)
@@ -389,16 +450,20 @@ class DunningService:
             return True
         steps = [p.decision.step for p in planned if p.decision.step is not None]
         tone = worst_tone(steps)
+        promise_date = _missed_promise(planned) if tone in ("friendly", "firm") else None
+        if promise_date is not None:
+            tone = "promise_missed"  # a final notice or an escalation says more than a missed promise
         deadline = today + timedelta(days=7) if tone != "friendly" else None
         rendered_lines = [self._render_line(p, policy, today) for p in planned]
         try:
             if channel == "email":
                 contact = next(c for c in customer.contacts if c.email == destination)
-                subject, html, text = self.renderer.email(tone, customer, contact, rendered_lines, today, deadline)
+                subject, html, text = self.renderer.email(tone, customer, contact, rendered_lines, today, deadline,
+                                                          promise_date=promise_date)
                 message_id = self.sender.send_email(OutgoingEmail(destination, subject, html, text, key))
             else:
                 message_id = self.sender.send_sms(destination, self.renderer.sms(
-                    tone, customer, rendered_lines, today, deadline), key)
+                    tone, customer, rendered_lines, today, deadline, promise_date=promise_date), key)
         except SendFailed as exc:
             self.claims.release(claim)
             summary.failed.append({"customer_id": customer.customer_id, "channel": channel, "reason": str(exc)})
@@ -406,7 +471,8 @@ class DunningService:
         claim.destination = destination
         self.claims.mark_sent(claim, message_id, destination, now)
         summary.messages_sent[channel] += 1
-        self._record(claim, message_id, confirmed=True, now=now, summary=summary, customer=customer)
+        self._record(claim, message_id, confirmed=True, now=now, summary=summary, customer=customer,
+                     latest=latest)
         self.claims.mark(claim, "sent", recorded=True)
         return True
 
@@ -460,19 +526,24 @@ class DunningService:
             else:
                 shown.append(("charges", open_charges))
         shown.extend((CHARGE_CODES.get(c.kind, c.kind), c.amount) for c in decision.charges)
-        return self.renderer.line(invoice, principal, shown, today, decision.discount)
+        # A deduction under dispute is held back: the reminder asks for the rest.
+        return self.renderer.line(invoice, invoice.principal_to_chase(policy.charges_first), shown, today,
+                                  decision.discount)
 
     # ---- recording -----------------------------------------------------------------------------------
 
     def _record(self, claim: Claim, message_id: str, *, confirmed: bool, now: datetime, summary: RunSummary,
-                customer: Customer) -> None:
+                customer: Customer, latest: dict[str, Invoice] | None = None) -> None:
+        """Record the claim's lines on its invoices. Starts from `latest` (the invoices as this run read or wrote
+        them: no second read) and reads again only after a version conflict, or when there is none (a repair)."""
+        known = latest if latest is not None else {}
         for line in claim.lines:
             invoice_id, step = line["invoice_id"], line["step"]
             charges = tuple(_charge_from_json(c, claim.local_date, step) for c in line["charges"])
             next_at = datetime.fromisoformat(line["next_action_at"]) if line["next_action_at"] else None
             marker = f"{step}:{claim.channel}"
             for _attempt in range(5):
-                invoice = self.invoices.get_invoices([invoice_id]).get(invoice_id)
+                invoice = known.pop(invoice_id, None) or self.invoices.get_invoices([invoice_id]).get(invoice_id)
                 if invoice is None:
                     break
                 already_sent = marker in invoice.reminders_sent
@@ -482,7 +553,7 @@ class DunningService:
                 if already_sent and not new_charges and not actions:
                     break
                 updated = replace(charged, reminders_sent=invoice.reminders_sent | {marker} | {
-                    f"{step}:action:{a}" for a in actions}, next_action_at=next_at)
+                    f"{step}:action:{a}" for a in actions}, next_action_at=next_at, broken_promise=None)
                 events = [] if already_sent else [AuditEvent(
                     f"invoice#{invoice_id}", "reminder.sent", SYSTEM, now, f"{claim.message_key}",
                     {"step": step, "channel": claim.channel, "message_key": claim.message_key,
@@ -492,7 +563,7 @@ class DunningService:
                 events += [AuditEvent(f"invoice#{invoice_id}", "charge.added", SYSTEM, now, c.key,
                                       {**c.to_dict(), "balance": updated.balance.to_api()}) for c in new_charges]
                 try:
-                    self.invoices.save_invoice(updated, events, now)
+                    known[invoice_id] = self.invoices.save_invoice(updated, events, now)
                 except VersionConflict:
                     continue  # a payment or amendment landed meanwhile: read again, merge again
                 if not any(f"{step}:{c}" in invoice.reminders_sent for c in CHANNELS):
@@ -533,6 +604,47 @@ class DunningService:
             except VersionConflict:
                 continue
 
+    # ---- promises to pay ------------------------------------------------------------------------------
+
+    def _settle_promises(self, customer: Customer, policy: Policy, invoices: list[Invoice], now: datetime,
+                         summary: RunSummary) -> list[Invoice]:
+        """Promises whose date and grace have passed (customer's calendar) end here, before the decision: kept
+        (`promise.kept`), or broken (`promise.broken`, a collector task, and the next reminder says so). Either
+        way the hold is lifted and the invoice is decided as it is now."""
+        today = now.astimezone(_customer_tz(customer, policy)).date()
+        settled = []
+        for invoice in invoices:
+            current: Invoice | None = invoice
+            for _attempt in range(5):
+                assert current is not None
+                outcome = promise_outcome(current, today)
+                if outcome is None:
+                    break
+                promised = {"promised_until": str(current.promised_until),
+                            "amount": current.promised_amount.to_api() if current.promised_amount else None,
+                            "balance_at_promise": current.promise_balance.to_api() if current.promise_balance
+                            else None, "balance": current.balance.to_api(), "currency": current.currency}
+                if outcome is PromiseOutcome.BROKEN:  # first the task (idempotent by id): never a silent break
+                    self.tasks.open(Task(
+                        f"broken_promise:{current.invoice_id}:{current.promised_until}", "broken_promise",
+                        f"Promise to pay broken: invoice {current.number} of {customer.name}, "
+                        f"{promised['amount']} {current.currency} by {current.promised_until}",
+                        customer.customer_id, current.invoice_id, promised, now, SYSTEM))
+                event = AuditEvent(f"invoice#{current.invoice_id}", f"promise.{outcome.value}", SYSTEM, now,
+                                   str(current.promised_until), promised)
+                try:
+                    current = self.invoices.save_invoice(settle_promise(current, outcome), [event], now)
+                except VersionConflict:
+                    current = self.invoices.get_invoices([invoice.invoice_id]).get(invoice.invoice_id)
+                    if current is None:
+                        break
+                    continue
+                summary.actions[f"promise_{outcome.value}"] += 1
+                break
+            if current is not None:
+                settled.append(current)
+        return settled
+
     def _reschedule(self, invoice: Invoice, when: datetime | None, now: datetime) -> None:
         # On a conflict the invoice changed meanwhile; its writer set a fresh next action and the next run decides.
         with suppress(VersionConflict):
@@ -549,6 +661,16 @@ class NotFound(DomainError):
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
+
+def _chunks(items: Sequence[Invoice], size: int) -> list[Sequence[Invoice]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _missed_promise(planned: Sequence[Planned]) -> date | None:
+    """The broken promise a message mentions (tone promise_missed): only when every invoice in it had one."""
+    dates = [p.invoice.broken_promise for p in planned]
+    return max(d for d in dates if d is not None) if dates and None not in dates else None
+
 
 def _end_of_day_anywhere(day: date) -> datetime:
     """The last moment of `day` anywhere on Earth (UTC-12): every invoice due for action on that day."""

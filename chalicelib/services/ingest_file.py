@@ -94,7 +94,8 @@ class IngestService:
                  parse: Parser, load_mappings: Callable[[], Sequence[Any]], *, max_bytes: int,
                  lease: timedelta, stale_after: timedelta, clock: Callable[[], datetime] | None = None,
                  parse_bank: Callable[[Any, str], Any] | None = None, payments: PaymentReceiver | None = None,
-                 earliest_step_offset: Callable[[], int] | None = None) -> None:
+                 earliest_step_offset: Callable[[], int] | None = None,
+                 credit_check: Callable[[list[str]], Any] | None = None) -> None:
         self.files = files
         self.imports = imports
         self.ledger = ledger
@@ -110,6 +111,8 @@ class IngestService:
         # How many days before (negative) or after the due date the earliest dunning step of any policy is:
         # a new invoice asks the sweep to look at it then, and not before.
         self.earliest_step_offset = earliest_step_offset or (lambda: DEFAULT_POLICY.steps[0].offset_days)
+        # Customers with a credit limit go on credit hold when an import takes them over it.
+        self.credit_check = credit_check
 
     # ---- entry points ----------------------------------------------------------------------------
 
@@ -238,6 +241,9 @@ class IngestService:
                 chunk = []
         if chunk:
             self._store_chunk(chunk, record, tally, known_customers)
+        limited = [cid for cid, stored in known_customers.items() if stored.customer.credit_limit is not None]
+        if self.credit_check is not None and limited:
+            self.credit_check(limited)
 
     def _store_chunk(self, chunk: list[SourceRecord], record: ImportRecord, tally: _Tally,
                      known_customers: dict[str, StoredCustomer]) -> None:

@@ -80,19 +80,25 @@ class Receipt:
     detail: str | None = None
 
 
+class ReceiptSender(Protocol):
+    def send(self, record: PaymentRecord, invoices: Sequence[Invoice]) -> str | None: ...
+
+
 class PaymentNotFound(DomainError):
     code = "not_found"
 
 
 class PaymentService:
     def __init__(self, payments: PaymentStore, notifications: NotificationStore, invoices: InvoiceReader,
-                 customers: CustomerCheck, alerts: Alerts, clock: Callable[[], datetime] | None = None) -> None:
+                 customers: CustomerCheck, alerts: Alerts, clock: Callable[[], datetime] | None = None,
+                 receipts: ReceiptSender | None = None) -> None:
         self.payments = payments
         self.notifications = notifications
         self.invoices = invoices
         self.customers = customers
         self.alerts = alerts
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.receipts = receipts
 
     # ---- notifications (webhooks, bank statement lines) --------------------------------------------
 
@@ -156,7 +162,8 @@ class PaymentService:
         missing = [number for number in references[:MAX_REFERENCES] if invoice_id(number) not in found]
         if missing:
             # Remittance text rarely spells the number exactly ('INV20261012' for 'INV-2026-1012').
-            for invoice in self.invoices.find_by_reference([reference_key(n) for n in missing]).values():
+            keys = [key for key in (reference_key(n) for n in missing) if key]  # "--" spells no number
+            for invoice in self.invoices.find_by_reference(keys).values():
                 found[invoice.invoice_id] = invoice
                 ids.append(invoice.invoice_id)
         referenced = [OpenItem.of(found[i]) for i in ids if i in found]
@@ -179,6 +186,8 @@ class PaymentService:
         events = [e for _, e in touched] + [self._payment_event(record, now)]
         self.payments.commit(new=[record], invoices=[i for i, _ in touched], events=events, notification=note,
                              now=now)
+        if self.receipts is not None:
+            self.receipts.send(record, [i for i, _ in touched])
 
     def _with_allocations(self, allocations: Sequence[Allocation], actor: str, payment_id: str,
                           now: datetime, known: dict[str, Invoice]) -> list[tuple[Invoice, AuditEvent]]:

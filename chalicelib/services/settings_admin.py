@@ -34,7 +34,7 @@ class CustomerEditor(Protocol):
                         now: datetime) -> None: ...
 
 
-CUSTOMER_FIELDS = {"policy_id", "dunning_paused", "contacts", "language", "timezone"}
+CUSTOMER_FIELDS = {"policy_id", "dunning_paused", "contacts", "language", "timezone", "payment_receipts"}
 
 
 class InvoiceReviewer(Protocol):
@@ -118,10 +118,11 @@ class SettingsAdmin:
                     raise InvalidDocument("policy_id must be a string or null", field="policy_id")
                 self.policy(policy_id)  # must exist
             fields["policy_id"] = policy_id
-        if "dunning_paused" in changes:
-            if not isinstance(changes["dunning_paused"], bool):
-                raise InvalidDocument("dunning_paused must be true or false", field="dunning_paused")
-            fields["dunning_paused"] = changes["dunning_paused"]
+        for flag in ("dunning_paused", "payment_receipts"):
+            if flag in changes:
+                if not isinstance(changes[flag], bool):
+                    raise InvalidDocument(f"{flag} must be true or false", field=flag)
+                fields[flag] = changes[flag]
         for name in ("language", "timezone"):
             if name in changes:
                 value = changes[name]

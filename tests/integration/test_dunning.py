@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.policy
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -41,7 +42,7 @@ def row(number: str, *, customer: str = "acme", due: str = "2026-12-01", total: 
 
 def mails() -> list[Any]:
     backend = ses_backends[DEFAULT_ACCOUNT_ID][config.settings().region]
-    return [email.message_from_string(m.raw_data) for m in backend.sent_messages]
+    return [email.message_from_string(m.raw_data, policy=email.policy.default) for m in backend.sent_messages]
 
 
 def sms() -> list[tuple[str, str]]:
@@ -271,3 +272,64 @@ def test_an_invoice_paid_after_the_sweep_read_it_gets_no_reminder(
     assert summary.skipped["changed_before_send"] == 1
     [message] = mails()
     assert "INV-2" in text_of(message) and "INV-1" not in text_of(message)
+
+
+def test_the_scheduled_sweep_fans_out_per_customer_and_workers_send(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="dunwell-test-dunning-work")["QueueUrl"]
+    monkeypatch.setenv("DUNNING_QUEUE_URL", url)
+    bootstrap.reset()
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(
+        row("INV-1"), row("INV-2", total="250.00"), row("INV-3", customer="bolt", email_address="ap@bolt.example")))
+    summary = bootstrap.dunning_service().dispatch(bootstrap.dunning_queue(), as_of=date(2026, 11, 24))
+    assert (summary.dispatched, summary.invoices_considered, summary.customers_considered) == (2, 3, 2)
+    assert mails() == []  # the sweep only selects; the workers send
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 2
+    event = client.events.generate_sqs_event(message_bodies=[m["Body"] for m in messages],
+                                             queue_name="dunwell-test-dunning-work")
+    outcome = client.lambda_.invoke("send_reminders", event).payload
+    assert outcome == {"batchItemFailures": []}
+    assert sorted(m["To"] for m in mails()) == ["ap@acme.example", "ap@bolt.example"]
+    # Delivered again (SQS is at least once): nothing more is sent.
+    assert client.lambda_.invoke("send_reminders", event).payload == {"batchItemFailures": []}
+    assert len(mails()) == 2
+
+
+def test_a_broken_work_message_is_reported_alone(client: Any, dunning: None) -> None:
+    event = client.events.generate_sqs_event(message_bodies=["not json"], queue_name="q")
+    outcome = client.lambda_.invoke("send_reminders", event).payload
+    assert len(outcome["batchItemFailures"]) == 1
+
+
+def test_a_customer_who_asked_for_receipts_gets_one_per_payment(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str]) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1", language="de"), row("INV-2", total="250.00",
+                                                                                 language="de")))
+    headers = {**admin_headers, "Content-Type": "application/json"}
+    patched = client.http.patch("/customers/acme", headers=headers, body=json.dumps({"payment_receipts": True}))
+    assert patched.status_code == 200 and json.loads(patched.body)["payment_receipts"] is True
+    body = json.dumps({"amount": "1100.00", "currency": "EUR", "customer_id": "acme", "method": "wire",
+                       "invoice_numbers": ["INV-1", "INV-2"], "received_on": "2026-11-20"})
+    for _ in range(2):  # the same request again (same Idempotency-Key): one payment, one receipt
+        paid = client.http.post("/payments", headers={**headers, "Idempotency-Key": "wire-9"}, body=body)
+        assert paid.status_code in (200, 201), paid.body
+    [receipt] = mails()
+    assert receipt["To"] == "ap@acme.example"
+    assert receipt["Subject"] == "Zahlungseingang: 1.100,00 €"
+    text = text_of(receipt)
+    assert "INV-1: 1.000,00\xa0€ (vollständig bezahlt)" in text
+    assert "INV-2: 100,00\xa0€ (150,00\xa0€ noch offen)" in text
+
+
+def test_no_receipt_unless_asked(client: Any, s3: Any, bucket: str, dunning: None,
+                                 admin_headers: dict[str, str]) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1")))
+    paid = client.http.post("/payments", headers={**admin_headers, "Content-Type": "application/json",
+                                                  "Idempotency-Key": "wire-10"},
+                            body=json.dumps({"amount": "1000.00", "currency": "EUR", "customer_id": "acme",
+                                             "invoice_numbers": ["INV-1"], "method": "wire"}))
+    assert paid.status_code in (200, 201)
+    assert mails() == []

@@ -2,7 +2,9 @@
 
 Rules, in order:
 1. Holds win: kill switch, void, paid, written off, disputed, customer paused, payment plan, promise to pay
-   (up to and including the promise date, in the customer's local calendar). Each is a skip reason.
+   (up to and including the promise date, in the customer's local calendar; `state_of` adds the grace days of
+   domain/collections.py). Each is a skip reason. A deduction (part of the invoice disputed) is no hold: the
+   rest is chased.
 2. The ladder follows the due date and the history, never the balance: a partial payment resets nothing.
    The highest step already sent is the floor; nothing at or below it is sent again, except channels of
    that very step that were not sent yet (a send interrupted between email and SMS).
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
+from chalicelib.domain.collections import promise_hold_end
 from chalicelib.domain.customer import Customer
 from chalicelib.domain.dunning.calendar import (
     InvalidTimezone,
@@ -88,7 +91,8 @@ def first_review_at(due_date: date, earliest_step_offset: int) -> datetime:
 
 
 def state_of(invoice: Invoice) -> InvoiceState:
-    return InvoiceState(invoice, promised_until=invoice.promised_until, in_plan=invoice.in_plan)
+    # A promise holds through its date and the grace days after it; then the sweep settles it (kept or broken).
+    return InvoiceState(invoice, promised_until=promise_hold_end(invoice), in_plan=invoice.in_plan)
 
 
 def history_of(invoice: Invoice, customer_last_sent_on: date | None = None) -> History:
@@ -182,8 +186,8 @@ def decide(state: InvoiceState, customer: Customer, policy: Policy, history: His
             next_at = pending_at
         elif hold == "promised":
             assert state.promised_until is not None
-            resume = window_on(state.promised_until + timedelta(days=1))
-            next_at = None if pending_at is None else max(resume, pending_at)
+            # Look again the day the hold ends, even with no step pending: the promise is settled then.
+            next_at = window_on(state.promised_until + timedelta(days=1))
         return Decision("skip", hold, next_action_at=next_at, warnings=sorted_warnings)
 
     if target is None:

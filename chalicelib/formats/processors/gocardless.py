@@ -38,6 +38,14 @@ Actions (``resource_type`` "payments")
 * ``chargeback_cancelled`` -> ignored, needs review (the chargeback was reversed: money returned).
 * ``cancelled`` and every other action or resource type -> ignored.
 
+Refunds (``resource_type`` "refunds"; Dunwell creates refunds with the same ``amount``/``currency`` metadata)
+-------------------------------------------------------------------------------------------------------
+* ``paid`` -> REFUND: the refund was sent to the payer's bank; the money has left. ``payment_ref`` = the
+  refund id (``RF...``, ``links.refund``), ``original_ref`` = the payment refunded (``links.payment``), so a
+  refund that arrives before its payment's ``confirmed`` waits for it.
+* ``funds_returned`` and ``failed`` -> ignored, needs review (the refund did not reach the payer: the money
+  may be back with the merchant); ``created``, ``refund_settled`` and the rest -> ignored (counted at ``paid``).
+
 ``details.cause`` is kept in the ignore reason. ``created_at`` is ``occurred_at``. Several events
 come per POST; each is deduplicated on its own ``id`` (``EV...``), never on ``meta.webhook_id``.
 """
@@ -118,6 +126,8 @@ def _event(raw: Any, index: int) -> PaymentEvent | IgnoredEvent:
     details = opt_obj(event, "details", where)
     cause = opt_str(details, "cause")
     because = f" (cause: {cause})" if cause else ""
+    if resource_type == "refunds":
+        return _refund_event(event, event_id, raw_type, action, because, where)
     if resource_type != "payments":
         return IgnoredEvent(event_id, raw_type, f"resource type {resource_type} is not a payment")
     if action in _IGNORED_ACTIONS:
@@ -145,6 +155,29 @@ def _event(raw: Any, index: int) -> PaymentEvent | IgnoredEvent:
     return PaymentEvent(provider=PROVIDER, event_id=event_id, payment_ref=payment_ref, kind=kind, amount=amount,
                         occurred_at=occurred_at, raw_type=raw_type,
                         references=references, original_ref=original)
+
+
+def _refund_event(event: Mapping[str, Any], event_id: str, raw_type: str, action: str, because: str,
+                  where: str) -> PaymentEvent | IgnoredEvent:
+    if action in ("funds_returned", "failed"):
+        return IgnoredEvent(event_id, raw_type, f"refund {action}: it did not reach the payer; review" + because,
+                            needs_review=True)
+    if action != "paid":
+        return IgnoredEvent(event_id, raw_type, f"refund {action}: counted when the refund is paid" + because)
+    occurred_at = parse_iso_datetime(req_str(event, "created_at", where), f"{where}.created_at")
+    links = opt_obj(event, "links", where)
+    refund_id = req_str(links, "refund", f"{where}.links")
+    payment_id = req_str(links, "payment", f"{where}.links")
+    resource_metadata = opt_obj(event, "resource_metadata", where)
+    try:
+        minor, currency = _amount(resource_metadata)
+        amount = money_from_processor_minor(minor, currency, {})
+    except Unprocessable as exc:
+        return IgnoredEvent(event_id, raw_type, exc.reason + because, needs_review=True)
+    return PaymentEvent(provider=PROVIDER, event_id=event_id, payment_ref=refund_id, kind=PaymentKind.REFUND,
+                        amount=amount, occurred_at=occurred_at, raw_type=raw_type,
+                        references=split_references(opt_str(resource_metadata, "invoice_number")),
+                        original_ref=payment_id)
 
 
 def parse_gocardless(raw_body: bytes) -> WebhookBatch:

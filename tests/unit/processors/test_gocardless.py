@@ -213,3 +213,25 @@ def test_several_invoice_numbers_and_several_events():
 def test_malformed_bodies_are_rejected(raw):
     with pytest.raises(MalformedWebhook):
         parse_gocardless(raw)
+
+
+def test_refund_paid_is_a_refund_of_its_payment():
+    [event] = parse(payment_event("paid", resource_type="refunds", links={"refund": "RF1", "payment": "PM1"},
+                                  resource_metadata={"amount": "10000", "currency": "EUR"})).events
+    assert event.kind is PaymentKind.REFUND
+    assert (event.payment_ref, event.original_ref) == ("RF1", "PM1")
+    assert event.amount == Money.of("100.00", "EUR")
+
+
+@pytest.mark.parametrize("action,review", [("created", False), ("refund_settled", False),
+                                           ("funds_returned", True), ("failed", True)])
+def test_other_refund_actions_are_ignored(action, review):
+    batch = parse(payment_event(action, resource_type="refunds", links={"refund": "RF1", "payment": "PM1"}))
+    assert batch.events == ()
+    assert batch.ignored[0].needs_review is review
+
+
+def test_refund_without_amount_metadata_is_flagged():
+    batch = parse(payment_event("paid", resource_type="refunds", links={"refund": "RF1", "payment": "PM1"},
+                                resource_metadata={}))
+    assert batch.events == () and batch.ignored[0].needs_review

@@ -1,0 +1,78 @@
+"""API keys, managed by admins: issue (the secret is shown once), list (never a secret), revoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import bootstrap
+from chalicelib.api.http import (
+    ApiError,
+    NotFound,
+    decode_cursor,
+    encode_cursor,
+    endpoint,
+    json_body,
+    page_limit,
+    query_params,
+)
+from chalicelib.services.api_keys import MAX_NAME, KeyRecord, Role
+
+blueprint = Blueprint(__name__)
+ROLES = tuple(r.label for r in Role)
+
+
+def key_view(record: KeyRecord) -> dict[str, Any]:
+    return {
+        "id": record.key_id,
+        "name": record.name,
+        "role": record.role.label,
+        "created_at": record.created_at.isoformat(),
+        "created_by": record.created_by,
+        "revoked_at": record.revoked_at.isoformat() if record.revoked_at else None,
+        "revoked_by": record.revoked_by,
+    }
+
+
+def _actor() -> str:
+    return f"key:{blueprint.current_request.context.get('dunwell_principal', 'unknown')}"
+
+
+@blueprint.route("/api-keys", methods=["POST"])
+@endpoint(blueprint, role=Role.ADMIN)
+def issue_key() -> Response:
+    body = json_body(blueprint)
+    unknown = sorted(set(body) - {"name", "role"})
+    if unknown:
+        raise ApiError(400, "invalid_parameter", f"unknown fields {unknown}; a key has a name and a role", unknown[0])
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise ApiError(400, "invalid_parameter", f"name is required: a string of 1 to {MAX_NAME} characters", "name")
+    role = body.get("role")
+    if role not in ROLES:
+        raise ApiError(400, "invalid_parameter", f"role is required: one of {', '.join(ROLES)}", "role")
+    issued: Any = bootstrap.api_keys().issue(name, str(role), actor=_actor())
+    view = {"id": issued.key_id, "name": issued.name, "role": issued.role.label,
+            "created_at": issued.created_at.isoformat(), "created_by": issued.created_by,
+            "revoked_at": None, "revoked_by": None, "api_key": issued.api_key}
+    return Response(body=view, status_code=201, headers={"Cache-Control": "no-store"})
+
+
+@blueprint.route("/api-keys", methods=["GET"])
+@endpoint(blueprint, role=Role.ADMIN)
+def list_keys() -> dict[str, Any]:
+    params = query_params(blueprint)
+    cursor = decode_cursor(params)
+    records, last_key = bootstrap.api_keys().list(page_limit(params), cursor.get("k") if cursor else None)
+    return {"items": [key_view(r) for r in records],
+            "next_cursor": encode_cursor({"p": 0, "k": last_key} if last_key else None)}
+
+
+@blueprint.route("/api-keys/{key_id}", methods=["DELETE"])
+@endpoint(blueprint, role=Role.ADMIN)
+def revoke_key(key_id: str) -> dict[str, Any]:
+    record: KeyRecord | None = bootstrap.api_keys().revoke(key_id, _actor())
+    if record is None:
+        raise NotFound(f"api key {key_id}")
+    return key_view(record)

@@ -1,0 +1,628 @@
+"""The OpenAPI 3.1 description of the whole API, written as data and served at `GET /openapi.json`.
+
+Each operation names the role it needs (`x-dunwell-role`); tests/integration/test_openapi.py keeps this
+document, the routes Chalice registers and the role each view is wrapped with in step."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any, get_args
+
+from chalice import Blueprint
+
+from chalicelib.api.http import DEFAULT_PAGE, EARLIEST_DATE, LATEST_DATE, MAX_PAGE, endpoint
+from chalicelib.domain.collections import DISPUTE_REASONS, DisputeStatus, Outcome
+from chalicelib.domain.dunning.charges import ChargeKind
+from chalicelib.domain.dunning.policy import ACTIONS, CHANNELS, LATE_FEE_SCHEMES, PAYMENT_ALLOCATIONS, TONES
+from chalicelib.domain.invoice import InvoiceStatus
+from chalicelib.domain.payments import PaymentKind, PaymentStatus
+from chalicelib.services.api_keys import MAX_NAME, Role
+
+blueprint = Blueprint(__name__)
+
+Schema = dict[str, Any]
+CHARGE_KINDS = get_args(ChargeKind)
+ROLE_EXTENSION = "x-dunwell-role"
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: dict[str, Schema], required: list[str] | None = None, *, closed: bool = False,
+        description: str | None = None) -> Schema:
+    """An object; every property is required unless `required` says otherwise. Responses stay open
+    (a new field is not a breaking change); request bodies the API checks field by field are closed."""
+    schema: Schema = {"type": "object", "properties": properties,
+                      "required": list(properties) if required is None else required}
+    if closed:
+        schema["additionalProperties"] = False
+    if description:
+        schema["description"] = description
+    return schema
+
+
+STRING: Schema = {"type": "string"}
+TEXT: Schema = {"type": ["string", "null"]}
+BOOLEAN: Schema = {"type": "boolean"}
+INTEGER: Schema = {"type": "integer"}
+DATE: Schema = {"type": "string", "format": "date"}
+DATE_TIME: Schema = {"type": "string", "format": "date-time"}
+NULLABLE_DATE: Schema = {"type": ["string", "null"], "format": "date"}
+NULLABLE_DATE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
+CURRENCY: Schema = {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217", "examples": ["EUR"]}
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+ID_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,99}|(inv|cn|cus)~[A-Za-z0-9._-]{1,100})$"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+HH_MM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def string_list(items: Schema | None = None) -> Schema:
+    return {"type": "array", "items": items or STRING}
+
+
+# ---------------------------------------------------------------------------------------------- schemas
+
+def _schemas() -> dict[str, Schema]:
+    amount = ref("Amount")
+    charge = obj({
+        "kind": {"type": "string", "enum": list(CHARGE_KINDS)},
+        "amount": amount, "currency": CURRENCY, "reason": STRING, "key": STRING,
+        "charged_on": DATE, "step": TEXT,
+    }, description="A charge on an invoice's balance (a fee, statutory compensation or interest).")
+    contact = obj({
+        "name": TEXT, "email": TEXT, "phone": {**TEXT, "description": "E.164"}, "language": TEXT,
+        "timezone": TEXT, "email_suppressed": BOOLEAN,
+    })
+    contact_input = obj({
+        "name": TEXT, "email": TEXT, "phone": {**TEXT, "description": "E.164, e.g. +4930123456"},
+        "language": {**TEXT, "examples": ["de"]}, "timezone": {**TEXT, "examples": ["Europe/Berlin"]},
+        "email_suppressed": BOOLEAN,
+    }, required=[], closed=True, description="Needs an email or a phone.")
+    fee_rule = obj({
+        "fixed": nullable(ref("Decimal")), "percent": nullable(ref("Decimal")),
+        "compensation": BOOLEAN, "interest": BOOLEAN,
+    })
+    fee_rule_input = obj({
+        "fixed": nullable(ref("Decimal")), "percent": nullable(ref("Decimal")),
+        "compensation": BOOLEAN, "interest": BOOLEAN,
+    }, required=[], closed=True)
+    step_properties: dict[str, Schema] = {
+        "name": {"type": "string", "pattern": NAME_PATTERN},
+        "offset_days": {"type": "integer", "minimum": -3650, "maximum": 3650,
+                        "description": "days from the due date (negative: before it)"},
+        "channels": {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}, "minItems": 1,
+                     "uniqueItems": True},
+        "template": {"type": "string", "pattern": NAME_PATTERN},
+        "tone": {"type": "string", "enum": list(TONES)},
+        "fee": nullable(ref("FeeRule")),
+        "actions": {"type": "array", "items": {"type": "string", "enum": list(ACTIONS)}, "uniqueItems": True},
+    }
+    send_window = obj({"start": {"type": "string", "pattern": HH_MM_PATTERN},
+                       "end": {"type": "string", "pattern": HH_MM_PATTERN}},
+                      description="Local wall-clock hours: start inclusive, end exclusive.")
+    policy_properties: dict[str, Schema] = {
+        "policy_id": {"type": "string", "pattern": NAME_PATTERN},
+        "name": STRING,
+        "steps": {"type": "array", "items": ref("Step"), "minItems": 1},
+        "send_window": ref("SendWindow"),
+        "business_days_only": BOOLEAN,
+        "late_fee_scheme": {"type": "string", "enum": list(LATE_FEE_SCHEMES)},
+        "contractual_annual_rate": nullable(ref("Decimal")),
+        "default_timezone": STRING,
+        "payment_allocation": {"type": "string", "enum": list(PAYMENT_ALLOCATIONS)},
+    }
+    reference_rate = obj({
+        "scheme": {"type": "string", "enum": ["ecb_mro", "boe_base"]},
+        "valid_from": {**DATE, "description": "1 January or 1 July"},
+        "rate": ref("Decimal"), "source": STRING,
+    }, required=["scheme", "valid_from", "rate", "source"])
+    task = obj({
+        "id": STRING, "kind": STRING, "title": STRING, "status": {"type": "string", "enum": ["open", "done"]},
+        "customer_id": TEXT, "invoice_id": TEXT, "detail": {"type": "object"},
+        "created_at": DATE_TIME, "created_by": STRING, "completed_at": NULLABLE_DATE_TIME, "completed_by": TEXT,
+    })
+    api_key_properties: dict[str, Schema] = {
+        "id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+        "name": STRING,
+        "role": {"type": "string", "enum": [r.label for r in Role]},
+        "created_at": DATE_TIME, "created_by": STRING,
+        "revoked_at": NULLABLE_DATE_TIME, "revoked_by": TEXT,
+    }
+    return {
+        "Error": obj({"error": obj({
+            "code": {"type": "string", "examples": ["invalid_parameter"]},
+            "message": STRING,
+            "field": {"type": "string", "description": "the parameter or body field at fault, when there is one"},
+        }, required=["code", "message"])}, description="Every 4xx and 5xx answer of the API has this shape."),
+        "Page": obj({"items": {"type": "array"}, "next_cursor": {
+            "type": ["string", "null"], "description": "pass as `cursor` for the next page; null on the last"}},
+            description="A page of a list."),
+        "Amount": {"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["1656.25", "1000"],
+                   "description": "exactly the currency's ISO 4217 decimals, next to its `currency`"},
+        "Decimal": {"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["8", "2.15"]},
+        "MoneyByCurrency": {"type": "array", "items": obj({"currency": CURRENCY, "amount": amount})},
+        "Charge": charge,
+        "Invoice": obj({
+            "id": STRING, "number": STRING, "customer_id": STRING, "currency": CURRENCY,
+            "total": amount, "balance": amount, "paid": amount, "paid_in_erp": amount, "credited": amount,
+            "written_off": amount, "issue_date": DATE, "due_date": DATE,
+            "status": {"type": "string", "enum": [s.value for s in InvoiceStatus]},
+            "overdue": BOOLEAN, "days_overdue": {"type": "integer", "minimum": 0},
+            "buyer_reference": TEXT, "charged": amount, "charges": {"type": "array", "items": ref("Charge")},
+            "reminders_sent": string_list(), "next_action_at": NULLABLE_DATE_TIME,
+            "promised_until": NULLABLE_DATE, "in_payment_plan": BOOLEAN, "version": INTEGER,
+            "promised_amount": nullable(amount), "broken_promise": NULLABLE_DATE, "dispute_id": TEXT,
+            "disputed_amount": nullable(amount), "undisputed_balance": amount,
+        }),
+        "Contact": contact,
+        "ContactInput": contact_input,
+        "Customer": obj({
+            "id": STRING, "name": STRING, "contacts": {"type": "array", "items": ref("Contact")},
+            "language": TEXT, "timezone": TEXT, "country": TEXT, "currency": TEXT,
+            "payment_terms": {**TEXT, "examples": ["net 30", "2/10 net 30"]},
+            "credit_limit": nullable(amount), "credit_limit_currency": TEXT, "tax_id": TEXT,
+            "policy_id": {**TEXT, "description": "null: the default policy"},
+            "dunning_paused": BOOLEAN, "credit_hold": BOOLEAN,
+        }),
+        "CustomerDetail": {"allOf": [ref("Customer"), obj({"balance": ref("BalanceSummary")})]},
+        "BalanceSummary": obj({
+            "outstanding": ref("MoneyByCurrency"), "overdue": ref("MoneyByCurrency"),
+            "unapplied_credit": ref("MoneyByCurrency"), "open_invoices": INTEGER, "overdue_invoices": INTEGER,
+            "oldest_overdue_due_date": NULLABLE_DATE, "as_of": DATE,
+        }),
+        "CustomerChanges": obj({
+            "policy_id": {**TEXT, "description": "an existing policy; null: the default"},
+            "dunning_paused": BOOLEAN,
+            "contacts": {"type": "array", "items": ref("ContactInput")},
+            "language": {**TEXT, "examples": ["de", "fr-CH"]},
+            "timezone": {**TEXT, "examples": ["Europe/Berlin"]},
+        }, required=[], closed=True, description="At least one field; each changed field is audited."),
+        "Import": obj({
+            "id": STRING, "status": {"type": "string", "examples": ["in_progress", "processed", "rejected"]},
+            "source_key": STRING, "destination_key": TEXT, "report_key": TEXT, "format": TEXT, "mapping": TEXT,
+            "size_bytes": INTEGER, "started_at": DATE_TIME, "finished_at": NULLABLE_DATE_TIME, "reason": TEXT,
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        }),
+        "ImportDetail": {"allOf": [ref("Import"), obj({
+            "rejected_rows": {"type": "array", "items": obj(
+                {"line": INTEGER, "field": TEXT, "reason": STRING, "value": TEXT, "number": TEXT},
+                required=["line", "reason"])},
+            "rejected_rows_complete": BOOLEAN,
+        })]},
+        "Allocation": obj({"invoice_id": STRING, "number": STRING, "amount": amount}),
+        "Payment": obj({
+            "id": STRING, "kind": {"type": "string", "enum": [k.value for k in PaymentKind]},
+            "status": {"type": "string", "enum": [s.value for s in PaymentStatus]},
+            "provider": {"type": "string", "examples": ["stripe", "gocardless", "adyen", "bank", "manual"]},
+            "provider_reference": STRING, "currency": CURRENCY, "amount": amount, "allocated": amount,
+            "unapplied": amount, "reversed": amount, "allocations": {"type": "array", "items": ref("Allocation")},
+            "customer_id": TEXT, "match": {**TEXT, "description": "how the money was matched"}, "reason": TEXT,
+            "references": string_list(), "payer_name": TEXT, "payer_email": TEXT,
+            "reverses": {**TEXT, "description": "a refund's or chargeback's payment reference"},
+            "occurred_at": DATE_TIME, "recorded_at": DATE_TIME, "recorded_by": STRING, "version": INTEGER,
+        }),
+        "NewPayment": obj({
+            "amount": {**amount, "pattern": r"^[0-9]{1,15}(\.[0-9]{1,15})?$"}, "currency": CURRENCY,
+            "customer_id": nullable({"type": "string", "pattern": ID_PATTERN}),
+            "invoice_numbers": {"type": "array", "items": {"type": "string", "minLength": 1}},
+            "received_on": {**DATE, "description": f"default: today; not in the future, nor before {EARLIEST_DATE}"},
+            "method": {"type": "string", "enum": ["wire", "cheque", "cash", "card", "direct_debit", "other"]},
+            "payer_name": TEXT,
+        }, required=["amount", "currency"], description="A wire or cheque recorded by hand."),
+        "AllocationRequest": {"oneOf": [
+            obj({"invoice_id": {"type": "string", "pattern": ID_PATTERN}, "amount": amount}, required=["invoice_id"]),
+            obj({"invoice_number": {"type": "string", "minLength": 1}, "amount": amount},
+                required=["invoice_number"]),
+            obj({"strategy": {"const": "oldest_first"}}),
+        ], "description": "One invoice (all the unapplied money it can take, or `amount`), or the oldest first."},
+        "FeeRule": fee_rule,
+        "FeeRuleInput": fee_rule_input,
+        "Step": obj(step_properties, required=["name", "offset_days", "channels", "template", "tone"]),
+        "StepInput": obj({**step_properties, "fee": nullable(ref("FeeRuleInput"))},
+                         required=["name", "offset_days", "channels", "template", "tone"], closed=True),
+        "SendWindow": send_window,
+        "Policy": obj(policy_properties),
+        "PolicyInput": obj({**policy_properties, "steps": {"type": "array", "items": ref("StepInput"), "minItems": 1},
+                            "send_window": obj({"start": {"type": "string", "pattern": HH_MM_PATTERN},
+                                                "end": {"type": "string", "pattern": HH_MM_PATTERN}},
+                                               required=[], closed=True)},
+                           required=["name", "steps"], closed=True,
+                           description="`policy_id`, when given, must be the one in the path."),
+        "PreviewItem": obj({
+            "invoice_id": STRING, "number": STRING, "customer_id": STRING, "balance": amount, "currency": CURRENCY,
+            "due_date": DATE, "action": {"type": "string", "enum": ["send", "skip", "wait"]}, "reason": STRING,
+            "step": TEXT, "channels": string_list(), "charges": {"type": "array", "items": {"type": "object"}},
+            "skipped_steps": {"type": "array", "items": obj({"step": STRING, "reason": STRING})},
+            "actions": string_list(), "next_action_at": NULLABLE_DATE_TIME,
+            "discount": nullable(obj({"amount": amount, "last_day": DATE})),
+            "unreachable_channels": string_list(), "warnings": string_list(),
+        }, required=["invoice_id", "number", "customer_id", "action", "reason"]),
+        "DunningPreview": obj({"as_of": DATE, "counts": {"type": "object", "additionalProperties": INTEGER},
+                               "items": {"type": "array", "items": ref("PreviewItem")}}),
+        "DunningRunRequest": obj({"as_of": {**DATE, "description": "a simulated clock: only where "
+                                            "DUNWELL_ALLOW_SIMULATED_CLOCK=true, never in production"}},
+                                 required=[]),
+        "DunningRun": obj({
+            "run_id": STRING, "now": DATE_TIME, "simulated": BOOLEAN, "kill_switch": BOOLEAN,
+            "invoices_considered": INTEGER, "customers_considered": INTEGER,
+            "sent": obj({"email": INTEGER, "sms": INTEGER}),
+            "reminders": {"type": "object", "additionalProperties": INTEGER, "description": "per step"},
+            "skipped": {"type": "object", "additionalProperties": INTEGER, "description": "per reason"},
+            "failed": {"type": "array", "items": {"type": "object"}}, "charges_added": INTEGER,
+            "repaired": INTEGER, "unconfirmed": INTEGER,
+            "actions": {"type": "object", "additionalProperties": INTEGER}, "more_due": BOOLEAN,
+            "dispatched": INTEGER,
+        }, required=["run_id", "now", "simulated", "sent", "reminders", "skipped", "failed", "charges_added"]),
+        "ReferenceRate": reference_rate,
+        "DunningSettings": obj({"kill_switch": BOOLEAN,
+                                "reference_rates": {"type": "array", "items": ref("ReferenceRate")},
+                                "version": INTEGER}),
+        "DunningSettingsChanges": obj({
+            "kill_switch": {**BOOLEAN, "description": "true stops every reminder"},
+            "reference_rates": {"type": "array", "items": obj(
+                {"scheme": reference_rate["properties"]["scheme"], "valid_from": DATE,
+                 "rate": {"oneOf": [ref("Decimal"), INTEGER]}, "source": TEXT},
+                required=["scheme", "valid_from", "rate"], closed=True)},
+            "version": {**INTEGER, "description": "the version read; a different one is 409"},
+        }, required=[], closed=True),
+        "Task": task,
+        "Dispute": obj({
+            "id": STRING, "invoice_id": STRING, "invoice_number": STRING, "customer_id": STRING,
+            "currency": CURRENCY, "reason": {"type": "string", "enum": list(DISPUTE_REASONS)},
+            "whole_invoice": BOOLEAN, "amount": nullable(amount), "balance_at_opening": amount, "note": TEXT,
+            "from_chargeback": BOOLEAN, "status": {"type": "string", "enum": [s.value for s in DisputeStatus]},
+            "outcome": nullable({"type": "string", "enum": [o.value for o in Outcome]}),
+            "credited": nullable(amount), "resolution_note": TEXT, "opened_at": DATE_TIME, "opened_by": STRING,
+            "resolved_at": NULLABLE_DATE_TIME, "resolved_by": TEXT, "age_days": INTEGER, "version": INTEGER,
+        }),
+        "DisputeChange": {"allOf": [ref("Dispute"), obj({"invoice": ref("Invoice")})]},
+        "NewDispute": obj({
+            "reason": {"type": "string", "enum": list(DISPUTE_REASONS)},
+            "amount": {**amount, "description": "a deduction: only this part is held; omit to dispute it all"},
+            "note": STRING,
+        }, required=["reason"], closed=True),
+        "DisputeResolution": obj({
+            "outcome": {"type": "string", "enum": [o.value for o in Outcome]},
+            "credit_amount": {**amount, "description": "partial only: the part credited"},
+            "note": STRING,
+        }, required=["outcome"], closed=True),
+        "NewPromise": obj({"date": {**DATE, "description": "today or later, at most 90 days ahead"},
+                           "amount": amount}, closed=True),
+        "WriteOff": obj({"amount": amount, "reason": {"type": "string", "minLength": 1, "maxLength": 500}},
+                        closed=True),
+        "AgencyExport": obj({
+            "invoice": {"type": "object"}, "customer": {"type": ["object", "null"]},
+            "charges": {"type": "array", "items": ref("Charge")},
+            "notices": {"type": "array", "items": {"type": "object"}},
+            "history": {"type": "array", "items": obj({"at": DATE_TIME, "type": STRING, "actor": STRING,
+                                                       "data": {"type": "object"}})},
+        }),
+        "ApiKey": obj(api_key_properties, description="A key as listed: never its secret."),
+        "IssuedApiKey": {"allOf": [ref("ApiKey"), obj({"api_key": {
+            "type": "string", "pattern": "^dwk_[0-9a-f]{16}_.+$",
+            "description": "the bearer token, shown only in this answer"}})]},
+        "NewApiKey": obj({"name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"\S"},
+                          "role": api_key_properties["role"]}, closed=True),
+        "TimelineEntry": obj({
+            "at": DATE_TIME, "type": {"type": "string", "examples": ["invoice.imported", "note.added"]},
+            "actor": STRING, "entity_type": {"type": "string", "examples": ["invoice", "customer"]},
+            "entity_id": STRING, "data": {"type": "object"},
+        }, description="One event of the audit trail, or a note."),
+        "Timeline": obj({"items": {"type": "array", "items": ref("TimelineEntry")}},
+                        description="Oldest first; a customer's includes its latest 200 invoices' events."),
+        "NewNote": obj({"text": {"type": "string", "minLength": 1, "maxLength": 4000, "pattern": r"\S"}},
+                       required=["text"]),
+        "CreditHoldChange": obj({"reason": {"type": "string", "minLength": 1, "pattern": r"\S"}},
+                                description="Required to set a hold; optional to release one."),
+        "CreditLimitChange": obj({"amount": nullable({**amount, "description": "null: no limit"}),
+                                  "currency": CURRENCY}, required=["amount"]),
+        "CustomerCredit": {"allOf": [ref("Customer"), obj({"credit": nullable(obj({
+            "credit_limit": amount, "outstanding": amount, "currency": CURRENCY,
+            "utilisation": {**ref("Decimal"), "description": "outstanding / limit; above 1 is over the limit"},
+        }))})]},
+        "Health": obj({"status": {"const": "ok"}, "service": STRING}),
+        "WebhookAccepted": obj({"received": {"const": True}}),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- operations
+
+ERRORS: dict[str, str] = {
+    "400": "A parameter or the body is invalid (`field` names it)",
+    "401": "No API key, or an unknown or revoked one",
+    "403": "The key's role is too low for this route",
+    "404": "Not found",
+    "409": "Changed meanwhile: read it again and retry",
+    "422": "A domain rule refuses it (`field` names the value at fault)",
+    "498": "GoCardless: the signature is invalid",
+    "500": "Not recorded; the sender should retry",
+}
+
+
+def _error(status: str) -> Schema:
+    return {"description": ERRORS[status], "content": {"application/json": {"schema": ref("Error")}}}
+
+
+def _json(description: str, schema: Schema) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _page(item: str) -> Schema:
+    return {"allOf": [ref("Page"), obj({"items": {"type": "array", "items": ref(item)}})]}
+
+
+def path_param(name: str, description: str, pattern: str | None = None) -> Schema:
+    schema: Schema = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
+
+
+def query(name: str, description: str, schema: Schema | None = None) -> Schema:
+    if schema is DATE:
+        description += f" (from {EARLIEST_DATE} to {LATEST_DATE})"
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema or STRING}
+
+
+FLAG: Schema = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]}
+PAGING = [
+    query("limit", f"page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})",
+          {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE}),
+    query("cursor", "`next_cursor` of the previous page"),
+]
+INVOICE_ID = path_param("invoice_id", "`INV-0001`, or `inv~<digest>` for a number unsafe in a URL", ID_PATTERN)
+CUSTOMER_ID = path_param("customer_id", "the ERP's customer id, or a slug of the name", ID_PATTERN)
+PAYMENT_ID = path_param("payment_id", "a payment, refund or chargeback", r"^(pay|rfd|chb)_[0-9a-f]{24}$")
+DISPUTE_ID = path_param("dispute_id", "a dispute", r"^dsp_[0-9a-f]{24}$")
+POLICY_ID = path_param("policy_id", "`default` is the shipped ladder until an admin saves their own", NAME_PATTERN)
+
+
+def operation(tag: str, summary: str, role: Role | None, ok: tuple[str, Schema], *,
+              params: list[Schema] | None = None, body: Schema | None = None, body_required: bool = True,
+              errors: tuple[str, ...] = (), description: str | None = None) -> Schema:
+    """One operation. 401 and 403 follow from the role; 400 from parameters or a body; 404 from path ids."""
+    statuses = set(errors)
+    if role is not None:
+        statuses.add("401")
+        if role > Role.VIEWER:
+            statuses.add("403")
+    parameters = params or []
+    if body is not None or any(p["in"] != "path" for p in parameters):
+        statuses.add("400")
+    if any(p["in"] == "path" for p in parameters):
+        statuses.add("404")
+    op: Schema = {"tags": [tag], "summary": summary, ROLE_EXTENSION: role.label if role else None}
+    if description:
+        op["description"] = description
+    if role is None:
+        op["security"] = []
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": body}}}
+    op["responses"] = {ok[0]: ok[1], **{s: _error(s) for s in sorted(statuses)}}
+    return op
+
+
+def _webhook(provider: str, signature_header: str, bad_signature: str, ok: dict[str, Schema]) -> Schema:
+    op = operation("webhooks", f"{provider} notifications", None, ("200", ok["200"]),
+                   params=[{"name": signature_header, "in": "header", "required": True, "schema": STRING,
+                            "description": "the processor's signature of the raw body"}] if signature_header else [],
+                   body={"type": ["object", "array"]}, errors=(bad_signature, "500"),
+                   description="Authenticated by the processor's signature, not an API key. 5xx makes the "
+                               "processor retry: the event was not recorded.")
+    op["responses"].update({k: v for k, v in ok.items() if k != "200"})
+    op["x-dunwell-auth"] = "signature"
+    return op
+
+
+def _paths() -> dict[str, dict[str, Schema]]:
+    viewer, collector, admin = Role.VIEWER, Role.COLLECTOR, Role.ADMIN
+    return {
+        "/health": {"get": operation("health", "Liveness", None, ("200", _json("Alive", ref("Health"))))},
+        "/openapi.json": {"get": operation("health", "This document", None, (
+            "200", _json("OpenAPI 3.1", {"type": "object"})))},
+        "/invoices": {"get": operation("invoices", "List invoices", viewer, ("200", _json("A page", _page("Invoice"))),
+                                       params=[
+            query("status", "one or a comma list of: " + ", ".join(s.value for s in InvoiceStatus)),
+            query("customer_id", "only this customer's", {"type": "string", "pattern": ID_PATTERN}),
+            query("overdue", "`true`: outstanding and due before today", FLAG),
+            query("due_before", "due before this day (exclusive)", DATE),
+            query("due_after", "due after this day (exclusive)", DATE),
+            *PAGING])},
+        "/invoices/{invoice_id}": {"get": operation("invoices", "One invoice", viewer,
+                                                    ("200", _json("The invoice", ref("Invoice"))),
+                                                    params=[INVOICE_ID])},
+        "/invoices/{invoice_id}/agency-export": {"get": operation(
+            "dunning", "The hand-off file for a collection agency", collector,
+            ("200", _json("The invoice, customer, notices, charges and history", ref("AgencyExport"))),
+            params=[INVOICE_ID])},
+        "/customers": {"get": operation("customers", "List customers by name", viewer,
+                                        ("200", _json("A page", _page("Customer"))), params=PAGING)},
+        "/customers/{customer_id}": {
+            "get": operation("customers", "One customer with its balance", viewer,
+                             ("200", _json("The customer", ref("CustomerDetail"))), params=[CUSTOMER_ID]),
+            "patch": operation("customers", "Change how a customer is chased", collector,
+                               ("200", _json("The customer as changed", ref("Customer"))), params=[CUSTOMER_ID],
+                               body=ref("CustomerChanges"), errors=("409", "422")),
+        },
+        "/imports": {"get": operation("imports", "List imports, newest first", viewer,
+                                      ("200", _json("A page", _page("Import"))), params=PAGING)},
+        "/imports/{import_id}": {"get": operation(
+            "imports", "One import's report", viewer, ("200", _json("The import", ref("ImportDetail"))),
+            params=[path_param("import_id", "the import (from the file's SHA-256)", r"^imp_[0-9a-f]{24}$")])},
+        "/payments": {
+            "get": operation("payments", "List payments, newest first", viewer,
+                             ("200", _json("A page", _page("Payment"))), params=[
+                query("unapplied", "`true`: only money not yet on invoices (the work queue)", FLAG),
+                query("customer_id", "only this customer's", {"type": "string", "pattern": ID_PATTERN}),
+                query("from", "received on or after (inclusive)", DATE),
+                query("to", "received on or before (inclusive)", DATE),
+                *PAGING]),
+            "post": operation("payments", "Record a wire or cheque", collector,
+                              ("201", _json("The payment, matched like any other", ref("Payment"))),
+                              params=[{"name": "Idempotency-Key", "in": "header", "required": False,
+                                       "description": "makes a retry safe", "schema": {"type": "string",
+                                                                                       "maxLength": 200}}],
+                              body=ref("NewPayment"), errors=("409", "422")),
+        },
+        "/payments/{payment_id}": {"get": operation("payments", "One payment, refund or chargeback", viewer,
+                                                    ("200", _json("The payment", ref("Payment"))),
+                                                    params=[PAYMENT_ID])},
+        "/payments/{payment_id}/allocations": {"post": operation(
+            "payments", "Apply unapplied money to invoices", collector,
+            ("200", _json("The payment", ref("Payment"))), params=[PAYMENT_ID], body=ref("AllocationRequest"),
+            errors=("409", "422"))},
+        "/payments/{payment_id}/allocations/{invoice_ref}": {"delete": operation(
+            "payments", "Take a payment off an invoice", collector, ("200", _json("The payment", ref("Payment"))),
+            params=[PAYMENT_ID, path_param("invoice_ref", "the invoice id", ID_PATTERN)], errors=("409", "422"))},
+        "/policies": {"get": operation("policies", "Dunning policies", viewer,
+                                       ("200", _json("Every policy (one page)", _page("Policy"))))},
+        "/policies/{policy_id}": {
+            "get": operation("policies", "One policy", viewer, ("200", _json("The policy", ref("Policy"))),
+                             params=[POLICY_ID]),
+            "put": operation("policies", "Save a policy", admin, ("200", _json("The policy", ref("Policy"))),
+                             params=[POLICY_ID], body=ref("PolicyInput"), errors=("409", "422")),
+        },
+        "/dunning/preview": {"get": operation(
+            "dunning", "The dry run: what a sweep would do", viewer,
+            ("200", _json("One decision per invoice due", ref("DunningPreview"))),
+            params=[query("as_of", "the day (default: today)", DATE)], errors=("422",))},
+        "/dunning/runs": {"post": operation(
+            "dunning", "Run the sweep now", admin, ("200", _json("What the run did", ref("DunningRun"))),
+            body=ref("DunningRunRequest"), body_required=False, errors=("409", "422"),
+            description="403 also when `as_of` is sent where the simulated clock is not allowed.")},
+        "/dunning/settings": {
+            "get": operation("dunning", "The kill switch and reference rates", viewer,
+                             ("200", _json("The settings", ref("DunningSettings")))),
+            "put": operation("dunning", "Change the kill switch or reference rates", admin,
+                             ("200", _json("The settings as saved", ref("DunningSettings"))),
+                             body=ref("DunningSettingsChanges"), errors=("409", "422")),
+        },
+        "/tasks": {"get": operation("dunning", "Collector tasks, newest first", viewer,
+                                    ("200", _json("A page", _page("Task"))),
+                                    params=[query("status", "default `open`", {"type": "string",
+                                                                                "enum": ["open", "done"]}),
+                                            *PAGING])},
+        "/tasks/{task_id}/complete": {"post": operation(
+            "dunning", "Close a task", collector, ("200", _json("The task", ref("Task"))),
+            params=[path_param("task_id", "the task")], errors=("409",))},
+        "/invoices/{invoice_id}/disputes": {"post": operation(
+            "collections", "Open a dispute (of the whole invoice, or a deduction)", collector,
+            ("201", _json("The dispute and the invoice", ref("DisputeChange"))), params=[INVOICE_ID],
+            body=ref("NewDispute"), errors=("409", "422"),
+            description="409 when the invoice has an open dispute already.")},
+        "/disputes": {"get": operation(
+            "collections", "Disputes, newest first", viewer, ("200", _json("A page", _page("Dispute"))),
+            params=[query("status", "default `open`", {"type": "string", "enum": [s.value for s in DisputeStatus]}),
+                    *PAGING])},
+        "/disputes/{dispute_id}": {"get": operation(
+            "collections", "One dispute", viewer, ("200", _json("The dispute", ref("Dispute"))),
+            params=[DISPUTE_ID])},
+        "/disputes/{dispute_id}/resolve": {"post": operation(
+            "collections", "Resolve a dispute: accepted (credit), rejected, partial", collector,
+            ("200", _json("The dispute and the invoice", ref("DisputeChange"))), params=[DISPUTE_ID],
+            body=ref("DisputeResolution"), errors=("409", "422"),
+            description="409 when it was resolved already.")},
+        "/invoices/{invoice_id}/promises": {"post": operation(
+            "collections", "Record a promise to pay", collector, ("201", _json("The invoice", ref("Invoice"))),
+            params=[INVOICE_ID], body=ref("NewPromise"), errors=("409", "422"))},
+        "/invoices/{invoice_id}/write-off": {"post": operation(
+            "collections", "Write off bad debt", collector, ("200", _json("The invoice", ref("Invoice"))),
+            params=[INVOICE_ID], body=ref("WriteOff"), errors=("409", "422"),
+            description="Above WRITE_OFF_COLLECTOR_LIMIT (default 500.00 in the invoice's currency) only an "
+                        "admin may: 403 for a collector.")},
+        "/invoices/{invoice_id}/timeline": {"get": operation(
+            "accounts", "Everything that happened to an invoice, with who did it", viewer,
+            ("200", _json("The timeline", ref("Timeline"))), params=[INVOICE_ID])},
+        "/customers/{customer_id}/timeline": {"get": operation(
+            "accounts", "Everything that happened to a customer and its invoices", viewer,
+            ("200", _json("The timeline", ref("Timeline"))), params=[CUSTOMER_ID])},
+        "/invoices/{invoice_id}/notes": {"post": operation(
+            "accounts", "Add a note to an invoice's timeline", collector,
+            ("201", _json("The note", ref("TimelineEntry"))), params=[INVOICE_ID], body=ref("NewNote"),
+            errors=("422",))},
+        "/customers/{customer_id}/notes": {"post": operation(
+            "accounts", "Add a note to a customer's timeline", collector,
+            ("201", _json("The note", ref("TimelineEntry"))), params=[CUSTOMER_ID], body=ref("NewNote"),
+            errors=("422",))},
+        "/customers/{customer_id}/credit-hold": {
+            "post": operation("accounts", "Put a customer on credit hold", collector,
+                              ("200", _json("The customer", ref("CustomerCredit"))), params=[CUSTOMER_ID],
+                              body=ref("CreditHoldChange"), errors=("409", "422")),
+            "delete": operation("accounts", "Release a customer's credit hold", collector,
+                                ("200", _json("The customer", ref("CustomerCredit"))), params=[CUSTOMER_ID],
+                                body=ref("CreditHoldChange"), body_required=False, errors=("409", "422")),
+        },
+        "/customers/{customer_id}/credit-limit": {"put": operation(
+            "accounts", "Set or clear a customer's credit limit", admin,
+            ("200", _json("The customer", ref("CustomerCredit"))), params=[CUSTOMER_ID],
+            body=ref("CreditLimitChange"), errors=("409", "422"),
+            description="A customer over the new limit is put on credit hold.")},
+        "/api-keys": {
+            "get": operation("api-keys", "List API keys, newest first (never a secret)", admin,
+                             ("200", _json("A page", _page("ApiKey"))), params=PAGING),
+            "post": operation("api-keys", "Issue an API key", admin,
+                              ("201", _json("The key with its secret, shown this once", ref("IssuedApiKey"))),
+                              body=ref("NewApiKey")),
+        },
+        "/api-keys/{key_id}": {"delete": operation(
+            "api-keys", "Revoke an API key (idempotent)", admin, ("200", _json("The key, revoked", ref("ApiKey"))),
+            params=[path_param("key_id", "the key's id (the part after `dwk_`)")],
+            description="Takes effect at once in the container that handles it, within 60 s everywhere.")},
+        "/webhooks/stripe": {"post": _webhook("Stripe", "Stripe-Signature", "400", {
+            "200": _json("Recorded", ref("WebhookAccepted"))})},
+        "/webhooks/gocardless": {"post": _webhook("GoCardless", "Webhook-Signature", "498", {
+            "200": {"description": "Recorded, and one of the events is acted on"},
+            "204": {"description": "Recorded; none of the events is acted on"}})},
+        "/webhooks/adyen": {"post": _webhook("Adyen", "", "401", {
+            "200": {"description": "Recorded (HMAC in each notification item)",
+                    "content": {"text/plain": {"schema": {"const": "[accepted]"}}}}})},
+    }
+
+
+@cache
+def _document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Dunwell",
+            "version": "1",
+            "summary": "B2B accounts-receivable collections",
+            "description": "Amounts are strings with exactly the currency's ISO 4217 decimals, next to their "
+                           "`currency`; dates are `YYYY-MM-DD`. Lists return `{items, next_cursor}`. Roles are "
+                           "ordered viewer < collector < admin; `x-dunwell-role` names the one an operation needs.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "tags": [{"name": t} for t in ("invoices", "customers", "imports", "payments", "policies", "dunning",
+                                       "collections", "accounts", "api-keys", "webhooks", "health")],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "dwk_<id>_<secret>",
+                                           "description": "an API key: `Authorization: Bearer dwk_...`"}},
+        },
+    }
+
+
+def document(base_path: str = "") -> dict[str, Any]:
+    """The document; `base_path` is where the API is mounted (API Gateway's stage, e.g. `/api`)."""
+    doc = copy.deepcopy(_document())
+    doc["servers"] = [{"url": base_path or "/"}]
+    return doc
+
+
+@blueprint.route("/openapi.json", methods=["GET"])
+@endpoint(blueprint, role=None)
+def openapi_json() -> dict[str, Any]:
+    context = blueprint.current_request.context or {}
+    path = str(context.get("path") or "")
+    suffix = "/openapi.json"
+    return document(path[: -len(suffix)] if path.endswith(suffix) else "")

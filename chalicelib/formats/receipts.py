@@ -1,0 +1,62 @@
+"""Payment receipts: "we received your payment of X, applied to these invoices". Pure: data in, text out.
+
+Templates: `templates/<locale>/receipt.{subject,txt,html}.j2` (en, de, fr, es), looked up most to least
+specific tag like the reminders; money and dates formatted by Babel in the customer's locale."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from chalicelib.formats.messages import (
+    RenderedEmail,
+    Seller,
+    _babel_locale,
+    _environment,
+    canonical_tag,
+    format_day,
+    format_money,
+    locale_chain,
+    resolve_locale,
+)
+
+_SPACES = re.compile(r"\s+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    number: str
+    applied: Decimal
+    balance_after: Decimal
+
+
+def render_receipt_email(locale: str | None, customer_name: str, contact_name: str | None, amount: Decimal,
+                         currency: str, received_on: date, lines: Sequence[ReceiptLine], unapplied: Decimal,
+                         seller: Seller, reference: str) -> RenderedEmail:
+    resolved = resolve_locale(locale)
+    loc = _babel_locale(locale, resolved)
+    context = {
+        "lang": canonical_tag(locale) if locale else resolved,
+        "customer_name": customer_name, "contact_name": contact_name,
+        "amount": format_money(amount, currency, loc), "received_on": format_day(received_on, loc, "long"),
+        "lines": [{"number": line.number, "applied": format_money(line.applied, currency, loc),
+                   "balance": format_money(line.balance_after, currency, loc), "settled": line.balance_after == 0}
+                  for line in lines],
+        "unapplied": format_money(unapplied, currency, loc) if unapplied > 0 else None,
+        "seller": {"name": seller.name, "email": seller.email, "phone": seller.phone or "",
+                   "address_lines": list(seller.address_lines)},
+        "reference": reference,
+    }
+
+    def pick(html: bool, suffix: str) -> str:
+        env = _environment(html)
+        return str(env.select_template([f"{loc_}/receipt.{suffix}" for loc_ in locale_chain(resolved)]).render(context))
+
+    subject = _SPACES.sub(" ", pick(False, "subject.j2")).strip()
+    text = _BLANK_LINES.sub("\n\n", pick(False, "txt.j2")).strip() + "\n"
+    html = pick(True, "html.j2")
+    return RenderedEmail(subject=subject, html=html, text=text, locale=resolved)

@@ -1,0 +1,178 @@
+"""Use cases of the collector workflows: open and resolve disputes, record promises to pay, write off bad debt.
+
+Each reads the invoice, applies a pure domain change (domain/collections.py, domain/invoice.py) and writes the
+invoice with its audit events at the version read; on a conflict (a payment, the sweep) it reads again and
+re-applies, so no update is lost. What each change does to dunning is in domain/collections.py; the sweep settles
+promises whose date and grace have passed (services/dunning.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Final, Protocol
+
+from chalicelib.domain.collections import (
+    Dispute,
+    DisputeStatus,
+    Outcome,
+    make_promise,
+    open_dispute,
+    resolve_dispute,
+)
+from chalicelib.domain.errors import DomainError
+from chalicelib.domain.invoice import Invoice
+from chalicelib.domain.money import Money
+from chalicelib.services.api_keys import Role
+from chalicelib.services.ports import AuditEvent, VersionConflict
+
+ATTEMPTS: Final = 5
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class NeedsApproval(DomainError):
+    """The actor's role may not do this alone (a write-off above the collector limit). The API answers 403."""
+
+    code = "needs_approval"
+
+
+# ---- ports -----------------------------------------------------------------------------------------
+
+class Invoices(Protocol):
+    def get_invoices(self, invoice_ids: Iterable[str]) -> dict[str, Invoice]: ...
+    def save_invoice(self, invoice: Invoice, events: Sequence[AuditEvent], now: datetime) -> Invoice:
+        """Conditional on the invoice's version; raises VersionConflict."""
+
+
+class Disputes(Protocol):
+    def get(self, dispute_id: str) -> Dispute | None: ...
+    def save(self, dispute: Dispute, invoice: Invoice, events: Sequence[AuditEvent],
+             now: datetime) -> tuple[Dispute, Invoice]:
+        """The dispute (new when its version is 0, else at that version), the invoice at its version and the
+        events, in one transaction; raises VersionConflict."""
+    def list(self, status: str, limit: int, cursor: dict[str, Any] | None
+             ) -> tuple[list[Dispute], dict[str, Any] | None]: ...
+
+
+@dataclass(frozen=True)
+class DisputeChange:
+    dispute: Dispute
+    invoice: Invoice
+
+
+# ---- the service -----------------------------------------------------------------------------------
+
+class CollectionsService:
+    def __init__(self, invoices: Invoices, disputes: Disputes, *, write_off_collector_limit: Decimal,
+                 clock: Callable[[], datetime] | None = None, new_id: Callable[[], str] | None = None) -> None:
+        self.invoices = invoices
+        self.disputes = disputes
+        self.write_off_collector_limit = write_off_collector_limit
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.new_id = new_id or (lambda: f"dsp_{uuid.uuid4().hex[:24]}")
+
+    # ---- disputes ----------------------------------------------------------------------------------
+
+    def open_dispute(self, invoice_id: str, reason: str, amount: Decimal | None, note: str | None,
+                     actor: str) -> DisputeChange:
+        dispute_id = self.new_id()
+        for _attempt in range(ATTEMPTS):
+            now = self.clock()
+            invoice = self._invoice(invoice_id)
+            deduction = None if amount is None else Money.of(amount, invoice.currency)
+            dispute, disputed = open_dispute(invoice, dispute_id, reason, deduction, note, actor, now)
+            event = AuditEvent(f"invoice#{invoice_id}", "invoice.disputed", actor, now, dispute_id, {
+                "dispute_id": dispute_id, "reason": reason, "whole_invoice": amount is None,
+                "amount": None if deduction is None else deduction.to_api(), "currency": invoice.currency,
+                "note": note, "from_chargeback": dispute.from_chargeback, "balance": disputed.balance.to_api(),
+                "held": disputed.disputed_open.to_api(), "status": disputed.status.value})
+            try:
+                saved, saved_invoice = self.disputes.save(dispute, disputed, [event], now)
+            except VersionConflict:
+                continue  # the invoice changed (a payment, the sweep, another dispute): decide again
+            return DisputeChange(saved, saved_invoice)
+        raise VersionConflict(f"invoice {invoice_id} kept changing")
+
+    def resolve_dispute(self, dispute_id: str, outcome: Outcome, credit_amount: Decimal | None, note: str | None,
+                        actor: str) -> DisputeChange:
+        for _attempt in range(ATTEMPTS):
+            now = self.clock()
+            dispute = self.get_dispute(dispute_id)
+            invoice = self._invoice(dispute.invoice_id)
+            credit = None if credit_amount is None else Money.of(credit_amount, invoice.currency)
+            closed, resolved = resolve_dispute(dispute, invoice, outcome, credit, note, actor, now)
+            assert closed.credited is not None
+            event = AuditEvent(f"invoice#{invoice.invoice_id}", "invoice.dispute_resolved", actor, now, dispute_id, {
+                "dispute_id": dispute_id, "outcome": outcome.value, "credited": closed.credited.to_api(),
+                "currency": invoice.currency, "note": note, "balance": resolved.balance.to_api(),
+                "status": resolved.status.value})
+            try:
+                saved, saved_invoice = self.disputes.save(closed, resolved, [event], now)
+            except VersionConflict:
+                continue  # resolved meanwhile (the next read says so: 409), or the invoice changed
+            return DisputeChange(saved, saved_invoice)
+        raise VersionConflict(f"dispute {dispute_id} kept changing")
+
+    def get_dispute(self, dispute_id: str) -> Dispute:
+        dispute = self.disputes.get(dispute_id)
+        if dispute is None:
+            raise NotFound(f"dispute {dispute_id} not found", field="dispute_id")
+        return dispute
+
+    def list_disputes(self, status: DisputeStatus, limit: int, cursor: dict[str, Any] | None
+                      ) -> tuple[list[Dispute], dict[str, Any] | None]:
+        return self.disputes.list(status.value, limit, cursor)
+
+    # ---- promises ----------------------------------------------------------------------------------
+
+    def promise(self, invoice_id: str, until: date, amount: Decimal, actor: str) -> Invoice:
+        for _attempt in range(ATTEMPTS):
+            now = self.clock()
+            invoice = self._invoice(invoice_id)
+            promised_amount = Money.of(amount, invoice.currency)
+            promised = make_promise(invoice, until, promised_amount, now.date())
+            event = AuditEvent(f"invoice#{invoice_id}", "invoice.promised", actor, now, until.isoformat(), {
+                "promised_until": until.isoformat(), "amount": promised_amount.to_api(),
+                "currency": invoice.currency, "balance": invoice.balance.to_api(),
+                "replaces": invoice.promised_until.isoformat() if invoice.promised_until else None})
+            try:
+                return self.invoices.save_invoice(promised, [event], now)
+            except VersionConflict:
+                continue
+        raise VersionConflict(f"invoice {invoice_id} kept changing")
+
+    # ---- write-offs --------------------------------------------------------------------------------
+
+    def write_off(self, invoice_id: str, amount: Decimal, reason: str, actor: str, role: Role) -> Invoice:
+        """Record `amount` as bad debt. Collectors may write off up to the limit per invoice; admins any amount."""
+        if role < Role.ADMIN and amount > self.write_off_collector_limit:
+            raise NeedsApproval(f"writing off {amount} is above the collector limit of "
+                                f"{self.write_off_collector_limit}: an admin must do it", field="amount")
+        for _attempt in range(ATTEMPTS):
+            now = self.clock()
+            invoice = self._invoice(invoice_id)
+            written_off = Money.of(amount, invoice.currency)
+            written = invoice.with_write_off(written_off)
+            event = AuditEvent(f"invoice#{invoice_id}", "invoice.written_off", actor, now, uuid.uuid4().hex[:12], {
+                "amount": written_off.to_api(),
+                "currency": invoice.currency, "reason": reason, "actor": actor, "role": role.label,
+                "bad_debt": True, "written_off_total": written.written_off.to_api(),
+                "balance": written.balance.to_api(), "status": written.status.value,
+                "note": "recorded as bad debt"})
+            try:
+                return self.invoices.save_invoice(written, [event], now)
+            except VersionConflict:
+                continue
+        raise VersionConflict(f"invoice {invoice_id} kept changing")
+
+    def _invoice(self, invoice_id: str) -> Invoice:
+        invoice = self.invoices.get_invoices([invoice_id]).get(invoice_id)
+        if invoice is None:
+            raise NotFound(f"invoice {invoice_id} not found", field="invoice_id")
+        return invoice

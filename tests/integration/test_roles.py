@@ -1,0 +1,97 @@
+"""Every route with every role: no key is 401 (except the public routes and the webhooks, which a
+processor's signature authenticates), a key below the route's role is 403, and a key at or above it is never
+401, 403 or 5xx. The role each route needs is read from its view (`endpoint` records it), not listed here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app import app
+from chalicelib.api.http import required_role
+from chalicelib.services.api_keys import Role
+from tests.integration.conftest import issue_key
+
+PUBLIC = {"/health", "/openapi.json"}
+ALLOWED = {400, 404, 409, 422}
+# Dummy ids in the shape each route expects, so the request reaches the store (and finds nothing);
+# any other parameter gets a generic id.
+DUMMY_IDS = {"key_id": "0123456789abcdef", "payment_id": "pay_" + "0" * 24, "import_id": "imp_" + "0" * 24}
+
+
+@pytest.fixture(autouse=True)
+def webhook_secrets(monkeypatch):
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_roles")
+    monkeypatch.setenv("GOCARDLESS_WEBHOOK_SECRET", "gc_roles")
+    monkeypatch.setenv("ADYEN_HMAC_KEY", "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056")
+
+
+def concrete(path: str) -> str:
+    for segment in path.split("/"):
+        if segment.startswith("{") and segment.endswith("}"):
+            path = path.replace(segment, DUMMY_IDS.get(segment[1:-1], "dummy-1"))
+    return path
+
+
+def call(client, method: str, path: str, token: str | None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    body = b"{}" if method in ("POST", "PUT", "PATCH") else b""
+    response = client.http.request(method, path, headers=headers, body=body)
+    try:
+        parsed = json.loads(response.body) if response.body else {}
+    except ValueError:
+        parsed = {}
+    return response.status_code, parsed if isinstance(parsed, dict) else {}
+
+
+def routes() -> list[tuple[str, str]]:
+    return sorted((path, method) for path, methods in app.routes.items() for method in methods)
+
+
+def test_there_are_routes_of_every_kind():
+    roles = set()
+    for path, method in routes():
+        try:
+            roles.add(required_role(app.routes[path][method].view_function))
+        except LookupError:
+            assert path.startswith("/webhooks/"), f"{method} {path} is not wrapped by endpoint()"
+    assert roles == {None, *Role}
+
+
+def test_every_route_answers_every_role_as_its_view_requires(client, aws):
+    tokens = {role: issue_key(role.label) for role in Role}
+    problems = []
+    for path, method in routes():
+        url = concrete(path)
+        view = app.routes[path][method].view_function
+        if path.startswith("/webhooks/"):
+            # Signed by the processor: an API key changes nothing; an unsigned body is refused, never a 5xx.
+            answers = [call(client, method, url, token) for token in (None, *tokens.values())]
+            statuses = {status for status, _ in answers}
+            codes = {body.get("error", {}).get("code") for _, body in answers}
+            if len(statuses) != 1 or not statuses <= {400, 401, 498} or not codes <= {"invalid_signature",
+                                                                                         "malformed_webhook"}:
+                problems.append(f"{method} {path}: unsigned answers {sorted(statuses)} {sorted(map(str, codes))}")
+            continue
+        needed = required_role(view)
+        status, body = call(client, method, url, None)
+        if path in PUBLIC:
+            if needed is not None or status != 200:
+                problems.append(f"{method} {path}: public, but needs {needed} and answered {status} without a key")
+            continue
+        if needed is None:
+            problems.append(f"{method} {path}: no role needed, but it is not a public route")
+            continue
+        if status != 401 or body.get("error", {}).get("code") != "unauthenticated":
+            problems.append(f"{method} {path}: {status} without a key (expected 401)")
+        for role, token in tokens.items():
+            status, body = call(client, method, url, token)
+            if role < needed:
+                if status != 403 or body.get("error", {}).get("code") != "forbidden":
+                    problems.append(f"{method} {path}: {status} for {role.label} (expected 403, needs {needed.label})")
+            elif not (200 <= status < 300 or status in ALLOWED):
+                problems.append(f"{method} {path}: {status} {body} for {role.label} (needs {needed.label})")
+    assert not problems, "\n".join(problems)
