@@ -21,6 +21,7 @@ from chalicelib.adapters.dynamo import (
     invoice_to_model,
     is_conditional_failure,
     model_to_invoice,
+    save_with_event,
 )
 from chalicelib.adapters.models import (
     DunningMessageModel,
@@ -200,21 +201,11 @@ class DynamoDunningSettings:
         return DunningSettings(bool(document.get("kill_switch", False)), table, int(m.version or 0))
 
     def save(self, settings: DunningSettings, event: AuditEvent, actor: str, now: datetime) -> None:
-        from chalicelib.adapters.dynamo import event_to_model
-
         model = PolicyModel(policy_id=SETTINGS_ID, list_key="settings", document=settings.to_dict(),
                             updated_at=now, updated_by=actor)
         if settings.version:
             model.version = settings.version
-        try:
-            with TransactWrite(connection=transaction_connection()) as transaction:
-                transaction.save(model)
-                transaction.save(event_to_model(event))
-        except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or []
-            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
-                raise VersionConflict(SETTINGS_ID) from exc
-            raise
+        save_with_event(model, event, SETTINGS_ID)
 
 
 _RETRYABLE = {"Throttling", "ThrottlingException", "TooManyRequestsException", "ServiceUnavailable",

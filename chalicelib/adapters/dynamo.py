@@ -266,6 +266,19 @@ def model_to_customer(m: CustomerModel) -> Customer:
 
 # ---- stores ----------------------------------------------------------------------------------------
 
+def save_with_event(model: Model, event: AuditEvent, key: str) -> None:
+    """Save a versioned record and its audit event in one transaction; VersionConflict if it changed."""
+    try:
+        with TransactWrite(connection=transaction_connection()) as transaction:
+            transaction.save(model)
+            transaction.save(event_to_model(event))
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            raise VersionConflict(key) from exc
+        raise
+
+
 def _batch_get(model: type[Model], keys: Iterable[str]) -> Iterator[Any]:
     unique = list(dict.fromkeys(keys))
     for chunk in _chunks(unique, _BATCH_GET):
@@ -535,12 +548,4 @@ class DynamoPolicies:
         model = PolicyModel(policy_id=policy.policy_id, document=policy.to_dict(), updated_at=now, updated_by=actor)
         if version:
             model.version = version
-        try:
-            with TransactWrite(connection=transaction_connection()) as transaction:
-                transaction.save(model)
-                transaction.save(event_to_model(event))
-        except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or []
-            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
-                raise VersionConflict(policy.policy_id) from exc
-            raise
+        save_with_event(model, event, policy.policy_id)

@@ -8,7 +8,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
-from chalicelib.api.http import ApiError, NotFound, endpoint, json_body
+from chalicelib.api.http import ApiError, NotFound, actor, endpoint, json_body
 from chalicelib.api.views import customer_view
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.domain.money import Money
@@ -17,9 +17,6 @@ from chalicelib.services.api_keys import Role
 blueprint = Blueprint(__name__)
 _AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,4})?")
 
-
-def _actor() -> str:
-    return f"key:{blueprint.current_request.context.get('dunwell_principal', 'unknown')}"
 
 
 def _valid(entity: str, entity_id: str) -> None:
@@ -45,7 +42,7 @@ def customer_timeline(customer_id: str) -> dict[str, Any]:
 @endpoint(blueprint, role=Role.COLLECTOR)
 def note_on_invoice(invoice_id: str) -> Any:
     _valid("invoice", invoice_id)
-    note = bootstrap.timeline().add_note("invoice", invoice_id, json_body(blueprint).get("text"), _actor())
+    note = bootstrap.timeline().add_note("invoice", invoice_id, json_body(blueprint).get("text"), actor(blueprint))
     return Response(body=note, status_code=201)
 
 
@@ -53,7 +50,7 @@ def note_on_invoice(invoice_id: str) -> Any:
 @endpoint(blueprint, role=Role.COLLECTOR)
 def note_on_customer(customer_id: str) -> Any:
     _valid("customer", customer_id)
-    note = bootstrap.timeline().add_note("customer", customer_id, json_body(blueprint).get("text"), _actor())
+    note = bootstrap.timeline().add_note("customer", customer_id, json_body(blueprint).get("text"), actor(blueprint))
     return Response(body=note, status_code=201)
 
 
@@ -67,7 +64,7 @@ def _credit_view(customer: Any) -> dict[str, Any]:
 def hold_credit(customer_id: str) -> dict[str, Any]:
     _valid("customer", customer_id)
     reason = json_body(blueprint).get("reason")
-    return _credit_view(bootstrap.credit_control().set_hold(customer_id, True, reason, _actor()))
+    return _credit_view(bootstrap.credit_control().set_hold(customer_id, True, reason, actor(blueprint)))
 
 
 @blueprint.route("/customers/{customer_id}/credit-hold", methods=["DELETE"])
@@ -76,7 +73,7 @@ def release_credit(customer_id: str) -> dict[str, Any]:
     _valid("customer", customer_id)
     body = json_body(blueprint) if blueprint.current_request.raw_body else {}
     reason = body.get("reason") or "released by staff"
-    return _credit_view(bootstrap.credit_control().set_hold(customer_id, False, reason, _actor()))
+    return _credit_view(bootstrap.credit_control().set_hold(customer_id, False, reason, actor(blueprint)))
 
 
 @blueprint.route("/customers/{customer_id}/credit-limit", methods=["PUT"])
@@ -92,4 +89,4 @@ def set_credit_limit(customer_id: str) -> dict[str, Any]:
             raise ApiError(400, "invalid_amount", "amount must be a decimal string such as '50000.00', with a "
                            "currency such as 'EUR'", "amount")
         limit = Money.of(amount.strip(), currency)
-    return _credit_view(bootstrap.credit_control().set_limit(customer_id, limit, _actor()))
+    return _credit_view(bootstrap.credit_control().set_limit(customer_id, limit, actor(blueprint)))

@@ -16,6 +16,7 @@ from chalicelib.api.http import (
     ApiError,
     NotFound,
     _principal,
+    actor,
     decode_cursor,
     encode_cursor,
     endpoint,
@@ -50,9 +51,6 @@ def _statuses(view: F) -> F:
 
     return wrapper  # type: ignore[return-value]
 
-
-def _actor() -> str:
-    return f"key:{blueprint.current_request.context.get('dunwell_principal', 'unknown')}"
 
 
 def _invoice_id(value: str) -> str:
@@ -148,7 +146,7 @@ def open_dispute(invoice_id: str) -> Response:
     _unknown(body, {"reason", "amount", "note"})
     change = bootstrap.collections_service().open_dispute(
         _invoice_id(invoice_id), _choice(body, "reason", DISPUTE_REASONS), _amount(body, "amount", required=False),
-        _text(body, "note", required=False), _actor())
+        _text(body, "note", required=False), actor(blueprint))
     return Response(body={**dispute_view(change.dispute, _today()), "invoice": invoice_view(change.invoice, _today())},
                     status_code=201)
 
@@ -162,7 +160,7 @@ def resolve_dispute(dispute_id: str) -> dict[str, Any]:
     outcome = Outcome(_choice(body, "outcome", tuple(o.value for o in Outcome)))
     change = bootstrap.collections_service().resolve_dispute(
         _dispute_id(dispute_id), outcome, _amount(body, "credit_amount", required=False),
-        _text(body, "note", required=False), _actor())
+        _text(body, "note", required=False), actor(blueprint))
     return {**dispute_view(change.dispute, _today()), "invoice": invoice_view(change.invoice, _today())}
 
 
@@ -204,7 +202,7 @@ def promise(invoice_id: str) -> Response:
         raise ApiError(400, "invalid_parameter", "date is required, as YYYY-MM-DD", "date")
     amount = _amount(body, "amount", required=True)
     assert amount is not None
-    invoice = bootstrap.collections_service().promise(_invoice_id(invoice_id), until, amount, _actor())
+    invoice = bootstrap.collections_service().promise(_invoice_id(invoice_id), until, amount, actor(blueprint))
     return Response(body=invoice_view(invoice, _today()), status_code=201)
 
 
@@ -218,5 +216,5 @@ def write_off(invoice_id: str) -> dict[str, Any]:
     reason = _text(body, "reason", required=True, limit=500)
     assert amount is not None and reason is not None
     role = _principal(blueprint).role  # remembered for 60 s by the key check `endpoint` just made
-    invoice = bootstrap.collections_service().write_off(_invoice_id(invoice_id), amount, reason, _actor(), role)
+    invoice = bootstrap.collections_service().write_off(_invoice_id(invoice_id), amount, reason, actor(blueprint), role)
     return invoice_view(invoice, _today())

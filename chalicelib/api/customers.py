@@ -6,7 +6,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import bootstrap
-from chalicelib.api.http import NotFound, decode_cursor, endpoint, json_body, page, page_limit, query_params
+from chalicelib.api.http import NotFound, actor, decode_cursor, endpoint, json_body, page, page_limit, query_params
 from chalicelib.api.views import customer_view, money_map
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.services.api_keys import Role
@@ -50,6 +50,6 @@ def update_customer(customer_id: str) -> dict[str, Any]:
     """Change how a customer is chased: policy_id, dunning_paused, contacts, language, timezone."""
     if not is_valid_id(customer_id):
         raise NotFound(f"customer {customer_id}")
-    actor = f"key:{blueprint.current_request.context.get('dunwell_principal', 'unknown')}"
-    customer = bootstrap.settings_admin().update_customer(customer_id, json_body(blueprint), actor)
+    who = actor(blueprint)
+    customer = bootstrap.settings_admin().update_customer(customer_id, json_body(blueprint), who)
     return customer_view(customer)

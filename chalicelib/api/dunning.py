@@ -13,6 +13,7 @@ from chalicelib import bootstrap, config
 from chalicelib.api.http import (
     ApiError,
     NotFound,
+    actor,
     decode_cursor,
     encode_cursor,
     endpoint,
@@ -28,9 +29,6 @@ from chalicelib.services.ports import AuditEvent
 blueprint = Blueprint(__name__)
 MAX_TASK_ID = 1024  # task ids are built from other ids; longer is no task (and past DynamoDB's key size)
 
-
-def _actor() -> str:
-    return f"key:{blueprint.current_request.context.get('dunwell_principal', 'unknown')}"
 
 
 @blueprint.route("/dunning/preview", methods=["GET"])
@@ -94,9 +92,9 @@ def put_settings() -> dict[str, Any]:
             _check_rate_row(row, f"reference_rates[{index}]")
         updated = replace(updated, rate_table=RateTable.from_rows(body["reference_rates"]))
     now = datetime.now(UTC)
-    event = AuditEvent("settings#dunning", "dunning.settings_saved", _actor(), now, str(current.version + 1),
+    event = AuditEvent("settings#dunning", "dunning.settings_saved", actor(blueprint), now, str(current.version + 1),
                        updated.to_dict())
-    store.save(updated, event, _actor(), now)
+    store.save(updated, event, actor(blueprint), now)
     saved = store.get()
     return {**saved.to_dict(), "version": saved.version}
 
@@ -141,7 +139,9 @@ def list_tasks() -> dict[str, Any]:
 @blueprint.route("/tasks/{task_id}/complete", methods=["POST"])
 @endpoint(blueprint, role=Role.COLLECTOR)
 def complete_task(task_id: str) -> dict[str, Any]:
-    task = bootstrap.tasks().complete(task_id, _actor(), datetime.now(UTC)) if len(task_id) <= MAX_TASK_ID else None
+    task = None
+    if len(task_id) <= MAX_TASK_ID:
+        task = bootstrap.tasks().complete(task_id, actor(blueprint), datetime.now(UTC))
     if task is None:
         raise NotFound(f"task {task_id}")
     return _task_view(task)

@@ -96,6 +96,11 @@ def required_role(view: Callable[..., Any]) -> Role | None:
     return role
 
 
+def actor(blueprint: Blueprint) -> str:
+    """Who is calling, as audit events name them: `key:<API key name>`."""
+    return f"key:{blueprint.current_request.context.get('dunwell_principal', 'unknown')}"
+
+
 def query_params(blueprint: Blueprint) -> dict[str, str]:
     return dict(blueprint.current_request.query_params or {})
 

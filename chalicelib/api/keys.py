@@ -10,6 +10,7 @@ from chalicelib import bootstrap
 from chalicelib.api.http import (
     ApiError,
     NotFound,
+    actor,
     decode_cursor,
     encode_cursor,
     endpoint,
@@ -35,9 +36,6 @@ def key_view(record: KeyRecord) -> dict[str, Any]:
     }
 
 
-def _actor() -> str:
-    return f"key:{blueprint.current_request.context.get('dunwell_principal', 'unknown')}"
-
 
 @blueprint.route("/api-keys", methods=["POST"])
 @endpoint(blueprint, role=Role.ADMIN)
@@ -52,7 +50,7 @@ def issue_key() -> Response:
     role = body.get("role")
     if role not in ROLES:
         raise ApiError(400, "invalid_parameter", f"role is required: one of {', '.join(ROLES)}", "role")
-    issued: Any = bootstrap.api_keys().issue(name, str(role), actor=_actor())
+    issued: Any = bootstrap.api_keys().issue(name, str(role), actor=actor(blueprint))
     view = {"id": issued.key_id, "name": issued.name, "role": issued.role.label,
             "created_at": issued.created_at.isoformat(), "created_by": issued.created_by,
             "revoked_at": None, "revoked_by": None, "api_key": issued.api_key}
@@ -72,7 +70,7 @@ def list_keys() -> dict[str, Any]:
 @blueprint.route("/api-keys/{key_id}", methods=["DELETE"])
 @endpoint(blueprint, role=Role.ADMIN)
 def revoke_key(key_id: str) -> dict[str, Any]:
-    record: KeyRecord | None = bootstrap.api_keys().revoke(key_id, _actor())
+    record: KeyRecord | None = bootstrap.api_keys().revoke(key_id, actor(blueprint))
     if record is None:
         raise NotFound(f"api key {key_id}")
     return key_view(record)

@@ -6,7 +6,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import bootstrap
-from chalicelib.api.http import NotFound, endpoint, json_body
+from chalicelib.api.http import NotFound, actor, endpoint, json_body
 from chalicelib.services.api_keys import Role
 
 blueprint = Blueprint(__name__)
@@ -31,6 +31,6 @@ def get_policy(policy_id: str) -> dict[str, Any]:
 @blueprint.route("/policies/{policy_id}", methods=["PUT"])
 @endpoint(blueprint, role=Role.ADMIN)
 def put_policy(policy_id: str) -> dict[str, Any]:
-    actor = f"key:{blueprint.current_request.context.get('dunwell_principal', 'unknown')}"
-    policy: Any = bootstrap.settings_admin().put_policy(policy_id, json_body(blueprint), actor)
+    who = actor(blueprint)
+    policy: Any = bootstrap.settings_admin().put_policy(policy_id, json_body(blueprint), who)
     return dict(policy.to_dict())
