@@ -197,7 +197,7 @@ def dunning_service() -> Any:
     from chalicelib.services.dunning import DunningService
 
     return DunningService(
-        DynamoDueInvoices(), ledger(), customers(), settings_admin().policy_cached, dunning_settings().get,
+        DynamoDueInvoices(), ledger(), customers(), settings_admin().policy_cached, dunning_settings().cached,
         DynamoClaims(), sender(), ReminderRenderer(seller(), config.settings().pay_url_template), tasks(), alerts(),
         metrics(), files(), DynamoHistory())
 

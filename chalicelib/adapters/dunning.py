@@ -190,6 +190,19 @@ class DynamoHistory:
 
 
 class DynamoDunningSettings:
+    """The kill switch and reference rates. Workers read them once per message, so `cached` keeps them for
+    CACHE_SECONDS per container (a kill switch reaches running workers within that); the API reads fresh."""
+
+    CACHE_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self._cached: tuple[float, DunningSettings] | None = None
+
+    def cached(self) -> DunningSettings:
+        if self._cached is None or time.monotonic() - self._cached[0] >= self.CACHE_SECONDS:
+            self._cached = (time.monotonic(), self.get())
+        return self._cached[1]
+
     def get(self) -> DunningSettings:
         try:
             m = PolicyModel.get(SETTINGS_ID, consistent_read=True)
@@ -206,6 +219,7 @@ class DynamoDunningSettings:
         if settings.version:
             model.version = settings.version
         save_with_event(model, event, SETTINGS_ID)
+        self._cached = None
 
 
 _RETRYABLE = {"Throttling", "ThrottlingException", "TooManyRequestsException", "ServiceUnavailable",
