@@ -109,6 +109,31 @@ def webhook_secrets() -> Any:
     return WebhookSecrets(config.settings())
 
 
+def cursor_signing_secret() -> str:
+    """What list cursors are signed with (chalicelib/api/http.py): CURSOR_SIGNING_KEY, else the Secrets Manager
+    secret CURSOR_SIGNING_KEY_ARN (cached 5 minutes, like the webhook secrets), else, outside Lambda only, a random
+    value per process: the local stack and the tests serve the API from one process, so their cursors work."""
+    settings = config.settings()
+    if settings.cursor_signing_key:
+        return settings.cursor_signing_key
+    if settings.cursor_signing_key_arn:
+        from aws_lambda_powertools.utilities import parameters
+
+        return str(parameters.get_secret(settings.cursor_signing_key_arn, max_age=300))
+    if settings.running_in_lambda:  # a key per container would refuse the cursors of every other container
+        raise RuntimeError("no cursor signing key: set CURSOR_SIGNING_KEY_ARN (infra/resources.yaml does) "
+                           "or CURSOR_SIGNING_KEY")
+    return _process_cursor_secret()
+
+
+@cache
+def _process_cursor_secret() -> str:
+    """Kept across reset(): a cursor stays valid for the life of the process."""
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
 @cache
 def payment_store() -> Any:
     _session()

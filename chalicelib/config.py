@@ -28,6 +28,9 @@ class Settings:
     webhook_secrets_arn: str | None
     finance_alerts_topic: str | None
     webhook_secrets_env: dict[str, str]
+    cursor_signing_key: str | None
+    cursor_signing_key_arn: str | None
+    running_in_lambda: bool
     inbox_bucket: str
     max_upload_bytes: int
     ingest_lease_seconds: int
@@ -77,6 +80,12 @@ class Settings:
             webhook_secrets_env={provider: e[var] for provider, var in (
                 ("stripe", "STRIPE_WEBHOOK_SECRET"), ("gocardless", "GOCARDLESS_WEBHOOK_SECRET"),
                 ("adyen", "ADYEN_HMAC_KEY")) if e.get(var)},
+            # The key list cursors (`next_cursor`) are signed with: CURSOR_SIGNING_KEY where set, else in AWS the
+            # Secrets Manager secret CURSOR_SIGNING_KEY_ARN (the API function's only); with neither, outside
+            # Lambda, a random key per process (chalicelib/bootstrap.py).
+            cursor_signing_key=e.get("CURSOR_SIGNING_KEY") or None,
+            cursor_signing_key_arn=e.get("CURSOR_SIGNING_KEY_ARN") or None,
+            running_in_lambda=bool(e.get("AWS_LAMBDA_FUNCTION_NAME")),
             inbox_bucket=e.get("INBOX_BUCKET") or f"{prefix}-inbox",
             max_upload_bytes=int(e.get("DUNWELL_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024))),
             ingest_lease_seconds=int(e.get("DUNWELL_INGEST_LEASE_SECONDS", "900")),

@@ -374,7 +374,8 @@ FLAG: Schema = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no
 PAGING = [
     query("limit", f"page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})",
           {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE}),
-    query("cursor", "`next_cursor` of the previous page"),
+    query("cursor", "`next_cursor` of the previous page, as it came, with the same filters (`limit` may change); "
+                    "anything else is 400 `invalid_cursor`"),
 ]
 INVOICE_ID = path_param("invoice_id", "`INV-0001`, or `inv~<digest>` for a number unsafe in a URL", ID_PATTERN)
 CUSTOMER_ID = path_param("customer_id", "the ERP's customer id, or a slug of the name", ID_PATTERN)

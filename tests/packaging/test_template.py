@@ -300,3 +300,23 @@ def test_ingest_runs_one_file_at_a_time(package: Package) -> None:
     functions = _functions(package.template)
     ingest = next(f for f in functions.values() if f["Properties"].get("Handler") == "app.ingest_upload")
     assert ingest["Properties"]["ReservedConcurrentExecutions"] == 1
+
+
+# ---------------------------------------------------------------------------------------------- cursors
+
+
+def test_the_cursor_signing_key_is_generated_and_only_the_api_reads_it(package: Package) -> None:
+    template = package.template
+    secret = _resource(template, "CursorSigningKey")
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert "GenerateSecretString" in secret["Properties"] and "SecretString" not in secret["Properties"]
+    for name, function in _functions(template).items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        role = str(cfn_yaml.ref_target(function["Properties"]["Role"]))
+        reads = _grants(_role_statements(template, role), "secretsmanager:GetSecretValue", "CursorSigningKey")
+        if name == "APIHandler":
+            assert cfn_yaml.ref_target(variables.get("CURSOR_SIGNING_KEY_ARN")) == "CursorSigningKey"
+            assert reads, "the API cannot read its cursor signing key"
+        else:
+            assert "CURSOR_SIGNING_KEY_ARN" not in variables and not reads, name
+    assert "CURSOR_SIGNING_KEY_ARN" not in template["Globals"]["Function"]["Environment"]["Variables"]
