@@ -74,8 +74,10 @@ def dunning_sweep(event: CloudWatchEvent) -> dict[str, Any]:
     queue = bootstrap.dunning_queue()
     service = bootstrap.dunning_service()
     remaining = getattr(event.context, "get_remaining_time_in_millis", None)
+    # Plans first: a broken plan puts its invoices back on the ladder, and the invoice sweep takes them at once.
+    plans = bootstrap.plan_service().sweep(time_left_ms=remaining)
     summary = service.dispatch(queue) if queue is not None else service.run(time_left_ms=remaining)
-    result: dict[str, Any] = summary.to_dict()
+    result: dict[str, Any] = {**summary.to_dict(), "plans": plans.to_dict()}
     logger.info("dunning sweep", extra={"summary": result})
     return result
 

@@ -151,7 +151,10 @@ def payment_service() -> Any:
     from chalicelib.services.receipts import PaymentReceipts
 
     receipts = PaymentReceipts(customers(), render_receipt_email, sender(), metrics(), seller())
-    return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts(), receipts=receipts)
+    from chalicelib.adapters.plans import DynamoPlans
+
+    return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts(), receipts=receipts,
+                          plans=DynamoPlans())
 
 
 @cache
@@ -296,10 +299,23 @@ def collections_service() -> Any:
                               write_off_collector_limit=config.settings().write_off_collector_limit)
 
 
+@cache
+def plan_service() -> Any:
+    _session()
+    from chalicelib.adapters.dunning import DynamoClaims
+    from chalicelib.adapters.plans import DynamoPlans
+    from chalicelib.formats.reminders import ReminderRenderer
+    from chalicelib.services.plans import PlanService
+
+    return PlanService(DynamoPlans(), ledger(), customers(), settings_admin().policy_cached, DynamoClaims(), sender(),
+                       ReminderRenderer(seller(), config.settings().pay_url_template), tasks(), alerts(),
+                       settings=dunning_settings().cached)
+
+
 _BUILDERS = (_session, s3_client, files, ledger, customers, imports, queries, api_keys, mappings_loader,
              ingest_service, webhook_secrets, payment_store, payment_service, settings_admin, tasks,
              dunning_settings, alerts, dunning_service, bounce_handler, dunning_queue, sender,
-             metrics, collections_service)
+             metrics, collections_service, plan_service)
 
 
 def reset() -> None:

@@ -25,6 +25,7 @@ class Settings:
     dunning_messages_table: str
     tasks_table: str
     disputes_table: str
+    payment_plans_table: str
     webhook_secrets_arn: str | None
     finance_alerts_topic: str | None
     webhook_secrets_env: dict[str, str]
@@ -73,6 +74,7 @@ class Settings:
             dunning_messages_table=table("DUNNING_MESSAGES_TABLE", "dunning-messages"),
             tasks_table=table("TASKS_TABLE", "tasks"),
             disputes_table=table("DISPUTES_TABLE", "disputes"),
+            payment_plans_table=table("PAYMENT_PLANS_TABLE", "payment-plans"),
             webhook_secrets_arn=e.get("WEBHOOK_SECRETS_ARN") or None,
             finance_alerts_topic=e.get("FINANCE_ALERTS_TOPIC") or None,
             # Local development and tests: secrets straight from the environment (comma-separated

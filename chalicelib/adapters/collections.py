@@ -8,15 +8,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
-
-from chalicelib.adapters.dynamo import _mutable_invoice_actions, event_to_model, invoice_to_model, model_to_invoice
-from chalicelib.adapters.models import DisputeModel, transaction_connection
+from chalicelib.adapters.dynamo import model_to_invoice, save_with_invoices
+from chalicelib.adapters.models import DisputeModel
 from chalicelib.domain.collections import Dispute, DisputeStatus, Outcome
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
-from chalicelib.services.ports import AuditEvent, VersionConflict
+from chalicelib.services.ports import AuditEvent
 
 
 def dispute_to_model(dispute: Dispute) -> DisputeModel:
@@ -85,18 +82,8 @@ class DynamoDisputes:
         """The dispute (created when its version is 0), the invoice and the events, all or nothing. Raises
         VersionConflict when either record changed since it was read (or the dispute exists already)."""
         dispute_model = dispute_to_model(dispute)
-        invoice_model = invoice_to_model(invoice, now)
-        try:
-            with TransactWrite(connection=transaction_connection()) as transaction:
-                transaction.save(dispute_model)  # versioned: "does not exist" for a new one
-                transaction.update(invoice_model, _mutable_invoice_actions(invoice_model))
-                for event in events:
-                    transaction.save(event_to_model(event))
-        except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or []
-            if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons[:2]):
-                raise VersionConflict(f"dispute {dispute.dispute_id} or invoice {invoice.invoice_id}") from exc
-            raise
+        [invoice_model] = save_with_invoices(dispute_model, [invoice], events, now,
+                                             f"dispute {dispute.dispute_id} or invoice {invoice.invoice_id}")
         return model_to_dispute(dispute_model), model_to_invoice(invoice_model)
 
     def list(self, status: str, limit: int, cursor: dict[str, Any] | None

@@ -27,12 +27,14 @@ from chalicelib.adapters.models import (
     DunningMessageModel,
     EventModel,
     InvoiceModel,
+    PaymentPlanModel,
     PolicyModel,
     TaskModel,
     transaction_connection,
 )
 from chalicelib.domain.dunning.charges import RateTable
 from chalicelib.domain.invoice import Invoice, InvoiceStatus
+from chalicelib.domain.plans import PlanStatus
 from chalicelib.services.dunning import (
     Claim,
     DunningSettings,
@@ -82,7 +84,9 @@ class DynamoClaims:
             local_date=claim.local_date.isoformat(), run_id=claim.run_id, lease_until=claim.lease_until,
             lines=claim.lines, claimed_at=now, recorded=False,
             expires_at=int((now + CLAIM_RETENTION).timestamp()))
-        checked = [line["invoice_id"] for line in claim.lines][:MAX_CHECKED_LINES]
+        # A plan's instalment reminder (a line with a plan_id) checks that the plan is still active instead.
+        checked = [line["invoice_id"] for line in claim.lines if "invoice_id" in line][:MAX_CHECKED_LINES]
+        plans = list(dict.fromkeys(line["plan_id"] for line in claim.lines if "invoice_id" not in line))
         today = claim.local_date.isoformat()
         chaseable = (InvoiceModel.status.is_in(*CHASEABLE)
                      & (InvoiceModel.in_plan.does_not_exist() | (InvoiceModel.in_plan == False))  # noqa: E712
@@ -91,6 +95,9 @@ class DynamoClaims:
             with TransactWrite(connection=transaction_connection()) as transaction:
                 for invoice_id in checked:
                     transaction.condition_check(InvoiceModel, invoice_id, condition=chaseable)
+                for plan_id in plans:
+                    transaction.condition_check(PaymentPlanModel, plan_id,
+                                                condition=PaymentPlanModel.status == PlanStatus.ACTIVE.value)
                 transaction.save(model, condition=DunningMessageModel.message_key.does_not_exist())
             return None
         except TransactWriteError as exc:
@@ -98,7 +105,7 @@ class DynamoClaims:
             failed = [reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons]
             if not any(failed):
                 raise
-            changed = [invoice_id for invoice_id, bad in zip(checked, failed, strict=False) if bad]
+            changed = [key for key, bad in zip(checked + plans, failed, strict=False) if bad]
             if changed:
                 raise InvoicesChanged(changed) from exc
         return _claim_from_model(DunningMessageModel.get(claim.message_key, consistent_read=True))

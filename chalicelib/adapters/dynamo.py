@@ -120,6 +120,7 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         reminders_sent=sorted(invoice.reminders_sent) or None,
         promised_until=invoice.promised_until.isoformat() if invoice.promised_until else None,
         in_plan=invoice.in_plan,
+        plan_id=invoice.plan_id,
         disputed_amount_minor=_minor(invoice.disputed_amount),
         dispute_id=invoice.dispute_id,
         promised_amount_minor=_minor(invoice.promised_amount),
@@ -162,6 +163,7 @@ def model_to_invoice(m: InvoiceModel) -> Invoice:
         next_action_at=_next_action_at(m.next_action_key),
         promised_until=date.fromisoformat(m.promised_until) if m.promised_until else None,
         in_plan=bool(m.in_plan),
+        plan_id=m.plan_id,
         disputed_amount=None if m.disputed_amount_minor is None else money(m.disputed_amount_minor),
         dispute_id=m.dispute_id,
         promised_amount=None if m.promised_amount_minor is None else money(m.promised_amount_minor),
@@ -268,15 +270,27 @@ def model_to_customer(m: CustomerModel) -> Customer:
 
 def save_with_event(model: Model, event: AuditEvent, key: str) -> None:
     """Save a versioned record and its audit event in one transaction; VersionConflict if it changed."""
+    save_with_invoices(model, [], [event], datetime.now(UTC), key)
+
+
+def save_with_invoices(model: Model, invoices: Sequence[Invoice], events: Sequence[AuditEvent], now: datetime,
+                       key: str) -> list[InvoiceModel]:
+    """A versioned record (new when its version is unset), the invoices it changes (each at the version read)
+    and their audit events, all or nothing: VersionConflict when the record or an invoice changed meanwhile."""
+    invoice_models = [invoice_to_model(invoice, now) for invoice in invoices]
     try:
         with TransactWrite(connection=transaction_connection()) as transaction:
             transaction.save(model)
-            transaction.save(event_to_model(event))
+            for invoice_model in invoice_models:
+                transaction.update(invoice_model, _mutable_invoice_actions(invoice_model))
+            for event in events:
+                transaction.save(event_to_model(event))
     except TransactWriteError as exc:
-        reasons = exc.cancellation_reasons or []
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+        reasons = (exc.cancellation_reasons or [])[:1 + len(invoice_models)]
+        if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
             raise VersionConflict(key) from exc
         raise
+    return invoice_models
 
 
 def _batch_get(model: type[Model], keys: Iterable[str]) -> Iterator[Any]:
@@ -371,9 +385,6 @@ class DynamoCustomers:
             m.customer_id: StoredCustomer(model_to_customer(m), m.fingerprint, int(m.version or 0))
             for m in _batch_get(CustomerModel, customer_ids)
         }
-
-    def exists(self, customer_id: str) -> bool:
-        return self.get_customer(customer_id) is not None
 
     def get_stored(self, customer_id: str) -> StoredCustomer | None:
         try:

@@ -103,6 +103,7 @@ class InvoiceModel(Model):
     reminders_sent = JSONAttribute(null=True)  # sorted ["<step>:<channel>", ...]
     promised_until = UnicodeAttribute(null=True)
     in_plan = BooleanAttribute(default=False)
+    plan_id = UnicodeAttribute(null=True)  # the active payment plan that holds it
     disputed_amount_minor = NumberAttribute(null=True)  # a deduction held back by an open dispute
     dispute_id = UnicodeAttribute(null=True)  # the open dispute
     promised_amount_minor = NumberAttribute(null=True)
@@ -483,9 +484,70 @@ class DisputeModel(Model):
     by_status = DisputesByStatus()
 
 
+class PlansByCustomer(GlobalSecondaryIndex["PaymentPlanModel"]):
+    class Meta:
+        index_name = "by_customer"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class PlansByStatus(GlobalSecondaryIndex["PaymentPlanModel"]):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class PlansDueForAction(GlobalSecondaryIndex["PaymentPlanModel"]):
+    """Sparse: only active plans carry these keys. The plan sweep reads the plans due for a look up to now.
+    Plans are few next to invoices: one partition is plenty."""
+
+    class Meta:
+        index_name = "due_for_action"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)  # "due"
+    next_action_key = UnicodeAttribute(range_key=True)  # "<UTC yyyy-mm-ddThh:mm:ssZ>#<plan_id>"
+
+
+class PaymentPlanModel(Model):
+    """A customer's payment plan over chosen invoices: its instalments, reminders sent and how it ended."""
+
+    class Meta(_Meta):
+        pass
+
+    plan_id = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # active | completed | broken | cancelled
+    created_key = UnicodeAttribute()  # "<created_at iso>#<plan_id>"
+    currency = UnicodeAttribute()
+    grace_days = NumberAttribute()
+    invoices = JSONAttribute()  # [{invoice_id, number, balance_minor, paid_minor, reduced_minor}] at creation
+    instalments = JSONAttribute()  # [{number, due_date, amount_minor}]
+    note = UnicodeAttribute(null=True)
+    reminders_sent = JSONAttribute(null=True)  # sorted ["<instalment>:<stage>:<channel>", ...]
+    due_shard = UnicodeAttribute(null=True)
+    next_action_key = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute()
+    ended_at = UTCDateTimeAttribute(null=True)
+    ended_by = UnicodeAttribute(null=True)
+    end_reason = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_customer = PlansByCustomer()
+    by_status = PlansByStatus()
+    due_for_action = PlansDueForAction()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel, PaymentModel,
     ProviderEventModel, PolicyModel, DunningMessageModel, TaskModel, DisputeModel,
+    PaymentPlanModel,
 )
 
 
@@ -503,6 +565,7 @@ def table_names(settings: Settings) -> dict[type[Model], str]:
         DunningMessageModel: settings.dunning_messages_table,
         TaskModel: settings.tasks_table,
         DisputeModel: settings.disputes_table,
+        PaymentPlanModel: settings.payment_plans_table,
     }
 
 

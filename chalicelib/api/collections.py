@@ -1,4 +1,4 @@
-"""Collector workflows over HTTP: disputes (open, resolve, list), promises to pay and write-offs."""
+"""Collector workflows over HTTP: disputes (open, resolve, list), promises to pay, write-offs and payment plans."""
 
 from __future__ import annotations
 
@@ -22,12 +22,14 @@ from chalicelib.api.http import (
     endpoint,
     json_body,
     page_limit,
+    parse_date,
     query_params,
 )
 from chalicelib.api.views import invoice_view
 from chalicelib.domain.collections import DISPUTE_REASONS, Dispute, DisputeStatus, Outcome
 from chalicelib.domain.errors import StateConflict
 from chalicelib.domain.ids import is_valid_id
+from chalicelib.domain.plans import MAX_PLAN_INVOICES, PaymentPlan, PlanProgress, PlanStatus, instalment_json
 from chalicelib.services.api_keys import Role
 from chalicelib.services.collections import NeedsApproval
 
@@ -218,3 +220,146 @@ def write_off(invoice_id: str) -> dict[str, Any]:
     role = _principal(blueprint).role  # remembered for 60 s by the key check `endpoint` just made
     invoice = bootstrap.collections_service().write_off(_invoice_id(invoice_id), amount, reason, actor(blueprint), role)
     return invoice_view(invoice, _today())
+
+
+# ---- payment plans ---------------------------------------------------------------------------------------
+
+_PLAN_ID = re.compile(r"pln_[0-9a-f]{24}")
+MAX_PLAN_INSTALMENTS_IN = 100  # the domain allows fewer; this only bounds the work of reading the body
+
+
+def _plan_id(value: str) -> str:
+    if not _PLAN_ID.fullmatch(value):
+        raise NotFound(f"payment plan {value}")
+    return value
+
+
+def _day(value: Any, name: str) -> date:
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_parameter", f"{name} is required, as YYYY-MM-DD", name)
+    parsed = parse_date({name: value}, name)
+    assert parsed is not None
+    return parsed
+
+
+def _int(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1000:
+        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number", name)
+    return value
+
+
+def plan_view(plan: PaymentPlan, state: PlanProgress | None = None) -> dict[str, Any]:
+    """The plan; with its progress (paid, what is left per instalment) when the invoices were read for it."""
+    view: dict[str, Any] = {
+        "id": plan.plan_id,
+        "customer_id": plan.customer_id,
+        "status": plan.status.value,
+        "currency": plan.currency,
+        "total": plan.total.to_api(),
+        "grace_days": plan.grace_days,
+        "invoices": [{"invoice_id": i.invoice_id, "number": i.number, "balance_at_start": i.balance.to_api()}
+                     for i in plan.invoices],
+        "instalments": [{"number": i.number, "due_date": i.due_date.isoformat(), "amount": i.amount.to_api()}
+                        for i in plan.instalments],
+        "reminders_sent": sorted(plan.reminders_sent),
+        "note": plan.note,
+        "created_at": plan.created_at.isoformat(),
+        "created_by": plan.created_by,
+        "ended_at": plan.ended_at.isoformat() if plan.ended_at else None,
+        "ended_by": plan.ended_by,
+        "end_reason": plan.end_reason,
+        "version": plan.version,
+    }
+    if state is not None:
+        next_unpaid = state.next_unpaid
+        view.update({
+            "paid": state.paid.to_api(), "reduced": state.reduced.to_api(),
+            "outstanding": state.outstanding.to_api(), "settled": state.settled,
+            "instalments": [instalment_json(row) for row in state.instalments],
+            "next_instalment": instalment_json(next_unpaid) if next_unpaid is not None else None,
+        })
+    return view
+
+
+@blueprint.route("/customers/{customer_id}/payment-plans", methods=["POST"])
+@endpoint(blueprint, role=Role.COLLECTOR)
+@_statuses
+def create_plan(customer_id: str) -> Response:
+    if not is_valid_id(customer_id):
+        raise NotFound(f"customer {customer_id}")
+    body = json_body(blueprint)
+    _unknown(body, {"invoice_ids", "instalments", "count", "first_due_date", "grace_days", "note"})
+    ids = body.get("invoice_ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and is_valid_id(i) for i in ids) \
+            or len(ids) > MAX_PLAN_INVOICES:
+        raise ApiError(400, "invalid_parameter", f"invoice_ids must list 1 to {MAX_PLAN_INVOICES} invoice ids",
+                       "invoice_ids")
+    rows: list[tuple[date, Decimal]] | None = None
+    raw_rows = body.get("instalments")
+    if raw_rows is not None:
+        if not isinstance(raw_rows, list) or not raw_rows or len(raw_rows) > MAX_PLAN_INSTALMENTS_IN \
+                or not all(isinstance(r, dict) and set(r) <= {"due_date", "amount"} for r in raw_rows):
+            raise ApiError(400, "invalid_parameter", "instalments must list objects with due_date and amount",
+                           "instalments")
+        rows = []
+        for row in raw_rows:
+            amount = _amount(row, "amount", required=True)
+            assert amount is not None
+            rows.append((_day(row.get("due_date"), "due_date"), amount))
+    count = _int(body, "count")
+    first_due = body.get("first_due_date")
+    view = bootstrap.plan_service().create(
+        customer_id, ids, instalments=rows, count=count,
+        first_due_date=None if first_due is None else _day(first_due, "first_due_date"),
+        grace_days=_int(body, "grace_days"), note=_text(body, "note", required=False), actor=actor(blueprint))
+    return Response(body=plan_view(view.plan, view.progress), status_code=201)
+
+
+@blueprint.route("/customers/{customer_id}/payment-plans", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def customer_plans(customer_id: str) -> dict[str, Any]:
+    if not is_valid_id(customer_id):
+        raise NotFound(f"customer {customer_id}")
+    params = query_params(blueprint)
+    cursor = decode_cursor(params)
+    items, last_key = bootstrap.plan_service().for_customer(customer_id, page_limit(params),
+                                                            cursor.get("k") if cursor else None)
+    return {"items": [plan_view(p) for p in items],
+            "next_cursor": encode_cursor({"p": 0, "k": last_key} if last_key else None)}
+
+
+@blueprint.route("/payment-plans", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def list_plans() -> dict[str, Any]:
+    params = query_params(blueprint)
+    raw = params.get("status", PlanStatus.ACTIVE.value)
+    if raw not in tuple(s.value for s in PlanStatus):
+        raise ApiError(400, "invalid_parameter",
+                       f"status must be one of: {', '.join(s.value for s in PlanStatus)}", "status")
+    cursor = decode_cursor(params)
+    items, last_key = bootstrap.plan_service().by_status(PlanStatus(raw), page_limit(params),
+                                                         cursor.get("k") if cursor else None)
+    return {"items": [plan_view(p) for p in items],
+            "next_cursor": encode_cursor({"p": 0, "k": last_key} if last_key else None)}
+
+
+@blueprint.route("/payment-plans/{plan_id}", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def get_plan(plan_id: str) -> dict[str, Any]:
+    view = bootstrap.plan_service().view(_plan_id(plan_id))
+    return plan_view(view.plan, view.progress)
+
+
+@blueprint.route("/payment-plans/{plan_id}/cancel", methods=["POST"])
+@endpoint(blueprint, role=Role.COLLECTOR)
+@_statuses
+def cancel_plan(plan_id: str) -> dict[str, Any]:
+    body = json_body(blueprint)
+    _unknown(body, {"reason"})
+    reason = _text(body, "reason", required=True, limit=500)
+    assert reason is not None
+    view = bootstrap.plan_service().cancel(_plan_id(plan_id), reason, actor(blueprint))
+    return plan_view(view.plan, view.progress)

@@ -56,8 +56,10 @@ def run_now() -> dict[str, Any]:
     # The API's Lambda has 29 s: stop with `more_due` when 5 s are left rather than time out mid-customer.
     context = getattr(blueprint.current_request, "lambda_context", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
+    # Plans first: a plan that breaks puts its invoices back on the ladder for the invoice sweep that follows.
+    plans: Any = bootstrap.plan_service().sweep(as_of=as_of, time_left_ms=remaining, reserve_ms=10_000)
     summary: Any = bootstrap.dunning_service().run(as_of=as_of, time_left_ms=remaining, reserve_ms=5_000)
-    return dict(summary.to_dict())
+    return {**summary.to_dict(), "plans": plans.to_dict()}
 
 
 @blueprint.route("/dunning/settings", methods=["GET"])

@@ -17,6 +17,14 @@ from chalicelib.domain.dunning.charges import ChargeKind
 from chalicelib.domain.dunning.policy import ACTIONS, CHANNELS, LATE_FEE_SCHEMES, PAYMENT_ALLOCATIONS, TONES
 from chalicelib.domain.invoice import InvoiceStatus
 from chalicelib.domain.payments import PaymentKind, PaymentStatus
+from chalicelib.domain.plans import (
+    DEFAULT_GRACE_DAYS,
+    MAX_GRACE_DAYS,
+    MAX_INSTALMENTS,
+    MAX_PLAN_INVOICES,
+    InstalmentState,
+    PlanStatus,
+)
 from chalicelib.services.api_keys import MAX_NAME, Role
 
 blueprint = Blueprint(__name__)
@@ -156,7 +164,7 @@ def _schemas() -> dict[str, Schema]:
             "overdue": BOOLEAN, "days_overdue": {"type": "integer", "minimum": 0},
             "buyer_reference": TEXT, "charged": amount, "charges": {"type": "array", "items": ref("Charge")},
             "reminders_sent": string_list(), "next_action_at": NULLABLE_DATE_TIME,
-            "promised_until": NULLABLE_DATE, "in_payment_plan": BOOLEAN, "version": INTEGER,
+            "promised_until": NULLABLE_DATE, "in_payment_plan": BOOLEAN, "payment_plan_id": TEXT, "version": INTEGER,
             "promised_amount": nullable(amount), "broken_promise": NULLABLE_DATE, "dispute_id": TEXT,
             "disputed_amount": nullable(amount), "undisputed_balance": amount,
         }),
@@ -258,6 +266,14 @@ def _schemas() -> dict[str, Schema]:
             "repaired": INTEGER, "unconfirmed": INTEGER,
             "actions": {"type": "object", "additionalProperties": INTEGER}, "more_due": BOOLEAN,
             "dispatched": INTEGER,
+            "plans": obj({
+                "plans_considered": INTEGER, "completed": INTEGER, "broken": INTEGER,
+                "sent": obj({"email": INTEGER, "sms": INTEGER}),
+                "reminders": {"type": "object", "additionalProperties": INTEGER, "description": "per stage"},
+                "skipped": {"type": "object", "additionalProperties": INTEGER, "description": "per reason"},
+                "failed": {"type": "array", "items": {"type": "object"}}, "repaired": INTEGER,
+                "unconfirmed": INTEGER, "more_due": BOOLEAN, "kill_switch": BOOLEAN,
+            }, description="the payment plan sweep, run before the invoices'"),
         }, required=["run_id", "now", "simulated", "sent", "reminders", "skipped", "failed", "charges_added"]),
         "ReferenceRate": reference_rate,
         "DunningSettings": obj({"kill_switch": BOOLEAN,
@@ -292,6 +308,37 @@ def _schemas() -> dict[str, Schema]:
             "credit_amount": {**amount, "description": "partial only: the part credited"},
             "note": STRING,
         }, required=["outcome"], closed=True),
+        "Instalment": obj({
+            "number": INTEGER, "due_date": DATE, "amount": amount,
+            "paid": {**amount, "description": "paid towards it: payments cover instalments in due-date order"},
+            "remaining": amount,
+            "state": {"type": "string", "enum": [s.value for s in InstalmentState]},
+        }, required=["number", "due_date", "amount"]),
+        "PaymentPlan": obj({
+            "id": STRING, "customer_id": STRING, "status": {"type": "string", "enum": [s.value for s in PlanStatus]},
+            "currency": CURRENCY, "total": amount, "grace_days": INTEGER,
+            "invoices": {"type": "array", "items": obj({"invoice_id": STRING, "number": STRING,
+                                                        "balance_at_start": amount})},
+            "instalments": {"type": "array", "items": ref("Instalment")},
+            "reminders_sent": string_list(), "note": TEXT, "created_at": DATE_TIME, "created_by": STRING,
+            "ended_at": NULLABLE_DATE_TIME, "ended_by": TEXT, "end_reason": TEXT, "version": INTEGER,
+            "paid": amount, "reduced": {**amount, "description": "credited or written off since the plan"},
+            "outstanding": amount, "settled": BOOLEAN, "next_instalment": nullable(ref("Instalment")),
+        }, required=["id", "customer_id", "status", "currency", "total", "instalments", "invoices"]),
+        "NewPaymentPlan": obj({
+            "invoice_ids": {"type": "array", "items": STRING, "minItems": 1, "maxItems": MAX_PLAN_INVOICES},
+            "instalments": {"type": "array", "minItems": 1, "maxItems": MAX_INSTALMENTS,
+                            "items": obj({"due_date": DATE, "amount": amount}, closed=True),
+                            "description": "explicit instalments summing to the invoices' open balance"},
+            "count": {"type": "integer", "minimum": 1, "maximum": MAX_INSTALMENTS,
+                      "description": "or: this many equal monthly instalments from first_due_date"},
+            "first_due_date": DATE,
+            "grace_days": {"type": "integer", "minimum": 0, "maximum": MAX_GRACE_DAYS,
+                           "description": f"days an instalment may be late before the plan breaks (default "
+                                          f"{DEFAULT_GRACE_DAYS})"},
+            "note": STRING,
+        }, required=["invoice_ids"], closed=True),
+        "PlanCancel": obj({"reason": {"type": "string", "minLength": 1, "maxLength": 500}}, closed=True),
         "NewPromise": obj({"date": {**DATE, "description": "today or later, at most 90 days ahead"},
                            "amount": amount}, closed=True),
         "WriteOff": obj({"amount": amount, "reason": {"type": "string", "minLength": 1, "maxLength": 500}},
@@ -381,6 +428,7 @@ INVOICE_ID = path_param("invoice_id", "`INV-0001`, or `inv~<digest>` for a numbe
 CUSTOMER_ID = path_param("customer_id", "the ERP's customer id, or a slug of the name", ID_PATTERN)
 PAYMENT_ID = path_param("payment_id", "a payment, refund or chargeback", r"^(pay|rfd|chb)_[0-9a-f]{24}$")
 DISPUTE_ID = path_param("dispute_id", "a dispute", r"^dsp_[0-9a-f]{24}$")
+PLAN_ID = path_param("plan_id", "a payment plan", r"^pln_[0-9a-f]{24}$")
 POLICY_ID = path_param("policy_id", "`default` is the shipped ladder until an admin saves their own", NAME_PATTERN)
 
 
@@ -531,6 +579,27 @@ def _paths() -> dict[str, dict[str, Schema]]:
             ("200", _json("The dispute and the invoice", ref("DisputeChange"))), params=[DISPUTE_ID],
             body=ref("DisputeResolution"), errors=("409", "422"),
             description="409 when it was resolved already.")},
+        "/customers/{customer_id}/payment-plans": {
+            "post": operation("collections", "Agree a payment plan over chosen invoices", collector,
+                              ("201", _json("The plan", ref("PaymentPlan"))), params=[CUSTOMER_ID],
+                              body=ref("NewPaymentPlan"), errors=("409", "422"),
+                              description="The invoices leave the dunning ladder; each instalment gets its own "
+                                          "reminders. Give `instalments`, or `count` and `first_due_date`."),
+            "get": operation("collections", "A customer's payment plans, newest first", viewer,
+                             ("200", _json("A page", _page("PaymentPlan"))), params=[CUSTOMER_ID, *PAGING]),
+        },
+        "/payment-plans": {"get": operation(
+            "collections", "Payment plans by status, newest first", viewer,
+            ("200", _json("A page", _page("PaymentPlan"))),
+            params=[query("status", "default `active`", {"type": "string", "enum": [s.value for s in PlanStatus]}),
+                    *PAGING])},
+        "/payment-plans/{plan_id}": {"get": operation(
+            "collections", "One payment plan, with what is paid and due", viewer,
+            ("200", _json("The plan", ref("PaymentPlan"))), params=[PLAN_ID])},
+        "/payment-plans/{plan_id}/cancel": {"post": operation(
+            "collections", "Cancel a payment plan: its invoices go back to the ladder", collector,
+            ("200", _json("The plan", ref("PaymentPlan"))), params=[PLAN_ID], body=ref("PlanCancel"),
+            errors=("409", "422"))},
         "/invoices/{invoice_id}/promises": {"post": operation(
             "collections", "Record a promise to pay", collector, ("201", _json("The invoice", ref("Invoice"))),
             params=[INVOICE_ID], body=ref("NewPromise"), errors=("409", "422"))},

@@ -47,6 +47,7 @@ def invoice_view(invoice: Invoice, today: date) -> dict[str, Any]:
                             if invoice.disputed or invoice.disputed_amount is not None else None),
         "undisputed_balance": invoice.undisputed_balance.to_api(),
         "in_payment_plan": invoice.in_plan,
+        "payment_plan_id": invoice.plan_id,
         "version": invoice.version,
     }
 

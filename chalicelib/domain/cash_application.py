@@ -8,6 +8,10 @@
    by guesswork; it stays unapplied as a credit on the customer's account (an overpayment).
 2. **Exact balance** (`MatchMethod.EXACT_BALANCE`): one open invoice of the customer whose balance equals
    the amount. Several equal candidates (monthly subscriptions): the oldest due wins.
+2b. **Payment plan** (`MatchMethod.PAYMENT_PLAN`), checked before the exact balance: the payer has an active
+   payment plan and the amount is what its next instalment(s) still ask for (the next one, the next two, ...) or
+   all that is left on it. The plan is the payer's stated intent: the money goes to the plan's invoices, oldest
+   due first. Any other amount falls through to the rules below.
 3. **Subset sum** (`MatchMethod.SUBSET_SUM`): a set of the customer's open invoices summing exactly to the
    amount, searched among the `max_subset_items` oldest that could be part of it (balance <= amount).
    Of all such sets, the *oldest* one wins: compare the sets as lists of positions in oldest-first
@@ -93,8 +97,20 @@ class MatchMethod(StrEnum):
     REFERENCE = "reference"
     EXACT_BALANCE = "exact_balance"
     SUBSET_SUM = "subset_sum"
+    PAYMENT_PLAN = "payment_plan"
     OLDEST_FIRST = "oldest_first"  # only by a human's decision (allocate_oldest_first), never automatic
     NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanTarget:
+    """An active payment plan of the payer, as cash application sees it: its open invoices and the amounts that
+    pay its next instalments (the next one's remainder, then with the one after, ..., then all that is left)."""
+
+    plan_id: str
+    customer_id: str
+    items: tuple[OpenItem, ...]
+    instalment_amounts: tuple[Money, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +152,7 @@ def match_payment(
     referenced: Sequence[OpenItem] = (),
     customer_id: str | None,
     customer_items: Sequence[OpenItem] = (),
+    plans: Sequence[PlanTarget] = (),
     max_subset_items: int = 20,
     max_subset_steps: int = 200_000,
 ) -> MatchResult:
@@ -143,6 +160,7 @@ def match_payment(
 
     `referenced`: the open items whose numbers the payment quotes, in the order quoted (one per invoice).
     `customer_items`: the payer's open items (any order; items of other customers are ignored).
+    `plans`: the payer's active payment plans (plans of other customers are ignored).
     `max_subset_items`: how many of the oldest candidate items the subset search considers (0 turns it off).
     `max_subset_steps`: how many subset sums the search may evaluate before it gives up.
     """
@@ -158,6 +176,10 @@ def match_payment(
         return MatchResult(MatchMethod.NONE, (), amount,
                            f"no invoice reference and the payer is not a known customer: {amount} left "
                            "unapplied for a human", None)
+    for plan in plans:
+        by_plan = _by_plan(amount, customer_id, plan)
+        if by_plan is not None:
+            return by_plan
     return _by_amount(amount, customer_id, _unique(customer_items), max_subset_items, max_subset_steps)
 
 
@@ -332,6 +354,20 @@ def _by_reference(amount: Money, referenced: list[OpenItem], customer_id: str | 
     if not left.is_zero:
         reason += f"; overpayment of {left} left unapplied as credit on account of {account}"
     return MatchResult(MatchMethod.REFERENCE, allocations, left, reason, owner)
+
+
+def _by_plan(amount: Money, customer_id: str, plan: PlanTarget) -> MatchResult | None:
+    if plan.customer_id != customer_id or amount not in plan.instalment_amounts:
+        return None
+    items = oldest_first(_eligible(_unique(plan.items), customer_id, amount.currency))
+    allocations, left = _allocate_in_order(amount, items)
+    if not allocations or not left.is_zero:
+        return None  # the plan's invoices cannot take it all (changed meanwhile): the other rules decide
+    count = plan.instalment_amounts.index(amount) + 1
+    what = "all that is left" if count == len(plan.instalment_amounts) and count > 1 else \
+        f"the next {count} instalments" if count > 1 else "the next instalment"
+    reason = f"payment plan {plan.plan_id}: {amount} is {what}; {_describe(allocations, items)}"
+    return MatchResult(MatchMethod.PAYMENT_PLAN, allocations, left, reason, customer_id)
 
 
 def _by_amount(

@@ -141,6 +141,7 @@ class Invoice:
     next_action_at: datetime | None = None  # when the dunning sweep should look at it again
     promised_until: date | None = None
     in_plan: bool = False
+    plan_id: str | None = None  # the active payment plan that holds it (domain/plans.py)
     # Collector workflows. A dispute holds back the whole invoice (`disputed`, also set by a chargeback) or a
     # deduction (`disputed_amount`: only that part is held, the rest is still chased).
     disputed_amount: Money | None = None

@@ -395,6 +395,7 @@ def _context(
     ]
     return {
         "tone": tone,
+        "plan": tone == "plan_instalment",
         "lang": canonical_tag(customer_locale) if customer_locale else locale,
         "customer_name": customer_name,
         "contact_name": contact_name,

@@ -10,6 +10,7 @@ from chalicelib.domain.customer import Contact, Customer
 from chalicelib.domain.dunning.charges import EarlyPaymentDiscount
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
+from chalicelib.domain.plans import InstalmentProgress, PaymentPlan
 from chalicelib.formats.messages import InvoiceLine, Seller, render_reminder_email, render_reminder_sms
 
 
@@ -30,11 +31,20 @@ class ReminderRenderer:
             discount=None if discount is None else (discount.amount.amount, discount.last_day),
         )
 
+    def instalment_line(self, plan: PaymentPlan, row: InstalmentProgress, today: date) -> InvoiceLine:
+        """A payment plan's instalment as a reminder line: numbered "2/6", what is still open on it."""
+        instalment = row.instalment
+        return InvoiceLine(
+            number=f"{instalment.number}/{len(plan.instalments)}", issue_date=plan.created_at.date(),
+            due_date=instalment.due_date, currency=plan.currency, total=row.amount.amount,
+            balance=row.remaining.amount, days_overdue=(today - instalment.due_date).days)
+
     def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
-              deadline: date | None, promise_date: date | None = None) -> tuple[str, str, str]:
+              deadline: date | None, promise_date: date | None = None,
+              payment_reference: str | None = None) -> tuple[str, str, str]:
         rendered = render_reminder_email(tone, contact.language or customer.language, customer.name, lines,
                                          self.seller, today, contact_name=contact.name, deadline=deadline,
-                                         promise_date=promise_date)
+                                         promise_date=promise_date, payment_reference=payment_reference)
         return rendered.subject, rendered.html, rendered.text
 
     def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None,

@@ -328,7 +328,7 @@ class DunningService:
         if settings.kill_switch:
             summary.kill_switch = True  # nothing read, nothing sent; the next run after release catches up
             return summary, settings, by_customer
-        until = now if as_of is None else _end_of_day_anywhere(as_of)
+        until = now if as_of is None else end_of_day_anywhere(as_of)
         due = self.due.due_for_action(until, limit + 1)
         summary.more_due = len(due) > limit
         for invoice in due[:limit]:
@@ -349,7 +349,7 @@ class DunningService:
     def preview(self, as_of: date) -> list[dict[str, Any]]:
         """What a run on `as_of` would send and why, without writing anything."""
         settings = self.settings()
-        due = self.due.due_for_action(_end_of_day_anywhere(as_of), self.batch_limit)
+        due = self.due.due_for_action(end_of_day_anywhere(as_of), self.batch_limit)
         customers = self.customers.get_customers({i.customer_id for i in due})
         out = []
         for invoice in due:
@@ -361,7 +361,7 @@ class DunningService:
             customer = stored.customer
             policy = self.policy_for(customer.policy_id)
             decision = decide(state_of(invoice), customer, policy, history_of(invoice),
-                              _window_start(as_of, customer, policy), customer_paused=customer.dunning_paused,
+                              window_start(as_of, customer, policy), customer_paused=customer.dunning_paused,
                               kill_switch=settings.kill_switch, rate_table=settings.rate_table)
             out.append(_decision_view(invoice, decision))
         return out
@@ -394,7 +394,7 @@ class DunningService:
                       as_of: date | None, summary: RunSummary) -> None:
         customer = stored.customer
         policy = self.policy_for(customer.policy_id)
-        now = self.clock() if as_of is None else _window_start(as_of, customer, policy)
+        now = self.clock() if as_of is None else window_start(as_of, customer, policy)
         invoices = self._settle_promises(customer, policy, invoices, now, summary)
         planned: list[Planned] = []
         for invoice in invoices:
@@ -408,7 +408,7 @@ class DunningService:
                 self._reschedule(invoice, decision.next_action_at, now)
         if not planned:
             return
-        tz = _customer_tz(customer, policy)
+        tz = customer_tz(customer, policy)
         today = now.astimezone(tz).date()
         failed: set[str] = set()
         # The invoices as last read or written: recording a send starts from these, not from a fresh read.
@@ -443,7 +443,7 @@ class DunningService:
             return self._send(customer, policy, channel, rest, today, now, summary, latest) if rest else True
         if existing is not None:
             return self._existing_claim(existing, customer, planned, policy, now, summary)
-        destination = _destination(customer, channel)
+        destination = destination_for(customer, channel)
         if destination is None:  # decide() checked reachability; a contact suppressed meanwhile
             self.claims.release(claim)
             summary.skipped["no_contact"] += len(planned)
@@ -505,7 +505,7 @@ class DunningService:
         waiting = [p for p in planned if p.invoice.invoice_id not in already]
         if waiting:
             summary.skipped["customer_contacted_today"] += len(waiting)
-            tz = _customer_tz(customer, policy)
+            tz = customer_tz(customer, policy)
             tomorrow = existing.local_date + timedelta(days=1)
             when = next_send_time(tomorrow, tz, customer.country, policy.send_window, policy.business_days_only)
             for p in waiting:
@@ -611,7 +611,7 @@ class DunningService:
         """Promises whose date and grace have passed (customer's calendar) end here, before the decision: kept
         (`promise.kept`), or broken (`promise.broken`, a collector task, and the next reminder says so). Either
         way the hold is lifted and the invoice is decided as it is now."""
-        today = now.astimezone(_customer_tz(customer, policy)).date()
+        today = now.astimezone(customer_tz(customer, policy)).date()
         settled = []
         for invoice in invoices:
             current: Invoice | None = invoice
@@ -672,25 +672,25 @@ def _missed_promise(planned: Sequence[Planned]) -> date | None:
     return max(d for d in dates if d is not None) if dates and None not in dates else None
 
 
-def _end_of_day_anywhere(day: date) -> datetime:
+def end_of_day_anywhere(day: date) -> datetime:
     """The last moment of `day` anywhere on Earth (UTC-12): every invoice due for action on that day."""
     return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=12)
 
 
-def _customer_tz(customer: Customer, policy: Policy) -> Any:
+def customer_tz(customer: Customer, policy: Policy) -> Any:
     try:
         return load_timezone(customer.timezone or policy.default_timezone)
     except InvalidTimezone:
         return load_timezone(policy.default_timezone)
 
 
-def _window_start(day: date, customer: Customer, policy: Policy) -> datetime:
+def window_start(day: date, customer: Customer, policy: Policy) -> datetime:
     """Simulated clock: the start of the customer's send window on `day` (their local time)."""
-    tz = _customer_tz(customer, policy)
+    tz = customer_tz(customer, policy)
     return datetime.combine(day, policy.send_window.start, tz).astimezone(UTC)
 
 
-def _destination(customer: Customer, channel: str) -> str | None:
+def destination_for(customer: Customer, channel: str) -> str | None:
     for contact in customer.contacts:
         if channel == "email" and contact.email_suppressed:
             continue

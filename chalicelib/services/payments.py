@@ -22,6 +22,7 @@ from chalicelib.domain.cash_application import (
     Allocation,
     MatchResult,
     OpenItem,
+    PlanTarget,
     allocate_oldest_first,
     match_payment,
     net_allocations,
@@ -32,7 +33,14 @@ from chalicelib.domain.ids import invoice_id, reference_key
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentEvent, PaymentKind, PaymentRecord, payment_id_for
-from chalicelib.services.ports import AlreadyRecorded, AuditEvent, ProviderEventRecord, VersionConflict
+from chalicelib.domain.plans import PaymentPlan, plan_target
+from chalicelib.services.ports import (
+    AlreadyRecorded,
+    AuditEvent,
+    ProviderEventRecord,
+    StoredCustomer,
+    VersionConflict,
+)
 
 MAX_REFERENCES = 40  # keeps one application inside one 100-item transaction
 ATTEMPTS = 8  # writers racing for one invoice: each round one wins, the others re-read
@@ -65,7 +73,18 @@ class InvoiceReader(Protocol):
 
 
 class CustomerCheck(Protocol):
-    def exists(self, customer_id: str) -> bool: ...
+    def get_stored(self, customer_id: str) -> StoredCustomer | None: ...
+
+
+class PlanReader(Protocol):
+    def get(self, plan_id: str) -> PaymentPlan | None: ...
+
+
+@dataclass(frozen=True)
+class Matched:
+    result: MatchResult
+    invoices: dict[str, Invoice]  # read to make the match: applying it reads nothing again
+    payer: StoredCustomer | None  # the known payer, read once for the match and the receipt
 
 
 class Alerts(Protocol):
@@ -81,7 +100,8 @@ class Receipt:
 
 
 class ReceiptSender(Protocol):
-    def send(self, record: PaymentRecord, invoices: Sequence[Invoice]) -> str | None: ...
+    def send(self, record: PaymentRecord, invoices: Sequence[Invoice], payer: StoredCustomer | None = None
+             ) -> str | None: ...
 
 
 class PaymentNotFound(DomainError):
@@ -91,7 +111,7 @@ class PaymentNotFound(DomainError):
 class PaymentService:
     def __init__(self, payments: PaymentStore, notifications: NotificationStore, invoices: InvoiceReader,
                  customers: CustomerCheck, alerts: Alerts, clock: Callable[[], datetime] | None = None,
-                 receipts: ReceiptSender | None = None) -> None:
+                 receipts: ReceiptSender | None = None, plans: PlanReader | None = None) -> None:
         self.payments = payments
         self.notifications = notifications
         self.invoices = invoices
@@ -99,6 +119,7 @@ class PaymentService:
         self.alerts = alerts
         self.clock = clock or (lambda: datetime.now(UTC))
         self.receipts = receipts
+        self.plans = plans
 
     # ---- notifications (webhooks, bank statement lines) --------------------------------------------
 
@@ -133,7 +154,8 @@ class PaymentService:
         for attempt in range(ATTEMPTS):
             _backoff(attempt)
             now = self.clock()
-            match, known = self._match(event.amount, event.references, event.customer_hint)
+            matched = self._match(event.amount, event.references, event.customer_hint)
+            match = matched.result
             record = PaymentRecord(
                 payment_id=payment_id, provider=event.provider, payment_ref=event.payment_ref,
                 kind=PaymentKind.PAYMENT, amount=event.amount, allocations=match.allocations,
@@ -142,7 +164,7 @@ class PaymentService:
                 reason=match.reason, references=event.references[:MAX_REFERENCES], payer_name=event.payer_name,
                 payer_email=event.payer_email, raw_type=event.raw_type)
             try:
-                self._apply(record, replace(note, status="applied", payment_id=payment_id), now, known)
+                self._apply(record, replace(note, status="applied", payment_id=payment_id), now, matched)
             except VersionConflict:
                 continue
             except AlreadyRecorded:
@@ -154,9 +176,8 @@ class PaymentService:
             return Receipt(note.dedupe_key, "applied", payment_id, match.reason)
         raise VersionConflict(f"payment {payment_id}: invoices kept changing; the provider will retry")
 
-    def _match(self, amount: Money, references: Sequence[str], customer_hint: str | None
-               ) -> tuple[MatchResult, dict[str, Invoice]]:
-        """The match, and the invoices read to make it (reused to apply it: one read, not two)."""
+    def _match(self, amount: Money, references: Sequence[str], customer_hint: str | None) -> Matched:
+        """The match, with the invoices and the payer read to make it (reused to apply it: one read, not two)."""
         ids = list(dict.fromkeys(invoice_id(number) for number in references[:MAX_REFERENCES]))
         found = self.invoices.get_invoices(ids) if ids else {}
         missing = [number for number in references[:MAX_REFERENCES] if invoice_id(number) not in found]
@@ -169,25 +190,48 @@ class PaymentService:
         referenced = [OpenItem.of(found[i]) for i in ids if i in found]
         # A known payer guards against paying another customer's invoice by a mistyped reference;
         # an unknown one lets the references say whose money it is.
-        customer_id = customer_hint if customer_hint and self.customers.exists(customer_hint) else None
+        payer = self.customers.get_stored(customer_hint) if customer_hint else None
+        customer_id = customer_hint if payer is not None else None
         items: list[OpenItem] = []
+        plans: list[PlanTarget] = []
         if not referenced and customer_id:
             open_invoices = self.payments.open_invoices(customer_id)
             found.update((i.invoice_id, i) for i in open_invoices)
             items = [OpenItem.of(i) for i in open_invoices]
-        result = match_payment(amount, referenced=referenced, customer_id=customer_id, customer_items=items)
-        return result, found
+            plans = self._plan_targets(open_invoices, found)
+        result = match_payment(amount, referenced=referenced, customer_id=customer_id, customer_items=items,
+                               plans=plans)
+        return Matched(result, found, payer)
+
+    def _plan_targets(self, open_invoices: Sequence[Invoice], found: dict[str, Invoice]) -> list[PlanTarget]:
+        """The payer's active payment plans (read only when an open invoice is in one)."""
+        plan_ids = sorted({i.plan_id for i in open_invoices if i.plan_id})
+        if self.plans is None or not plan_ids:
+            return []
+        targets = []
+        for plan_id in plan_ids:
+            plan = self.plans.get(plan_id)
+            if plan is None:
+                continue
+            settled = [i for i in plan.invoice_ids if i not in found]  # no longer open: read to count them
+            if settled:
+                found.update(self.invoices.get_invoices(settled))
+            target = plan_target(plan, found, self.clock().date())
+            if target is not None:
+                targets.append(target)
+        return targets
 
     def _apply(self, record: PaymentRecord, note: ProviderEventRecord | None, now: datetime,
-               known: dict[str, Invoice]) -> None:
+               matched: Matched) -> None:
         """Write the record with the invoices its allocations change, in one transaction. The invoices
         are the ones read for the match; if one changed since, the version check fails and we retry."""
-        touched = self._with_allocations(record.allocations, record.recorded_by, record.payment_id, now, known)
+        touched = self._with_allocations(record.allocations, record.recorded_by, record.payment_id, now,
+                                         matched.invoices)
         events = [e for _, e in touched] + [self._payment_event(record, now)]
         self.payments.commit(new=[record], invoices=[i for i, _ in touched], events=events, notification=note,
                              now=now)
         if self.receipts is not None:
-            self.receipts.send(record, [i for i, _ in touched])
+            self.receipts.send(record, [i for i, _ in touched], matched.payer)
 
     def _with_allocations(self, allocations: Sequence[Allocation], actor: str, payment_id: str,
                           now: datetime, known: dict[str, Invoice]) -> list[tuple[Invoice, AuditEvent]]:
@@ -326,7 +370,8 @@ class PaymentService:
         for attempt in range(ATTEMPTS):
             _backoff(attempt)
             now = self.clock()
-            match, known = self._match(amount, references, customer_id)
+            matched = self._match(amount, references, customer_id)
+            match = matched.result
             record = PaymentRecord(
                 payment_id=payment_id, provider="manual", payment_ref=idempotency_key, kind=PaymentKind.PAYMENT,
                 amount=amount, allocations=match.allocations, unapplied=match.unapplied, occurred_at=received_on,
@@ -334,7 +379,7 @@ class PaymentService:
                 method=match.method.value, reason=f"{method}: {match.reason}", references=tuple(references),
                 payer_name=payer_name, raw_type=method)
             try:
-                self._apply(record, None, now, known)
+                self._apply(record, None, now, matched)
             except VersionConflict:
                 continue
             except AlreadyRecorded:

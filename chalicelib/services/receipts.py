@@ -32,11 +32,16 @@ class PaymentReceipts:
         self.metrics = metrics
         self.seller = seller
 
-    def send(self, record: PaymentRecord, invoices: Sequence[Invoice]) -> str | None:
-        """The SES message id, or None when no receipt is due (or it could not be sent)."""
+    def send(self, record: PaymentRecord, invoices: Sequence[Invoice], payer: StoredCustomer | None = None
+             ) -> str | None:
+        """The SES message id, or None when no receipt is due (or it could not be sent). `payer`: the customer
+        as the payment's match read it, so it is not read twice."""
         if record.kind is not PaymentKind.PAYMENT or not record.customer_id:
             return None
-        stored = self.customers.get_customers([record.customer_id]).get(record.customer_id)
+        if payer is not None and payer.customer.customer_id == record.customer_id:
+            stored: StoredCustomer | None = payer
+        else:
+            stored = self.customers.get_customers([record.customer_id]).get(record.customer_id)
         if stored is None or not stored.customer.payment_receipts:
             return None
         customer = stored.customer

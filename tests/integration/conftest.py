@@ -55,3 +55,17 @@ def issue_key(role: str = "admin") -> str:
 @pytest.fixture
 def admin_headers(aws: None) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_key('admin')}"}
+
+
+@pytest.fixture
+def collector_headers(aws: None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_key('collector')}"}
+
+
+@pytest.fixture
+def dunning(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Runs with a simulated clock allowed, and SES ready to send as example.com."""
+    monkeypatch.setenv("DUNWELL_ALLOW_SIMULATED_CLOCK", "true")
+    bootstrap.reset()
+    boto3.client("ses", region_name=config.settings().region).verify_domain_identity(Domain="example.com")
+    yield

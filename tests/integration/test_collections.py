@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import email
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from chalicelib import bootstrap, config
-from tests.integration.conftest import issue_key
 from tests.integration.helpers import drop, dunwell_csv, get_json
 
 ROW = "{number},invoice,{customer},{customer_title} GmbH,ap@{customer}.example,,en,Europe/Berlin,DE,2026-11-01," \
@@ -27,19 +24,6 @@ ROW = "{number},invoice,{customer},{customer_title} GmbH,ap@{customer}.example,,
 
 def row(number: str, total: str = "1000.00", customer: str = "acme") -> str:
     return ROW.format(number=number, total=total, customer=customer, customer_title=customer.title())
-
-
-@pytest.fixture
-def dunning(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("DUNWELL_ALLOW_SIMULATED_CLOCK", "true")
-    bootstrap.reset()
-    boto3.client("ses", region_name=config.settings().region).verify_domain_identity(Domain="example.com")
-    yield
-
-
-@pytest.fixture
-def collector_headers(aws: None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_key('collector')}"}
 
 
 @pytest.fixture

@@ -1,0 +1,452 @@
+"""Use cases of payment plans: make one over chosen invoices, show where it stands, cancel it, and the plan sweep
+that reminds of instalments and ends plans that are settled or broken. The rules are in domain/plans.py.
+
+The plan sweep runs with the dunning sweep, before it (a plan that breaks puts its invoices back on the ladder,
+and the invoice sweep that follows decides about them at once). It reads only the plans due for a look, from
+the sparse `due_for_action` index of the plans table, with their customers and invoices.
+
+Exactly once per (plan, instalment, stage, channel), as for invoices (services/dunning.py): a claim keyed
+`plan#<plan>#<instalment>#<stage>#<channel>` is written with a check that the plan is still active, then the
+message goes, then the claim is marked sent, then the plan records it. A claim found `sent` but not recorded is
+recorded without sending; one stuck `sending` past its lease is recorded as unconfirmed with a task, never sent
+again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from chalicelib.domain.customer import Customer
+from chalicelib.domain.dunning.calendar import next_send_time
+from chalicelib.domain.dunning.policy import Policy
+from chalicelib.domain.errors import DomainError, NotAllowed
+from chalicelib.domain.invoice import Invoice
+from chalicelib.domain.money import Money
+from chalicelib.domain.plans import (
+    DEFAULT_GRACE_DAYS,
+    InstalmentProgress,
+    PaymentPlan,
+    PlanAction,
+    PlanDecision,
+    PlanProgress,
+    PlanStatus,
+    create_plan,
+    decide_plan,
+    equal_instalments,
+    instalment_json,
+    progress,
+    released,
+    schedule,
+)
+from chalicelib.services.dunning import (
+    CLAIM_LEASE,
+    RETRY_AFTER_FAILURE,
+    Alerts,
+    Claim,
+    Claims,
+    Customers,
+    DunningSettings,
+    InvoicesChanged,
+    OutgoingEmail,
+    Sender,
+    SendFailed,
+    Task,
+    TaskStore,
+    customer_tz,
+    destination_for,
+    end_of_day_anywhere,
+    mask,
+    window_start,
+)
+from chalicelib.services.ports import AuditEvent, VersionConflict
+
+SYSTEM = "system:plans"
+ATTEMPTS = 5
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+# ---- ports -----------------------------------------------------------------------------------------
+
+class Plans(Protocol):
+    def get(self, plan_id: str) -> PaymentPlan | None: ...
+    def save(self, plan: PaymentPlan, invoices: Sequence[Invoice], events: Sequence[AuditEvent],
+             now: datetime) -> tuple[PaymentPlan, list[Invoice]]:
+        """All or nothing, each record at the version read; raises VersionConflict."""
+    def for_customer(self, customer_id: str, limit: int, cursor: dict[str, Any] | None
+                     ) -> tuple[list[PaymentPlan], dict[str, Any] | None]: ...
+    def by_status(self, status: str, limit: int, cursor: dict[str, Any] | None
+                  ) -> tuple[list[PaymentPlan], dict[str, Any] | None]: ...
+    def due(self, until: datetime, limit: int) -> list[PaymentPlan]: ...
+
+
+class Invoices(Protocol):
+    def get_invoices(self, invoice_ids: Iterable[str]) -> dict[str, Invoice]: ...
+
+
+class InstalmentRenderer(Protocol):
+    def instalment_line(self, plan: PaymentPlan, row: InstalmentProgress, today: date) -> Any: ...
+    def email(self, tone: str, customer: Customer, contact: Any, lines: Sequence[Any], today: date,
+              deadline: date | None, promise_date: date | None = None,
+              payment_reference: str | None = None) -> tuple[str, str, str]: ...
+    def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None,
+            promise_date: date | None = None) -> str: ...
+
+
+# ---- results ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlanView:
+    plan: PaymentPlan
+    progress: PlanProgress
+    today: date
+
+
+@dataclass
+class PlanSweepSummary:
+    plans_considered: int = 0
+    reminders: Counter[str] = field(default_factory=Counter)  # per stage: instalments reminded
+    sent: Counter[str] = field(default_factory=Counter)  # per channel: messages
+    completed: int = 0
+    broken: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    repaired: int = 0
+    unconfirmed: int = 0
+    more_due: bool = False
+    kill_switch: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"plans_considered": self.plans_considered, "reminders": dict(sorted(self.reminders.items())),
+                "sent": {"email": self.sent["email"], "sms": self.sent["sms"]}, "completed": self.completed,
+                "broken": self.broken, "skipped": dict(sorted(self.skipped.items())), "failed": self.failed,
+                "repaired": self.repaired, "unconfirmed": self.unconfirmed, "more_due": self.more_due,
+                "kill_switch": self.kill_switch}
+
+
+# ---- the service -----------------------------------------------------------------------------------
+
+class PlanService:
+    def __init__(self, plans: Plans, invoices: Invoices, customers: Customers,
+                 policy_for: Callable[[str | None], Policy], claims: Claims, sender: Sender,
+                 renderer: InstalmentRenderer, tasks: TaskStore, alerts: Alerts, *,
+                 settings: Callable[[], DunningSettings] = DunningSettings,
+                 clock: Callable[[], datetime] | None = None, new_id: Callable[[], str] | None = None,
+                 batch_limit: int = 1000) -> None:
+        self.plans = plans
+        self.invoices = invoices
+        self.customers = customers
+        self.policy_for = policy_for
+        self.claims = claims
+        self.sender = sender
+        self.renderer = renderer
+        self.tasks = tasks
+        self.alerts = alerts
+        self.settings = settings
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.new_id = new_id or (lambda: f"pln_{uuid.uuid4().hex[:24]}")
+        self.batch_limit = batch_limit
+
+    # ---- the collector's side ------------------------------------------------------------------------
+
+    def create(self, customer_id: str, invoice_ids: Sequence[str], *,
+               instalments: Sequence[tuple[date, Decimal]] | None = None, count: int | None = None,
+               first_due_date: date | None = None, grace_days: int | None = None, note: str | None = None,
+               actor: str) -> PlanView:
+        """Explicit `instalments`, or `count` equal monthly ones from `first_due_date`."""
+        if (instalments is None) == (count is None):
+            raise NotAllowed("give either instalments or count (with first_due_date)", field="instalments")
+        if count is not None and first_due_date is None:
+            raise NotAllowed("count needs first_due_date", field="first_due_date")
+        plan_id = self.new_id()
+        grace = DEFAULT_GRACE_DAYS if grace_days is None else grace_days
+        for _attempt in range(ATTEMPTS):
+            now = self.clock()
+            customer = self._customer(customer_id)
+            policy = self.policy_for(customer.policy_id)
+            today = now.astimezone(customer_tz(customer, policy)).date()
+            found = self.invoices.get_invoices(invoice_ids)
+            missing = [i for i in invoice_ids if i not in found]
+            if missing:
+                raise NotFound(f"invoice {missing[0]} not found", field="invoice_ids")
+            chosen = [found[i] for i in invoice_ids]
+            currency = chosen[0].currency
+            if instalments is not None:
+                rows = schedule([(day, Money.of(amount, currency)) for day, amount in instalments])
+            else:
+                assert count is not None and first_due_date is not None
+                owed = sum((i.balance for i in chosen), Money.zero(currency))
+                rows = equal_instalments(owed, count, first_due_date)
+            plan, planned = create_plan(plan_id, customer_id, chosen, rows, grace, note, actor, now, today)
+            state = progress(plan, {i.invoice_id: i for i in planned}, today)
+            first = decide_plan(plan, state, today)
+            plan = replace(plan, next_action_at=now if first.action is PlanAction.REMIND
+                           else self._send_time(first.next_check, customer, policy))
+            events = [AuditEvent(f"customer#{customer_id}", "plan.created", actor, now, plan_id, {
+                "plan_id": plan_id, "invoices": [i.number for i in chosen], "currency": currency,
+                "total": plan.total.to_api(), "grace_days": grace, "note": note,
+                "instalments": [{"number": i.number, "due_date": i.due_date.isoformat(),
+                                 "amount": i.amount.to_api()} for i in plan.instalments]})]
+            events += [AuditEvent(f"invoice#{i.invoice_id}", "invoice.planned", actor, now, plan_id, {
+                "plan_id": plan_id, "balance": i.balance.to_api(), "currency": currency,
+                "replaces_promise": found[i.invoice_id].promised_until is not None}) for i in planned]
+            try:
+                saved, saved_invoices = self.plans.save(plan, planned, events, now)
+            except VersionConflict:
+                continue  # an invoice changed (a payment, the sweep): decide again from what it is now
+            return PlanView(saved, progress(saved, {i.invoice_id: i for i in saved_invoices}, today), today)
+        raise VersionConflict(f"the invoices of customer {customer_id} kept changing")
+
+    def view(self, plan_id: str) -> PlanView:
+        plan = self._plan(plan_id)
+        customer = self._customer(plan.customer_id)
+        today = self.clock().astimezone(customer_tz(customer, self.policy_for(customer.policy_id))).date()
+        return PlanView(plan, progress(plan, self.invoices.get_invoices(plan.invoice_ids), today), today)
+
+    def for_customer(self, customer_id: str, limit: int, cursor: dict[str, Any] | None
+                     ) -> tuple[list[PaymentPlan], dict[str, Any] | None]:
+        return self.plans.for_customer(customer_id, limit, cursor)
+
+    def by_status(self, status: PlanStatus, limit: int, cursor: dict[str, Any] | None
+                  ) -> tuple[list[PaymentPlan], dict[str, Any] | None]:
+        return self.plans.by_status(status.value, limit, cursor)
+
+    def cancel(self, plan_id: str, reason: str, actor: str) -> PlanView:
+        """The collector ends the plan: its invoices go back to the ladder at the step each had reached."""
+        plan = self._plan(plan_id)
+        ended = self._end(plan, PlanStatus.CANCELLED, reason, actor, self.clock())
+        if ended is None:
+            raise NotAllowed(f"payment plan {plan_id} is {self._plan(plan_id).status.value} already",
+                             field="plan_id")
+        return self.view(plan_id)
+
+    # ---- the plan sweep ------------------------------------------------------------------------------
+
+    def sweep(self, as_of: date | None = None, time_left_ms: Callable[[], int] | None = None,
+              reserve_ms: int = 30_000) -> PlanSweepSummary:
+        """Look at every active plan due for it: remind, complete or break. `as_of` (simulated clock) works as
+        of the start of each customer's send window on that day."""
+        summary = PlanSweepSummary()
+        if self.settings().kill_switch:
+            summary.kill_switch = True  # nothing read, nothing sent; the next run after release catches up
+            return summary
+        now = self.clock()
+        due = self.plans.due(now if as_of is None else end_of_day_anywhere(as_of), self.batch_limit + 1)
+        summary.more_due = len(due) > self.batch_limit
+        due = due[:self.batch_limit]
+        summary.plans_considered = len(due)
+        customers = self.customers.get_customers({p.customer_id for p in due}) if due else {}
+        run_id = uuid.uuid4().hex
+        for plan in due:
+            if time_left_ms is not None and time_left_ms() < reserve_ms:
+                summary.more_due = True
+                break
+            stored = customers.get(plan.customer_id)
+            if stored is None:
+                summary.skipped["unknown_customer"] += 1
+                continue
+            self._look_at(plan, stored.customer, as_of, run_id, summary)
+        return summary
+
+    def _look_at(self, plan: PaymentPlan, customer: Customer, as_of: date | None, run_id: str,
+                 summary: PlanSweepSummary) -> None:
+        policy = self.policy_for(customer.policy_id)
+        now = self.clock() if as_of is None else window_start(as_of, customer, policy)
+        today = now.astimezone(customer_tz(customer, policy)).date()
+        state = progress(plan, self.invoices.get_invoices(plan.invoice_ids), today)
+        decision = decide_plan(plan, state, today)
+        if customer.dunning_paused and decision.action is not PlanAction.COMPLETE:
+            summary.skipped["customer_paused"] += 1  # no reminder and no break while a human has it paused
+            self._reschedule(plan, self._send_time(decision.next_check or today + timedelta(days=1), customer,
+                                                   policy), now)
+            return
+        if decision.action is PlanAction.COMPLETE:
+            if self._end(plan, PlanStatus.COMPLETED, decision.reason, SYSTEM, now) is not None:
+                summary.completed += 1
+        elif decision.action is PlanAction.BREAK:
+            assert decision.instalment is not None
+            missed = decision.instalment
+            self.tasks.open(Task(
+                f"broken_plan:{plan.plan_id}", "broken_plan",
+                f"Payment plan broken: instalment {missed.instalment.number} of {customer.name} "
+                f"({missed.remaining} of {missed.amount}) was due on {missed.instalment.due_date}",
+                customer.customer_id, None, {"plan_id": plan.plan_id, **instalment_json(missed)}, now, SYSTEM))
+            if self._end(plan, PlanStatus.BROKEN, f"instalment {missed.instalment.number} missed", SYSTEM,
+                         now) is not None:
+                summary.broken += 1
+        elif decision.action is PlanAction.REMIND:
+            self._remind(plan, customer, policy, decision, now, today, run_id, summary)
+        else:
+            summary.skipped[decision.reason] += 1
+            self._reschedule(plan, self._send_time(decision.next_check, customer, policy), now)
+
+    def _remind(self, plan: PaymentPlan, customer: Customer, policy: Policy, decision: PlanDecision,
+                now: datetime, today: date, run_id: str, summary: PlanSweepSummary) -> None:
+        row, stage = decision.instalment, decision.stage
+        assert row is not None and stage is not None
+        number = row.instalment.number
+        channels = ["email"] + (["sms"] if stage == "overdue" else [])
+        recorded: set[str] = set()
+        events: list[AuditEvent] = []
+        to_mark: list[tuple[Claim, str]] = []
+        failed = False
+        for channel in channels:
+            marker = f"{number}:{stage}:{channel}"
+            claim = Claim(f"plan#{plan.plan_id}#{number}#{stage}#{channel}", customer.customer_id, channel, today,
+                          run_id, [{"plan_id": plan.plan_id, "instalment": number, "stage": stage}],
+                          lease_until=now + CLAIM_LEASE)
+            try:
+                existing = self.claims.claim(claim, now)
+            except InvoicesChanged:
+                summary.skipped["plan_changed"] += 1  # cancelled or ended since the sweep read it
+                return
+            if existing is not None:
+                outcome = self._existing(existing, customer, now, summary)
+                if outcome is not None:
+                    recorded.add(marker)
+                    to_mark.append((existing, outcome))
+                continue
+            destination = destination_for(customer, channel)
+            if destination is None:
+                self.claims.release(claim)
+                summary.skipped[f"no_{channel}_contact"] += 1
+                continue
+            try:
+                message_id = self._send(plan, customer, row, stage, channel, destination, today, claim.message_key)
+            except SendFailed as exc:
+                self.claims.release(claim)
+                summary.failed.append({"plan_id": plan.plan_id, "channel": channel, "reason": str(exc)})
+                failed = True
+                continue
+            self.claims.mark_sent(claim, message_id, destination, now)
+            summary.sent[channel] += 1
+            recorded.add(marker)
+            to_mark.append((claim, "sent"))
+            events.append(AuditEvent(f"customer#{customer.customer_id}", "plan.reminder_sent", SYSTEM, now,
+                                     claim.message_key, {
+                                         "plan_id": plan.plan_id, "instalment": number, "stage": stage,
+                                         "channel": channel, "provider_message_id": message_id,
+                                         "to": mask(destination), "amount": row.remaining.to_api(),
+                                         "currency": plan.currency,
+                                         "due_date": row.instalment.due_date.isoformat()}))
+        if recorded and not any(m.startswith(f"{number}:{stage}:") for m in plan.reminders_sent):
+            summary.reminders[stage] += 1
+        next_at = now + RETRY_AFTER_FAILURE if failed else self._send_time(decision.next_check, customer, policy)
+        self._record(plan, recorded, events, next_at, now)
+        for claim, status in to_mark:
+            self.claims.mark(claim, status, recorded=True)
+
+    def _existing(self, existing: Claim, customer: Customer, now: datetime, summary: PlanSweepSummary
+                  ) -> str | None:
+        """What to record for a claim an earlier run left: its status, or None while it is still in flight."""
+        if existing.status in ("sent", "unconfirmed"):
+            if not existing.recorded:
+                summary.repaired += 1
+            return existing.status
+        if existing.lease_until is not None and existing.lease_until < now \
+                and self.claims.take_over(existing, "unconfirmed", now):
+            summary.unconfirmed += 1
+            self.tasks.open(Task(
+                f"unconfirmed:{existing.message_key}", "unconfirmed_reminder",
+                f"Check whether the payment plan {existing.channel} reminder of {existing.local_date} reached "
+                f"{customer.name}", customer.customer_id, None,
+                {"message_key": existing.message_key, "lines": existing.lines}, now, SYSTEM))
+            self.alerts.publish("Dunwell: reminder outcome unknown", {
+                "message_key": existing.message_key, "customer_id": customer.customer_id,
+                "why": "the sending process stopped between handing the message over and recording it; "
+                       "it was not sent again"})
+            return "unconfirmed"
+        summary.skipped["send_in_progress"] += 1
+        return None
+
+    def _send(self, plan: PaymentPlan, customer: Customer, row: InstalmentProgress, stage: str, channel: str,
+              destination: str, today: date, message_key: str) -> str:
+        lines = [self.renderer.instalment_line(plan, row, today)]
+        # Overdue: pay before the grace runs out, or the plan ends.
+        deadline = row.instalment.due_date + timedelta(days=plan.grace_days) if stage == "overdue" else None
+        if channel == "email":
+            contact = next(c for c in customer.contacts if c.email == destination)
+            reference = ", ".join(i.number for i in plan.invoices[:5])
+            subject, html, text = self.renderer.email("plan_instalment", customer, contact, lines, today, deadline,
+                                                      payment_reference=reference)
+            return self.sender.send_email(OutgoingEmail(destination, subject, html, text, message_key))
+        return self.sender.send_sms(destination, self.renderer.sms("plan_instalment", customer, lines, today,
+                                                                   deadline), message_key)
+
+    # ---- writing -------------------------------------------------------------------------------------
+
+    def _record(self, plan: PaymentPlan, markers: set[str], events: list[AuditEvent], next_at: datetime | None,
+                now: datetime) -> None:
+        current: PaymentPlan | None = plan
+        for _attempt in range(ATTEMPTS):
+            if current is None:
+                return
+            active = current.status is PlanStatus.ACTIVE
+            updated = replace(current, reminders_sent=current.reminders_sent | markers,
+                              next_action_at=next_at if active else None)
+            try:
+                self.plans.save(updated, [], events, now)
+                return
+            except VersionConflict:
+                current = self.plans.get(plan.plan_id)  # cancelled or changed meanwhile: merge into it
+
+    def _reschedule(self, plan: PaymentPlan, when: datetime | None, now: datetime) -> None:
+        if plan.next_action_at == when:
+            return
+        with suppress(VersionConflict):  # changed meanwhile (cancelled, another run): the next look decides again
+            self.plans.save(replace(plan, next_action_at=when), [], [], now)
+
+    def _end(self, plan: PaymentPlan, status: PlanStatus, reason: str, actor: str, now: datetime
+             ) -> PaymentPlan | None:
+        """End the plan and put its invoices back on the ladder; None when it was not active (any more)."""
+        current: PaymentPlan | None = plan
+        for _attempt in range(ATTEMPTS):
+            if current is None or current.status is not PlanStatus.ACTIVE:
+                return None
+            ended = current.ended(status, actor, reason, now)
+            invoices = self.invoices.get_invoices(current.invoice_ids)
+            back = [released(i, current.plan_id, now) for i in invoices.values() if i.plan_id == current.plan_id]
+            state = progress(current, invoices, now.date())
+            events = [AuditEvent(f"customer#{current.customer_id}", f"plan.{status.value}", actor, now,
+                                 current.plan_id, {
+                                     "plan_id": current.plan_id, "reason": reason, "currency": current.currency,
+                                     "paid": state.paid.to_api(), "outstanding": state.outstanding.to_api()})]
+            events += [AuditEvent(f"invoice#{i.invoice_id}", "invoice.plan_ended", actor, now, current.plan_id, {
+                "plan_id": current.plan_id, "plan_status": status.value, "balance": i.balance.to_api(),
+                "currency": i.currency, "status": i.status.value}) for i in back]
+            try:
+                saved, _invoices = self.plans.save(ended, back, events, now)
+                return saved
+            except VersionConflict:
+                current = self.plans.get(plan.plan_id)  # a payment or the collector got there first: again
+        raise VersionConflict(f"payment plan {plan.plan_id} kept changing")
+
+    def _send_time(self, day: date | None, customer: Customer, policy: Policy) -> datetime | None:
+        """The start of the customer's send window on `day` (or the next sending day)."""
+        if day is None:
+            return None
+        return next_send_time(day, customer_tz(customer, policy), customer.country, policy.send_window,
+                              policy.business_days_only)
+
+    # ---- reads ---------------------------------------------------------------------------------------
+
+    def _plan(self, plan_id: str) -> PaymentPlan:
+        plan = self.plans.get(plan_id)
+        if plan is None:
+            raise NotFound(f"payment plan {plan_id} not found", field="plan_id")
+        return plan
+
+    def _customer(self, customer_id: str) -> Customer:
+        stored = self.customers.get_customers([customer_id]).get(customer_id)
+        if stored is None:
+            raise NotFound(f"customer {customer_id} not found", field="customer_id")
+        return stored.customer
