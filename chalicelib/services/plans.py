@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.domain.customer import Customer
-from chalicelib.domain.dunning.calendar import next_send_time
+from chalicelib.domain.dunning.calendar import is_sendable_now, next_send_time
 from chalicelib.domain.dunning.policy import Policy
 from chalicelib.domain.errors import DomainError, NotAllowed
 from chalicelib.domain.invoice import Invoice
@@ -268,6 +268,14 @@ class PlanService:
             summary.skipped["customer_paused"] += 1  # no reminder and no break while a human has it paused
             self._reschedule(plan, self._send_time(decision.next_check or today + timedelta(days=1), customer,
                                                    policy), now)
+            return
+        tz = customer_tz(customer, policy)
+        if decision.action is PlanAction.REMIND and not is_sendable_now(
+                now, tz, customer.country, policy.send_window, policy.business_days_only):
+            # Due now (made at night or on a weekend, or retried after a failure): it goes in the next send window.
+            summary.skipped["outside_send_window"] += 1
+            self._reschedule(plan, next_send_time(now, tz, customer.country, policy.send_window,
+                                                  policy.business_days_only), now)
             return
         if decision.action is PlanAction.COMPLETE:
             if self._end(plan, PlanStatus.COMPLETED, decision.reason, SYSTEM, now) is not None:
