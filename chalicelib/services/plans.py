@@ -306,7 +306,7 @@ class PlanService:
         recorded: set[str] = set()
         events: list[AuditEvent] = []
         to_mark: list[tuple[Claim, str]] = []
-        failed = False
+        failed = in_flight = False
         for channel in channels:
             marker = f"{number}:{stage}:{channel}"
             claim = Claim(f"plan#{plan.plan_id}#{number}#{stage}#{channel}", customer.customer_id, channel, today,
@@ -319,7 +319,9 @@ class PlanService:
                 return
             if existing is not None:
                 outcome = self._existing(existing, customer, now, summary)
-                if outcome is not None:
+                if outcome is None:
+                    in_flight = True
+                else:
                     recorded.add(marker)
                     to_mark.append((existing, outcome))
                 continue
@@ -348,7 +350,9 @@ class PlanService:
                                          "due_date": row.instalment.due_date.isoformat()}))
         if recorded and not any(m.startswith(f"{number}:{stage}:") for m in plan.reminders_sent):
             summary.reminders[stage] += 1
-        next_at = now + RETRY_AFTER_FAILURE if failed else self._send_time(decision.next_check, customer, policy)
+        # Refused, or another run's send not settled yet: look again soon (after its lease), not at the next stage.
+        next_at = now + RETRY_AFTER_FAILURE if failed else now + CLAIM_LEASE if in_flight \
+            else self._send_time(decision.next_check, customer, policy)
         self._record(plan, recorded, events, next_at, now)
         for claim, status in to_mark:
             self.claims.mark(claim, status, recorded=True)

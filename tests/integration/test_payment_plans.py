@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib import bootstrap
+from chalicelib.services.dunning import SendFailed
 from tests.integration.conftest import issue_key
 from tests.integration.helpers import drop, dunwell_csv, get_json
 from tests.integration.test_collections import mails, post, row, run, text_of
@@ -210,3 +211,106 @@ def test_an_amount_that_is_no_instalment_is_not_guessed_onto_the_plan(
          collector_headers)
     odd = pay(client, "123.45", key="odd")
     assert odd["status"] == "unapplied" and odd["allocations"] == []
+
+
+# ---- exactly once, whatever happens between the claim and the record ----------------------------------------
+
+def _plan_with_reminder_due(client: Any, s3: Any, bucket: str, plan_clock: Any,
+                            collector_headers: dict[str, str]) -> dict[str, Any]:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("P-1", "900.00")))
+    plan_clock("2026-11-20")
+    status, plan = post(client, "/customers/acme/payment-plans", {"invoice_ids": ["P-1"], "instalments": THREE},
+                        collector_headers)
+    assert status == 201, plan
+    return dict(plan)
+
+
+def test_a_crash_between_send_and_record_is_repaired_without_a_second_send(
+        client: Any, s3: Any, bucket: str, plan_clock: Any, admin_headers: dict[str, str],
+        collector_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = _plan_with_reminder_due(client, s3, bucket, plan_clock, collector_headers)
+    service = bootstrap.plan_service()
+
+    def crash(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the process died")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(service, "_record", crash)
+        with pytest.raises(RuntimeError):
+            service.sweep(as_of=datetime(2026, 12, 14).date())
+    assert len(mails()) == 1
+    repaired = run(client, admin_headers, "2026-12-14")["plans"]
+    assert (repaired["repaired"], repaired["sent"]) == (1, {"email": 0, "sms": 0})
+    assert len(mails()) == 1
+    _, current = get_json(client, f"/payment-plans/{plan['id']}", admin_headers)
+    assert current["reminders_sent"] == ["1:before:email"]
+
+
+def test_a_crash_while_sending_is_never_sent_twice_but_flagged(
+        client: Any, s3: Any, bucket: str, plan_clock: Any, admin_headers: dict[str, str],
+        collector_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = _plan_with_reminder_due(client, s3, bucket, plan_clock, collector_headers)
+    service = bootstrap.plan_service()
+
+    def dies(*_args: Any, **_kwargs: Any) -> str:
+        raise RuntimeError("the process died while SES had the message")
+
+    def at(hour: int, minute: int = 0) -> None:  # the hourly sweep on Monday 14 Dec, real-clock mode
+        monkeypatch.setattr(service, "clock", lambda: datetime(2026, 12, 14, hour, minute, tzinfo=UTC))
+
+    at(10)
+    with monkeypatch.context() as patched:
+        patched.setattr(service.sender, "send_email", dies)
+        with pytest.raises(RuntimeError):
+            service.sweep()
+    at(10, 5)
+    in_flight = service.sweep()  # within the claim's lease: another run may still be sending it
+    assert in_flight.skipped == {"send_in_progress": 1} and in_flight.sent["email"] == 0
+    at(11)  # the next hourly sweep: the lease is over; recorded as unconfirmed, a task, nothing sent again
+    later = service.sweep()
+    assert later.unconfirmed == 1 and later.sent["email"] == 0
+    _, tasks = get_json(client, "/tasks", admin_headers)
+    assert [t["kind"] for t in tasks["items"]] == ["unconfirmed_reminder"]
+    _, current = get_json(client, f"/payment-plans/{plan['id']}", admin_headers)
+    assert current["reminders_sent"] == ["1:before:email"]
+    assert mails() == []
+
+
+def test_a_refused_send_is_released_and_retried(
+        client: Any, s3: Any, bucket: str, plan_clock: Any, admin_headers: dict[str, str],
+        collector_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    _plan_with_reminder_due(client, s3, bucket, plan_clock, collector_headers)
+    service = bootstrap.plan_service()
+
+    def refuse(*_args: Any, **_kwargs: Any) -> str:
+        raise SendFailed("Throttling")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(service.sender, "send_email", refuse)
+        refused = run(client, admin_headers, "2026-12-14")["plans"]
+    assert refused["failed"][0]["reason"] == "Throttling" and mails() == []
+    assert run(client, admin_headers, "2026-12-14")["plans"]["sent"]["email"] == 1  # an hour later, it goes
+
+
+def test_a_plan_cancelled_after_the_sweep_read_it_sends_nothing(
+        client: Any, s3: Any, bucket: str, plan_clock: Any, admin_headers: dict[str, str],
+        collector_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = _plan_with_reminder_due(client, s3, bucket, plan_clock, collector_headers)
+    service = bootstrap.plan_service()
+    stale = service.plans.get(plan["id"])
+    assert stale is not None
+    post(client, f"/payment-plans/{plan['id']}/cancel", {"reason": "paid in full by cheque"}, collector_headers)
+    monkeypatch.setattr(service.plans, "due", lambda until, limit: [stale])
+    summary = service.sweep(as_of=datetime(2026, 12, 14).date())
+    assert summary.skipped == {"plan_changed": 1} and mails() == []
+
+
+def test_the_kill_switch_stops_plan_reminders_too(
+        client: Any, s3: Any, bucket: str, plan_clock: Any, admin_headers: dict[str, str],
+        collector_headers: dict[str, str]) -> None:
+    _plan_with_reminder_due(client, s3, bucket, plan_clock, collector_headers)
+    response = client.http.put("/dunning/settings", headers={**admin_headers, "Content-Type": "application/json"},
+                               body=json.dumps({"kill_switch": True}))
+    assert response.status_code == 200, response.body
+    stopped = run(client, admin_headers, "2026-12-14")["plans"]
+    assert stopped["kill_switch"] is True and stopped["plans_considered"] == 0 and mails() == []
