@@ -71,6 +71,7 @@ def test_a_plan_takes_invoices_off_the_ladder_and_reminds_of_each_instalment_unt
     assert mail["Subject"] == "Payment plan: instalment due on Dec 15, 2026"
     text = text_of(mail)
     assert "Instalment 1/3" in text and "Instalment amount: €300.00" in text
+    assert "questions about your payment plan" in text
     assert run(client, admin_headers, "2026-12-14")["plans"]["sent"] == {"email": 0, "sms": 0}  # once per stage
 
     paid = pay(client, "300.00", "P-1", key="wire-1")
