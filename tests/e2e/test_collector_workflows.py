@@ -14,32 +14,29 @@ test runs, each simulated run then falls on a sending day and sends the same mai
 
 from __future__ import annotations
 
-import email
-import email.policy
-import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from babel.dates import format_date
 
-from chalicelib.domain.dunning.calendar import is_business_day
-from tests.e2e.stack import RunningStack, start_stack, wait_for
+from tests.e2e.stack import RunningStack
+from tests.e2e.user_tools import (
+    Mail,
+    Outbox,
+    call,
+    collector_key,
+    first_due_date,
+    import_invoices,
+    invoices_csv,
+    mail_of,
+    module_stack,
+    run_dunning,
+)
 
 pytestmark = pytest.mark.e2e
 
-HEADER = ("invoice_number,kind,customer_id,customer_name,email,phone,language,timezone,country,issue_date,"
-          "due_date,terms,currency,total,amount_paid,applies_to,status,buyer_reference")
-IMPORT_TIMEOUT = 30
-OUTBOX_TIMEOUT = 10
-SETTLE_SECONDS = 1.5  # longer than the outbox collector's 1 s interval: whatever was sent is on disk by then
-COUNTRY = "DE"
 # Offsets from the due date of the runs below (the default ladder: upcoming -7, due_today 0, overdue_7 +7,
 # overdue_21 +21); +9 is the first day after the promises' date (+5) and its 3 days of grace.
 RUN_OFFSETS = (-7, 0, 7, 9, 21)
@@ -59,51 +56,10 @@ CUSTOMERS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 NUMBERS = tuple(number for rows in CUSTOMERS.values() for number, _ in rows)
 
-
-def mail_of(customer_id: str) -> str:
-    return f"ap@{customer_id}.example"
+stack = module_stack("collector-workflows-home")
 
 
-def first_due_date(today: date) -> date:
-    """The first due date at least 10 days after `today` whose run days are all business days in COUNTRY."""
-    due = today + timedelta(days=10)
-    while not all(is_business_day(due + timedelta(days=offset), COUNTRY) for offset in RUN_OFFSETS):
-        due += timedelta(days=1)
-    return due
-
-
-def invoices_csv(due: date) -> str:
-    issued = due - timedelta(days=30)
-    rows = [f"{number},invoice,{customer},{customer.title()} Ltd,{mail_of(customer)},,en,Europe/Berlin,{COUNTRY},"
-            f"{issued},{due},,EUR,{total},0,,open,"
-            for customer, invoices in CUSTOMERS.items() for number, total in invoices]
-    return "\n".join([HEADER, *rows]) + "\n"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """This module's own stack; schedules keep their real cadence (the hourly sweep does not fire meanwhile)."""
-    running = start_stack(tmp_path_factory.mktemp("collector-workflows-home"))
-    yield running
-    code = running.stop()
-    assert code == 0, running.output()
-
-
-# --- the user's tools -------------------------------------------------------------------------------------
-
-
-def call(stack: RunningStack, method: str, path: str, key: str | None = None, status: int = 200,
-         headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
-    """The API as `key` (the admin's by default); asserts the status and returns the JSON body."""
-    headers = {**(headers or {}), "Authorization": f"Bearer {key or stack.info['api_key']}"}
-    response = requests.request(method, stack.api_url + path, headers=headers, timeout=30, **kwargs)
-    assert response.status_code == status, f"{method} {path}: {response.status_code} {response.text}"
-    return response.json()
-
-
-def imported(stack: RunningStack, number: str) -> bool:
-    response = requests.get(f"{stack.api_url}/invoices/{number}", headers=stack.auth, timeout=10)
-    return response.status_code == 200
+# --- the user's tools (shared ones in user_tools.py) ------------------------------------------------------
 
 
 def get_invoice(stack: RunningStack, number: str) -> dict[str, Any]:
@@ -115,55 +71,11 @@ def reminders_sent(stack: RunningStack, number: str) -> list[str]:
     return list(get_invoice(stack, number)["reminders_sent"])
 
 
-@dataclass(frozen=True)
-class Mail:
-    to: str
-    subject: str
-    text: str
-
-
-class Outbox:
-    """`.dunwell/outbox/`: each mail SES "sent" as an `.eml` file, each SMS under `sms/` (written by a collector
-    about once a second)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.seen: set[Path] = set()
-
-    def mail_files(self) -> list[Path]:
-        return sorted(p for p in self.directory.glob("*") if p.is_file())
-
-    def counts(self) -> tuple[int, int]:
-        return len(self.mail_files()), len([p for p in (self.directory / "sms").glob("*") if p.is_file()])
-
-    def new(self, mails: int) -> list[Mail]:
-        """Waits for exactly `mails` new mails (and never an SMS: nobody here has a phone), lets the collector run
-        once more to see that nothing else arrives, and returns them parsed."""
-        want = (len(self.seen) + mails, 0)
-        wait_for(lambda: self.counts()[0] >= want[0], OUTBOX_TIMEOUT, 0.1,
-                 f"expected {want} (mails, sms) in {self.directory}, found {self.counts()}")
-        time.sleep(SETTLE_SECONDS)
-        assert self.counts() == want, f"expected {want} (mails, sms), found {self.counts()}"
-        new = [p for p in self.mail_files() if p not in self.seen]
-        self.seen.update(new)
-        return [self.parse(p) for p in new]
-
-    @staticmethod
-    def parse(path: Path) -> Mail:
-        assert path.suffix == ".eml", path
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        body = message.get_body(preferencelist=("plain",))
-        assert body is not None, f"{path} has no text/plain part"
-        return Mail(str(message["To"]), str(message["Subject"]), str(body.get_content()))
-
-
 def run(stack: RunningStack, outbox: Outbox, day: date, expected: dict[str, set[str]]
         ) -> tuple[dict[str, Any], dict[str, Mail]]:
     """`POST /dunning/runs` as of `day`; exactly one mail per customer in `expected` (and no SMS), listing exactly
     the invoices given. Returns the run's summary and the mails by customer."""
-    summary: dict[str, Any] = call(stack, "POST", "/dunning/runs", json={"as_of": day.isoformat()})
-    assert summary["simulated"] is True and summary["failed"] == [], summary
+    summary = run_dunning(stack, day)
     assert summary["sent"] == {"email": len(expected), "sms": 0}, summary
     mails = outbox.new(mails=len(expected))
     by_customer = {customer: m for customer in CUSTOMERS for m in mails if m.to == mail_of(customer)}
@@ -177,20 +89,16 @@ def run(stack: RunningStack, outbox: Outbox, day: date, expected: dict[str, set[
 
 
 def test_disputes_promises_and_write_offs_change_what_the_sweep_sends(stack: RunningStack):
-    due = first_due_date(datetime.now(UTC).date())
+    due = first_due_date(datetime.now(UTC).date(), RUN_OFFSETS)
     upcoming_day, due_day, overdue_day, after_grace_day, overdue_21_day = (
         due + timedelta(days=offset) for offset in RUN_OFFSETS)
     promised_on = due + timedelta(days=PROMISE_OFFSET)
-    outbox = Outbox(Path(stack.info["outbox_dir"]))
+    outbox = Outbox.of(stack)
     assert outbox.counts() == (0, 0)
-    collector = call(stack, "POST", "/api-keys", status=201,
-                     json={"name": "cw-collector", "role": "collector"})["api_key"]
+    collector = collector_key(stack, "cw-collector")
 
-    stack.s3().put_object(Bucket=stack.info["inbox_bucket"], Key="incoming/collector-workflows.csv",
-                          Body=invoices_csv(due).encode())
-    for number in NUMBERS:
-        wait_for(lambda n=number: imported(stack, n), IMPORT_TIMEOUT, 0.25,
-                 f"{number} was not imported\n{stack.invocations()}\n{stack.output()}")
+    invoices = [(number, customer, due, total) for customer, rows in CUSTOMERS.items() for number, total in rows]
+    import_invoices(stack, "incoming/collector-workflows.csv", invoices_csv(invoices, "Ltd"), NUMBERS)
 
     # 1. D - 7: every invoice gets its friendly reminder (the write-off customer's two in one mail).
     summary, _ = run(stack, outbox, upcoming_day, {customer: {n for n, _ in rows} for customer, rows in

@@ -18,35 +18,33 @@ the outbox counts are exact.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import hashlib
 import hmac
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from babel.dates import format_date
 
-from chalicelib.domain.dunning.calendar import is_business_day
-from tests.e2e.stack import RunningStack, start_stack, wait_for
+from tests.e2e.stack import RunningStack
+from tests.e2e.user_tools import (
+    Mail,
+    Outbox,
+    call,
+    collector_key,
+    first_due_date,
+    import_invoices,
+    invoices_csv,
+    mail_of,
+    module_stack,
+    run_dunning,
+)
 
 pytestmark = pytest.mark.e2e
-
-HEADER = ("invoice_number,kind,customer_id,customer_name,email,phone,language,timezone,country,issue_date,"
-          "due_date,terms,currency,total,amount_paid,applies_to,status,buyer_reference")
-IMPORT_TIMEOUT = 30
-OUTBOX_TIMEOUT = 10
-SETTLE_SECONDS = 1.5  # longer than the outbox collector's 1 s interval: whatever was sent is on disk by then
-COUNTRY = "DE"
 
 PLAN_CUSTOMER, CONTROL_CUSTOMER = "pp-plan", "pp-control"
 PLAN_OLD, PLAN_NEW, CONTROL = "PP-PLAN-OLD", "PP-PLAN-NEW", "PP-CONTROL"
@@ -60,56 +58,21 @@ GRACE_DAYS = 5
 UPCOMING, DUE, I1_DUE, OVERDUE_7, I2_BEFORE, I2_OVERDUE, I2_MISSED = -7, 0, 3, 7, 12, 17, 21
 RUN_OFFSETS = (UPCOMING, DUE, I1_DUE, OVERDUE_7, I2_BEFORE, I2_OVERDUE, I2_MISSED)
 
-
-def mail_of(customer_id: str) -> str:
-    return f"ap@{customer_id}.example"
+stack = module_stack("payment-plan-home")
 
 
-def first_due_date(today: date) -> date:
-    """The first D at least 10 days after `today` whose run days are all business days in COUNTRY."""
-    due = today + timedelta(days=10)
-    while not all(is_business_day(due + timedelta(days=offset), COUNTRY) for offset in RUN_OFFSETS):
-        due += timedelta(days=1)
-    return due
-
-
-def invoices_csv(due: date) -> str:
-    rows = [(PLAN_OLD, PLAN_CUSTOMER, due - timedelta(days=7), "600.00"),
+def invoices(due: date) -> list[tuple[str, str, date, str]]:
+    """(number, customer, due date, total) of the three invoices."""
+    return [(PLAN_OLD, PLAN_CUSTOMER, due - timedelta(days=7), "600.00"),
             (PLAN_NEW, PLAN_CUSTOMER, due, "300.00"),
             (CONTROL, CONTROL_CUSTOMER, due, "1000.00")]
-    return "\n".join([HEADER, *(
-        f"{number},invoice,{customer},{customer.title()} GmbH,{mail_of(customer)},,en,Europe/Berlin,{COUNTRY},"
-        f"{due_on - timedelta(days=30)},{due_on},,EUR,{total},0,,open," for number, customer, due_on, total in rows
-    )]) + "\n"
 
 
 def medium(day: date) -> str:
     return format_date(day, format="medium", locale="en")
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    """This module's own stack; schedules keep their real cadence (the hourly sweep does not fire meanwhile)."""
-    running = start_stack(tmp_path_factory.mktemp("payment-plan-home"))
-    yield running
-    code = running.stop()
-    assert code == 0, running.output()
-
-
-# --- the user's tools -------------------------------------------------------------------------------------
-
-
-def call(stack: RunningStack, method: str, path: str, key: str | None = None, status: int = 200,
-         **kwargs: Any) -> Any:
-    """The API as `key` (the admin's by default); asserts the status and returns the JSON body."""
-    headers = {"Authorization": f"Bearer {key or stack.info['api_key']}"}
-    response = requests.request(method, stack.api_url + path, headers=headers, timeout=30, **kwargs)
-    assert response.status_code == status, f"{method} {path}: {response.status_code} {response.text}"
-    return response.json()
-
-
-def imported(stack: RunningStack, number: str) -> bool:
-    return requests.get(f"{stack.api_url}/invoices/{number}", headers=stack.auth, timeout=10).status_code == 200
+# --- the user's tools (shared ones in user_tools.py) ------------------------------------------------------
 
 
 def stripe_payment_without_invoice_number(stack: RunningStack, customer_id: str, cents: int) -> None:
@@ -129,60 +92,17 @@ def stripe_payment_without_invoice_number(stack: RunningStack, customer_id: str,
     assert response.status_code == 200, response.text
 
 
-@dataclass(frozen=True)
-class Mail:
-    to: str
-    subject: str
-    text: str
-
-
-class Outbox:
-    """`.dunwell/outbox/`: each mail SES "sent" as an `.eml` file, each SMS under `sms/` (written by a collector
-    about once a second)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.seen: set[Path] = set()
-
-    def mail_files(self) -> list[Path]:
-        return sorted(p for p in self.directory.glob("*") if p.is_file())
-
-    def counts(self) -> tuple[int, int]:
-        return len(self.mail_files()), len([p for p in (self.directory / "sms").glob("*") if p.is_file()])
-
-    def new(self, mails: int) -> dict[str, Mail]:
-        """Waits for exactly `mails` new mails (never an SMS: nobody here has a phone), lets the collector run once
-        more to see that nothing else arrives, and returns them parsed, by recipient (one each at most)."""
-        want = (len(self.seen) + mails, 0)
-        wait_for(lambda: self.counts()[0] >= want[0], OUTBOX_TIMEOUT, 0.1,
-                 f"expected {want} (mails, sms) in {self.directory}, found {self.counts()}")
-        time.sleep(SETTLE_SECONDS)
-        assert self.counts() == want, f"expected {want} (mails, sms), found {self.counts()}"
-        new = [self.parse(p) for p in self.mail_files() if p not in self.seen]
-        self.seen.update(self.mail_files())
-        by_recipient = {m.to: m for m in new}
-        assert len(by_recipient) == len(new), [(m.to, m.subject) for m in new]
-        return by_recipient
-
-    @staticmethod
-    def parse(path: Path) -> Mail:
-        assert path.suffix == ".eml", path
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        assert isinstance(message, EmailMessage)
-        body = message.get_body(preferencelist=("plain",))
-        assert body is not None, f"{path} has no text/plain part"
-        return Mail(str(message["To"]), str(message["Subject"]), str(body.get_content()))
-
-
 def run(stack: RunningStack, outbox: Outbox, day: date, *, ladder: int, plan: int
         ) -> tuple[dict[str, Any], dict[str, Mail]]:
     """`POST /dunning/runs` as of `day`: exactly `ladder` invoice reminder mails and `plan` instalment reminder
-    mails (and no SMS). Returns the summary and the new mails by customer."""
-    summary: dict[str, Any] = call(stack, "POST", "/dunning/runs", json={"as_of": day.isoformat()})
-    assert summary["simulated"] is True and summary["failed"] == [] and summary["plans"]["failed"] == [], summary
+    mails (and no SMS), one per recipient at most. Returns the summary and the new mails by customer."""
+    summary = run_dunning(stack, day)
+    assert summary["plans"]["failed"] == [], summary
     assert summary["sent"] == {"email": ladder, "sms": 0}, (day, summary)
     assert summary["plans"]["sent"] == {"email": plan, "sms": 0}, (day, summary)
-    mails = outbox.new(mails=ladder + plan)
+    new = outbox.new(mails=ladder + plan)
+    mails = {m.to: m for m in new}
+    assert len(mails) == len(new), [(m.to, m.subject) for m in new]
     by_customer = {c: mails.pop(mail_of(c)) for c in (PLAN_CUSTOMER, CONTROL_CUSTOMER) if mail_of(c) in mails}
     assert mails == {}, f"{day}: mails to strangers {mails}"
     return summary, by_customer
@@ -196,19 +116,15 @@ def invoices_in(mail: Mail) -> set[str]:
 
 
 def test_a_payment_plan_replaces_the_ladder_until_it_breaks(stack: RunningStack) -> None:
-    due = first_due_date(datetime.now(UTC).date())
+    due = first_due_date(datetime.now(UTC).date(), RUN_OFFSETS)
     on = {offset: due + timedelta(days=offset) for offset in RUN_OFFSETS}
     first, second, third = (due + timedelta(days=offset) for offset in INSTALMENT_OFFSETS)
-    outbox = Outbox(Path(stack.info["outbox_dir"]))
+    outbox = Outbox.of(stack)
     assert outbox.counts() == (0, 0)
-    collector = call(stack, "POST", "/api-keys", status=201,
-                     json={"name": "pp-collector", "role": "collector"})["api_key"]
+    collector = collector_key(stack, "pp-collector")
 
-    stack.s3().put_object(Bucket=stack.info["inbox_bucket"], Key="incoming/payment-plan.csv",
-                          Body=invoices_csv(due).encode())
-    for number in (PLAN_OLD, PLAN_NEW, CONTROL):
-        wait_for(lambda n=number: imported(stack, n), IMPORT_TIMEOUT, 0.25,
-                 f"{number} was not imported\n{stack.invocations()}\n{stack.output()}")
+    import_invoices(stack, "incoming/payment-plan.csv", invoices_csv(invoices(due), "GmbH"),
+                    (PLAN_OLD, PLAN_NEW, CONTROL))
 
     # 1. The collector agrees a plan over both invoices (900.00) in three instalments of 300.00.
     made = call(stack, "POST", f"/customers/{PLAN_CUSTOMER}/payment-plans", collector, 201, json={
