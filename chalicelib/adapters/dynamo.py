@@ -160,7 +160,7 @@ def model_to_invoice(m: InvoiceModel) -> Invoice:
         version=int(m.version or 0),
         charges=_charges_from_json(m.charges, m.currency),
         reminders_sent=frozenset(m.reminders_sent or ()),
-        next_action_at=_next_action_at(m.next_action_key),
+        next_action_at=next_action_at(m.next_action_key),
         promised_until=date.fromisoformat(m.promised_until) if m.promised_until else None,
         in_plan=bool(m.in_plan),
         plan_id=m.plan_id,
@@ -176,7 +176,7 @@ def _minor(amount: Money | None) -> int | None:
     return None if amount is None else amount.minor
 
 
-def _next_action_at(key: str | None) -> datetime | None:
+def next_action_at(key: str | None) -> datetime | None:
     if not key:
         return None
     return datetime.strptime(key.split("#", 1)[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from chalicelib.adapters.dynamo import action_key_time, model_to_invoice, save_with_invoices
+from chalicelib.adapters.dynamo import action_key_time, model_to_invoice, next_action_at, save_with_invoices
 from chalicelib.adapters.models import PaymentPlanModel
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
@@ -50,10 +50,6 @@ def model_to_plan(m: PaymentPlanModel) -> PaymentPlan:
     def money(minor: Any) -> Money:
         return Money.from_minor(int(minor), m.currency)
 
-    next_action_at = None
-    if m.next_action_key:
-        next_action_at = datetime.strptime(m.next_action_key.split("#", 1)[0], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=UTC)
     return PaymentPlan(
         plan_id=m.plan_id,
         customer_id=m.customer_id,
@@ -68,7 +64,7 @@ def model_to_plan(m: PaymentPlanModel) -> PaymentPlan:
         note=m.note,
         status=PlanStatus(m.status),
         reminders_sent=frozenset(m.reminders_sent or ()),
-        next_action_at=next_action_at,
+        next_action_at=next_action_at(m.next_action_key),
         ended_at=m.ended_at,
         ended_by=m.ended_by,
         end_reason=m.end_reason,

@@ -488,15 +488,7 @@ class DunningService:
                 self._record(existing, "", confirmed=False, now=now, summary=summary, customer=customer)
                 self.claims.mark(existing, "unconfirmed", recorded=True)
                 summary.unconfirmed += 1
-                self.tasks.open(Task(
-                    f"unconfirmed:{existing.message_key}", "unconfirmed_reminder",
-                    f"Check whether the {existing.channel} reminder of {existing.local_date} reached "
-                    f"{customer.name}", customer.customer_id, None,
-                    {"message_key": existing.message_key, "lines": existing.lines}, now, SYSTEM))
-                self.alerts.publish("Dunwell: reminder outcome unknown", {
-                    "message_key": existing.message_key, "customer_id": customer.customer_id,
-                    "why": "the sending process stopped between handing the message over and recording it; "
-                           "it was not sent again"})
+                flag_unconfirmed(self.tasks, self.alerts, existing, customer, now, SYSTEM, "reminder")
         elif existing.status == "sending":
             summary.skipped["send_in_progress"] += len(planned)
             return True
@@ -661,6 +653,19 @@ class NotFound(DomainError):
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
+
+def flag_unconfirmed(tasks: TaskStore, alerts: Alerts, claim: Claim, customer: Customer, now: datetime, actor: str,
+                     what: str) -> None:
+    """A message whose outcome is unknown (the sender died after handing it over) is not sent again: a human is
+    told, by a task and an alert, to check the provider's logs."""
+    tasks.open(Task(f"unconfirmed:{claim.message_key}", "unconfirmed_reminder",
+                    f"Check whether the {claim.channel} {what} of {claim.local_date} reached {customer.name}",
+                    customer.customer_id, None, {"message_key": claim.message_key, "lines": claim.lines}, now, actor))
+    alerts.publish("Dunwell: reminder outcome unknown", {
+        "message_key": claim.message_key, "customer_id": customer.customer_id,
+        "why": "the sending process stopped between handing the message over and recording it; it was not sent "
+               "again"})
+
 
 def _chunks(items: Sequence[Invoice], size: int) -> list[Sequence[Invoice]]:
     return [items[i:i + size] for i in range(0, len(items), size)]

@@ -62,6 +62,7 @@ from chalicelib.services.dunning import (
     customer_tz,
     destination_for,
     end_of_day_anywhere,
+    flag_unconfirmed,
     mask,
     window_start,
 )
@@ -367,15 +368,7 @@ class PlanService:
         if existing.lease_until is not None and existing.lease_until < now \
                 and self.claims.take_over(existing, "unconfirmed", now):
             summary.unconfirmed += 1
-            self.tasks.open(Task(
-                f"unconfirmed:{existing.message_key}", "unconfirmed_reminder",
-                f"Check whether the payment plan {existing.channel} reminder of {existing.local_date} reached "
-                f"{customer.name}", customer.customer_id, None,
-                {"message_key": existing.message_key, "lines": existing.lines}, now, SYSTEM))
-            self.alerts.publish("Dunwell: reminder outcome unknown", {
-                "message_key": existing.message_key, "customer_id": customer.customer_id,
-                "why": "the sending process stopped between handing the message over and recording it; "
-                       "it was not sent again"})
+            flag_unconfirmed(self.tasks, self.alerts, existing, customer, now, SYSTEM, "payment plan reminder")
             return "unconfirmed"
         summary.skipped["send_in_progress"] += 1
         return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -23,14 +22,6 @@ from tests.integration.helpers import drop, dunwell_csv, get_json
 REGION = "eu-west-1"
 HEADER_ROW = ("{number},invoice,{customer},{name},{email},{phone},{language},Europe/Berlin,DE,{issued},"
               "{due},,EUR,{total},0,,open,")
-
-
-@pytest.fixture
-def dunning(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("DUNWELL_ALLOW_SIMULATED_CLOCK", "true")
-    bootstrap.reset()
-    boto3.client("ses", region_name=config.settings().region).verify_domain_identity(Domain="example.com")
-    yield
 
 
 def row(number: str, *, customer: str = "acme", due: str = "2026-12-01", total: str = "1000.00",
