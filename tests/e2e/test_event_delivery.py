@@ -22,6 +22,9 @@ from chalicelib.local.invoke import Function, Invoker
 from chalicelib.local.scheduler import Scheduler, jobs_of
 from tests.e2e.stack import wait_for
 
+# Generous: wait_for returns as soon as the event arrives; a CI box under load may take many seconds.
+PATIENCE = 60
+
 pytestmark = pytest.mark.e2e
 
 REGION = "eu-west-1"
@@ -107,7 +110,7 @@ def test_s3_events_reach_the_handler_once(plumbing):
     s3, calls = plumbing["clients"]("s3"), plumbing["calls"]
     s3.put_object(Bucket="fake-inbox", Key="incoming/a b.csv", Body=b"x")
     s3.put_object(Bucket="fake-inbox", Key="outgoing/ignored.csv", Body=b"x")
-    event = wait_for(lambda: calls.of("on_upload"), 5, 0.05, "no S3 event")[0]
+    event = wait_for(lambda: calls.of("on_upload"), PATIENCE, 0.05, "no S3 event")[0]
     assert event["detail"]["object"]["key"] == "incoming/a b.csv"
     assert event["detail"]["bucket"]["name"] == "fake-inbox"
     time.sleep(1.5)
@@ -116,7 +119,7 @@ def test_s3_events_reach_the_handler_once(plumbing):
 
 def test_a_failed_event_is_retried(plumbing):
     plumbing["clients"]("s3").put_object(Bucket="fake-inbox", Key="incoming/fail-once.csv", Body=b"x")
-    wait_for(lambda: len(plumbing["calls"].of("on_upload")) >= 2, 10, 0.05, "not retried")
+    wait_for(lambda: len(plumbing["calls"].of("on_upload")) >= 2, PATIENCE, 0.05, "not retried")
 
 
 def test_an_event_failing_every_time_is_dead_lettered(plumbing, caplog):
@@ -125,7 +128,7 @@ def test_an_event_failing_every_time_is_dead_lettered(plumbing, caplog):
     dlq_url = sqs.get_queue_url(QueueName="fake-async-failures")["QueueUrl"]
     with caplog.at_level("ERROR", logger="dw_local.events"):
         plumbing["clients"]("s3").put_object(Bucket="fake-inbox", Key="incoming/always-fails.csv", Body=b"x")
-        dead = wait_for(lambda: sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1).get("Messages"), 15, 0.1,
+        dead = wait_for(lambda: sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1).get("Messages"), PATIENCE, 0.1,
                         "nothing reached the dead-letter queue")
     assert json.loads(dead[0]["Body"])["detail"]["object"]["key"] == "incoming/always-fails.csv"
     assert len(plumbing["calls"].of("on_upload")) == 2  # MAX_RECEIVES
@@ -137,7 +140,7 @@ def test_sqs_batches_and_partial_failures(plumbing):
     url = plumbing["routes"]["on_work"].queue_url
     sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "steady"},
                                                   {"Id": "2", "MessageBody": "flaky"}])
-    wait_for(lambda: sum(len(b) for b in calls.of("on_work")) >= 3, 10, 0.05, "flaky not redelivered")
+    wait_for(lambda: sum(len(b) for b in calls.of("on_work")) >= 3, PATIENCE, 0.05, "flaky not redelivered")
     delivered = [body for batch in calls.of("on_work") for body in batch]
     assert sorted(delivered) == ["flaky", "flaky", "steady"]
 
@@ -146,7 +149,7 @@ def test_sns_messages_reach_the_handler(plumbing):
     sns = plumbing["clients"]("sns")
     topic = sns.create_topic(Name="fake-topic")["TopicArn"]
     sns.publish(TopicArn=topic, Message='{"notificationType": "Bounce"}', Subject="bounce")
-    note = wait_for(lambda: plumbing["calls"].of("on_note"), 5, 0.05, "no SNS delivery")[0]
+    note = wait_for(lambda: plumbing["calls"].of("on_note"), PATIENCE, 0.05, "no SNS delivery")[0]
     assert note == {"message": '{"notificationType": "Bounce"}', "subject": "bounce"}
 
 
