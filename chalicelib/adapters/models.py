@@ -7,8 +7,11 @@ compares them, and the local stack provisions tables from that YAML.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import botocore.session
+import pynamodb.connection.base
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -580,9 +583,23 @@ def transaction_connection() -> Connection:
     return _transactions
 
 
+_sessions = threading.local()
+
+
+def _shared_botocore_session() -> botocore.session.Session:
+    """PynamoDB makes a botocore session per model's connection, and each new session parses botocore's endpoint
+    and service data again (~0.2 s a model, on every cold start). One session per thread is shared instead
+    (botocore sessions are not thread-safe when they create clients)."""
+    session = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = botocore.session.get_session()
+    return session
+
+
 def bind_tables(settings: Settings) -> None:
     """Point every model at this stage's tables and endpoint (moto locally, AWS in Lambda)."""
     global _transactions
+    pynamodb.connection.base.get_session = _shared_botocore_session
     _Meta.region, _Meta.host, _transactions = settings.region, settings.endpoint_url, None
     for model, name in table_names(settings).items():
         meta: Any = model.Meta
