@@ -347,6 +347,9 @@ class Invoice:
             raise NotAllowed(f"invoice {self.number} is {self.status.value}: nothing is open to promise")
         if self.status is InvoiceStatus.DISPUTED:
             raise NotAllowed(f"invoice {self.number} is disputed: resolve the dispute before taking a promise")
+        if self.in_plan:
+            raise NotAllowed(f"invoice {self.number} is in payment plan {self.plan_id}: its instalments are the "
+                             "promise (cancel the plan first)")
         self._check_reduction(amount, "promised")
         return replace(self, promised_until=until, promised_amount=amount, promise_balance=self.balance,
                        broken_promise=None)

@@ -189,3 +189,9 @@ def test_an_ended_plan_releases_its_invoices_to_the_ladder_at_once() -> None:
     assert (ended.status, ended.next_action_at, ended.ended_at) == (PlanStatus.BROKEN, None, later)
     with pytest.raises(NotAllowed):
         ended.ended(PlanStatus.CANCELLED, "key:c", "again", later)
+
+
+def test_an_invoice_in_a_plan_takes_no_separate_promise() -> None:
+    _plan, planned = plan_of([invoice("P-1", "900.00")], THREE)
+    with pytest.raises(NotAllowed, match="in payment plan pln_1"):
+        planned[0].with_promise(date(2026, 12, 1), eur("100.00"))
