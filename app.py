@@ -103,7 +103,8 @@ def ses_notifications(event: SNSEvent) -> dict[str, Any]:
     return outcome
 
 
-# Every audit event, as written (in the same transaction as its change), goes out on the EventBridge bus.
+# Every audit event, as written (in the same transaction as its change), goes out on the EventBridge bus;
+# payment receipts are sent from here too.
 # infra/resources.yaml points this at the stack's events table stream; this ARN only names the kind of source.
 @app.on_dynamodb_record(stream_arn="arn:aws:dynamodb:eu-west-1:000000000000:table/dunwell-events/stream/any",
                         starting_position="TRIM_HORIZON", batch_size=100, name="publish_events")
@@ -113,4 +114,6 @@ def publish_events(event: DynamoDBEvent) -> dict[str, Any]:
     bus = bootstrap.event_bus()
     changes = bootstrap.decode_stream_records(event.to_dict()["Records"])
     failed = publish(changes, bus) if bus is not None else []
+    # Payment receipts ride the same stream (once per payment by their claim, so a retried batch sends none twice).
+    bootstrap.receipts().on_events([c.event for c in changes])
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}

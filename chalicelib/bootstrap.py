@@ -146,15 +146,21 @@ def payment_store() -> Any:
 def payment_service() -> Any:
     _session()
     from chalicelib.adapters.payments import DynamoProviderEvents
-    from chalicelib.formats.receipts import render_receipt_email
+    from chalicelib.adapters.plans import DynamoPlans
     from chalicelib.services.payments import PaymentService
+
+    return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts(),
+                          plans=DynamoPlans())
+
+
+@cache
+def receipts() -> Any:
+    _session()
+    from chalicelib.adapters.dunning import DynamoClaims
+    from chalicelib.formats.receipts import render_receipt_email
     from chalicelib.services.receipts import PaymentReceipts
 
-    receipts = PaymentReceipts(customers(), render_receipt_email, sender(), metrics(), seller())
-    from chalicelib.adapters.plans import DynamoPlans
-
-    return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts(), receipts=receipts,
-                          plans=DynamoPlans())
+    return PaymentReceipts(customers(), render_receipt_email, sender(), metrics(), seller(), DynamoClaims())
 
 
 @cache
@@ -315,7 +321,7 @@ def plan_service() -> Any:
 _BUILDERS = (_session, s3_client, files, ledger, customers, imports, queries, api_keys, mappings_loader,
              ingest_service, webhook_secrets, payment_store, payment_service, settings_admin, tasks,
              dunning_settings, alerts, dunning_service, bounce_handler, dunning_queue, sender,
-             metrics, collections_service, plan_service)
+             metrics, collections_service, plan_service, receipts)
 
 
 def reset() -> None:

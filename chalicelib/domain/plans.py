@@ -228,14 +228,19 @@ class PlanProgress:
         return next((i for i in self.instalments if i.state is InstalmentState.MISSED), None)
 
 
-def progress(plan: PaymentPlan, current: Mapping[str, Invoice], today: date) -> PlanProgress:
-    """Where the plan stands on `today` (the customer's date), from its invoices as they are now."""
+def progress(plan: PaymentPlan, current: Mapping[str, Invoice], today: date, *, missing_paid: bool = False
+             ) -> PlanProgress:
+    """Where the plan stands on `today` (the customer's date), from its invoices as they are now. An invoice
+    missing from `current` counts as it was when the plan was made, or (`missing_paid`) as paid in full."""
     zero = Money.zero(plan.currency)
     paid = reduced = outstanding = zero
     for opening in plan.invoices:
         invoice = current.get(opening.invoice_id)
-        if invoice is None:  # gone from the ledger: counted as it was
-            outstanding += opening.balance
+        if invoice is None:
+            if missing_paid:
+                paid += opening.balance
+            else:
+                outstanding += opening.balance
             continue
         if invoice.void:  # cancelled in the ERP: nothing of it is owed any more
             reduced += opening.balance
@@ -252,7 +257,7 @@ def progress(plan: PaymentPlan, current: Mapping[str, Invoice], today: date) -> 
         left -= covered
         rows.append(InstalmentProgress(instalment, amount, covered,
                                        _state(instalment, amount - covered, plan.grace_days, today)))
-    settled = all(current.get(i.invoice_id) is not None and current[i.invoice_id].balance.is_zero
+    settled = all(current[i.invoice_id].balance.is_zero if i.invoice_id in current else missing_paid
                   for i in plan.invoices)
     return PlanProgress(paid, reduced, outstanding, tuple(rows), settled)
 
@@ -340,12 +345,14 @@ def instalment_json(row: InstalmentProgress) -> dict[str, str | int]:
             "state": row.state.value}
 
 
-def plan_target(plan: PaymentPlan, current: Mapping[str, Invoice], today: date) -> PlanTarget | None:
+def plan_target(plan: PaymentPlan, open_invoices: Mapping[str, Invoice], today: date) -> PlanTarget | None:
     """What cash application needs to recognise an instalment payment: the amounts that pay the next instalment,
-    the next two, ..., or all that is left; None when the plan is not active or nothing is due on it."""
+    the next two, ..., or all that is left; None when the plan is not active or nothing is due on it. The plan's
+    invoices not among `open_invoices` count as paid."""
     if plan.status is not PlanStatus.ACTIVE:
         return None
-    state = progress(plan, current, today)
+    current = open_invoices
+    state = progress(plan, current, today, missing_paid=True)
     amounts: list[Money] = []
     running = Money.zero(plan.currency)
     for row in state.instalments:

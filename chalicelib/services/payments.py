@@ -84,7 +84,6 @@ class PlanReader(Protocol):
 class Matched:
     result: MatchResult
     invoices: dict[str, Invoice]  # read to make the match: applying it reads nothing again
-    payer: StoredCustomer | None  # the known payer, read once for the match and the receipt
 
 
 class Alerts(Protocol):
@@ -99,11 +98,6 @@ class Receipt:
     detail: str | None = None
 
 
-class ReceiptSender(Protocol):
-    def send(self, record: PaymentRecord, invoices: Sequence[Invoice], payer: StoredCustomer | None = None
-             ) -> str | None: ...
-
-
 class PaymentNotFound(DomainError):
     code = "not_found"
 
@@ -111,14 +105,13 @@ class PaymentNotFound(DomainError):
 class PaymentService:
     def __init__(self, payments: PaymentStore, notifications: NotificationStore, invoices: InvoiceReader,
                  customers: CustomerCheck, alerts: Alerts, clock: Callable[[], datetime] | None = None,
-                 receipts: ReceiptSender | None = None, plans: PlanReader | None = None) -> None:
+                 plans: PlanReader | None = None) -> None:
         self.payments = payments
         self.notifications = notifications
         self.invoices = invoices
         self.customers = customers
         self.alerts = alerts
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.receipts = receipts
         self.plans = plans
 
     # ---- notifications (webhooks, bank statement lines) --------------------------------------------
@@ -190,33 +183,36 @@ class PaymentService:
         referenced = [OpenItem.of(found[i]) for i in ids if i in found]
         # A known payer guards against paying another customer's invoice by a mistyped reference;
         # an unknown one lets the references say whose money it is.
-        payer = self.customers.get_stored(customer_hint) if customer_hint else None
-        customer_id = customer_hint if payer is not None else None
+        customer_id: str | None = None
         items: list[OpenItem] = []
         plans: list[PlanTarget] = []
-        if not referenced and customer_id:
-            open_invoices = self.payments.open_invoices(customer_id)
+        if customer_hint and not referenced:
+            # The payer's open invoices prove they are a customer (invoices are stored with theirs): no read of
+            # the customer unless they have none.
+            open_invoices = self.payments.open_invoices(customer_hint)
+            if open_invoices or self.customers.get_stored(customer_hint) is not None:
+                customer_id = customer_hint
             found.update((i.invoice_id, i) for i in open_invoices)
             items = [OpenItem.of(i) for i in open_invoices]
-            plans = self._plan_targets(open_invoices, found)
+            plans = self._plan_targets(open_invoices)
+        elif customer_hint and self.customers.get_stored(customer_hint) is not None:
+            customer_id = customer_hint
         result = match_payment(amount, referenced=referenced, customer_id=customer_id, customer_items=items,
                                plans=plans)
-        return Matched(result, found, payer)
+        return Matched(result, found)
 
-    def _plan_targets(self, open_invoices: Sequence[Invoice], found: dict[str, Invoice]) -> list[PlanTarget]:
-        """The payer's active payment plans (read only when an open invoice is in one)."""
+    def _plan_targets(self, open_invoices: Sequence[Invoice]) -> list[PlanTarget]:
+        """The payer's active payment plans (read only when an open invoice is in one). A plan invoice no longer
+        open counts as paid: one read less on every instalment payment, and the plan sweep (which reads them
+        all) stays exact; at worst an instalment goes unrecognised and the other rules decide."""
         plan_ids = sorted({i.plan_id for i in open_invoices if i.plan_id})
         if self.plans is None or not plan_ids:
             return []
+        current = {i.invoice_id: i for i in open_invoices}
         targets = []
         for plan_id in plan_ids:
             plan = self.plans.get(plan_id)
-            if plan is None:
-                continue
-            settled = [i for i in plan.invoice_ids if i not in found]  # no longer open: read to count them
-            if settled:
-                found.update(self.invoices.get_invoices(settled))
-            target = plan_target(plan, found, self.clock().date())
+            target = None if plan is None else plan_target(plan, current, self.clock().date())
             if target is not None:
                 targets.append(target)
         return targets
@@ -227,11 +223,10 @@ class PaymentService:
         are the ones read for the match; if one changed since, the version check fails and we retry."""
         touched = self._with_allocations(record.allocations, record.recorded_by, record.payment_id, now,
                                          matched.invoices)
-        events = [e for _, e in touched] + [self._payment_event(record, now)]
+        balances = {i.invoice_id: i.balance for i, _ in touched}
+        events = [e for _, e in touched] + [self._payment_event(record, now, balances)]
         self.payments.commit(new=[record], invoices=[i for i, _ in touched], events=events, notification=note,
                              now=now)
-        if self.receipts is not None:
-            self.receipts.send(record, [i for i, _ in touched], matched.payer)
 
     def _with_allocations(self, allocations: Sequence[Allocation], actor: str, payment_id: str,
                           now: datetime, known: dict[str, Invoice]) -> list[tuple[Invoice, AuditEvent]]:
@@ -252,12 +247,18 @@ class PaymentService:
         return touched
 
     @staticmethod
-    def _payment_event(record: PaymentRecord, now: datetime) -> AuditEvent:
+    def _payment_event(record: PaymentRecord, now: datetime, balances: dict[str, Money] | None = None) -> AuditEvent:
+        """The payment's audit event: also what a receipt needs (services/receipts.py reads it off the stream),
+        with each invoice's balance right after this payment when `balances` has it."""
+        after = balances or {}
         return AuditEvent(f"payment#{record.payment_id}", f"payment.{record.kind.value}_recorded", record.recorded_by,
                           now, record.payment_id,
                           {"amount": record.amount.to_api(), "currency": record.amount.currency,
                            "status": record.status.value, "reason": record.reason,
-                           "allocations": [{"invoice_id": a.invoice_id, "amount": a.amount.to_api()}
+                           "customer_id": record.customer_id, "provider_reference": record.payment_ref,
+                           "occurred_at": record.occurred_at.isoformat(), "unapplied": record.unapplied.to_api(),
+                           "allocations": [{"invoice_id": a.invoice_id, "number": a.number, "amount": a.amount.to_api(),
+                                            "balance": after[a.invoice_id].to_api() if a.invoice_id in after else None}
                                            for a in record.allocations]})
 
     def _receive_failure(self, event: PaymentEvent, note: ProviderEventRecord) -> Receipt:

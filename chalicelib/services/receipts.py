@@ -1,22 +1,28 @@
 """Payment receipts by email, for the customers who asked for them (`payment_receipts` on the customer).
 
-Sent once, right after the payment's transaction committed (a duplicate notification never reaches this
-point). A receipt is a courtesy: if SES refuses it or the process dies before it goes, the payment stands
-and the failure is logged and counted; receipts are never retried into duplicates."""
+Sent from the events table's stream (`publish_events`), off the payment's own path: a webhook or a bank
+statement line records the payment and its audit event `payment.payment_recorded` (which carries everything a
+receipt shows) in one transaction, and is done; the stream brings the event here. A webhook therefore costs no
+read of the customer for a receipt, and a receipt exists exactly when the payment does.
+
+Once per payment: a claim `receipt#<payment id>` is written before the mail goes (the stream delivers at least
+once). A receipt is a courtesy: if SES refuses it, or the process dies between the claim and the send, it is not
+retried (a duplicate receipt is worse than a missing one); the failure is logged and counted."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
-from chalicelib.domain.invoice import Invoice
-from chalicelib.domain.payments import PaymentKind, PaymentRecord
-from chalicelib.services.dunning import Metrics, OutgoingEmail, Sender, SendFailed
-from chalicelib.services.ports import StoredCustomer
+from chalicelib.services.dunning import Claim, Claims, InvoicesChanged, Metrics, OutgoingEmail, Sender, SendFailed
+from chalicelib.services.ports import AuditEvent, StoredCustomer
 
 log = logging.getLogger(__name__)
+RECORDED = "payment.payment_recorded"
 
 
 class CustomerReader(Protocol):
@@ -25,44 +31,67 @@ class CustomerReader(Protocol):
 
 class PaymentReceipts:
     def __init__(self, customers: CustomerReader, render: Callable[..., Any], sender: Sender, metrics: Metrics,
-                 seller: Any) -> None:
+                 seller: Any, claims: Claims, clock: Callable[[], datetime] | None = None) -> None:
         self.customers = customers
         self.render = render
         self.sender = sender
         self.metrics = metrics
         self.seller = seller
+        self.claims = claims
+        self.clock = clock or (lambda: datetime.now(UTC))
 
-    def send(self, record: PaymentRecord, invoices: Sequence[Invoice], payer: StoredCustomer | None = None
-             ) -> str | None:
-        """The SES message id, or None when no receipt is due (or it could not be sent). `payer`: the customer
-        as the payment's match read it, so it is not read twice."""
-        if record.kind is not PaymentKind.PAYMENT or not record.customer_id:
-            return None
-        if payer is not None and payer.customer.customer_id == record.customer_id:
-            stored: StoredCustomer | None = payer
-        else:
-            stored = self.customers.get_customers([record.customer_id]).get(record.customer_id)
+    def on_events(self, events: Sequence[AuditEvent | None]) -> list[str]:
+        """Send the receipts the new audit events call for; returns the SES message ids."""
+        sent = []
+        for event in events:
+            if event is None or event.type != RECORDED or not event.data.get("customer_id"):
+                continue
+            try:
+                message_id = self.send(event)
+            except Exception:  # a receipt never holds up the events behind it on the stream
+                log.exception("payment receipt failed", extra={"payment": event.entity})
+                self.metrics.count("ReceiptsFailed", 1, {"channel": "email"})
+                continue
+            if message_id is not None:
+                sent.append(message_id)
+        return sent
+
+    def send(self, event: AuditEvent) -> str | None:
+        """The SES message id, or None when no receipt is due (or it was sent already, or could not be)."""
+        data = event.data
+        customer_id = str(data["customer_id"])
+        stored = self.customers.get_customers([customer_id]).get(customer_id)
         if stored is None or not stored.customer.payment_receipts:
             return None
         customer = stored.customer
         contact = next((c for c in customer.contacts if c.email and not c.email_suppressed), None)
         if contact is None or contact.email is None:
             return None
+        payment_id = event.entity.partition("#")[2]
+        now = self.clock()
+        claim = Claim(f"receipt#{payment_id}", customer_id, "email", now.date(), uuid.uuid4().hex, [],
+                      lease_until=now + timedelta(minutes=10))
+        try:
+            if self.claims.claim(claim, now) is not None:
+                return None  # this payment's receipt went (or is going) already: the stream delivered it twice
+        except InvoicesChanged:  # pragma: no cover - a receipt's claim checks no invoice
+            return None
         from chalicelib.formats.receipts import ReceiptLine
 
-        by_id = {i.invoice_id: i for i in invoices}
-        lines = [ReceiptLine(a.number, a.amount.amount, by_id[a.invoice_id].balance.amount)
-                 for a in record.allocations if a.invoice_id in by_id]
-        received_on: date = record.occurred_at.date()
+        lines = [ReceiptLine(a["number"], Decimal(a["amount"]), Decimal(a["balance"]))
+                 for a in data.get("allocations", []) if a.get("balance") is not None]
+        received_on = date.fromisoformat(str(data["occurred_at"])[:10])
         rendered = self.render(contact.language or customer.language, customer.name, contact.name,
-                               record.amount.amount, record.amount.currency, received_on, lines,
-                               record.unapplied.amount, self.seller, record.payment_ref)
+                               Decimal(data["amount"]), data["currency"], received_on, lines,
+                               Decimal(data.get("unapplied") or "0"), self.seller, data.get("provider_reference", ""))
         try:
-            message_id = self.sender.send_email(OutgoingEmail(contact.email, rendered.subject, rendered.html,
-                                                              rendered.text, f"receipt#{record.payment_id}"))
+            message_id: str = self.sender.send_email(OutgoingEmail(
+                contact.email, rendered.subject, rendered.html, rendered.text, claim.message_key))
         except SendFailed:
-            log.warning("payment receipt not sent", extra={"payment_id": record.payment_id})
+            log.warning("payment receipt not sent", extra={"payment_id": payment_id})
             self.metrics.count("ReceiptsFailed", 1, {"channel": "email"})
+            self.claims.mark(claim, "failed", recorded=True)
             return None
+        self.claims.mark_sent(claim, message_id, contact.email, now)
         self.metrics.count("ReceiptsSent", 1, {"channel": "email"})
         return message_id

@@ -15,7 +15,7 @@ from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
 from chalicelib import bootstrap, config
-from chalicelib.adapters.models import DunningMessageModel
+from chalicelib.adapters.models import DunningMessageModel, EventModel
 from chalicelib.services.dunning import Claim, SendFailed
 from tests.integration.helpers import drop, dunwell_csv, get_json
 
@@ -295,6 +295,17 @@ def test_a_broken_work_message_is_reported_alone(client: Any, dunning: None) -> 
     assert len(outcome["batchItemFailures"]) == 1
 
 
+def deliver_stream(client: Any, payment_id: str, times: int = 1) -> None:
+    """What the events table's stream does in AWS: hand the payment's new audit events to publish_events."""
+    records = [{"eventID": str(n), "eventName": "INSERT", "eventSource": "aws:dynamodb",
+                "dynamodb": {"SequenceNumber": str(n), "NewImage": m.serialize(), "StreamViewType": "NEW_IMAGE"}}
+               for n, m in enumerate(EventModel.query(f"payment#{payment_id}"))]
+    assert records, "the payment wrote no audit event"
+    for _ in range(times):
+        outcome = client.lambda_.invoke("publish_events", {"Records": records}).payload
+        assert outcome == {"batchItemFailures": []}
+
+
 def test_a_customer_who_asked_for_receipts_gets_one_per_payment(
         client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str]) -> None:
     drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1", language="de"), row("INV-2", total="250.00",
@@ -307,12 +318,15 @@ def test_a_customer_who_asked_for_receipts_gets_one_per_payment(
     for _ in range(2):  # the same request again (same Idempotency-Key): one payment, one receipt
         paid = client.http.post("/payments", headers={**headers, "Idempotency-Key": "wire-9"}, body=body)
         assert paid.status_code in (200, 201), paid.body
+    assert mails() == []  # not on the payment's own path: the events stream brings it
+    deliver_stream(client, json.loads(paid.body)["id"], times=2)  # at least once: the stream may repeat a batch
     [receipt] = mails()
     assert receipt["To"] == "ap@acme.example"
     assert receipt["Subject"] == "Zahlungseingang: 1.100,00 €"
     text = text_of(receipt)
     assert "INV-1: 1.000,00\xa0€ (vollständig bezahlt)" in text
     assert "INV-2: 100,00\xa0€ (150,00\xa0€ noch offen)" in text
+    assert DunningMessageModel.get(f"receipt#{json.loads(paid.body)['id']}").status == "sent"
 
 
 def test_no_receipt_unless_asked(client: Any, s3: Any, bucket: str, dunning: None,
@@ -323,4 +337,26 @@ def test_no_receipt_unless_asked(client: Any, s3: Any, bucket: str, dunning: Non
                             body=json.dumps({"amount": "1000.00", "currency": "EUR", "customer_id": "acme",
                                              "invoice_numbers": ["INV-1"], "method": "wire"}))
     assert paid.status_code in (200, 201)
+    deliver_stream(client, json.loads(paid.body)["id"])
     assert mails() == []
+
+
+def test_a_refused_receipt_is_counted_and_not_retried(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1")))
+    headers = {**admin_headers, "Content-Type": "application/json"}
+    client.http.patch("/customers/acme", headers=headers, body=json.dumps({"payment_receipts": True}))
+    paid = client.http.post("/payments", headers={**headers, "Idempotency-Key": "wire-11"},
+                            body=json.dumps({"amount": "1000.00", "currency": "EUR", "customer_id": "acme",
+                                             "invoice_numbers": ["INV-1"], "method": "wire"}))
+
+    def refuse(*_args: Any, **_kwargs: Any) -> str:
+        raise SendFailed("MessageRejected")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bootstrap.receipts().sender, "send_email", refuse)
+        deliver_stream(client, json.loads(paid.body)["id"])
+    deliver_stream(client, json.loads(paid.body)["id"])  # the batch again: the claim says it was tried
+    assert mails() == []
+    assert DunningMessageModel.get(f"receipt#{json.loads(paid.body)['id']}").status == "failed"
