@@ -150,7 +150,7 @@ def payment_service() -> Any:
     from chalicelib.services.payments import PaymentService
 
     return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts(),
-                          plans=DynamoPlans())
+                          plans=DynamoPlans(), tasks=tasks())
 
 
 @cache

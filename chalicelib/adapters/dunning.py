@@ -44,7 +44,7 @@ from chalicelib.services.dunning import (
     Task,
     WorkItem,
 )
-from chalicelib.services.ports import AuditEvent, VersionConflict
+from chalicelib.services.ports import AuditEvent
 
 SETTINGS_ID = "#dunning-settings"  # not a valid policy id, so it never collides with a policy
 CLAIM_RETENTION = timedelta(days=400)
@@ -145,13 +145,31 @@ def _task_from_model(m: TaskModel) -> Task:
                 m.created_by, m.status, m.completed_at, m.completed_by)
 
 
+def _task_entity(task: Task) -> str:
+    """Whose timeline a task's events go on: its invoice's, else its customer's, else its own."""
+    if task.invoice_id:
+        return f"invoice#{task.invoice_id}"
+    return f"customer#{task.customer_id}" if task.customer_id else f"task#{task.task_id}"
+
+
+def _task_model(task: Task) -> TaskModel:
+    return TaskModel(task_id=task.task_id, status="open",
+                     created_key=f"{task.created_at.astimezone(UTC).isoformat()}#{task.task_id}",
+                     kind=task.kind, title=task.title[:500], customer_id=task.customer_id,
+                     invoice_id=task.invoice_id, detail=task.detail, created_at=task.created_at,
+                     created_by=task.created_by)
+
+
 class DynamoTasks:
+    def create(self, task: Task) -> Task:
+        """A task a person opens, with its audit event (`task.opened`) in the same transaction."""
+        event = AuditEvent(_task_entity(task), "task.opened", task.created_by, task.created_at, task.task_id,
+                           {"task_id": task.task_id, "kind": task.kind, "title": task.title, **task.detail})
+        save_with_event(_task_model(task), event, task.task_id)
+        return task
+
     def open(self, task: Task) -> bool:
-        model = TaskModel(task_id=task.task_id, status="open",
-                          created_key=f"{task.created_at.astimezone(UTC).isoformat()}#{task.task_id}",
-                          kind=task.kind, title=task.title[:500], customer_id=task.customer_id,
-                          invoice_id=task.invoice_id, detail=task.detail, created_at=task.created_at,
-                          created_by=task.created_by)
+        model = _task_model(task)
         try:
             model.save(condition=TaskModel.task_id.does_not_exist())
             return True
@@ -179,15 +197,11 @@ class DynamoTasks:
             return None
         if m.status == "done":
             return _task_from_model(m)
-        m.status, m.completed_at, m.completed_by = "done", now, actor
-        m.created_key = m.created_key  # unchanged; the by_status index moves the task to "done"
-        try:
-            m.save()
-        except PutError as exc:
-            if is_conditional_failure(exc):
-                raise VersionConflict(task_id) from exc
-            raise
-        return _task_from_model(m)
+        m.status, m.completed_at, m.completed_by = "done", now, actor  # the by_status index moves it to "done"
+        task = _task_from_model(m)
+        save_with_event(m, AuditEvent(_task_entity(task), "task.completed", actor, now, task_id,
+                                      {"task_id": task_id, "kind": task.kind, "title": task.title}), task_id)
+        return task
 
 
 class DynamoHistory:

@@ -3,11 +3,12 @@ and the agency hand-off export."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
 from chalicelib import bootstrap, config
 from chalicelib.api.http import (
@@ -136,6 +137,40 @@ def list_tasks() -> dict[str, Any]:
     items, last_key = bootstrap.tasks().list(status, page_limit(params), cursor.get("k") if cursor else None)
     return {"items": [_task_view(t) for t in items],
             "next_cursor": encode_cursor({"p": 0, "k": last_key} if last_key else None)}
+
+
+@blueprint.route("/tasks", methods=["POST"])
+@endpoint(blueprint, role=Role.COLLECTOR)
+def create_task() -> Response:
+    """A task opened by hand: a call to make, a document to chase."""
+    from chalicelib.services.dunning import Task
+
+    body = json_body(blueprint)
+    unknown = sorted(set(body) - {"title", "customer_id", "invoice_id", "note"})
+    if unknown:
+        raise ApiError(400, "invalid_parameter", f"unknown fields {unknown}", unknown[0])
+    title, note = body.get("title"), body.get("note")
+    if not isinstance(title, str) or not title.strip() or len(title) > 500:
+        raise ApiError(400, "invalid_parameter", "title is required: 1 to 500 characters", "title")
+    if note is not None and (not isinstance(note, str) or len(note) > 2000):
+        raise ApiError(400, "invalid_parameter", "note is at most 2000 characters", "note")
+    subjects: dict[str, str | None] = {}
+    for name in ("customer_id", "invoice_id"):
+        value = body.get(name)
+        if value is not None and (not isinstance(value, str) or not is_valid_id(value)):
+            raise ApiError(400, "invalid_parameter", f"{name} is not an id", name)
+        subjects[name] = value
+    invoice_id, customer_id = subjects["invoice_id"], subjects["customer_id"]
+    if invoice_id is not None:
+        invoice = bootstrap.ledger().get_invoices([invoice_id]).get(invoice_id)
+        if invoice is None:
+            raise NotFound(f"invoice {invoice_id}")
+        customer_id = customer_id or invoice.customer_id
+    elif customer_id is not None and bootstrap.customers().get_customer(customer_id) is None:
+        raise NotFound(f"customer {customer_id}")
+    task = Task(f"tsk_{uuid.uuid4().hex[:24]}", "manual", title.strip(), customer_id, invoice_id,
+                {"note": note} if note else {}, datetime.now(UTC), actor(blueprint))
+    return Response(body=_task_view(bootstrap.tasks().create(task)), status_code=201)
 
 
 @blueprint.route("/tasks/{task_id}/complete", methods=["POST"])

@@ -34,6 +34,7 @@ from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentEvent, PaymentKind, PaymentRecord, payment_id_for
 from chalicelib.domain.plans import PaymentPlan, plan_target
+from chalicelib.services.dunning import Task, TaskStore
 from chalicelib.services.ports import (
     AlreadyRecorded,
     AuditEvent,
@@ -105,7 +106,7 @@ class PaymentNotFound(DomainError):
 class PaymentService:
     def __init__(self, payments: PaymentStore, notifications: NotificationStore, invoices: InvoiceReader,
                  customers: CustomerCheck, alerts: Alerts, clock: Callable[[], datetime] | None = None,
-                 plans: PlanReader | None = None) -> None:
+                 plans: PlanReader | None = None, tasks: TaskStore | None = None) -> None:
         self.payments = payments
         self.notifications = notifications
         self.invoices = invoices
@@ -113,6 +114,7 @@ class PaymentService:
         self.alerts = alerts
         self.clock = clock or (lambda: datetime.now(UTC))
         self.plans = plans
+        self.tasks = tasks
 
     # ---- notifications (webhooks, bank statement lines) --------------------------------------------
 
@@ -353,11 +355,16 @@ class PaymentService:
                     reversal = latest
                 continue
             if chargeback:
-                self.alerts.publish("Chargeback received", {
-                    "payment_id": original.payment_id, "chargeback_id": done.payment_id,
-                    "amount": done.amount.to_api(), "currency": done.amount.currency,
-                    "customer_id": original.customer_id,
-                    "invoices": [a.number for a in reopen]})
+                detail = {"payment_id": original.payment_id, "chargeback_id": done.payment_id,
+                          "amount": done.amount.to_api(), "currency": done.amount.currency,
+                          "customer_id": original.customer_id, "invoices": [a.number for a in reopen]}
+                self.alerts.publish("Chargeback received", detail)
+                if self.tasks is not None:  # someone must contest it with the processor or accept it
+                    self.tasks.open(Task(
+                        f"chargeback:{done.payment_id}", "chargeback",
+                        f"Chargeback of {done.amount} on payment {original.payment_ref}: contest it with "
+                        f"{original.provider} or accept it", original.customer_id,
+                        reopen[0].invoice_id if reopen else None, detail, now, done.recorded_by))
             return Receipt(dedupe, "reversed", reversal.payment_id, done.reason)
         raise VersionConflict(f"{reversal.kind.value} {reversal.payment_id}: records kept changing; retry")
 

@@ -14,6 +14,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from chalicelib import bootstrap, config
+from tests.integration.conftest import issue_key
 from tests.integration.helpers import drop, dunwell_csv, get_json
 
 ROW = "{number},invoice,{customer},{customer_title} GmbH,ap@{customer}.example,,en,Europe/Berlin,DE,2026-11-01," \
@@ -328,3 +329,23 @@ def test_write_offs_above_the_collector_limit_need_an_admin_and_stop_dunning(
         "insolvent", True, "1000.00")
     status, again = post(client, "/invoices/INV-1/write-off", {"amount": "1.00", "reason": "x"}, admin_headers)
     assert (status, again["error"]["field"]) == (422, "amount")  # nothing left to write off
+
+
+def test_a_task_opened_by_hand_is_listed_audited_and_completed(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str],
+        collector_headers: dict[str, str]) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1")))
+    status, task = post(client, "/tasks", {"title": "Call Acme's AP about the PO", "invoice_id": "INV-1",
+                                           "note": "they said next week"}, collector_headers)
+    assert status == 201, task
+    assert (task["kind"], task["customer_id"], task["invoice_id"], task["created_by"]) == (
+        "manual", "acme", "INV-1", "key:test-collector")
+    assert [t["id"] for t in get_json(client, "/tasks", admin_headers)[1]["items"]] == [task["id"]]
+    status, done = post(client, f"/tasks/{task['id']}/complete", {}, collector_headers)
+    assert status == 200 and done["status"] == "done"
+    _, timeline = get_json(client, "/invoices/INV-1/timeline", admin_headers)
+    assert {"task.opened", "task.completed"} <= {e["type"] for e in timeline["items"]}
+    assert post(client, "/tasks", {"title": "x", "invoice_id": "NOPE-1"}, collector_headers)[0] == 404
+    assert post(client, "/tasks", {"title": ""}, collector_headers)[0] == 400
+    viewer = {"Authorization": f"Bearer {issue_key('viewer')}"}
+    assert post(client, "/tasks", {"title": "x"}, viewer)[0] == 403

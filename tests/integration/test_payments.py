@@ -104,6 +104,11 @@ def test_chargeback_reopens_disputes_and_alerts(ledger, monkeypatch):
     assert receipt.outcome == "reversed"
     assert invoice("INV-2").status == "disputed" and invoice("INV-2").balance_minor == 25000
     assert alerts and alerts[0][1]["invoices"] == ["INV-2"]
+    again = service.receive(event("d1", "250.00", kind=PaymentKind.CHARGEBACK, ref="dp_1", original="ch_1"))
+    assert again.outcome == "duplicate"
+    tasks, _ = bootstrap.tasks().list("open", 10, None)
+    assert [(t.kind, t.invoice_id) for t in tasks] == [("chargeback", "INV-2")]  # one, whatever the retries
+    assert "contest it with stripe or accept it" in tasks[0].title
 
 
 def test_failure_after_success_does_not_undo(ledger):
