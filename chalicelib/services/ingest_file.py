@@ -49,6 +49,7 @@ MAX_REPORTED_ERRORS = 50_000  # bounded memory for pathological files; the count
 ACTOR = "system:ingest"
 REDRIVE_COUNTER = "dunwell-redrives"
 MAX_REDRIVES = 3
+_DIGEST_MASK = (1 << 64) - 1
 
 Parser = Callable[[Any, str, Sequence[Any]], Any]
 
@@ -216,7 +217,10 @@ class IngestService:
         return self._finish(record, "processed", None, tally)
 
     def _store_all(self, items: Iterable[ParsedItem], record: ImportRecord, tally: _Tally) -> None:
-        seen: dict[str, tuple[bytes, int]] = {}  # document id -> (fingerprint digest, first line)
+        # The one state that grows with the file: document id -> first line << 64 | 64-bit fingerprint digest.
+        # One int per document rather than a (bytes, int) tuple: ~150 instead of ~235 bytes of RSS a row, which
+        # matters for the largest files the upload limit allows.
+        seen: dict[str, int] = {}
         known_customers: dict[str, StoredCustomer] = {}
         chunk: list[SourceRecord] = []
         for item in items:
@@ -225,16 +229,17 @@ class IngestService:
                 tally.reject(item)
                 continue
             doc = item.document
-            digest = hashlib.blake2b(doc.fingerprint().encode(), digest_size=8).digest()
-            if doc.document_id in seen:
-                first_digest, first_line = seen[doc.document_id]
-                if first_digest == digest:
+            document_id = doc.document_id
+            digest = int.from_bytes(hashlib.blake2b(doc.fingerprint().encode(), digest_size=8).digest(), "big")
+            first = seen.get(document_id)
+            if first is not None:
+                if first & _DIGEST_MASK == digest:
                     tally.add("duplicates_in_file")
                 else:
-                    tally.reject(RowError(item.line, "number", f"conflicts with line {first_line}: the same "
+                    tally.reject(RowError(item.line, "number", f"conflicts with line {first >> 64}: the same "
                                           f"document number with different data", doc.number, doc.number))
                 continue
-            seen[doc.document_id] = (digest, item.line)
+            seen[document_id] = item.line << 64 | digest
             chunk.append(item)
             if len(chunk) >= CHUNK_ROWS:
                 self._store_chunk(chunk, record, tally, known_customers)

@@ -153,6 +153,9 @@ def test_conflicting_duplicates_inside_one_file_are_reported(client, s3, bucket)
     assert outcome["counts"]["invoices_created"] == 1
     assert outcome["counts"]["duplicates_in_file"] == 1
     assert outcome["counts"]["rejected_rows"] == 1
+    report = json.loads(s3.get_object(Bucket=bucket, Key=outcome["destination_key"] + ".report.json")["Body"].read())
+    assert [(r["line"], r["reason"]) for r in report["rejected_rows"]] == [
+        (4, "conflicts with line 2: the same document number with different data")]
 
 
 def test_credit_note_without_invoice_stays_as_customer_credit(client, s3, bucket, admin_headers):
