@@ -318,10 +318,11 @@ def plan_service() -> Any:
                        settings=dunning_settings().cached)
 
 
+KEPT_ACROSS_RESET = (_process_cursor_secret,)
 _BUILDERS = (_session, s3_client, files, ledger, customers, imports, queries, api_keys, mappings_loader,
              ingest_service, webhook_secrets, payment_store, payment_service, settings_admin, tasks,
              dunning_settings, alerts, dunning_service, bounce_handler, dunning_queue, sender,
-             metrics, collections_service, plan_service, receipts)
+             metrics, collections_service, plan_service, receipts, event_bus, timeline, credit_control)
 
 
 def reset() -> None:

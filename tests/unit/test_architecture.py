@@ -38,3 +38,13 @@ def test_services_do_not_import_adapters_or_api():
         inner = {m for m in imported_modules(path) if m.startswith("chalicelib.")}
         bad = {m for m in inner if m.startswith(("chalicelib.adapters", "chalicelib.api", "chalicelib.bootstrap"))}
         assert not bad, f"{path.name} imports {bad}"
+
+
+def test_reset_forgets_every_cached_builder() -> None:
+    """A builder missing from reset() keeps one test's adapters (and settings) for the next: every @cache
+    function of bootstrap is either reset or deliberately kept."""
+    from chalicelib import bootstrap
+
+    cached = {name for name, value in vars(bootstrap).items() if callable(getattr(value, "cache_clear", None))}
+    named = {f.__name__ for f in (*bootstrap._BUILDERS, *bootstrap.KEPT_ACROSS_RESET)}
+    assert cached == named
