@@ -126,6 +126,7 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         promised_amount_minor=_minor(invoice.promised_amount),
         promise_balance_minor=_minor(invoice.promise_balance),
         broken_promise=invoice.broken_promise.isoformat() if invoice.broken_promise else None,
+        operation_keys=sorted(invoice.operation_keys) or None,
         created_at=created_at or now,
         updated_at=now,
     )
@@ -169,6 +170,7 @@ def model_to_invoice(m: InvoiceModel) -> Invoice:
         promised_amount=None if m.promised_amount_minor is None else money(m.promised_amount_minor),
         promise_balance=None if m.promise_balance_minor is None else money(m.promise_balance_minor),
         broken_promise=date.fromisoformat(m.broken_promise) if m.broken_promise else None,
+        operation_keys=frozenset(m.operation_keys or ()),
     )
 
 

@@ -112,6 +112,7 @@ class InvoiceModel(Model):
     promised_amount_minor = NumberAttribute(null=True)
     promise_balance_minor = NumberAttribute(null=True)  # the balance when the promise was made
     broken_promise = UnicodeAttribute(null=True)  # a broken promise's date, until the next reminder
+    operation_keys = JSONAttribute(null=True)  # sorted Idempotency-Keys of one-off operations (write-offs)
     dunning_shard = UnicodeAttribute(null=True)
     next_action_key = UnicodeAttribute(null=True)  # "<UTC yyyy-mm-ddThh:mm:ssZ>#<invoice_id>"
     created_at = UTCDateTimeAttribute()

@@ -218,7 +218,11 @@ def write_off(invoice_id: str) -> dict[str, Any]:
     reason = _text(body, "reason", required=True, limit=500)
     assert amount is not None and reason is not None
     role = _principal(blueprint).role  # remembered for 60 s by the key check `endpoint` just made
-    invoice = bootstrap.collections_service().write_off(_invoice_id(invoice_id), amount, reason, actor(blueprint), role)
+    key = (blueprint.current_request.headers.get("idempotency-key") or "").strip() or None
+    if key is not None and len(key) > 200:
+        raise ApiError(400, "invalid_parameter", "Idempotency-Key is at most 200 characters", "Idempotency-Key")
+    invoice = bootstrap.collections_service().write_off(_invoice_id(invoice_id), amount, reason, actor(blueprint), role,
+                                                        idempotency_key=key)
     return invoice_view(invoice, _today())
 
 

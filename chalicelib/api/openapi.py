@@ -431,6 +431,9 @@ INVOICE_ID = path_param("invoice_id", "`INV-0001`, or `inv~<digest>` for a numbe
 CUSTOMER_ID = path_param("customer_id", "the ERP's customer id, or a slug of the name", ID_PATTERN)
 PAYMENT_ID = path_param("payment_id", "a payment, refund or chargeback", r"^(pay|rfd|chb)_[0-9a-f]{24}$")
 DISPUTE_ID = path_param("dispute_id", "a dispute", r"^dsp_[0-9a-f]{24}$")
+IDEMPOTENCY_KEY: Schema = {"name": "Idempotency-Key", "in": "header", "required": False,
+                           "description": "makes a retry safe: the same key again changes nothing",
+                           "schema": {"type": "string", "maxLength": 200}}
 PLAN_ID = path_param("plan_id", "a payment plan", r"^pln_[0-9a-f]{24}$")
 POLICY_ID = path_param("policy_id", "`default` is the shipped ladder until an admin saves their own", NAME_PATTERN)
 
@@ -519,10 +522,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
                 *PAGING]),
             "post": operation("payments", "Record a wire or cheque", collector,
                               ("201", _json("The payment, matched like any other", ref("Payment"))),
-                              params=[{"name": "Idempotency-Key", "in": "header", "required": False,
-                                       "description": "makes a retry safe", "schema": {"type": "string",
-                                                                                       "maxLength": 200}}],
-                              body=ref("NewPayment"), errors=("409", "422")),
+                              params=[IDEMPOTENCY_KEY], body=ref("NewPayment"), errors=("409", "422")),
         },
         "/payments/{payment_id}": {"get": operation("payments", "One payment, refund or chargeback", viewer,
                                                     ("200", _json("The payment", ref("Payment"))),
@@ -612,7 +612,7 @@ def _paths() -> dict[str, dict[str, Schema]]:
             params=[INVOICE_ID], body=ref("NewPromise"), errors=("409", "422"))},
         "/invoices/{invoice_id}/write-off": {"post": operation(
             "collections", "Write off bad debt", collector, ("200", _json("The invoice", ref("Invoice"))),
-            params=[INVOICE_ID], body=ref("WriteOff"), errors=("409", "422"),
+            params=[INVOICE_ID, IDEMPOTENCY_KEY], body=ref("WriteOff"), errors=("409", "422"),
             description="Above WRITE_OFF_COLLECTOR_LIMIT (default 500.00 in the invoice's currency) only an "
                         "admin may: 403 for a collector.")},
         "/invoices/{invoice_id}/timeline": {"get": operation(

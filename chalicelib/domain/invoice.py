@@ -149,6 +149,7 @@ class Invoice:
     promised_amount: Money | None = None
     promise_balance: Money | None = None  # the balance when the promise was made: kept once it fell by the amount
     broken_promise: date | None = None  # a broken promise's date, until the next reminder has mentioned it
+    operation_keys: frozenset[str] = frozenset()  # Idempotency-Keys of one-off operations applied (write-offs)
 
     @classmethod
     def from_document(cls, document: Document) -> Invoice:
@@ -332,13 +333,16 @@ class Invoice:
         """The dispute is resolved: nothing is held back any more (a credit, if any, is applied separately)."""
         return replace(self, disputed=False, disputed_amount=None, dispute_id=None)
 
-    def with_write_off(self, amount: Money) -> Invoice:
+    def with_write_off(self, amount: Money, key: str | None = None) -> Invoice:
         """Write off `amount` as bad debt (0 < amount <= balance). Written off down to zero, the invoice's status
-        is WRITTEN_OFF and dunning stops."""
+        is WRITTEN_OFF and dunning stops. With `key` (the request's Idempotency-Key), asking again changes nothing."""
+        if key is not None and f"write_off:{key}" in self.operation_keys:
+            return self
         if self.void:
             raise NotAllowed(f"invoice {self.number} is void: nothing to write off")
         self._check_reduction(amount, "written off")
-        return replace(self, written_off=self.written_off + amount)
+        keys = self.operation_keys | {f"write_off:{key}"} if key is not None else self.operation_keys
+        return replace(self, written_off=self.written_off + amount, operation_keys=keys)
 
     def with_promise(self, until: date, amount: Money) -> Invoice:
         """The customer promised to pay `amount` (0 < amount <= balance) by `until`; dunning holds until then

@@ -149,8 +149,10 @@ class CollectionsService:
 
     # ---- write-offs --------------------------------------------------------------------------------
 
-    def write_off(self, invoice_id: str, amount: Decimal, reason: str, actor: str, role: Role) -> Invoice:
-        """Record `amount` as bad debt. Collectors may write off up to the limit per invoice; admins any amount."""
+    def write_off(self, invoice_id: str, amount: Decimal, reason: str, actor: str, role: Role,
+                  idempotency_key: str | None = None) -> Invoice:
+        """Record `amount` as bad debt. Collectors may write off up to the limit per invoice; admins any amount.
+        The same `idempotency_key` again (a retried request) returns the invoice and writes off nothing more."""
         if role < Role.ADMIN and amount > self.write_off_collector_limit:
             raise NeedsApproval(f"writing off {amount} is above the collector limit of "
                                 f"{self.write_off_collector_limit}: an admin must do it", field="amount")
@@ -158,8 +160,11 @@ class CollectionsService:
             now = self.clock()
             invoice = self._invoice(invoice_id)
             written_off = Money.of(amount, invoice.currency)
-            written = invoice.with_write_off(written_off)
-            event = AuditEvent(f"invoice#{invoice_id}", "invoice.written_off", actor, now, uuid.uuid4().hex[:12], {
+            written = invoice.with_write_off(written_off, idempotency_key)
+            if written is invoice:
+                return invoice  # this request was applied already
+            event = AuditEvent(f"invoice#{invoice_id}", "invoice.written_off", actor, now,
+                               idempotency_key or uuid.uuid4().hex[:12], {
                 "amount": written_off.to_api(),
                 "currency": invoice.currency, "reason": reason, "actor": actor, "role": role.label,
                 "bad_debt": True, "written_off_total": written.written_off.to_api(),

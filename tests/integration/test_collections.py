@@ -349,3 +349,19 @@ def test_a_task_opened_by_hand_is_listed_audited_and_completed(
     assert post(client, "/tasks", {"title": ""}, collector_headers)[0] == 400
     viewer = {"Authorization": f"Bearer {issue_key('viewer')}"}
     assert post(client, "/tasks", {"title": "x"}, viewer)[0] == 403
+
+
+def test_a_retried_write_off_with_the_same_idempotency_key_writes_off_once(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str],
+        collector_headers: dict[str, str]) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1", total="400.00")))
+    retried = {**collector_headers, "Idempotency-Key": "wo-2026-0042"}
+    answers = [post(client, "/invoices/INV-1/write-off", {"amount": "100.00", "reason": "small balance"}, retried)
+               for _ in range(2)]
+    assert [(status, body["written_off"], body["balance"]) for status, body in answers] == [
+        (200, "100.00", "300.00"), (200, "100.00", "300.00")]
+    history = events(client, "INV-1", admin_headers)
+    assert history.count("invoice.written_off") == 1
+    other = post(client, "/invoices/INV-1/write-off", {"amount": "100.00", "reason": "another"},
+                 {**collector_headers, "Idempotency-Key": "wo-2026-0043"})
+    assert other[1]["written_off"] == "200.00"  # another key is another write-off
