@@ -6,7 +6,7 @@ import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from chalice import Blueprint, Response
@@ -17,13 +17,17 @@ from chalicelib.api.http import (
     NotFound,
     _principal,
     actor,
-    decode_cursor,
-    encode_cursor,
+    amount_field,
     endpoint,
+    idempotency_key,
     json_body,
+    key_page,
     page_limit,
     parse_date,
     query_params,
+    reject_unknown,
+    start_key,
+    text_field,
 )
 from chalicelib.api.views import invoice_view
 from chalicelib.domain.collections import DISPUTE_REASONS, Dispute, DisputeStatus, Outcome
@@ -35,7 +39,6 @@ from chalicelib.services.collections import NeedsApproval
 
 blueprint = Blueprint(__name__)
 _DISPUTE_ID = re.compile(r"dsp_[0-9a-f]{24}")
-MAX_NOTE = 2000
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -67,45 +70,11 @@ def _dispute_id(value: str) -> str:
     return value
 
 
-def _amount(body: dict[str, Any], name: str, required: bool) -> Decimal | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise ApiError(400, "invalid_parameter", f"{name} is required, as a string such as \"120.00\"", name)
-        return None
-    if not isinstance(value, str):
-        raise ApiError(400, "invalid_parameter", f"{name} must be a string such as \"120.00\"", name)
-    try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
-        raise ApiError(400, "invalid_parameter", f"{name} is not an amount", name) from None
-    if not amount.is_finite():
-        raise ApiError(400, "invalid_parameter", f"{name} is not an amount", name)
-    return amount
-
-
-def _text(body: dict[str, Any], name: str, *, required: bool, limit: int = MAX_NOTE) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ApiError(400, "invalid_parameter", f"{name} is required, as a non-empty string", name)
-    if len(value) > limit:
-        raise ApiError(400, "invalid_parameter", f"{name} is at most {limit} characters", name)
-    return value.strip()
-
-
 def _choice(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
     value = body.get(name)
     if value not in allowed:
         raise ApiError(400, "invalid_parameter", f"{name} must be one of: {', '.join(allowed)}", name)
     return str(value)
-
-
-def _unknown(body: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ApiError(400, "invalid_parameter", f"unknown fields {unknown}", unknown[0])
 
 
 def dispute_view(dispute: Dispute, today: date) -> dict[str, Any]:
@@ -145,10 +114,10 @@ def _today() -> date:
 @_statuses
 def open_dispute(invoice_id: str) -> Response:
     body = json_body(blueprint)
-    _unknown(body, {"reason", "amount", "note"})
+    reject_unknown(body, {"reason", "amount", "note"})
     change = bootstrap.collections_service().open_dispute(
-        _invoice_id(invoice_id), _choice(body, "reason", DISPUTE_REASONS), _amount(body, "amount", required=False),
-        _text(body, "note", required=False), actor(blueprint))
+        _invoice_id(invoice_id), _choice(body, "reason", DISPUTE_REASONS), amount_field(body, "amount", required=False),
+        text_field(body, "note", required=False), actor(blueprint))
     return Response(body={**dispute_view(change.dispute, _today()), "invoice": invoice_view(change.invoice, _today())},
                     status_code=201)
 
@@ -158,11 +127,11 @@ def open_dispute(invoice_id: str) -> Response:
 @_statuses
 def resolve_dispute(dispute_id: str) -> dict[str, Any]:
     body = json_body(blueprint)
-    _unknown(body, {"outcome", "credit_amount", "note"})
+    reject_unknown(body, {"outcome", "credit_amount", "note"})
     outcome = Outcome(_choice(body, "outcome", tuple(o.value for o in Outcome)))
     change = bootstrap.collections_service().resolve_dispute(
-        _dispute_id(dispute_id), outcome, _amount(body, "credit_amount", required=False),
-        _text(body, "note", required=False), actor(blueprint))
+        _dispute_id(dispute_id), outcome, amount_field(body, "credit_amount", required=False),
+        text_field(body, "note", required=False), actor(blueprint))
     return {**dispute_view(change.dispute, _today()), "invoice": invoice_view(change.invoice, _today())}
 
 
@@ -173,12 +142,10 @@ def list_disputes() -> dict[str, Any]:
     raw = params.get("status", "open")
     if raw not in tuple(s.value for s in DisputeStatus):
         raise ApiError(400, "invalid_parameter", "status must be open or resolved", "status")
-    cursor = decode_cursor(params)
-    items, last_key = bootstrap.collections_service().list_disputes(
-        DisputeStatus(raw), page_limit(params), cursor.get("k") if cursor else None)
+    items, last_key = bootstrap.collections_service().list_disputes(DisputeStatus(raw), page_limit(params),
+                                                                     start_key(params))
     today = _today()
-    return {"items": [dispute_view(d, today) for d in items],
-            "next_cursor": encode_cursor({"p": 0, "k": last_key} if last_key else None)}
+    return key_page([dispute_view(d, today) for d in items], last_key)
 
 
 @blueprint.route("/disputes/{dispute_id}", methods=["GET"])
@@ -194,7 +161,7 @@ def get_dispute(dispute_id: str) -> dict[str, Any]:
 @_statuses
 def promise(invoice_id: str) -> Response:
     body = json_body(blueprint)
-    _unknown(body, {"date", "amount"})
+    reject_unknown(body, {"date", "amount"})
     raw_date = body.get("date")
     try:
         until = date.fromisoformat(raw_date) if isinstance(raw_date, str) else None
@@ -202,7 +169,7 @@ def promise(invoice_id: str) -> Response:
         until = None
     if until is None:
         raise ApiError(400, "invalid_parameter", "date is required, as YYYY-MM-DD", "date")
-    amount = _amount(body, "amount", required=True)
+    amount = amount_field(body, "amount", required=True)
     assert amount is not None
     invoice = bootstrap.collections_service().promise(_invoice_id(invoice_id), until, amount, actor(blueprint))
     return Response(body=invoice_view(invoice, _today()), status_code=201)
@@ -213,16 +180,13 @@ def promise(invoice_id: str) -> Response:
 @_statuses
 def write_off(invoice_id: str) -> dict[str, Any]:
     body = json_body(blueprint)
-    _unknown(body, {"amount", "reason"})
-    amount = _amount(body, "amount", required=True)
-    reason = _text(body, "reason", required=True, limit=500)
+    reject_unknown(body, {"amount", "reason"})
+    amount = amount_field(body, "amount", required=True)
+    reason = text_field(body, "reason", required=True, limit=500)
     assert amount is not None and reason is not None
     role = _principal(blueprint).role  # remembered for 60 s by the key check `endpoint` just made
-    key = (blueprint.current_request.headers.get("idempotency-key") or "").strip() or None
-    if key is not None and len(key) > 200:
-        raise ApiError(400, "invalid_parameter", "Idempotency-Key is at most 200 characters", "Idempotency-Key")
     invoice = bootstrap.collections_service().write_off(_invoice_id(invoice_id), amount, reason, actor(blueprint), role,
-                                                        idempotency_key=key)
+                                                        idempotency_key=idempotency_key(blueprint))
     return invoice_view(invoice, _today())
 
 
@@ -295,7 +259,7 @@ def create_plan(customer_id: str) -> Response:
     if not is_valid_id(customer_id):
         raise NotFound(f"customer {customer_id}")
     body = json_body(blueprint)
-    _unknown(body, {"invoice_ids", "instalments", "count", "first_due_date", "grace_days", "note"})
+    reject_unknown(body, {"invoice_ids", "instalments", "count", "first_due_date", "grace_days", "note"})
     ids = body.get("invoice_ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and is_valid_id(i) for i in ids) \
             or len(ids) > MAX_PLAN_INVOICES:
@@ -310,7 +274,7 @@ def create_plan(customer_id: str) -> Response:
                            "instalments")
         rows = []
         for row in raw_rows:
-            amount = _amount(row, "amount", required=True)
+            amount = amount_field(row, "amount", required=True)
             assert amount is not None
             rows.append((_day(row.get("due_date"), "due_date"), amount))
     count = _int(body, "count")
@@ -318,7 +282,7 @@ def create_plan(customer_id: str) -> Response:
     view = bootstrap.plan_service().create(
         customer_id, ids, instalments=rows, count=count,
         first_due_date=None if first_due is None else _day(first_due, "first_due_date"),
-        grace_days=_int(body, "grace_days"), note=_text(body, "note", required=False), actor=actor(blueprint))
+        grace_days=_int(body, "grace_days"), note=text_field(body, "note", required=False), actor=actor(blueprint))
     return Response(body=plan_view(view.plan, view.progress), status_code=201)
 
 
@@ -328,11 +292,8 @@ def customer_plans(customer_id: str) -> dict[str, Any]:
     if not is_valid_id(customer_id):
         raise NotFound(f"customer {customer_id}")
     params = query_params(blueprint)
-    cursor = decode_cursor(params)
-    items, last_key = bootstrap.plan_service().for_customer(customer_id, page_limit(params),
-                                                            cursor.get("k") if cursor else None)
-    return {"items": [plan_view(p) for p in items],
-            "next_cursor": encode_cursor({"p": 0, "k": last_key} if last_key else None)}
+    items, last_key = bootstrap.plan_service().for_customer(customer_id, page_limit(params), start_key(params))
+    return key_page([plan_view(p) for p in items], last_key)
 
 
 @blueprint.route("/payment-plans", methods=["GET"])
@@ -343,11 +304,8 @@ def list_plans() -> dict[str, Any]:
     if raw not in tuple(s.value for s in PlanStatus):
         raise ApiError(400, "invalid_parameter",
                        f"status must be one of: {', '.join(s.value for s in PlanStatus)}", "status")
-    cursor = decode_cursor(params)
-    items, last_key = bootstrap.plan_service().by_status(PlanStatus(raw), page_limit(params),
-                                                         cursor.get("k") if cursor else None)
-    return {"items": [plan_view(p) for p in items],
-            "next_cursor": encode_cursor({"p": 0, "k": last_key} if last_key else None)}
+    items, last_key = bootstrap.plan_service().by_status(PlanStatus(raw), page_limit(params), start_key(params))
+    return key_page([plan_view(p) for p in items], last_key)
 
 
 @blueprint.route("/payment-plans/{plan_id}", methods=["GET"])
@@ -362,8 +320,8 @@ def get_plan(plan_id: str) -> dict[str, Any]:
 @_statuses
 def cancel_plan(plan_id: str) -> dict[str, Any]:
     body = json_body(blueprint)
-    _unknown(body, {"reason"})
-    reason = _text(body, "reason", required=True, limit=500)
+    reject_unknown(body, {"reason"})
+    reason = text_field(body, "reason", required=True, limit=500)
     assert reason is not None
     view = bootstrap.plan_service().cancel(_plan_id(plan_id), reason, actor(blueprint))
     return plan_view(view.plan, view.progress)

@@ -15,13 +15,15 @@ from chalicelib.api.http import (
     ApiError,
     NotFound,
     actor,
-    decode_cursor,
-    encode_cursor,
     endpoint,
     json_body,
+    key_page,
     page_limit,
     parse_date,
     query_params,
+    reject_unknown,
+    start_key,
+    text_field,
 )
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.services.api_keys import Role
@@ -133,10 +135,8 @@ def list_tasks() -> dict[str, Any]:
     status = params.get("status", "open")
     if status not in ("open", "done"):
         raise ApiError(400, "invalid_parameter", "status must be open or done", "status")
-    cursor = decode_cursor(params)
-    items, last_key = bootstrap.tasks().list(status, page_limit(params), cursor.get("k") if cursor else None)
-    return {"items": [_task_view(t) for t in items],
-            "next_cursor": encode_cursor({"p": 0, "k": last_key} if last_key else None)}
+    items, last_key = bootstrap.tasks().list(status, page_limit(params), start_key(params))
+    return key_page([_task_view(t) for t in items], last_key)
 
 
 @blueprint.route("/tasks", methods=["POST"])
@@ -146,14 +146,10 @@ def create_task() -> Response:
     from chalicelib.services.dunning import Task
 
     body = json_body(blueprint)
-    unknown = sorted(set(body) - {"title", "customer_id", "invoice_id", "note"})
-    if unknown:
-        raise ApiError(400, "invalid_parameter", f"unknown fields {unknown}", unknown[0])
-    title, note = body.get("title"), body.get("note")
-    if not isinstance(title, str) or not title.strip() or len(title) > 500:
-        raise ApiError(400, "invalid_parameter", "title is required: 1 to 500 characters", "title")
-    if note is not None and (not isinstance(note, str) or len(note) > 2000):
-        raise ApiError(400, "invalid_parameter", "note is at most 2000 characters", "note")
+    reject_unknown(body, {"title", "customer_id", "invoice_id", "note"})
+    title = text_field(body, "title", required=True, limit=500)
+    note = text_field(body, "note", required=False)
+    assert title is not None
     subjects: dict[str, str | None] = {}
     for name in ("customer_id", "invoice_id"):
         value = body.get(name)
@@ -168,7 +164,7 @@ def create_task() -> Response:
         customer_id = customer_id or invoice.customer_id
     elif customer_id is not None and bootstrap.customers().get_customer(customer_id) is None:
         raise NotFound(f"customer {customer_id}")
-    task = Task(f"tsk_{uuid.uuid4().hex[:24]}", "manual", title.strip(), customer_id, invoice_id,
+    task = Task(f"tsk_{uuid.uuid4().hex[:24]}", "manual", title, customer_id, invoice_id,
                 {"note": note} if note else {}, datetime.now(UTC), actor(blueprint))
     return Response(body=_task_view(bootstrap.tasks().create(task)), status_code=201)
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from chalice import Blueprint, Response
@@ -322,6 +323,61 @@ def refused_start_key(exc: BaseException) -> bool:
 
 def page(items: list[dict[str, Any]], cursor: dict[str, Any] | None) -> dict[str, Any]:
     return {"items": items, "next_cursor": encode_cursor(cursor)}
+
+
+def start_key(params: dict[str, str]) -> dict[str, Any] | None:
+    """The DynamoDB start key a list of one index was paged to (`cursor`), or None for the first page."""
+    cursor = decode_cursor(params)
+    return cursor.get("k") if cursor else None
+
+
+def key_page(items: list[dict[str, Any]], last_key: dict[str, Any] | None) -> dict[str, Any]:
+    """A page of one index's query: its items and, when there is more, the cursor to the next page."""
+    return page(items, {"p": 0, "k": last_key} if last_key else None)
+
+
+def reject_unknown(body: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(400, "invalid_parameter", f"unknown fields {unknown}", unknown[0])
+
+
+def text_field(body: dict[str, Any], name: str, *, required: bool, limit: int = 2000) -> str | None:
+    """A non-empty string of at most `limit` characters, stripped; None when absent and not required."""
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, "invalid_parameter", f"{name} is required, as a non-empty string", name)
+    if len(value) > limit:
+        raise ApiError(400, "invalid_parameter", f"{name} is at most {limit} characters", name)
+    return value.strip()
+
+
+def amount_field(body: dict[str, Any], name: str, *, required: bool) -> Decimal | None:
+    """Money crosses the API as a string ("120.00"): a finite Decimal, never a float."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ApiError(400, "invalid_parameter", f"{name} is required, as a string such as \"120.00\"", name)
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "invalid_parameter", f"{name} must be a string such as \"120.00\"", name)
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation:
+        raise ApiError(400, "invalid_parameter", f"{name} is not an amount", name) from None
+    if not amount.is_finite():
+        raise ApiError(400, "invalid_parameter", f"{name} is not an amount", name)
+    return amount
+
+
+def idempotency_key(blueprint: Blueprint) -> str | None:
+    """The request's Idempotency-Key header (at most 200 characters), or None."""
+    key = (blueprint.current_request.headers.get("idempotency-key") or "").strip() or None
+    if key is not None and len(key) > 200:
+        raise ApiError(400, "invalid_parameter", "Idempotency-Key is at most 200 characters", "Idempotency-Key")
+    return key
 
 
 def json_body(blueprint: Blueprint) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from chalicelib.api.http import (
     ApiError,
     NotFound,
     actor,
-    decode_cursor,
-    encode_cursor,
     endpoint,
     json_body,
+    key_page,
     page_limit,
     query_params,
+    start_key,
 )
 from chalicelib.services.api_keys import MAX_NAME, KeyRecord, Role
 
@@ -61,10 +61,8 @@ def issue_key() -> Response:
 @endpoint(blueprint, role=Role.ADMIN)
 def list_keys() -> dict[str, Any]:
     params = query_params(blueprint)
-    cursor = decode_cursor(params)
-    records, last_key = bootstrap.api_keys().list(page_limit(params), cursor.get("k") if cursor else None)
-    return {"items": [key_view(r) for r in records],
-            "next_cursor": encode_cursor({"p": 0, "k": last_key} if last_key else None)}
+    records, last_key = bootstrap.api_keys().list(page_limit(params), start_key(params))
+    return key_page([key_view(r) for r in records], last_key)
 
 
 @blueprint.route("/api-keys/{key_id}", methods=["DELETE"])

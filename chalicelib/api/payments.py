@@ -14,6 +14,7 @@ from chalicelib.api.http import (
     NotFound,
     decode_cursor,
     endpoint,
+    idempotency_key,
     json_body,
     page,
     page_limit,
@@ -79,9 +80,7 @@ def record_payment() -> Response:
     if payer_name is not None and not isinstance(payer_name, str):
         raise ApiError(400, "invalid_parameter", "payer_name must be a string", "payer_name")
     received_on = _date(body.get("received_on"))
-    key = (blueprint.current_request.headers.get("idempotency-key") or "").strip() or uuid.uuid4().hex
-    if len(key) > 200:
-        raise ApiError(400, "invalid_parameter", "Idempotency-Key is at most 200 characters", "Idempotency-Key")
+    key = idempotency_key(blueprint) or uuid.uuid4().hex
     customer_id = body.get("customer_id")
     if customer_id is not None and (not isinstance(customer_id, str) or not is_valid_id(customer_id)):
         raise ApiError(400, "invalid_parameter", "customer_id is not a valid id", "customer_id")

@@ -44,34 +44,27 @@ from chalicelib.domain.dunning.policy import TONES, Policy, Step
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.invoice import Invoice, LedgerCharge
 from chalicelib.domain.money import Money
-from chalicelib.services.ports import AuditEvent, StoredCustomer, VersionConflict
+from chalicelib.services.ports import (
+    Alerts,
+    AuditEvent,
+    Claim,
+    Claims,
+    InvoicesChanged,
+    Metrics,
+    OutgoingEmail,
+    Sender,
+    SendFailed,
+    StoredCustomer,
+    Task,
+    TaskStore,
+    VersionConflict,
+)
 
 SYSTEM = "system:dunning"
 CLAIM_LEASE = timedelta(minutes=10)
 RETRY_AFTER_FAILURE = timedelta(hours=1)
 CHARGE_CODES = {"fee": "late_fee", "interest": "interest", "compensation": "compensation"}
 TONE_RANK = {tone: rank for rank, tone in enumerate(TONES)}
-
-
-class InvoicesChanged(Exception):
-    """Invoices of a message stopped being chaseable (paid, disputed, ...) between the sweep's read and the claim."""
-
-    def __init__(self, invoice_ids: Sequence[str]) -> None:
-        super().__init__(f"{len(invoice_ids)} invoices changed before the send")
-        self.invoice_ids = frozenset(invoice_ids)
-
-
-class SendFailed(Exception):
-    """SES / SNS did not take the message (throttled, rejected, unavailable): not sent, retry later."""
-
-
-@dataclass(frozen=True)
-class OutgoingEmail:
-    to: str
-    subject: str
-    html: str
-    text: str
-    message_key: str
 
 
 @dataclass(frozen=True)
@@ -82,36 +75,6 @@ class DunningSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kill_switch": self.kill_switch, "reference_rates": self.rate_table.to_rows()}
-
-
-@dataclass
-class Claim:
-    message_key: str
-    customer_id: str
-    channel: str
-    local_date: date
-    run_id: str
-    lines: list[dict[str, Any]]
-    status: str = "sending"
-    lease_until: datetime | None = None
-    destination: str | None = None
-    provider_message_id: str | None = None
-    recorded: bool = False
-
-
-@dataclass
-class Task:
-    task_id: str
-    kind: str
-    title: str
-    customer_id: str | None
-    invoice_id: str | None
-    detail: dict[str, Any]
-    created_at: datetime
-    created_by: str
-    status: str = "open"
-    completed_at: datetime | None = None
-    completed_by: str | None = None
 
 
 # ---- ports -----------------------------------------------------------------------------------------
@@ -131,21 +94,6 @@ class Customers(Protocol):
                         now: datetime) -> None: ...
 
 
-class Claims(Protocol):
-    def claim(self, claim: Claim, now: datetime) -> Claim | None:
-        """Write the claim unless one exists; None when written, else the existing claim. Raises InvoicesChanged
-        when an invoice of the claim is no longer chaseable at this moment (then nothing is written)."""
-    def take_over(self, claim: Claim, run_id: str, now: datetime) -> bool: ...
-    def mark_sent(self, claim: Claim, provider_message_id: str, destination: str, now: datetime) -> None: ...
-    def mark(self, claim: Claim, status: str, recorded: bool) -> None: ...
-    def release(self, claim: Claim) -> None: ...
-
-
-class Sender(Protocol):
-    def send_email(self, email: OutgoingEmail) -> str: ...
-    def send_sms(self, phone: str, text: str, message_key: str) -> str: ...
-
-
 class Renderer(Protocol):
     def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
               deadline: date | None, promise_date: date | None = None) -> tuple[str, str, str]: ...
@@ -153,19 +101,6 @@ class Renderer(Protocol):
             promise_date: date | None = None) -> str: ...
     def line(self, invoice: Invoice, principal: Money, charges: Sequence[tuple[str, Money]], today: date,
              discount: Any) -> Any: ...
-
-
-class TaskStore(Protocol):
-    def open(self, task: Task) -> bool:
-        """Create unless a task with this id exists; True when created."""
-
-
-class Alerts(Protocol):
-    def publish(self, subject: str, message: dict[str, Any]) -> None: ...
-
-
-class Metrics(Protocol):
-    def count(self, name: str, value: int, dimensions: Mapping[str, str]) -> None: ...
 
 
 class Exports(Protocol):

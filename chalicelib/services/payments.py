@@ -34,12 +34,13 @@ from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentEvent, PaymentKind, PaymentRecord, payment_id_for
 from chalicelib.domain.plans import PaymentPlan, plan_target
-from chalicelib.services.dunning import Task, TaskStore
 from chalicelib.services.ports import (
     AlreadyRecorded,
     AuditEvent,
     ProviderEventRecord,
     StoredCustomer,
+    Task,
+    TaskStore,
     VersionConflict,
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import IO, Any, Protocol
 
 from chalicelib.domain.customer import Customer
@@ -126,3 +126,84 @@ class ImportRecord:
     counts: dict[str, int] = field(default_factory=dict)
     reason: str | None = None
     rejected_sample: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ---- messages to customers and work for people (dunning, plans, receipts, payments) ---------------------
+
+class InvoicesChanged(Exception):
+    """Invoices of a message stopped being chaseable (paid, disputed, ...) between the sweep's read and the claim."""
+
+    def __init__(self, invoice_ids: Sequence[str]) -> None:
+        super().__init__(f"{len(invoice_ids)} invoices changed before the send")
+        self.invoice_ids = frozenset(invoice_ids)
+
+
+class SendFailed(Exception):
+    """SES / SNS did not take the message (throttled, rejected, unavailable): not sent, retry later."""
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    to: str
+    subject: str
+    html: str
+    text: str
+    message_key: str
+
+
+@dataclass
+class Claim:
+    message_key: str
+    customer_id: str
+    channel: str
+    local_date: date
+    run_id: str
+    lines: list[dict[str, Any]]
+    status: str = "sending"
+    lease_until: datetime | None = None
+    destination: str | None = None
+    provider_message_id: str | None = None
+    recorded: bool = False
+
+
+@dataclass
+class Task:
+    task_id: str
+    kind: str
+    title: str
+    customer_id: str | None
+    invoice_id: str | None
+    detail: dict[str, Any]
+    created_at: datetime
+    created_by: str
+    status: str = "open"
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+
+
+class Claims(Protocol):
+    def claim(self, claim: Claim, now: datetime) -> Claim | None:
+        """Write the claim unless one exists; None when written, else the existing claim. Raises InvoicesChanged
+        when an invoice of the claim is no longer chaseable at this moment (then nothing is written)."""
+    def take_over(self, claim: Claim, run_id: str, now: datetime) -> bool: ...
+    def mark_sent(self, claim: Claim, provider_message_id: str, destination: str, now: datetime) -> None: ...
+    def mark(self, claim: Claim, status: str, recorded: bool) -> None: ...
+    def release(self, claim: Claim) -> None: ...
+
+
+class Sender(Protocol):
+    def send_email(self, email: OutgoingEmail) -> str: ...
+    def send_sms(self, phone: str, text: str, message_key: str) -> str: ...
+
+
+class TaskStore(Protocol):
+    def open(self, task: Task) -> bool:
+        """Create unless a task with this id exists; True when created."""
+
+
+class Alerts(Protocol):
+    def publish(self, subject: str, message: dict[str, Any]) -> None: ...
+
+
+class Metrics(Protocol):
+    def count(self, name: str, value: int, dimensions: Mapping[str, str]) -> None: ...

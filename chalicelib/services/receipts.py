@@ -18,8 +18,17 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from chalicelib.services.dunning import Claim, Claims, InvoicesChanged, Metrics, OutgoingEmail, Sender, SendFailed
-from chalicelib.services.ports import AuditEvent, StoredCustomer
+from chalicelib.services.ports import (
+    AuditEvent,
+    Claim,
+    Claims,
+    InvoicesChanged,
+    Metrics,
+    OutgoingEmail,
+    Sender,
+    SendFailed,
+    StoredCustomer,
+)
 
 log = logging.getLogger(__name__)
 RECORDED = "payment.payment_recorded"

@@ -1,7 +1,8 @@
 """When a reminder may go: the customer's timezone, a local send window, business days and holidays.
 
 All functions are pure: the current instant is an argument (an aware datetime), never read from a clock.
-Holidays come from the `holidays` package, looked up once per (country, year) and cached.
+Holidays come from the `holidays` package, looked up once per (country, year) and cached. It is imported on first
+use (~140 ms): the webhook and stream functions import this module through shared code but never ask for a holiday.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import holidays
 
 from chalicelib.domain.dunning.policy import SendWindow
 from chalicelib.domain.errors import DomainError
@@ -35,6 +34,8 @@ def load_timezone(name: str) -> ZoneInfo:
 @lru_cache(maxsize=1024)
 def holidays_for(country: str, year: int) -> frozenset[date]:
     """Public (national) holidays of `country` (ISO 3166 alpha-2) in `year`; empty if unknown."""
+    import holidays
+
     try:
         calendar = holidays.country_holidays(country.upper(), years=year)
     except NotImplementedError:
@@ -44,6 +45,8 @@ def holidays_for(country: str, year: int) -> frozenset[date]:
 
 @lru_cache(maxsize=1)
 def _supported_countries() -> frozenset[str]:
+    import holidays
+
     return frozenset(holidays.list_supported_countries())
 
 
