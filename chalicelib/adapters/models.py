@@ -599,8 +599,9 @@ def _shared_botocore_session() -> botocore.session.Session:
 
 def bind_tables(settings: Settings) -> None:
     """Point every model at this stage's tables and endpoint (moto locally, AWS in Lambda)."""
-    global _transactions
+    global _transactions, _sessions
     pynamodb.connection.base.get_session = _shared_botocore_session
+    _sessions = threading.local()  # a new binding (a test's moto, the bench's server) gets a fresh session
     _Meta.region, _Meta.host, _transactions = settings.region, settings.endpoint_url, None
     for model, name in table_names(settings).items():
         meta: Any = model.Meta
