@@ -13,13 +13,14 @@ import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
-from chalicelib.domain.errors import DomainError
+from chalicelib.domain.errors import DomainError, InvalidMoney
+from chalicelib.domain.money import parse_plain_amount
 from chalicelib.observability import logger
 from chalicelib.services.api_keys import Principal, Role
 from chalicelib.services.ports import VersionConflict
@@ -355,7 +356,7 @@ def text_field(body: dict[str, Any], name: str, *, required: bool, limit: int = 
 
 
 def amount_field(body: dict[str, Any], name: str, *, required: bool) -> Decimal | None:
-    """Money crosses the API as a string ("120.00"): a finite Decimal, never a float."""
+    """Money crosses the API as a string ("120.00"), read by the one strict amount grammar."""
     value = body.get(name)
     if value is None:
         if required:
@@ -364,12 +365,9 @@ def amount_field(body: dict[str, Any], name: str, *, required: bool) -> Decimal 
     if not isinstance(value, str):
         raise ApiError(400, "invalid_parameter", f"{name} must be a string such as \"120.00\"", name)
     try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
-        raise ApiError(400, "invalid_parameter", f"{name} is not an amount", name) from None
-    if not amount.is_finite():
-        raise ApiError(400, "invalid_parameter", f"{name} is not an amount", name)
-    return amount
+        return parse_plain_amount(value)
+    except InvalidMoney as error:
+        raise ApiError(400, "invalid_parameter", f"{name}: {error.message}", name) from None
 
 
 def idempotency_key(blueprint: Blueprint) -> str | None:

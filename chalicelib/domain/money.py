@@ -2,13 +2,19 @@
 
 Amounts are built from strings or integers only, never floats. An amount with more decimals than
 its currency allows is rejected rather than rounded: silently rounding someone's invoice is a bug.
+
+Every amount that enters Dunwell as text (API bodies, CSV, JSON, UBL, camt.053, webhooks) goes through
+`parse_plain_amount` (machine formats) or `parse_amount` (what ERPs print); both end in one grammar:
+ASCII digits only, no exponent, no `_`, at most MAX_INTEGER_DIGITS before the decimal point. The bound
+keeps every amount far inside Decimal's default 28-digit context and DynamoDB's 38-digit numbers, so a
+29-digit total is a rejected row, not an arithmetic error half-way through storing a file.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from chalicelib.domain.currencies import is_known_currency, minor_units
 from chalicelib.domain.errors import CurrencyMismatch, InvalidMoney, UnknownCurrency
@@ -21,6 +27,11 @@ def normalise_currency(code: str) -> str:
     return upper
 
 
+MAX_INTEGER_DIGITS = 15
+MAX_FRACTION_DIGITS = 4  # no ISO 4217 currency has more; Money then checks the currency's own exponent
+MAX_MAGNITUDE = Decimal(10) ** MAX_INTEGER_DIGITS
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     amount: Decimal
@@ -31,6 +42,8 @@ class Money:
             raise InvalidMoney(f"amount must be a Decimal, not {type(self.amount).__name__}")
         if not self.amount.is_finite():
             raise InvalidMoney(f"amount {self.amount} is not a finite number")
+        if abs(self.amount) >= MAX_MAGNITUDE:
+            raise InvalidMoney(f"amount has more than {MAX_INTEGER_DIGITS} digits before the decimal point")
         if not is_known_currency(self.currency):
             raise UnknownCurrency(f"unknown ISO 4217 currency code {self.currency!r}", field="currency")
         exponent = minor_units(self.currency)
@@ -46,10 +59,12 @@ class Money:
     def of(cls, amount: str | int | Decimal, currency: str) -> Money:
         if isinstance(amount, float):
             raise InvalidMoney("money is never built from a float")
-        try:
-            value = amount if isinstance(amount, Decimal) else Decimal(amount)
-        except InvalidOperation as exc:
-            raise InvalidMoney(f"{amount!r} is not a number") from exc
+        if isinstance(amount, str):
+            value = parse_plain_amount(amount)
+        elif isinstance(amount, int):
+            value = Decimal(amount)
+        else:
+            value = amount
         return cls(value, normalise_currency(currency))
 
     @classmethod
@@ -59,6 +74,8 @@ class Money:
     @classmethod
     def from_minor(cls, minor: int, currency: str) -> Money:
         code = normalise_currency(currency)
+        if abs(minor) >= MAX_MAGNITUDE.scaleb(minor_units(code)):
+            raise InvalidMoney(f"amount has more than {MAX_INTEGER_DIGITS} digits before the decimal point")
         return cls(Decimal(minor).scaleb(-minor_units(code)), code)
 
     @property
@@ -113,6 +130,44 @@ class Money:
         return f"{self.to_api()} {self.currency}"
 
 
+_PLAIN = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?")
+
+
+def amount_from_digits(negative: bool, integral: str, fraction: str, text: str) -> Decimal:
+    """The one place an amount's digits become a Decimal: ASCII digits, bounded, never an exponent."""
+    if not (integral or fraction) or not (integral + fraction).isascii() or not (integral + fraction).isdigit():
+        raise InvalidMoney(f"{_shown(text)} is not an amount")
+    significant = integral.lstrip("0")
+    if len(significant) > MAX_INTEGER_DIGITS:
+        raise InvalidMoney(f"{_shown(text)} has more than {MAX_INTEGER_DIGITS} digits before the decimal point")
+    if len(fraction) > MAX_FRACTION_DIGITS:
+        raise InvalidMoney(f"{_shown(text)} has more than {MAX_FRACTION_DIGITS} decimals")
+    value = Decimal(f"{significant or '0'}.{fraction or '0'}")
+    return -value if negative else value
+
+
+def _shown(text: str) -> str:
+    """Enough of a bad value to recognise it in a report, never a 40 KB cell."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def parse_plain_amount(text: str, *, signed: bool = True) -> Decimal:
+    """An amount as machines write it (API bodies, JSON, UBL, camt.053): `-1234.50`, nothing else.
+
+    An optional sign where `signed`, ASCII digits, an optional `.` and decimals. No exponent (`1e30`), no `_`,
+    no thousands separators, no full-width or Arabic-Indic digits, no NaN or Infinity.
+    """
+    if not isinstance(text, str):
+        raise InvalidMoney("an amount is written as a string such as \"120.00\"")
+    match = _PLAIN.fullmatch(text.strip())
+    if match is None:
+        raise InvalidMoney(f"{_shown(text)} is not an amount (digits and one '.', such as \"120.00\")")
+    sign, integral, fraction = match.group(1), match.group(2), match.group(3) or ""
+    if sign and not signed:
+        raise InvalidMoney(f"{_shown(text)} must not carry a sign")
+    return amount_from_digits(sign == "-", integral, fraction, text)
+
+
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _CURRENCY_MARKS = re.compile(r"[€$£¥₹₩]|\b[A-Z]{3}\b")
 
@@ -145,13 +200,9 @@ def parse_amount(text: str, decimal_separator: str = ".") -> Decimal:
     if body.count(decimal_separator) > 1:
         raise InvalidMoney(f"{text!r} has more than one decimal separator {decimal_separator!r}")
     integral, _, fraction = body.partition(decimal_separator)
-    if thousands in integral and not re.fullmatch(r"\d{1,3}(" + re.escape(thousands) + r"\d{3})+", integral):
+    if thousands in integral and not re.fullmatch(r"[0-9]{1,3}(" + re.escape(thousands) + r"[0-9]{3})+", integral):
         raise InvalidMoney(f"{text!r} has misplaced thousands separators")
-    integral = integral.replace(thousands, "")
-    if not re.fullmatch(r"\d*", integral) or not re.fullmatch(r"\d*", fraction) or not (integral or fraction):
-        raise InvalidMoney(f"{text!r} is not an amount")
-    value = Decimal(f"{integral or '0'}.{fraction or '0'}")
-    return -value if negative else value
+    return amount_from_digits(negative, integral.replace(thousands, ""), fraction, text)
 
 
 def money_from_text(text: str, currency: str, decimal_separator: str = ".") -> Money:

@@ -19,7 +19,7 @@ from chalicelib.domain.customer import Contact, Customer, validate_email, valida
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.ids import customer_id_for
 from chalicelib.domain.invoice import Document, DocumentKind
-from chalicelib.domain.money import Money, normalise_currency, parse_amount
+from chalicelib.domain.money import Money, amount_from_digits, normalise_currency, parse_amount
 from chalicelib.domain.terms import PaymentTerms
 from chalicelib.formats.mapping import ALWAYS_REQUIRED, CUSTOMER_FIELDS, Mapping, normalise_value
 from chalicelib.formats.records import ParsedItem, RowError, SourceRecord
@@ -27,8 +27,8 @@ from chalicelib.formats.records import ParsedItem, RowError, SourceRecord
 # The common spellings, read without the general parser: '-1234.5', '1,234.50' ('.' decimals) or
 # '1.234,50' (',' decimals). Anything else (symbols, brackets, trailing minus) goes to parse_amount.
 _SIMPLE_AMOUNT = {
-    ".": re.compile(r"^(-?)(\d{1,3}(?:,\d{3})+|\d{1,30})(?:\.(\d{1,10}))?$"),
-    ",": re.compile(r"^(-?)(\d{1,3}(?:\.\d{3})+|\d{1,30})(?:,(\d{1,10}))?$"),
+    ".": re.compile(r"^(-?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,30})(?:\.([0-9]{1,10}))?$"),
+    ",": re.compile(r"^(-?)([0-9]{1,3}(?:\.[0-9]{3})+|[0-9]{1,30})(?:,([0-9]{1,10}))?$"),
 }
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 _TIMEZONE_SHAPE = re.compile(r"^[A-Za-z_]+(?:/[A-Za-z0-9_+-]+){0,2}$")
@@ -118,10 +118,10 @@ class DocumentBuilder:
 
     def amount(self, field: str, text: str) -> Decimal:
         simple = self._simple.match(text)
-        if simple:
-            sign, integral, fraction = simple.groups()
-            return Decimal(f"{sign}{integral.replace(self._thousands, '')}.{fraction or '0'}")
         try:
+            if simple:
+                sign, integral, fraction = simple.groups()
+                return amount_from_digits(sign == "-", integral.replace(self._thousands, ""), fraction or "", text)
             return parse_amount(text, self._decimal)
         except DomainError as exc:
             raise _Problem(field, exc.message, text) from exc

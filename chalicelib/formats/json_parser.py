@@ -103,8 +103,10 @@ class _Converter:
             return
         if isinstance(raw, str):
             text = raw.strip()
-        elif isinstance(raw, Decimal) or (isinstance(raw, int) and not isinstance(raw, bool)):
+        elif isinstance(raw, Decimal):
             text = format(raw, "f")
+        elif isinstance(raw, int) and not isinstance(raw, bool):
+            text = str(raw)  # format(int, "f") would print six decimals
         else:
             shown = raw.name if isinstance(raw, _NotANumber) else json.dumps(raw, default=str)[:80]
             errors.append(RowError(line, key, "must be a string (amounts may also be plain JSON numbers)", shown,

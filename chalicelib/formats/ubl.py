@@ -14,7 +14,7 @@ import re
 import xml.etree.ElementTree as ET  # only the Element type and ParseError: parsing is defusedxml
 from contextlib import suppress
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -23,7 +23,7 @@ from chalicelib.domain.customer import Contact, Customer, validate_email, valida
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.ids import customer_id_for
 from chalicelib.domain.invoice import Document, DocumentKind
-from chalicelib.domain.money import Money, normalise_currency
+from chalicelib.domain.money import Money, normalise_currency, parse_plain_amount
 from chalicelib.domain.terms import PaymentTerms
 from chalicelib.formats.records import ParsedFile, ParsedItem, RowError, SourceRecord, UnreadableFile
 
@@ -90,11 +90,9 @@ def _amount(root: ET.Element, path: str, currency: str) -> Decimal | None:
         return None
     text = (node.text or "").strip()
     try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise _Problem(path, f"{text!r} is not an amount", text) from exc
-    if not value.is_finite():
-        raise _Problem(path, f"{text!r} is not an amount", text)
+        value = parse_plain_amount(text)
+    except DomainError as exc:
+        raise _Problem(path, exc.message, text) from exc
     stated = (node.get("currencyID") or "").strip().upper()
     if stated != currency:
         raise _Problem(f"{path}/@currencyID", f"amount is in {stated or 'no currency'}, the document in {currency}",

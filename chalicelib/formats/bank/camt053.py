@@ -45,14 +45,14 @@ import xml.etree.ElementTree as ET  # only the Element type and ParseError: pars
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import BinaryIO
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from chalicelib.domain.errors import DomainError
-from chalicelib.domain.money import Money
+from chalicelib.domain.money import Money, parse_plain_amount
 from chalicelib.domain.payments import PaymentEvent, PaymentKind
 from chalicelib.formats.bank.model import PROVIDER, BankItem, SkippedEntry
 from chalicelib.formats.bank.references import explicit_reference, extract_references, rf_payload, unique_references
@@ -181,11 +181,8 @@ def _money(element: ET.Element | None) -> Money | None:
     if element is None or element.text is None:
         return None
     try:
-        value = Decimal(element.text.strip())
-        if not value.is_finite() or value < 0:
-            return None
-        return Money.of(value, element.get("Ccy") or "")
-    except (InvalidOperation, DomainError):
+        return Money.of(parse_plain_amount(element.text, signed=False), element.get("Ccy") or "")
+    except DomainError:
         return None
 
 

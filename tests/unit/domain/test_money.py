@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from chalicelib.domain.currencies import MINOR_UNITS
 from chalicelib.domain.errors import CurrencyMismatch, InvalidMoney, UnknownCurrency
-from chalicelib.domain.money import Money, parse_amount
+from chalicelib.domain.money import MAX_INTEGER_DIGITS, Money, parse_amount, parse_plain_amount
 
 currencies = st.sampled_from(sorted(MINOR_UNITS))
 
@@ -14,7 +14,7 @@ currencies = st.sampled_from(sorted(MINOR_UNITS))
 @st.composite
 def money(draw, currency=None):
     code = currency or draw(currencies)
-    minor = draw(st.integers(min_value=-10**15, max_value=10**15))
+    minor = draw(st.integers(min_value=-(10**15 - 1), max_value=10**15 - 1))
     return Money.from_minor(minor, code)
 
 
@@ -113,3 +113,49 @@ def test_parse_amount_reads_what_erps_write(m):
     if m.is_negative:
         text = f"({text})"
     assert parse_amount(text, ".") == m.amount
+
+
+# -- the one strict grammar ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "1e30", "1E5", "1_000", "NaN", "Infinity", "-inf", "１２３",  # full-width digits
+    "١٢٣", "12.3.4", "1,234.00", "", "+-1", "0x10", " ", ".", "9" * 40 + ".00",
+])
+def test_plain_amounts_refuse_everything_but_ascii_digits_and_one_point(text):
+    with pytest.raises(InvalidMoney):
+        parse_plain_amount(text)
+
+
+@pytest.mark.parametrize("text", ["١٢٣", "１２３", "1" * 16, "(1" + "0" * 29 + ")", "€ ١٢٣,٠٠"])
+def test_erp_amounts_share_the_same_digits_and_bound(text):
+    with pytest.raises(InvalidMoney):
+        parse_amount(text, ",")
+
+
+def test_the_bound_is_fifteen_integer_digits_leading_zeros_aside():
+    assert parse_plain_amount("9" * MAX_INTEGER_DIGITS + ".99") == Decimal("9" * MAX_INTEGER_DIGITS + ".99")
+    assert parse_plain_amount("000" + "9" * MAX_INTEGER_DIGITS) == Decimal("9" * MAX_INTEGER_DIGITS)
+    with pytest.raises(InvalidMoney, match="15 digits"):
+        parse_plain_amount("1" + "0" * MAX_INTEGER_DIGITS)
+
+
+def test_a_sign_is_refused_where_not_allowed():
+    assert parse_plain_amount("-12.50") == Decimal("-12.50")
+    with pytest.raises(InvalidMoney, match="sign"):
+        parse_plain_amount("-12.50", signed=False)
+
+
+def test_money_itself_refuses_what_the_parsers_would_and_a_huge_minor_amount():
+    with pytest.raises(InvalidMoney):
+        Money.of("1e3", "EUR")
+    with pytest.raises(InvalidMoney):
+        Money.of(Decimal("1E+20"), "EUR")
+    with pytest.raises(InvalidMoney):
+        Money.from_minor(10**30, "EUR")
+    assert Money.from_minor(10**17 - 1, "EUR").amount == Decimal("999999999999999.99")
+
+
+@given(st.integers(min_value=-(10**15 - 1), max_value=10**15 - 1), st.integers(min_value=0, max_value=4))
+def test_plain_amounts_read_back_what_they_print(integral, decimals):
+    value = Decimal(integral).scaleb(-decimals)
+    assert parse_plain_amount(f"{value:f}") == value
