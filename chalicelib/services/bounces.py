@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.customer import Customer
 from chalicelib.services.dunning import Alerts, Metrics, Task, TaskStore
-from chalicelib.services.ports import AuditEvent, StoredCustomer, VersionConflict
+from chalicelib.services.ports import AuditEvent, StoredCustomer, VersionConflict, conflict_retries
 
 ACTOR = "system:ses"
 
@@ -99,7 +99,7 @@ class BounceHandler:
 
     def _suppress(self, customer_id: str, feedback: Feedback, now: datetime) -> list[str]:
         wanted = set(feedback.addresses)
-        for _attempt in range(5):
+        for _attempt in conflict_retries(f"suppressing a bounced address of customer {customer_id}", self.metrics):
             stored = self.customers.get_customers([customer_id]).get(customer_id)
             if stored is None:
                 return []
@@ -119,4 +119,4 @@ class BounceHandler:
                 return [h for h in hits if h]
             except VersionConflict:
                 continue
-        return []
+        raise AssertionError("unreachable: conflict_retries raises when it runs out")

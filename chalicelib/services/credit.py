@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from chalicelib.domain.customer import Customer
 from chalicelib.domain.errors import DomainError, InvalidDocument
 from chalicelib.domain.money import Money
-from chalicelib.services.ports import AuditEvent, StoredCustomer, VersionConflict
+from chalicelib.services.ports import AuditEvent, StoredCustomer, VersionConflict, conflict_retries
 
 
 class NotFound(DomainError):
@@ -100,7 +100,7 @@ class CreditControl:
 
     def _change(self, customer_id: str, actor: str, change: Callable[[Customer], Customer], event_type: str,
                 data: dict[str, Any]) -> Customer:
-        for _attempt in range(5):
+        for _attempt in conflict_retries(f"changing customer {customer_id} ({event_type})"):
             stored = self.customers.get_customers([customer_id]).get(customer_id)
             if stored is None:
                 raise NotFound(f"customer {customer_id} not found", field="customer_id")
@@ -114,4 +114,4 @@ class CreditControl:
                 return updated
             except VersionConflict:
                 continue
-        raise VersionConflict(f"customer {customer_id} kept changing; try again")
+        raise AssertionError("unreachable: conflict_retries raises when it runs out")

@@ -58,6 +58,7 @@ from chalicelib.services.ports import (
     Task,
     TaskStore,
     VersionConflict,
+    conflict_retries,
 )
 
 SYSTEM = "system:dunning"
@@ -469,7 +470,7 @@ class DunningService:
             charges = tuple(_charge_from_json(c, claim.local_date, step) for c in line["charges"])
             next_at = datetime.fromisoformat(line["next_action_at"]) if line["next_action_at"] else None
             marker = f"{step}:{claim.channel}"
-            for _attempt in range(5):
+            for _attempt in conflict_retries(f"recording {marker} on invoice {invoice_id}", self.metrics):
                 invoice = known.pop(invoice_id, None) or self.invoices.get_invoices([invoice_id]).get(invoice_id)
                 if invoice is None:
                     break
@@ -519,7 +520,7 @@ class DunningService:
                                       self.agency_export(invoice.invoice_id))
 
     def _credit_hold(self, customer_id: str, invoice: Invoice, step: str, now: datetime) -> None:
-        for _attempt in range(5):
+        for _attempt in conflict_retries(f"credit hold on customer {customer_id}", self.metrics):
             stored = self.customers.get_customers([customer_id]).get(customer_id)
             if stored is None or stored.customer.credit_hold:
                 return
@@ -542,7 +543,7 @@ class DunningService:
         settled = []
         for invoice in invoices:
             current: Invoice | None = invoice
-            for _attempt in range(5):
+            for _attempt in conflict_retries(f"settling the promise on invoice {invoice.invoice_id}", self.metrics):
                 assert current is not None
                 outcome = promise_outcome(current, today)
                 if outcome is None:

@@ -3,6 +3,7 @@ tests may implement them in memory."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -62,6 +63,25 @@ class InsertConflict(Exception):
 
 class VersionConflict(Exception):
     """The record changed since it was read; read it again and retry."""
+
+
+class ConflictRetriesExhausted(VersionConflict):
+    """Every attempt of a read-modify-write lost to a concurrent writer. Raised, logged and counted, never
+    swallowed: a reminder sent but not recorded, or a bounce not applied, must be seen (the caller's trigger is
+    retried, and the dunning claim's repair path records what was sent)."""
+
+
+CONFLICT_ATTEMPTS = 5
+
+
+def conflict_retries(what: str, metrics: Metrics | None = None, attempts: int = CONFLICT_ATTEMPTS) -> Iterator[int]:
+    """`for _ in conflict_retries("recording a reminder on INV-1"): ... break` runs the body up to `attempts`
+    times; a loop that never breaks ends in ConflictRetriesExhausted instead of falling through silently."""
+    yield from range(attempts)
+    logging.getLogger("dunwell").error("gave up after %d version conflicts: %s", attempts, what)
+    if metrics is not None:
+        metrics.count("ConflictRetriesExhausted", 1, {})
+    raise ConflictRetriesExhausted(f"{what}: still conflicting after {attempts} attempts")
 
 
 class AlreadyRecorded(Exception):

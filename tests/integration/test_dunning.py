@@ -168,8 +168,8 @@ def test_a_crash_while_sending_is_never_sent_twice_but_flagged(
     claims = bootstrap.dunning_service().claims
     stuck = Claim("acme#2026-11-24#email", "acme", "email", date(2026, 11, 24), "dead-run",
                   [{"invoice_id": "INV-1", "step": "upcoming", "charges": [], "next_action_at": None, "actions": []}],
-                  lease_until=datetime.now(UTC) - timedelta(minutes=1))
-    assert claims.claim(stuck, datetime.now(UTC)) is None
+                  lease_until=datetime(2026, 11, 24, 0, 5, tzinfo=UTC))  # the dead run's lease ran out at night
+    assert claims.claim(stuck, datetime(2026, 11, 23, 23, 55, tzinfo=UTC)) is None
     summary = bootstrap.dunning_service().run(as_of=date(2026, 11, 24))
     assert summary.unconfirmed == 1 and summary.messages_sent["email"] == 0
     assert mails() == []
