@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import boto3
