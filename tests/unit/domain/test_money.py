@@ -126,7 +126,9 @@ def test_plain_amounts_refuse_everything_but_ascii_digits_and_one_point(text):
         parse_plain_amount(text)
 
 
-@pytest.mark.parametrize("text", ["\u0661\u0662\u0663", "\uff11\uff12\uff13", "1" * 16, "(1" + "0" * 29 + ")", "€ \u0661\u0662\u0663,\u0660\u0660"])
+@pytest.mark.parametrize("text", [
+    "\u0661\u0662\u0663", "\uff11\uff12\uff13", "1" * 16, "(1" + "0" * 29 + ")", "€ \u0661\u0662\u0663,\u0660\u0660",
+])
 def test_erp_amounts_share_the_same_digits_and_bound(text):
     with pytest.raises(InvalidMoney):
         parse_amount(text, ",")
