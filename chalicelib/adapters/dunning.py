@@ -36,6 +36,7 @@ from chalicelib.domain.dunning.charges import RateTable
 from chalicelib.domain.invoice import Invoice, InvoiceStatus
 from chalicelib.domain.plans import PlanStatus
 from chalicelib.services.dunning import (
+    MAX_CATCH_UP_DAYS,
     Claim,
     DunningSettings,
     InvoicesChanged,
@@ -184,6 +185,13 @@ class DynamoTasks:
         except TaskModel.DoesNotExist:
             return None
 
+    def list_open_of_kind(self, kind: str, limit: int, cursor: dict[str, Any] | None
+                          ) -> tuple[list[Task], dict[str, Any] | None]:
+        """Open tasks of one kind, newest first: reads the open tasks (the work at hand), never the ledger."""
+        result = TaskModel.by_status.query("open", scan_index_forward=False, limit=limit, last_evaluated_key=cursor,
+                                           filter_condition=TaskModel.kind == kind)
+        return [_task_from_model(m) for m in result], result.last_evaluated_key
+
     def list(self, status: str, limit: int, cursor: dict[str, Any] | None) -> tuple[list[Task], dict[str, Any] | None]:
         result = TaskModel.by_status.query(status, scan_index_forward=False, limit=limit,
                                            last_evaluated_key=cursor)
@@ -232,7 +240,8 @@ class DynamoDunningSettings:
         document = m.document or {}
         rows = document.get("reference_rates")
         table = RateTable.from_rows(rows) if rows is not None else DunningSettings().rate_table
-        return DunningSettings(bool(document.get("kill_switch", False)), table, int(m.version or 0))
+        return DunningSettings(bool(document.get("kill_switch", False)), table, int(m.version or 0),
+                               int(document.get("max_catch_up_days", MAX_CATCH_UP_DAYS)))
 
     def save(self, settings: DunningSettings, event: AuditEvent, actor: str, now: datetime) -> None:
         model = PolicyModel(policy_id=SETTINGS_ID, list_key="settings", document=settings.to_dict(),

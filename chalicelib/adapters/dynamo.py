@@ -127,6 +127,9 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         promise_balance_minor=_minor(invoice.promise_balance),
         broken_promise=invoice.broken_promise.isoformat() if invoice.broken_promise else None,
         operation_keys=sorted(invoice.operation_keys) or None,
+        first_seen_on=(invoice.first_seen_on or (created_at or now).astimezone(UTC).date()).isoformat(),
+        last_notice_on=invoice.last_notice_on.isoformat() if invoice.last_notice_on else None,
+        review_released=invoice.review_released,
         created_at=created_at or now,
         updated_at=now,
     )
@@ -171,6 +174,9 @@ def model_to_invoice(m: InvoiceModel) -> Invoice:
         promise_balance=None if m.promise_balance_minor is None else money(m.promise_balance_minor),
         broken_promise=date.fromisoformat(m.broken_promise) if m.broken_promise else None,
         operation_keys=frozenset(m.operation_keys or ()),
+        first_seen_on=date.fromisoformat(m.first_seen_on) if m.first_seen_on else m.created_at.astimezone(UTC).date(),
+        last_notice_on=date.fromisoformat(m.last_notice_on) if m.last_notice_on else None,
+        review_released=bool(m.review_released),
     )
 
 
@@ -367,7 +373,8 @@ class DynamoLedger:
             raise
 
 
-_IMMUTABLE_INVOICE_FIELDS = {"invoice_id", "version", "created_at", "import_id", "number"}
+# first_seen_on too: an amendment rebuilt from a file must not make an old invoice new.
+_IMMUTABLE_INVOICE_FIELDS = {"invoice_id", "version", "created_at", "import_id", "number", "first_seen_on"}
 
 
 def _mutable_invoice_actions(model: InvoiceModel) -> list[Any]:

@@ -113,6 +113,9 @@ class InvoiceModel(Model):
     promise_balance_minor = NumberAttribute(null=True)  # the balance when the promise was made
     broken_promise = UnicodeAttribute(null=True)  # a broken promise's date, until the next reminder
     operation_keys = JSONAttribute(null=True)  # sorted Idempotency-Keys of one-off operations (write-offs)
+    first_seen_on = UnicodeAttribute(null=True)  # UTC date of the first import; older items: created_at's date
+    last_notice_on = UnicodeAttribute(null=True)  # the customer's local date of the last notice about it
+    review_released = BooleanAttribute(default=False)  # a collector released it for automatic dunning
     dunning_shard = UnicodeAttribute(null=True)
     next_action_key = UnicodeAttribute(null=True)  # "<UTC yyyy-mm-ddThh:mm:ssZ>#<invoice_id>"
     created_at = UTCDateTimeAttribute()

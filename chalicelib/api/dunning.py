@@ -25,6 +25,7 @@ from chalicelib.api.http import (
     start_key,
     text_field,
 )
+from chalicelib.domain.dunning.policy import MAX_OFFSET_DAYS
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.services.api_keys import Role
 from chalicelib.services.ports import AuditEvent
@@ -78,7 +79,7 @@ def put_settings() -> dict[str, Any]:
     from chalicelib.domain.dunning.charges import RateTable
 
     body = json_body(blueprint)
-    unknown = set(body) - {"kill_switch", "reference_rates", "version"}
+    unknown = set(body) - {"kill_switch", "reference_rates", "version", "max_catch_up_days"}
     if unknown:
         raise ApiError(422, "invalid_settings", f"unknown fields {sorted(unknown)}", sorted(unknown)[0])
     store: Any = bootstrap.dunning_settings()
@@ -90,6 +91,12 @@ def put_settings() -> dict[str, Any]:
         if not isinstance(body["kill_switch"], bool):
             raise ApiError(422, "invalid_settings", "kill_switch must be true or false", "kill_switch")
         updated = replace(updated, kill_switch=body["kill_switch"])
+    if "max_catch_up_days" in body:
+        days = body["max_catch_up_days"]
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_OFFSET_DAYS:
+            raise ApiError(422, "invalid_settings", f"max_catch_up_days must be a whole number from 0 to "
+                           f"{MAX_OFFSET_DAYS}", "max_catch_up_days")
+        updated = replace(updated, max_catch_up_days=days)
     if "reference_rates" in body:
         if not isinstance(body["reference_rates"], list):
             raise ApiError(422, "invalid_settings", "reference_rates must be a list of rows", "reference_rates")
@@ -178,6 +185,37 @@ def complete_task(task_id: str) -> dict[str, Any]:
     if task is None:
         raise NotFound(f"task {task_id}")
     return _task_view(task)
+
+
+@blueprint.route("/dunning/review", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def list_held_for_review() -> dict[str, Any]:
+    """Invoices Dunwell will not chase until a collector releases them (too old at import, or a ladder that
+    cannot reach its next step honestly), with why, newest first."""
+    from chalicelib.api.views import invoice_view
+
+    params = query_params(blueprint)
+    tasks, last_key = bootstrap.tasks().list_open_of_kind("dunning_review", page_limit(params), start_key(params))
+    invoices = bootstrap.ledger().get_invoices([t.invoice_id for t in tasks if t.invoice_id])
+    today = datetime.now(UTC).date()
+    items = [{"task_id": t.task_id, "reason": t.detail.get("reason"), "held_at": t.created_at.isoformat(),
+              "invoice": invoice_view(invoices[t.invoice_id], today)}
+             for t in tasks if t.invoice_id in invoices]
+    return key_page(items, last_key)
+
+
+@blueprint.route("/invoices/{invoice_id}/release", methods=["POST"])
+@endpoint(blueprint, role=Role.COLLECTOR)
+def release_for_dunning(invoice_id: str) -> dict[str, Any]:
+    """Lets the sweep chase an invoice held for review, starting with the neutral first notice."""
+    from chalicelib.api.views import invoice_view
+
+    body = json_body(blueprint) if blueprint.current_request.raw_body else {}
+    reject_unknown(body, set())
+    if not is_valid_id(invoice_id):
+        raise NotFound(f"invoice {invoice_id}")
+    invoice = bootstrap.dunning_service().release_for_review(invoice_id, actor(blueprint))
+    return invoice_view(invoice, datetime.now(UTC).date())
 
 
 @blueprint.route("/invoices/{invoice_id}/agency-export", methods=["GET"])

@@ -124,6 +124,7 @@ def _schemas() -> dict[str, Schema]:
         "contractual_annual_rate": nullable(ref("Decimal")),
         "default_timezone": STRING,
         "payment_allocation": {"type": "string", "enum": list(PAYMENT_ALLOCATIONS)},
+        "min_notice_gap_days": {**INTEGER, "minimum": 1, "maximum": 90},
     }
     reference_rate = obj({
         "scheme": {"type": "string", "enum": ["ecb_mro", "boe_base"]},
@@ -278,9 +279,13 @@ def _schemas() -> dict[str, Schema]:
         "ReferenceRate": reference_rate,
         "DunningSettings": obj({"kill_switch": BOOLEAN,
                                 "reference_rates": {"type": "array", "items": ref("ReferenceRate")},
+                                "max_catch_up_days": INTEGER,
                                 "version": INTEGER}),
         "DunningSettingsChanges": obj({
             "kill_switch": {**BOOLEAN, "description": "true stops every reminder"},
+            "max_catch_up_days": {**INTEGER, "minimum": 0, "maximum": 3650, "description":
+                                  "an invoice more overdue than this when first imported is not chased until a "
+                                  "collector releases it (POST /invoices/{id}/release)"},
             "reference_rates": {"type": "array", "items": obj(
                 {"scheme": reference_rate["properties"]["scheme"], "valid_from": DATE,
                  "rate": {"oneOf": [ref("Decimal"), INTEGER]}, "source": TEXT},
@@ -288,6 +293,9 @@ def _schemas() -> dict[str, Schema]:
             "version": {**INTEGER, "description": "the version read; a different one is 409"},
         }, required=[], closed=True),
         "Task": task,
+        "HeldForReview": obj({"task_id": STRING, "reason": {"type": "string", "enum": ["needs_review",
+                                                                                        "too_few_notices"]},
+                              "held_at": DATE_TIME, "invoice": ref("Invoice")}),
         "Dispute": obj({
             "id": STRING, "invoice_id": STRING, "invoice_number": STRING, "customer_id": STRING,
             "currency": CURRENCY, "reason": {"type": "string", "enum": list(DISPUTE_REASONS)},
@@ -566,6 +574,15 @@ def _paths() -> dict[str, dict[str, Schema]]:
                                      ("201", _json("The task", ref("Task"))), body=ref("NewTask"),
                                      errors=("404",),
                                      description="404 when the invoice or customer named does not exist.")},
+        "/dunning/review": {"get": operation(
+            "dunning", "Invoices held for review before any reminder, newest first", viewer,
+            ("200", _json("A page", _page("HeldForReview"))), params=[*PAGING],
+            description="An invoice more than `max_catch_up_days` overdue when first imported, or whose ladder "
+                        "cannot reach its next step honestly (a final notice needs two earlier notices), waits "
+                        "here until `POST /invoices/{invoice_id}/release`.")},
+        "/invoices/{invoice_id}/release": {"post": operation(
+            "dunning", "Release an invoice held for review: the sweep chases it from the neutral first notice",
+            collector, ("200", _json("The invoice", ref("Invoice"))), params=[INVOICE_ID], errors=("404",))},
         "/tasks/{task_id}/complete": {"post": operation(
             "dunning", "Close a task", collector, ("200", _json("The task", ref("Task"))),
             params=[path_param("task_id", "the task")], errors=("409",))},

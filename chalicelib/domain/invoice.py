@@ -150,6 +150,11 @@ class Invoice:
     promise_balance: Money | None = None  # the balance when the promise was made: kept once it fell by the amount
     broken_promise: date | None = None  # a broken promise's date, until the next reminder has mentioned it
     operation_keys: frozenset[str] = frozenset()  # Idempotency-Keys of one-off operations applied (write-offs)
+    # Day one: when Dunwell first saw the invoice (UTC date of its import), the customer's local date of the last
+    # notice about it, and whether a collector released an invoice too old at import to be chased automatically.
+    first_seen_on: date | None = None
+    last_notice_on: date | None = None
+    review_released: bool = False
 
     @classmethod
     def from_document(cls, document: Document) -> Invoice:

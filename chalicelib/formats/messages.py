@@ -25,8 +25,9 @@ from typing import Any
 
 from chalicelib.domain.currencies import MINOR_UNITS
 
-TONES = ("friendly", "firm", "final", "escalation", "promise_missed", "plan_instalment")
-"""friendly: before due / due today; firm: overdue; final: final notice (statutory fees and next steps);
+TONES = ("friendly", "firm", "overdue_statement", "final", "escalation", "promise_missed", "plan_instalment")
+"""friendly: before due / due today; firm: overdue; overdue_statement: the first, neutral word about an invoice
+already past due (claims no earlier contact); final: final notice (statutory fees and next steps);
 escalation: handed to collections; promise_missed: a promise to pay was broken; plan_instalment: payment plan."""
 
 DEFAULT_LOCALE = "en"

@@ -66,6 +66,10 @@ CLAIM_LEASE = timedelta(minutes=10)
 RETRY_AFTER_FAILURE = timedelta(hours=1)
 CHARGE_CODES = {"fee": "late_fee", "interest": "interest", "compensation": "compensation"}
 TONE_RANK = {tone: rank for rank, tone in enumerate(TONES)}
+REVIEW_REASONS = frozenset({"needs_review", "too_few_notices"})
+
+
+MAX_CATCH_UP_DAYS = 365  # older debts at go-live wait for a collector's release (decision.py)
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,11 @@ class DunningSettings:
     kill_switch: bool = False
     rate_table: RateTable = DEFAULT_RATE_TABLE
     version: int = 0
+    max_catch_up_days: int = MAX_CATCH_UP_DAYS
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kill_switch": self.kill_switch, "reference_rates": self.rate_table.to_rows()}
+        return {"kill_switch": self.kill_switch, "reference_rates": self.rate_table.to_rows(),
+                "max_catch_up_days": self.max_catch_up_days}
 
 
 # ---- ports -----------------------------------------------------------------------------------------
@@ -298,7 +304,8 @@ class DunningService:
             policy = self.policy_for(customer.policy_id)
             decision = decide(state_of(invoice), customer, policy, history_of(invoice),
                               window_start(as_of, customer, policy), customer_paused=customer.dunning_paused,
-                              kill_switch=settings.kill_switch, rate_table=settings.rate_table)
+                              kill_switch=settings.kill_switch, rate_table=settings.rate_table,
+                              max_catch_up_days=settings.max_catch_up_days)
             out.append(_decision_view(invoice, decision))
         return out
 
@@ -335,17 +342,21 @@ class DunningService:
         planned: list[Planned] = []
         for invoice in invoices:
             decision = decide(state_of(invoice), customer, policy, history_of(invoice), now,
-                              customer_paused=customer.dunning_paused, rate_table=settings.rate_table)
+                              customer_paused=customer.dunning_paused, rate_table=settings.rate_table,
+                              max_catch_up_days=settings.max_catch_up_days)
             if decision.action == "send":
                 planned.append(Planned(invoice, decision))
                 continue
             summary.skipped[decision.reason] += 1
+            if decision.reason in REVIEW_REASONS:
+                self._ask_for_review(invoice, customer, decision, now)
             if invoice.next_action_at != decision.next_action_at:
                 self._reschedule(invoice, decision.next_action_at, now)
-        if not planned:
-            return
         tz = customer_tz(customer, policy)
         today = now.astimezone(tz).date()
+        planned = self._defer_first_contacts(planned, customer, policy, today, now, summary)
+        if not planned:
+            return
         failed: set[str] = set()
         # The invoices as last read or written: recording a send starts from these, not from a fresh read.
         latest = {p.invoice.invoice_id: p.invoice for p in planned}
@@ -386,6 +397,8 @@ class DunningService:
             return True
         steps = [p.decision.step for p in planned if p.decision.step is not None]
         tone = worst_tone(steps)
+        if tone in ("friendly", "firm") and all(p.decision.first_contact for p in planned):
+            tone = "overdue_statement"  # the first word about these debts: no "reminder", no "again"
         promise_date = _missed_promise(planned) if tone in ("friendly", "firm") else None
         if promise_date is not None:
             tone = "promise_missed"  # a final notice or an escalation says more than a missed promise
@@ -458,6 +471,55 @@ class DunningService:
         return self.renderer.line(invoice, invoice.principal_to_chase(policy.charges_first), shown, today,
                                   decision.discount)
 
+    def _defer_first_contacts(self, planned: list[Planned], customer: Customer, policy: Policy, today: date,
+                              now: datetime, summary: RunSummary) -> list[Planned]:
+        """A message that is a final notice or an escalation says "despite our reminders": an invoice never
+        mentioned before must not appear in it. Such invoices get their own, neutral, message the next sending
+        day (one message per customer and day)."""
+        if not any(p.decision.step is not None and p.decision.step.presupposes_notices for p in planned):
+            return planned
+        waiting = [p for p in planned if p.decision.first_contact]
+        if waiting:
+            when = next_send_time(today + timedelta(days=1), customer_tz(customer, policy), customer.country,
+                                  policy.send_window, policy.business_days_only)
+            for p in waiting:
+                summary.skipped["first_contact_deferred"] += 1
+                self._reschedule(p.invoice, when, now)
+        return [p for p in planned if not p.decision.first_contact]
+
+    def _ask_for_review(self, invoice: Invoice, customer: Customer, decision: Decision, now: datetime) -> None:
+        """An invoice Dunwell will not chase by itself (far overdue at import, or a ladder that cannot reach its
+        next step honestly) waits for a collector, once, on the task list."""
+        if self.tasks.open(Task(
+                f"review:{invoice.invoice_id}", "dunning_review",
+                f"Review before chasing: invoice {invoice.number} of {customer.name}, due {invoice.due_date}, "
+                f"{invoice.balance} open", customer.customer_id, invoice.invoice_id,
+                {"reason": decision.reason, "due_date": invoice.due_date.isoformat(),
+                 "balance": invoice.balance.to_api(), "warnings": list(decision.warnings)}, now, SYSTEM)):
+            self.metrics.count("InvoicesHeldForReview", 1, {"reason": decision.reason})
+
+    def release_for_review(self, invoice_id: str, actor: str) -> Invoice:
+        """A collector lets Dunwell chase an invoice it held for review: from the neutral first notice on."""
+        now = self.clock()
+        invoice: Invoice
+        for _attempt in conflict_retries(f"releasing invoice {invoice_id}", self.metrics):
+            found = self.invoices.get_invoices([invoice_id]).get(invoice_id)
+            if found is None:
+                raise NotFound(f"invoice {invoice_id} not found", field="invoice_id")
+            invoice = found
+            if invoice.review_released:
+                break  # released before: nothing to write, nothing to announce
+            event = AuditEvent(f"invoice#{invoice_id}", "invoice.review_released", actor, now, f"v{invoice.version}",
+                               {"due_date": invoice.due_date.isoformat(), "balance": invoice.balance.to_api()})
+            try:
+                invoice = self.invoices.save_invoice(replace(invoice, review_released=True, next_action_at=now),
+                                                     [event], now)
+                break
+            except VersionConflict:
+                continue
+        self.tasks.complete(f"review:{invoice_id}", actor, now)
+        return invoice
+
     # ---- recording -----------------------------------------------------------------------------------
 
     def _record(self, claim: Claim, message_id: str, *, confirmed: bool, now: datetime, summary: RunSummary,
@@ -480,8 +542,10 @@ class DunningService:
                 actions = [a for a in line["actions"] if f"{step}:action:{a}" not in invoice.reminders_sent]
                 if already_sent and not new_charges and not actions:
                     break
+                last_notice = max(d for d in (invoice.last_notice_on, claim.local_date) if d is not None)
                 updated = replace(charged, reminders_sent=invoice.reminders_sent | {marker} | {
-                    f"{step}:action:{a}" for a in actions}, next_action_at=next_at, broken_promise=None)
+                    f"{step}:action:{a}" for a in actions}, next_action_at=next_at, broken_promise=None,
+                    last_notice_on=last_notice)
                 events = [] if already_sent else [AuditEvent(
                     f"invoice#{invoice_id}", "reminder.sent", SYSTEM, now, f"{claim.message_key}",
                     {"step": step, "channel": claim.channel, "message_key": claim.message_key,

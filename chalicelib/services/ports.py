@@ -220,6 +220,9 @@ class TaskStore(Protocol):
     def open(self, task: Task) -> bool:
         """Create unless a task with this id exists; True when created."""
 
+    def complete(self, task_id: str, actor: str, now: datetime) -> Task | None:
+        """Mark done (audited); None when there is no such task."""
+
 
 class Alerts(Protocol):
     def publish(self, subject: str, message: dict[str, Any]) -> None: ...

@@ -273,7 +273,7 @@ def test_a_kept_promise_lets_the_ladder_chase_the_rest(client: Any, s3: Any, buc
     assert run(client, admin_headers, "2026-12-08")["reminders"] == {}
     kept = run(client, admin_headers, "2026-12-14")
     assert kept["actions"] == {"promise_kept": 1} and kept["reminders"] == {"overdue_7": 1}
-    assert mails()[-1]["Subject"] == "Payment overdue: invoice INV-1"
+    assert mails()[-1]["Subject"] == "Statement: invoice INV-1 is open"  # the first word about it: neutral
     assert "600.00" in text_of(mails()[-1])
     assert get_json(client, "/tasks", admin_headers)[1]["items"] == []
 

@@ -73,23 +73,25 @@ def test_a_ladder_unfolds_once_per_step_and_catches_up(client: Any, s3: Any, buc
     assert len(mails()) == 1
 
     assert run(client, admin_headers, "2026-12-01")["reminders"] == {"due_today": 2}
-    # Missed runs: on 2027-01-20 (due + 50) only the escalation goes out, once.
-    late = run(client, admin_headers, "2027-01-20")
-    assert late["reminders"] == {"escalation": 2}
-    assert late["actions"] == {"collector_task": 2, "credit_hold": 2, "notify_finance": 2}
-    assert len(mails()) == 3
+    # Missed runs: on 2027-01-20 (due + 50) the ladder goes on one step a week from where it was, never a burst:
+    # no final notice or escalation as the next word after "due today".
+    late = [run(client, admin_headers, day) for day in ("2027-01-20", "2027-01-27", "2027-02-03", "2027-02-10")]
+    assert [r["reminders"] for r in late] == [{"overdue_7": 2}, {"overdue_21": 2}, {"final_notice": 2},
+                                              {"escalation": 2}]
+    assert [r["actions"] for r in late] == [{}, {}, {}, {"collector_task": 2, "credit_hold": 2, "notify_finance": 2}]
+    assert len(mails()) == 6
 
     status, invoice = get_json(client, "/invoices/INV-1", admin_headers)
-    assert status == 200 and invoice["reminders_sent"] == [
-        "due_today:email", "escalation:action:collector_task", "escalation:action:credit_hold",
-        "escalation:action:notify_finance", "escalation:email", "upcoming:email"]
+    assert status == 200 and {"escalation:action:credit_hold", "escalation:email", "final_notice:email",
+                              "overdue_21:email", "overdue_7:email"} <= set(invoice["reminders_sent"])
     assert invoice["next_action_at"] is None  # the ladder is done
     status, customer = get_json(client, "/customers/acme", admin_headers)
     assert customer["credit_hold"] is True
     status, tasks = get_json(client, "/tasks", admin_headers)
     assert {t["invoice_id"] for t in tasks["items"]} == {"INV-1", "INV-2"}
     export = get_json(client, "/invoices/INV-1/agency-export", admin_headers)[1]
-    assert [n["step"] for n in export["notices"]] == ["upcoming", "due_today", "escalation"]
+    assert list(dict.fromkeys(n["step"] for n in export["notices"])) == [
+        "upcoming", "due_today", "overdue_7", "overdue_21", "final_notice", "escalation"]
     assert all(n["provider_message_id"] for n in export["notices"])
 
 
@@ -99,7 +101,8 @@ def test_preview_explains_and_writes_nothing(client: Any, s3: Any, bucket: str, 
     status, body = get_json(client, "/dunning/preview?as_of=2026-12-08", admin_headers)
     assert status == 200
     [item] = body["items"]
-    assert (item["action"], item["step"], item["reason"]) == ("send", "overdue_7", "catch_up")
+    # Nothing was ever sent about it: the first word is the neutral statement at the first overdue step.
+    assert (item["action"], item["step"], item["reason"]) == ("send", "overdue_7", "first_contact")
     assert item["skipped_steps"] == [{"step": "upcoming", "reason": "superseded"},
                                      {"step": "due_today", "reason": "superseded"}]
     assert mails() == []
@@ -129,15 +132,18 @@ def test_final_notice_charges_statutory_compensation_and_interest_once(
                                body=json.dumps(policy))
     assert response.status_code == 200, response.body
     drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1", due="2026-03-03", issued="2026-02-01")))
-    summary = run(client, admin_headers, "2026-04-07")  # due + 35: the final notice
+    # Imported at due + 35: a neutral first notice, a second one a week later, then the final notice.
+    assert run(client, admin_headers, "2026-04-07")["reminders"] == {"overdue_7": 1}
+    assert run(client, admin_headers, "2026-04-14")["reminders"] == {"overdue_21": 1}
+    summary = run(client, admin_headers, "2026-04-21")
     assert summary["reminders"] == {"final_notice": 1}
     assert summary["charges_added"] == 2
     invoice = get_json(client, "/invoices/INV-1", admin_headers)[1]
-    # 1000.00 principal, EUR 40, and 35 days at 2.15 + 8 = 10.15 % : 1000 * 0.1015 * 35 / 365 = 9.73
-    assert invoice["charged"] == "49.73"
-    assert invoice["balance"] == "1049.73"
-    assert "40,00" in text_of(mails()[0]) or "40.00" in text_of(mails()[0])
-    assert run(client, admin_headers, "2026-04-07")["charges_added"] == 0
+    # 1000.00 principal, EUR 40, and 49 days at 2.15 + 8 = 10.15 % : 1000 * 0.1015 * 49 / 365 = 13.63
+    assert invoice["charged"] == "53.63"
+    assert invoice["balance"] == "1053.63"
+    assert "40,00" in text_of(mails()[-1]) or "40.00" in text_of(mails()[-1])
+    assert run(client, admin_headers, "2026-04-21")["charges_added"] == 0
 
 
 def test_a_crash_between_send_and_record_is_repaired_without_a_second_send(

@@ -93,8 +93,8 @@ def test_a_plan_takes_invoices_off_the_ladder_and_reminds_of_each_instalment_unt
 
     broken = run(client, admin_headers, "2027-01-21")  # due + grace + 1: instalment 2 missed
     assert broken["plans"]["broken"] == 1
-    # Back on the ladder at once, at the step each invoice reached (catch-up sends the highest: escalation).
-    assert broken["invoices_considered"] == 2 and broken["reminders"] == {"escalation": 2}
+    # Back on the ladder at once, one step on from where each invoice was (catch-up never jumps to escalation).
+    assert broken["invoices_considered"] == 2 and broken["reminders"] == {"overdue_7": 2}
     _, ended = get_json(client, f"/payment-plans/{plan['id']}", admin_headers)
     assert (ended["status"], ended["end_reason"], ended["ended_by"]) == ("broken", "instalment 2 missed",
                                                                          "system:plans")

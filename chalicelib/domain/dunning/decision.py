@@ -8,8 +8,17 @@ Rules, in order:
 2. The ladder follows the due date and the history, never the balance: a partial payment resets nothing.
    The highest step already sent is the floor; nothing at or below it is sent again, except channels of
    that very step that were not sent yet (a send interrupted between email and SMS).
-3. Catch-up: of the steps now reached above the floor only the highest is sent, once; the ones between
-   are reported in `skipped_steps` with reason "superseded", never dropped silently.
+3. Day one and catch-up never claim what did not happen:
+   - The first notice about an invoice already past due (nothing sent for it yet) is the first overdue step
+     that presupposes nothing, flagged `first_contact` (the message is a neutral overdue statement); the
+     pre-due steps it passes are reported in `skipped_steps` as "superseded", never dropped silently.
+   - An invoice more than `max_catch_up_days` overdue when Dunwell first saw it is not chased until a
+     collector releases it (skip "needs_review").
+   - After that the ladder moves one step at a time. When it is behind (a later step is reached already), the
+     next notice waits `min_notice_gap_days` after the last one (or the ladder's own gap, if shorter).
+   - A step that presupposes earlier notices (final notice, escalation, credit hold, agency hand-off) needs
+     MIN_PRIOR_NOTICES notices really sent and the full gap after the last one; a ladder that cannot get
+     there asks for a person (skip "too_few_notices"). Escalation actions come only from the step sent.
 4. When: only on a sending day (business day and not a public holiday of the customer's country, unless
    the policy says otherwise), inside the local send window, and at most once a day per customer.
    The sweep decides all of a customer's invoices from one history snapshot and consolidates the "send"
@@ -43,7 +52,7 @@ from chalicelib.domain.dunning.charges import (
     charges_due,
     early_payment_discount,
 )
-from chalicelib.domain.dunning.policy import CHANNELS, Channel, Policy, Step
+from chalicelib.domain.dunning.policy import CHANNELS, MIN_PRIOR_NOTICES, Channel, Policy, Step
 from chalicelib.domain.invoice import Invoice, InvoiceStatus
 
 DecisionAction = Literal["send", "skip", "wait"]
@@ -63,6 +72,12 @@ class History:
     sent: frozenset[tuple[str, str]] = frozenset()  # (step name, channel) already sent for this invoice
     charged_keys: frozenset[str] = frozenset()  # Charge.key values already charged for this invoice
     customer_last_sent_on: date | None = None  # customer's local date of their last message (any invoice)
+    last_notice_on: date | None = None  # customer's local date of the last notice about this invoice
+
+    @property
+    def notices_sent(self) -> int:
+        """Steps of the ladder really sent for this invoice, on any channel."""
+        return len({name for name, _channel in self.sent})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +93,7 @@ class Decision:
     discount: EarlyPaymentDiscount | None = None
     unreachable_channels: tuple[Channel, ...] = ()  # step channels the customer has no contact for
     warnings: tuple[str, ...] = field(default=())
+    first_contact: bool = False  # the first notice about an invoice already past due: claims no earlier contact
 
 
 EARLIEST_UTC_OFFSET = timedelta(hours=14)  # Kiribati (UTC+14): the first place where a day begins
@@ -99,7 +115,8 @@ def history_of(invoice: Invoice, customer_last_sent_on: date | None = None) -> H
     """What the invoice item records: "<step>:<channel>" sends (other markers, such as actions, have more parts)."""
     sent = frozenset(
         (parts[0], parts[1]) for parts in (entry.split(":") for entry in invoice.reminders_sent) if len(parts) == 2)
-    return History(sent=sent, charged_keys=invoice.charge_keys(), customer_last_sent_on=customer_last_sent_on)
+    return History(sent=sent, charged_keys=invoice.charge_keys(), customer_last_sent_on=customer_last_sent_on,
+                   last_notice_on=invoice.last_notice_on)
 
 
 def reachable_channels(customer: Customer) -> frozenset[Channel]:
@@ -134,7 +151,7 @@ def _hold_reason(state: InvoiceState, today: date, customer_paused: bool, kill_s
 
 def decide(state: InvoiceState, customer: Customer, policy: Policy, history: History, now_utc: datetime, *,
            customer_paused: bool = False, kill_switch: bool = False,
-           rate_table: RateTable = DEFAULT_RATE_TABLE) -> Decision:
+           rate_table: RateTable = DEFAULT_RATE_TABLE, max_catch_up_days: int | None = None) -> Decision:
     if now_utc.tzinfo is None:
         raise ValueError("now_utc must be an aware datetime")
     invoice = state.invoice
@@ -168,14 +185,48 @@ def decide(state: InvoiceState, customer: Customer, policy: Policy, history: His
     top = max(reached, default=-1)
     reachable = reachable_channels(customer)
 
-    # The step to send now: the highest one reached above the floor, or the floor step itself while
-    # some of its reachable channels were never sent.
+    def earliest(index: int, after: int, last_notice: date | None) -> date:
+        """The first day step `index` may go when step `after` was the last sent, on `last_notice`: its own date,
+        and never sooner after the last notice than the ladder's gap (capped at the policy's minimum gap), or
+        the full minimum gap before a step that presupposes earlier notices."""
+        day = invoice.due_date + timedelta(days=steps[index].offset_days)
+        if after < 0 or last_notice is None:
+            return day
+        step = steps[index]
+        gap = policy.min_notice_gap_days if step.presupposes_notices else min(
+            policy.min_notice_gap_days, step.offset_days - steps[after].offset_days)
+        return max(day, last_notice + timedelta(days=gap))
+
+    # The next step on the ladder (sent when its day has come), and the steps it passes on first contact.
+    first_contact = False
+    passed: tuple[Step, ...] = ()
+    candidate: int | None
+    if floor >= 0:
+        candidate = floor + 1 if floor + 1 < len(steps) else None
+        if candidate is not None and top >= 0 and steps[candidate].offset_days <= 0 < steps[top].offset_days:
+            # Past due already: a "due soon" or "due today" reminder would be stale; on to the first overdue step.
+            later = next((i for i in range(candidate, len(steps)) if steps[i].offset_days > 0), None)
+            candidate, passed = later, steps[candidate:later]
+    elif top < 0:
+        candidate = 0
+    elif steps[top].offset_days <= 0:
+        candidate, passed = top, steps[:top]  # pre-due: the latest reminder reached, once
+    else:
+        candidate = next((i for i, s in enumerate(steps) if s.offset_days > 0 and not s.presupposes_notices), None)
+        first_contact = candidate is not None and candidate <= top
+        passed = steps[:candidate] if first_contact and candidate is not None else ()
+    candidate_day = None if candidate is None else earliest(candidate, floor, history.last_notice_on)
+    # The floor step itself while some of its reachable channels were never sent (a send interrupted between
+    # email and SMS, a phone number added since).
     floor_unfinished = top == floor >= 0 and any(
         (steps[top].name, c) not in history.sent and c in reachable for c in steps[top].channels)
-    target: int | None = top if top > floor or floor_unfinished else None
-    next_index = max(floor, top) + 1
-    next_step_at = window_on(invoice.due_date + timedelta(days=steps[next_index].offset_days)) \
-        if next_index < len(steps) else None
+    target: int | None = floor if floor_unfinished else (
+        candidate if candidate_day is not None and candidate_day <= today else None)
+    next_step_at: datetime | None = None
+    if target is not None and target + 1 < len(steps):
+        next_step_at = window_on(earliest(target + 1, target, today))
+    elif target is None and candidate_day is not None:
+        next_step_at = window_on(candidate_day)
     sorted_warnings = tuple(dict.fromkeys(warnings))
 
     hold = _hold_reason(state, today, customer_paused, kill_switch)
@@ -190,12 +241,26 @@ def decide(state: InvoiceState, customer: Customer, policy: Policy, history: His
             next_at = window_on(state.promised_until + timedelta(days=1))
         return Decision("skip", hold, next_action_at=next_at, warnings=sorted_warnings)
 
+    if floor < 0 and top >= 0 and steps[top].offset_days > 0 and candidate is None:
+        return Decision("skip", "too_few_notices", warnings=(
+            *sorted_warnings, "the policy has no overdue step that presupposes nothing: a first notice needs one"))
+    if first_contact and max_catch_up_days is not None and not invoice.review_released:
+        seen = min(invoice.first_seen_on or today, today)
+        if (seen - invoice.due_date).days > max_catch_up_days:
+            return Decision("skip", "needs_review", warnings=sorted_warnings)
+
     if target is None:
-        if next_step_at is None:
+        if candidate is None:
             return Decision("wait", "ladder_complete", warnings=sorted_warnings)
-        return Decision("wait", "no_step_due", next_action_at=next_step_at, warnings=sorted_warnings)
+        assert candidate_day is not None
+        reason = "notice_gap" if candidate <= top else "no_step_due"
+        return Decision("wait", reason, next_action_at=next_step_at, warnings=sorted_warnings)
 
     step = steps[target]
+    if step.presupposes_notices and target != floor and history.notices_sent < MIN_PRIOR_NOTICES:
+        return Decision("skip", "too_few_notices", step=step, warnings=(
+            *sorted_warnings, f"{step.name} presupposes {MIN_PRIOR_NOTICES} earlier notices; "
+                              f"{history.notices_sent} sent"))
     channels = tuple(c for c in step.channels if c in reachable and (step.name, c) not in history.sent)
     unreachable = tuple(c for c in step.channels if c not in reachable)
     if not channels and unreachable and not any((step.name, c) in history.sent for c in CHANNELS):
@@ -217,21 +282,22 @@ def decide(state: InvoiceState, customer: Customer, policy: Policy, history: His
         return Decision("wait", "customer_contacted_today", step=step,
                         next_action_at=window_on(today + timedelta(days=1)), warnings=sorted_warnings)
 
-    superseded = steps[floor + 1:target] if target > floor else ()
-    result = charges_due(invoice, policy, step, history.charged_keys, today, rate_table, entitlement_steps=superseded)
-    actions = tuple(dict.fromkeys(a for s in (*superseded, step) for a in s.actions))
+    # Statutory compensation and interest accrue without reminders: the passed steps still count for them.
+    result = charges_due(invoice, policy, step, history.charged_keys, today, rate_table, entitlement_steps=passed)
     discount = early_payment_discount(invoice, customer.payment_terms, today) if step.offset_days <= 0 else None
     if target == floor:
         reason = "remaining_channels"
-    elif superseded:
+    elif first_contact:
+        reason = "first_contact"
+    elif passed:
         reason = "catch_up"
     else:
         reason = "step_due"
     return Decision(
         "send", reason, step=step, channels=channels, charges=result.charges,
-        skipped_steps=tuple((s.name, "superseded") for s in superseded), actions=actions,
+        skipped_steps=tuple((s.name, "superseded") for s in passed), actions=step.actions,
         next_action_at=next_step_at, discount=discount, unreachable_channels=unreachable,
-        warnings=tuple(dict.fromkeys((*sorted_warnings, *result.warnings))),
+        warnings=tuple(dict.fromkeys((*sorted_warnings, *result.warnings))), first_contact=first_contact,
     )
 
 

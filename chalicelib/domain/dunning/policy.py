@@ -30,6 +30,12 @@ STATUTORY_SCHEMES: Final = ("eu_2011_7", "uk_late_payment")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_OFFSET_DAYS: Final = 3650
+MAX_NOTICE_GAP_DAYS: Final = 90
+# What a step says or does that only makes sense after earlier notices: "despite our reminders", a credit hold,
+# a hand-over to an agency. Such a step needs MIN_PRIOR_NOTICES notices really sent first (decision.py).
+PRESUPPOSING_TONES: Final = ("final", "escalation")
+PRESUPPOSING_ACTIONS: Final = ("credit_hold", "agency_handoff")
+MIN_PRIOR_NOTICES: Final = 2
 
 
 class PolicyError(DomainError):
@@ -98,6 +104,10 @@ class Step:
     tone: Tone
     fee: FeeRule | None = None
     actions: tuple[Action, ...] = ()
+
+    @property
+    def presupposes_notices(self) -> bool:
+        return self.tone in PRESUPPOSING_TONES or any(a in PRESUPPOSING_ACTIONS for a in self.actions)
 
     def validate(self, path: str) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -198,6 +208,9 @@ class Policy:
     default_timezone: str = "UTC"
     # Within an invoice, payments settle charges (fees, compensation, interest) before the principal, or after.
     payment_allocation: PaymentAllocation = "charges_first"
+    # The least time between two notices about one invoice when the ladder is behind, and before any step that
+    # presupposes earlier notices: catching up never sends a burst.
+    min_notice_gap_days: int = 7
 
     @property
     def charges_first(self) -> bool:
@@ -242,6 +255,9 @@ class Policy:
             raise PolicyError("default_timezone", "is required")
         if self.payment_allocation not in PAYMENT_ALLOCATIONS:
             raise PolicyError("payment_allocation", f"expected one of {PAYMENT_ALLOCATIONS}")
+        gap = self.min_notice_gap_days
+        if isinstance(gap, bool) or not isinstance(gap, int) or not 1 <= gap <= MAX_NOTICE_GAP_DAYS:
+            raise PolicyError("min_notice_gap_days", f"must be a whole number of days from 1 to {MAX_NOTICE_GAP_DAYS}")
 
     def index_of(self, step_name: str) -> int | None:
         for index, step in enumerate(self.steps):
@@ -261,6 +277,7 @@ class Policy:
                 self.contractual_annual_rate),
             "default_timezone": self.default_timezone,
             "payment_allocation": self.payment_allocation,
+            "min_notice_gap_days": self.min_notice_gap_days,
         }
 
     @classmethod
@@ -268,7 +285,7 @@ class Policy:
         raw = _mapping(data, "policy")
         _no_unknown_keys(raw, {"policy_id", "name", "steps", "send_window", "business_days_only",
                                "late_fee_scheme", "contractual_annual_rate", "default_timezone",
-                               "payment_allocation"}, "policy")
+                               "payment_allocation", "min_notice_gap_days"}, "policy")
         for required in ("policy_id", "name", "steps"):
             if required not in raw:
                 raise PolicyError(required, "is required")
@@ -286,6 +303,7 @@ class Policy:
             default_timezone=_str(raw.get("default_timezone", "UTC"), "default_timezone"),
             payment_allocation=cast(PaymentAllocation, _str(raw.get("payment_allocation", "charges_first"),
                                                             "payment_allocation")),
+            min_notice_gap_days=_int(raw.get("min_notice_gap_days", 7), "min_notice_gap_days"),
         )
 
 
@@ -330,6 +348,12 @@ def _no_unknown_keys(raw: dict[str, Any], allowed: set[str], path: str) -> None:
 def _str(value: object, path: str) -> str:
     if not isinstance(value, str):
         raise PolicyError(path, "must be a string")
+    return value
+
+
+def _int(value: object, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PolicyError(path, "must be a whole number")
     return value
 
 

@@ -114,13 +114,17 @@ def test_timezone_decides_the_local_date_and_hour():
     assert los_angeles.next_action_at == datetime(2025, 1, 7, 17, 0, tzinfo=UTC)  # 09:00 PST
 
 
-def test_catch_up_after_30_missed_days_sends_only_the_highest_step():
+def test_catch_up_after_30_missed_days_moves_one_step_then_waits_the_gap():
     decision = run(local(BERLIN, 2025, 4, 2, 10, 0), history=History(sent=sent("upcoming")))
-    assert (decision.action, decision.reason, decision.step.name) == ("send", "catch_up", "overdue_21")
-    assert decision.skipped_steps == (("due_today", "superseded"), ("overdue_7", "superseded"))
-    again = run(local(BERLIN, 2025, 4, 3, 10, 0), history=History(sent=sent("upcoming", "overdue_21")))
-    assert (again.action, again.reason) == ("wait", "no_step_due")
-    assert again.skipped_steps == ()
+    assert (decision.action, decision.reason, decision.step.name) == ("send", "catch_up", "overdue_7")
+    assert decision.skipped_steps == (("due_today", "superseded"),)  # stale: the invoice is past due
+    assert decision.next_action_at == local(BERLIN, 2025, 4, 9, 9, 0)  # overdue_21, a week after this notice
+    history = History(sent=sent("upcoming", "overdue_7"), last_notice_on=date(2025, 4, 2))
+    again = run(local(BERLIN, 2025, 4, 3, 10, 0), history=history)
+    assert (again.action, again.reason, again.skipped_steps) == ("wait", "notice_gap", ())
+    assert again.next_action_at == local(BERLIN, 2025, 4, 9, 9, 0)
+    week_later = run(local(BERLIN, 2025, 4, 9, 10, 0), history=history)
+    assert (week_later.action, week_later.step.name) == ("send", "overdue_21")
 
 
 def test_never_the_same_step_twice_and_never_backwards():
@@ -165,17 +169,20 @@ def test_unreachable_channels_are_reported_and_not_waited_for():
     assert (nobody.action, nobody.reason) == ("skip", "no_contact")
 
 
-def test_escalation_actions_and_statutory_charges_in_the_decision():
+def test_a_late_ladder_reaches_the_final_notice_then_escalates_a_gap_later():
     policy = default_policy("eu_2011_7")
-    decision = run(local(BERLIN, 2025, 4, 22, 10, 0), policy=policy,
-                   history=History(sent=sent("upcoming", "due_today", "overdue_21") | sent(
-                       "overdue_7", channels=("email", "sms"))))
-    assert (decision.step.name, decision.reason) == ("escalation", "catch_up")
-    assert decision.skipped_steps == (("final_notice", "superseded"),)
-    assert decision.actions == ("credit_hold", "collector_task", "notify_finance")
-    # final notice was superseded, but the invoice's statutory entitlements are still charged
+    before = sent("upcoming", "due_today", "overdue_21") | sent("overdue_7", channels=("email", "sms"))
+    decision = run(local(BERLIN, 2025, 4, 22, 10, 0), policy=policy, history=History(sent=before))
+    assert (decision.step.name, decision.reason, decision.skipped_steps) == ("final_notice", "step_due", ())
     assert {c.kind for c in decision.charges} == {"compensation", "interest"}
-    assert decision.next_action_at is None
+    assert decision.actions == ()
+    assert decision.next_action_at == local(BERLIN, 2025, 4, 29, 9, 0)
+    after_final = History(sent=before | sent("final_notice"), last_notice_on=date(2025, 4, 22))
+    assert run(local(BERLIN, 2025, 4, 25, 10, 0), policy=policy, history=after_final).reason == "notice_gap"
+    escalation = run(local(BERLIN, 2025, 4, 29, 10, 0), policy=policy, history=after_final)
+    assert (escalation.step.name, escalation.reason) == ("escalation", "step_due")
+    assert escalation.actions == ("credit_hold", "collector_task", "notify_finance")
+    assert escalation.next_action_at is None
     done = History(sent=sent("upcoming", "due_today", "overdue_21", "final_notice", "escalation")
                    | sent("overdue_7", channels=("email", "sms")))
     assert run(local(BERLIN, 2025, 6, 2, 10, 0), history=done).reason == "ladder_complete"

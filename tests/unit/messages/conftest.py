@@ -44,6 +44,7 @@ def line(
 TONE_DAYS = {
     "friendly": -5,
     "firm": 13,
+    "overdue_statement": 40,
     "final": 30,
     "escalation": 45,
     "promise_missed": 20,
