@@ -47,9 +47,12 @@ def test_bad_rows_are_reported_and_good_rows_kept(client, s3, bucket, admin_head
         invoice_row("INV-5", due="2026-13-01"),
     )
     outcome = drop(client, s3, bucket, "incoming/mixed.csv", body)
-    assert outcome["status"] == "processed"
+    assert outcome["status"] == "processed_with_errors"
+    assert outcome["destination_key"].startswith("processed/")
     assert outcome["counts"]["invoices_created"] == 1
     assert outcome["counts"]["rejected_rows"] == 4
+    assert (outcome["counts"]["rows_read"], outcome["counts"]["rows_imported"], outcome["counts"]["rows_rejected"]) \
+        == (5, 1, 4)
     status, record = get_json(client, f"/imports/{outcome['import_id']}", admin_headers)
     assert status == 200
     lines = sorted(row["line"] for row in record["rejected_rows"])
