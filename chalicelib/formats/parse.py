@@ -86,8 +86,7 @@ def _looks_like_json_lines(head: bytes) -> bool:
     if not newline:
         return False
     try:
-        # Numbers stay text: a 5,000-digit integer must not make int() refuse the line and hide the format.
-        obj = json.loads(first, parse_int=str, parse_float=str, parse_constant=str)
+        obj = json.loads(first)
     except ValueError:
         return False
     return isinstance(obj, dict) and "invoices" not in obj
