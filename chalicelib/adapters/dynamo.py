@@ -117,7 +117,9 @@ def _insert_new(models: Sequence[Model], key: Callable[[Any], str]) -> dict[str,
             if STORE_ERRORS.is_outage(exc):
                 raise
             for model in chunk:
-                model.version = None  # save() then conditions on the item being absent and starts it at 1
+                # Unset (the attribute refuses None): save() then conditions on the item being absent and
+                # starts its version at 1, as the batch did by hand.
+                model.attribute_values.pop("version", None)
                 try:
                     model.save()
                 except PutError as single:
