@@ -86,6 +86,7 @@ def mappings_loader() -> Any:
 
 @cache
 def ingest_service() -> Any:
+    from chalicelib.adapters.dynamo import STORE_ERRORS
     from chalicelib.formats import parse_file
     from chalicelib.formats.bank import parse_bank_file
     from chalicelib.services.ingest_file import IngestService
@@ -98,7 +99,7 @@ def ingest_service() -> Any:
         stale_after=timedelta(minutes=settings.stale_inbox_minutes),
         parse_bank=parse_bank_file, payments=payment_service(),
         earliest_step_offset=settings_admin().earliest_step_offset,
-        credit_check=credit_control().check_limits,
+        credit_check=credit_control().check_limits, store_errors=STORE_ERRORS,
     )
 
 

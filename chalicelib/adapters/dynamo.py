@@ -10,11 +10,12 @@ someone else first is reported instead of silently replaced.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -54,6 +55,84 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 def is_conditional_failure(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+# What DynamoDB says about one item it refuses (over 400 KB, a number it cannot hold, an empty key), as opposed
+# to what it says about itself (throttling, an internal error, a conflicting transaction, missing access).
+_ITEM_ERROR_CODES = frozenset(("ValidationException",))
+_ITEM_CANCELLATION_CODES = frozenset(("ValidationError", "ConditionalCheckFailed", "None"))
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what it wraps: PynamoDB keeps botocore's error as `cause` and as the context."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 8:
+        seen.add(id(current))
+        yield current
+        cause = getattr(current, "cause", None)
+        current = cause if isinstance(cause, BaseException) else (current.__cause__ or current.__context__)
+
+
+class DynamoStoreErrors:
+    """StoreErrors for DynamoDB (chalicelib/services/ports.py)."""
+
+    def is_outage(self, exc: BaseException) -> bool:
+        for cause in _causes(exc):
+            if isinstance(cause, ClientError):
+                error = cause.response.get("Error") or {}
+                if error.get("Code") == "TransactionCanceledException":
+                    codes = {str(r.get("Code")) for r in cause.response.get("CancellationReasons") or []}
+                    return not codes <= _ITEM_CANCELLATION_CODES
+                return error.get("Code") not in _ITEM_ERROR_CODES
+            if isinstance(cause, BotoCoreError):
+                return not isinstance(cause, ParamValidationError)
+        return False
+
+    def describe(self, exc: BaseException) -> str:
+        for cause in _causes(exc):
+            if isinstance(cause, ClientError):
+                error = cause.response.get("Error") or {}
+                return f"DynamoDB refused the item: {error.get('Message') or error.get('Code')}"
+        return f"could not be stored: {type(exc).__name__}: {exc}"[:500]
+
+
+STORE_ERRORS: Final = DynamoStoreErrors()
+_BATCH_WRITE = 25  # BatchWriteItem's limit
+
+
+def _insert_new(models: Sequence[Model], key: Callable[[Any], str]) -> dict[str, str]:
+    """Write items just read as absent with BatchWriteItem, 25 a request. DynamoDB refuses a whole request for
+    one bad item (one over 400 KB), so only a refused request is written again item by item, to find the
+    bad one and keep the rest: the happy path stays at one request per 25 items. Returns the refused items."""
+    refused: dict[str, str] = {}
+    model_class = type(models[0]) if models else None
+    for chunk in _chunks(models, _BATCH_WRITE):
+        assert model_class is not None
+        try:
+            with model_class.batch_write() as batch:
+                for model in chunk:
+                    batch.save(model)
+        except Exception as exc:
+            if STORE_ERRORS.is_outage(exc):
+                raise
+            for model in chunk:
+                # Unset (the attribute refuses None): save() then conditions on the item being absent and
+                # starts its version at 1, as the batch did by hand.
+                model.attribute_values.pop("version", None)
+                try:
+                    model.save()
+                except PutError as single:
+                    if is_conditional_failure(single):
+                        continue  # written by the refused request before it stopped (moto writes item by item)
+                    if STORE_ERRORS.is_outage(single):
+                        raise
+                    refused[key(model)] = STORE_ERRORS.describe(single)
+                except Exception as single:
+                    if STORE_ERRORS.is_outage(single):
+                        raise
+                    refused[key(model)] = STORE_ERRORS.describe(single)
+    return refused
 
 
 # ---- conversions ---------------------------------------------------------------------------------
@@ -327,17 +406,26 @@ class DynamoLedger:
     def get_credit_notes(self, credit_note_ids: Iterable[str]) -> dict[str, CreditNote]:
         return {m.credit_note_id: model_to_credit_note(m) for m in _batch_get(CreditNoteModel, credit_note_ids)}
 
-    def insert_invoices(self, invoices: Sequence[Invoice], import_id: str, now: datetime) -> None:
+    def insert_invoices(self, invoices: Sequence[Invoice], import_id: str, now: datetime) -> dict[str, str]:
         """Rows the caller has just read as absent. BatchWriteItem (25 a request) cannot condition, which
         is safe because only ingestion creates invoices and it runs one file at a time (the ingest
         function's reserved concurrency is 1); the creation is recorded on the item (created_at,
         import_id) and in the import's report instead of one audit item per row, which would double
         the writes of a large file."""
-        with InvoiceModel.batch_write() as batch:
-            for invoice in invoices:
+        models = []
+        refused: dict[str, str] = {}
+        for invoice in invoices:
+            try:
                 model = invoice_to_model(invoice, now, import_id)
-                model.version = 1  # batch writes skip VersionAttribute handling: start the count by hand
-                batch.save(model)
+            except Exception as exc:  # a value the model cannot hold: that invoice's row, not the file
+                if STORE_ERRORS.is_outage(exc):
+                    raise
+                refused[invoice.invoice_id] = STORE_ERRORS.describe(exc)
+                continue
+            model.version = 1  # batch writes skip VersionAttribute handling: start the count by hand
+            models.append(model)
+        refused.update(_insert_new(models, lambda m: str(m.invoice_id)))
+        return refused
 
     def save_invoice(self, invoice: Invoice, events: Sequence[AuditEvent], now: datetime) -> Invoice:
         model = invoice_to_model(invoice, now)
@@ -408,16 +496,27 @@ class DynamoCustomers:
         except CustomerModel.DoesNotExist:
             return None
 
-    def insert_customers(self, customers: Sequence[Customer], events: Sequence[AuditEvent], now: datetime) -> None:
+    def insert_customers(self, customers: Sequence[Customer], events: Sequence[AuditEvent], now: datetime
+                         ) -> dict[str, str]:
         """New customers read as absent just before; like invoices, only ingestion creates them."""
-        with CustomerModel.batch_write() as batch:
-            for customer in customers:
+        models = []
+        refused: dict[str, str] = {}
+        for customer in customers:
+            try:
                 model = customer_to_model(customer, now)
-                model.version = 1
-                batch.save(model)
+            except Exception as exc:
+                if STORE_ERRORS.is_outage(exc):
+                    raise
+                refused[customer.customer_id] = STORE_ERRORS.describe(exc)
+                continue
+            model.version = 1
+            models.append(model)
+        refused.update(_insert_new(models, lambda m: str(m.customer_id)))
         with EventModel.batch_write() as event_batch:
             for event in events:
-                event_batch.save(event_to_model(event))
+                if event.entity.removeprefix("customer#") not in refused:
+                    event_batch.save(event_to_model(event))
+        return refused
 
     def update_customer(self, stored: StoredCustomer, customer: Customer, events: Sequence[AuditEvent],
                         now: datetime) -> None:
@@ -505,6 +604,19 @@ class DynamoImports:
         model = _record_to_model(record)
         # Only the lease holder may close the import.
         model.save(condition=ImportModel.lease_owner == record.lease_owner)
+
+    def release(self, record: ImportRecord) -> None:
+        try:
+            ImportModel(import_id=record.import_id).update(
+                actions=[ImportModel.lease_until.set(_RELEASED)],
+                condition=(ImportModel.lease_owner == record.lease_owner) & (ImportModel.status == "in_progress"))
+        except UpdateError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            # Taken over or finished meanwhile: the lease is no longer ours to give up.
+
+
+_RELEASED: Final = datetime(1970, 1, 1, tzinfo=UTC)  # before any `now`: the next claim takes the import over
 
 
 API_KEYS_LIST_KEY: Final = "key"  # the one partition of the api keys' `all` index

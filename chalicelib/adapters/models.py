@@ -212,7 +212,7 @@ class ImportModel(Model):
     import_id = UnicodeAttribute(hash_key=True)
     list_key = UnicodeAttribute(default="import")
     started_key = UnicodeAttribute()  # "<started_at iso>#<import_id>"
-    status = UnicodeAttribute()  # in_progress | processed | rejected
+    status = UnicodeAttribute()  # in_progress | processed | processed_with_errors | rejected
     source_key = UnicodeAttribute()
     source_version = UnicodeAttribute(null=True)  # the S3 version id of the file imported
     destination_key = UnicodeAttribute(null=True)

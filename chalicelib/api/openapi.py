@@ -193,10 +193,31 @@ def _schemas() -> dict[str, Schema]:
             "timezone": {**TEXT, "examples": ["Europe/Berlin"]},
         }, required=[], closed=True, description="At least one field; each changed field is audited."),
         "Import": obj({
-            "id": STRING, "status": {"type": "string", "examples": ["in_progress", "processed", "rejected"]},
+            "id": STRING,
+            "status": {"type": "string", "enum": ["in_progress", "processed", "processed_with_errors", "rejected"],
+                       "description": "processed: every row imported or skipped; processed_with_errors: some rows "
+                                      "rejected (see rejected_rows), the others imported; rejected: the file was "
+                                      "refused before any row was stored (see reason)"},
             "source_key": STRING, "destination_key": TEXT, "report_key": TEXT, "format": TEXT, "mapping": TEXT,
             "size_bytes": INTEGER, "started_at": DATE_TIME, "finished_at": NULLABLE_DATE_TIME, "reason": TEXT,
-            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "counts": {
+                "type": "object",
+                "description": "Rows of the file: rows_read = rows_imported + rows_rejected + rows_skipped (a grouped "
+                               "invoice counts each of its line rows). The other counts are documents and problems.",
+                "properties": {
+                    "rows_read": {**INTEGER, "description": "data rows read (bank files: statement lines)"},
+                    "rows_imported": {**INTEGER, "description": "rows whose document is in Dunwell: created, "
+                                                                "amended or already there unchanged"},
+                    "rows_rejected": {**INTEGER, "description": "rows not imported because of a problem"},
+                    "rows_skipped": {**INTEGER, "description": "rows left out on purpose (a bill, a draft, a "
+                                                               "repeat of an identical row, a debit)"},
+                    "skipped_reasons": {"type": "object", "additionalProperties": INTEGER,
+                                        "description": "rows_skipped per reason, e.g. {\"bill\": 3, \"draft\": 1}"},
+                    "rejected_rows": {**INTEGER, "description": "problems listed in rejected_rows (a row may have "
+                                                                "several)"},
+                },
+                "additionalProperties": INTEGER,
+            },
         }),
         "ImportDetail": {"allOf": [ref("Import"), obj({
             "rejected_rows": {"type": "array", "items": obj(

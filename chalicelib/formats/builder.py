@@ -22,7 +22,7 @@ from chalicelib.domain.invoice import Document, DocumentKind
 from chalicelib.domain.money import Money, amount_from_digits, normalise_currency, parse_amount
 from chalicelib.domain.terms import PaymentTerms
 from chalicelib.formats.mapping import ALWAYS_REQUIRED, CUSTOMER_FIELDS, Mapping, normalise_value
-from chalicelib.formats.records import ParsedItem, RowError, SourceRecord
+from chalicelib.formats.records import ParsedItem, RowError, SourceRecord, covering
 
 # The common spellings, read without the general parser: '-1234.5', '1,234.50' ('.' decimals) or
 # '1.234,50' (',' decimals). Anything else (symbols, brackets, trailing minus) goes to parse_amount.
@@ -176,9 +176,10 @@ class DocumentBuilder:
         status, skipped_status = self._choice(values, "status", mapping.status_values, "open", problems)
         if skipped or skipped_status:
             field = "kind" if skipped else "status"
-            text = skipped or skipped_status
+            text = skipped or skipped_status or ""
             return [RowError(line, self.label(field), f"skipped: {self.label(field)} {text!r} is not a receivable "
-                             "Dunwell collects (a bill, a payment or a draft)", text, number)]
+                             "Dunwell collects (a bill, a payment or a draft)", text, number,
+                             skipped=normalise_value(text))]
 
         currency: str | None = None
         try:
@@ -240,7 +241,8 @@ class DocumentBuilder:
         return [SourceRecord(line, document, customer)]
 
     def _errors(self, problems: list[_Problem], line: int, number: str | None) -> list[ParsedItem]:
-        return [RowError(p.line or line, self.label(p.field), p.reason, p.value, number) for p in problems]
+        return covering([RowError(p.line or line, self.label(p.field), p.reason, p.value, number) for p in problems],
+                        1)
 
     def _choice(
         self, values: dict[str, str], field: str, table: dict[str, str], fallback: str, problems: list[_Problem]

@@ -18,7 +18,7 @@ from chalicelib.formats.mapping import (
     get_mapping,
     resolve,
 )
-from chalicelib.formats.records import ParsedFile, ParsedItem, RowError, UnreadableFile
+from chalicelib.formats.records import ParsedFile, ParsedItem, RowError, SourceRecord, UnreadableFile, covering
 from chalicelib.formats.streams import guarded
 
 if TYPE_CHECKING:
@@ -227,17 +227,19 @@ class _Group:
         self.first, self.last = 1 << 62, 0
 
     def finish(self, builder: DocumentBuilder) -> list[ParsedItem]:
+        # The invoice is read even when one of its rows could not be: its own problems (an unknown currency,
+        # a bad date) are what the user has to fix, and an unreadable row must not hide them.
+        own = _flush(self.lines, builder) if self.lines else []
         if not self.errors:
-            return _flush(self.lines, builder)
-        found: list[ParsedItem] = list(self.errors)
-        if self.lines:
-            bad = ", ".join(str(e.line) for e in self.errors)
-            found.append(RowError(
-                self.first, builder.label("number"),
-                f"invoice {self.number} not imported: its line(s) on line {bad} could not be read", self.number,
-                self.number,
-            ))
-        return found
+            return own
+        if not any(isinstance(item, SourceRecord) for item in own):
+            return [*own, *self.errors]
+        bad = ", ".join(str(e.line) for e in self.errors)
+        return [*self.errors, RowError(
+            self.first, builder.label("number"),
+            f"invoice {self.number} not imported: its line(s) on line {bad} could not be read", self.number,
+            self.number, rows=len(self.lines),
+        )]
 
 
 def _flush(group: list[tuple[int, dict[str, str]]], builder: DocumentBuilder) -> list[ParsedItem]:
@@ -260,6 +262,6 @@ def _flush(group: list[tuple[int, dict[str, str]]], builder: DocumentBuilder) ->
                     "all lines of one invoice must agree", value, number,
                 ))
     if conflicts:
-        return conflicts
+        return covering(conflicts, len(group))
     lines = group if builder.mapping.grouping == "sum_lines" else ()
-    return builder.build(header, first_line, lines)
+    return covering(builder.build(header, first_line, lines), len(group))

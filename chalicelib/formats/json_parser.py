@@ -2,7 +2,7 @@
 
 Both stream: a JSON array is cut into its elements with the stdlib decoder over a sliding buffer,
 so memory holds one document at a time (up to 1 MB each) and every document keeps the line it
-starts on, which the rejection report needs. Numbers are read as Decimal, never float.
+starts on, which the rejection report needs. Numbers are kept as the text they are written as, never float.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from chalicelib.formats.builder import DocumentBuilder
 from chalicelib.formats.mapping import CUSTOMER_FIELDS, Mapping, get_mapping
-from chalicelib.formats.records import ParsedFile, ParsedItem, RowError, UnreadableFile
+from chalicelib.formats.records import ParsedFile, ParsedItem, RowError, UnreadableFile, covering
 from chalicelib.formats.streams import guarded
 
 _CHUNK = 1 << 16
@@ -38,7 +38,24 @@ class _NotANumber:
         self.name = name
 
 
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_NotANumber)
+_EXPONENT_REACH = 20  # plain digits for 1e-1 or 2.5E2; past this the number stays as written, and is refused
+
+
+def _number(text: str) -> str:
+    """A JSON number as the text the amount grammar (domain/money.py) reads, so a 5,000-digit integer or `1e30`
+    is a rejected row with a reason. Kept as text, not int: int() refuses more than 4,300 digits with a
+    ValueError inside the decoder. An exponent is written out only when short, as `1e999999999` in plain
+    digits would be a billion characters."""
+    if "e" not in text and "E" not in text:
+        return text
+    value = Decimal(text)
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -_EXPONENT_REACH and value.adjusted() <= _EXPONENT_REACH:
+        return format(value, "f")
+    return text
+
+
+_DECODER = json.JSONDecoder(parse_float=_number, parse_int=_number, parse_constant=_NotANumber)
 
 
 def _schema() -> tuple[Mapping, dict[str, str]]:
@@ -70,7 +87,7 @@ class _Converter:
                 continue
             self._put(line, key, field, raw, values, errors, number)
         if errors:
-            return errors
+            return covering(errors, 1)
         return self.builder.build(values, line)
 
     def _customer(
@@ -103,10 +120,6 @@ class _Converter:
             return
         if isinstance(raw, str):
             text = raw.strip()
-        elif isinstance(raw, Decimal):
-            text = format(raw, "f")
-        elif isinstance(raw, int) and not isinstance(raw, bool):
-            text = str(raw)  # format(int, "f") would print six decimals
         else:
             shown = raw.name if isinstance(raw, _NotANumber) else json.dumps(raw, default=str)[:80]
             errors.append(RowError(line, key, "must be a string (amounts may also be plain JSON numbers)", shown,

@@ -25,7 +25,7 @@ from chalicelib.domain.ids import customer_id_for
 from chalicelib.domain.invoice import Document, DocumentKind
 from chalicelib.domain.money import Money, normalise_currency, parse_plain_amount
 from chalicelib.domain.terms import PaymentTerms
-from chalicelib.formats.records import ParsedFile, ParsedItem, RowError, SourceRecord, UnreadableFile
+from chalicelib.formats.records import ParsedFile, ParsedItem, RowError, SourceRecord, UnreadableFile, covering
 
 MAX_BYTES = 20 * 1024 * 1024
 
@@ -163,7 +163,7 @@ def _document(root: ET.Element) -> list[ParsedItem]:
             due_date, derived = PaymentTerms.parse(terms_text).due_date(issue_date), True
 
     if problems or number is None or issue_date is None or total is None or paid is None or customer is None:
-        return [RowError(0, p.field, p.reason, p.value, number) for p in problems]
+        return covering([RowError(0, p.field, p.reason, p.value, number) for p in problems], 1)
     is_invoice = kind is DocumentKind.INVOICE
     try:
         document = Document(

@@ -7,6 +7,12 @@ At-least-once delivery and crashes are expected, so every step can run twice:
   3. rows are written with conditions (new) or version checks (amendments), so re-processing a
      half-done file writes only what is missing;
   4. the file is copied to processed/ or rejected/ with its report before the original is deleted.
+
+Bad input never stalls a file: anything that goes wrong with one row (a value the domain refuses, an item
+DynamoDB will not hold) rejects that row with a reason, and the file ends in processed/ or rejected/ with a
+report. Only the store's own failures (throttling, an outage) end an attempt, and that attempt gives up its
+lease on the way out so the retry takes over at once. A file is rejected only before any row is stored;
+once one is, it is processed, with errors if any row was rejected.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from chalicelib.services.ports import (
     LedgerStore,
     ObjectInfo,
     StoredCustomer,
+    StoreErrors,
     VersionConflict,
 )
 
@@ -58,36 +65,74 @@ class PaymentReceiver(Protocol):
     def receive(self, event: PaymentEvent, raw_key: str | None = None) -> Any: ...
 
 
+PROCESSED = "processed"
+PROCESSED_WITH_ERRORS = "processed_with_errors"
+REJECTED = "rejected"
+# Counts of rows written to the store: once any is non-zero the file can no longer be rejected as a whole.
+_WRITES = ("invoices_created", "invoices_amended", "credit_notes_created", "customers_created", "customers_updated")
+
+
 @dataclass
 class IngestOutcome:
     import_id: str | None
-    status: str  # processed | rejected | duplicate | busy | missing | ignored
+    status: str  # processed | processed_with_errors | rejected | duplicate | busy | missing | ignored
     source_key: str
     destination_key: str | None = None
     report_key: str | None = None
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"import_id": self.import_id, "status": self.status, "source_key": self.source_key,
                 "destination_key": self.destination_key, "counts": self.counts}
 
 
+class _NullStoreErrors:
+    """Without an adapter to ask, no exception is the store's: each rejects its row."""
+
+    def is_outage(self, exc: BaseException) -> bool:
+        return False
+
+    def describe(self, exc: BaseException) -> str:
+        return f"could not be stored: {type(exc).__name__}: {exc}"[:500]
+
+
 @dataclass
 class _Tally:
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("rows_read", "invoices_created", "invoices_amended", "invoices_unchanged", "credit_notes_created",
-         "credit_notes_unchanged", "customers_created", "customers_updated", "duplicates_in_file",
-         "rejected_rows"), 0))
+    """What an import did, in rows of the file: rows_read = rows_imported + rows_rejected + rows_skipped.
+    rejected_rows (kept for the clients that read it) counts the problems listed in the report: a row with
+    three problems is one rejected row and three listed problems."""
+
+    counts: dict[str, Any] = field(default_factory=lambda: {
+        **dict.fromkeys(("rows_read", "rows_imported", "rows_rejected", "rows_skipped", "invoices_created",
+                         "invoices_amended", "invoices_unchanged", "credit_notes_created", "credit_notes_unchanged",
+                         "customers_created", "customers_updated", "duplicates_in_file", "rejected_rows"), 0),
+        "skipped_reasons": {}})
     errors: list[RowError] = field(default_factory=list)
     skipped: list[dict[str, object]] = field(default_factory=list)
 
     def add(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
 
+    def imported(self, name: str, rows: int) -> None:
+        self.add(name)
+        self.add("rows_imported", rows)
+
     def reject(self, error: RowError) -> None:
         self.add("rejected_rows")
+        self.add("rows_rejected", error.rows)
         if len(self.errors) < MAX_REPORTED_ERRORS:
             self.errors.append(error)
+
+    def skip(self, reason: str, rows: int, entry: dict[str, object]) -> None:
+        self.add("rows_skipped", rows)
+        reasons: dict[str, int] = self.counts["skipped_reasons"]
+        reasons[reason] = reasons.get(reason, 0) + rows
+        if len(self.skipped) < MAX_REPORTED_ERRORS:
+            self.skipped.append(entry)
+
+    @property
+    def wrote(self) -> bool:
+        return any(self.counts[name] for name in _WRITES)
 
 
 class IngestService:
@@ -96,7 +141,8 @@ class IngestService:
                  lease: timedelta, stale_after: timedelta, clock: Callable[[], datetime] | None = None,
                  parse_bank: Callable[[Any, str], Any] | None = None, payments: PaymentReceiver | None = None,
                  earliest_step_offset: Callable[[], int] | None = None,
-                 credit_check: Callable[[list[str]], Any] | None = None) -> None:
+                 credit_check: Callable[[list[str]], Any] | None = None,
+                 store_errors: StoreErrors | None = None) -> None:
         self.files = files
         self.imports = imports
         self.ledger = ledger
@@ -114,6 +160,7 @@ class IngestService:
         self.earliest_step_offset = earliest_step_offset or (lambda: DEFAULT_POLICY.steps[0].offset_days)
         # Customers with a credit limit go on credit hold when an import takes them over it.
         self.credit_check = credit_check
+        self.store_errors: StoreErrors = store_errors or _NullStoreErrors()
 
     # ---- entry points ----------------------------------------------------------------------------
 
@@ -122,6 +169,9 @@ class IngestService:
         if not key.startswith((INCOMING, BANK)) or key.endswith("/"):
             return IngestOutcome(None, "ignored", key)
         info = self.files.head(key)
+        if info is None and key != raw_key and raw_key.startswith((INCOMING, BANK)):
+            # A key delivered as it is (moto's S3 -> EventBridge does not encode): 'a+b.csv' is then no space.
+            key, info = raw_key, self.files.head(raw_key)
         if info is None:
             # Already moved by an earlier delivery of the same event: nothing left to do.
             return IngestOutcome(None, "missing", key)
@@ -170,21 +220,54 @@ class IngestService:
                             size_bytes=size)
 
     def _process(self, record: ImportRecord) -> IngestOutcome:
-        if record.source_key.startswith(BANK):
-            return self._process_bank(record)
+        try:
+            if record.source_key.startswith(BANK):
+                return self._process_bank(record)
+            return self._process_invoices(record)
+        except BaseException:
+            # The store failed (or the process is being stopped): let the retry take over now rather than
+            # answer "busy" until the lease runs out. Rows already stored are found unchanged by it.
+            self.imports.release(record)
+            raise
+
+    def _process_invoices(self, record: ImportRecord) -> IngestOutcome:
         tally = _Tally()
         try:
             parsed = self.parse(self.files.open(record.source_key), record.source_key, self.load_mappings())
             record.format, record.mapping = parsed.format, parsed.mapping
             self._store_all(parsed.items, record, tally)
         except UnreadableFile as exc:
-            return self._reject(record, exc.reason, tally)
-        good = sum(tally.counts[k] for k in ("invoices_created", "invoices_amended", "invoices_unchanged",
-                                             "credit_notes_created", "credit_notes_unchanged"))
-        if good == 0:
-            reason = "no valid rows" if tally.counts["rows_read"] else "the file has no rows"
-            return self._reject(record, reason, tally)
-        return self._finish(record, "processed", None, tally)
+            if not tally.wrote:
+                return self._reject(record, exc.reason, tally)
+            # Found deep in a one-pass stream after rows were stored: what was read stays, the rest is reported.
+            tally.add("rows_read")
+            tally.reject(RowError(0, None, f"the rest of the file could not be read: {exc.reason}"))
+            return self._finish(record, PROCESSED_WITH_ERRORS, exc.reason, tally)
+        if not tally.counts["rows_imported"] and not tally.wrote:
+            return self._reject(record, self._nothing_imported(tally), tally)
+        return self._finish(record, self._status(tally), None, tally)
+
+    @staticmethod
+    def _status(tally: _Tally) -> str:
+        return PROCESSED_WITH_ERRORS if tally.counts["rows_rejected"] else PROCESSED
+
+    @staticmethod
+    def _nothing_imported(tally: _Tally) -> str:
+        if tally.counts["rows_rejected"]:
+            return "no valid rows"
+        if tally.counts["rows_skipped"]:
+            reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(tally.counts["skipped_reasons"].items()))
+            return f"nothing to import: every row was skipped ({reasons})"
+        return "the file has no rows"
+
+    def _row_failed(self, item: SourceRecord, exc: Exception, tally: _Tally) -> None:
+        """Anything but the store's own failure while storing one row rejects that row, with the reason."""
+        if isinstance(exc, DomainError):
+            tally.reject(_error(item, exc.field, exc.message))
+            return
+        if self.store_errors.is_outage(exc):
+            raise exc
+        tally.reject(_error(item, None, self.store_errors.describe(exc)))
 
     def _process_bank(self, record: ImportRecord) -> IngestOutcome:
         """A statement's credit lines go through the same payment path as webhooks, one by one: each
@@ -205,16 +288,24 @@ class IngestService:
                     except DomainError as exc:  # e.g. a return in another currency than its payment
                         tally.reject(RowError(0, exc.field, exc.message, item.payment_ref, None))
                         continue
-                    tally.add(f"payments_{outcome}")
+                    except Exception as exc:
+                        if self.store_errors.is_outage(exc):
+                            raise
+                        tally.reject(RowError(0, None, self.store_errors.describe(exc), item.payment_ref, None))
+                        continue
+                    tally.imported(f"payments_{outcome}", 1)
                 else:
                     tally.add("entries_skipped")
-                    if len(tally.skipped) < MAX_REPORTED_ERRORS:
-                        tally.skipped.append(item.to_report())
+                    tally.skip(item.code, 1, item.to_report())
         except UnreadableFile as exc:
+            if tally.counts["rows_imported"]:
+                tally.add("rows_read")
+                tally.reject(RowError(0, None, f"the rest of the file could not be read: {exc.reason}"))
+                return self._finish(record, PROCESSED_WITH_ERRORS, exc.reason, tally)
             return self._reject(record, exc.reason, tally)
-        if tally.counts["rows_read"] == tally.counts["rejected_rows"] and tally.counts["rows_read"]:
+        if tally.counts["rows_read"] == tally.counts["rows_rejected"] and tally.counts["rows_read"]:
             return self._reject(record, "no valid statement lines", tally)
-        return self._finish(record, "processed", None, tally)
+        return self._finish(record, self._status(tally), None, tally)
 
     def _store_all(self, items: Iterable[ParsedItem], record: ImportRecord, tally: _Tally) -> None:
         # The one state that grows with the file: document id -> first line << 64 | 64-bit fingerprint digest.
@@ -223,27 +314,37 @@ class IngestService:
         seen: dict[str, int] = {}
         known_customers: dict[str, StoredCustomer] = {}
         chunk: list[SourceRecord] = []
-        for item in items:
-            tally.add("rows_read")
-            if isinstance(item, RowError):
-                tally.reject(item)
-                continue
-            doc = item.document
-            document_id = doc.document_id
-            digest = int.from_bytes(hashlib.blake2b(doc.fingerprint().encode(), digest_size=8).digest(), "big")
-            first = seen.get(document_id)
-            if first is not None:
-                if first & _DIGEST_MASK == digest:
-                    tally.add("duplicates_in_file")
-                else:
-                    tally.reject(RowError(item.line, "number", f"conflicts with line {first >> 64}: the same "
-                                          f"document number with different data", doc.number, doc.number))
-                continue
-            seen[document_id] = item.line << 64 | digest
-            chunk.append(item)
-            if len(chunk) >= CHUNK_ROWS:
-                self._store_chunk(chunk, record, tally, known_customers)
-                chunk = []
+        try:
+            for item in items:
+                tally.add("rows_read", item.rows)
+                if isinstance(item, RowError):
+                    if item.skipped is not None:
+                        tally.skip(item.skipped, item.rows, item.to_report())
+                    else:
+                        tally.reject(item)
+                    continue
+                doc = item.document
+                document_id = doc.document_id
+                digest = int.from_bytes(hashlib.blake2b(doc.fingerprint().encode(), digest_size=8).digest(), "big")
+                first = seen.get(document_id)
+                if first is not None:
+                    if first & _DIGEST_MASK == digest:
+                        tally.add("duplicates_in_file")
+                        tally.skip("duplicate_in_file", item.rows, _error(
+                            item, "number", f"skipped: the same as line {first >> 64}", doc.number).to_report())
+                    else:
+                        tally.reject(_error(item, "number", f"conflicts with line {first >> 64}: the same "
+                                            "document number with different data", doc.number))
+                    continue
+                seen[document_id] = item.line << 64 | digest
+                chunk.append(item)
+                if len(chunk) >= CHUNK_ROWS:
+                    self._store_chunk(chunk, record, tally, known_customers)
+                    chunk = []
+        except UnreadableFile:
+            if chunk and tally.wrote:
+                self._store_chunk(chunk, record, tally, known_customers)  # the file is partly in already
+            raise
         if chunk:
             self._store_chunk(chunk, record, tally, known_customers)
         limited = [cid for cid, stored in known_customers.items() if stored.customer.credit_limit is not None]
@@ -253,11 +354,15 @@ class IngestService:
     def _store_chunk(self, chunk: list[SourceRecord], record: ImportRecord, tally: _Tally,
                      known_customers: dict[str, StoredCustomer]) -> None:
         now = self.clock()
-        customers = self._upsert_customers(chunk, tally, known_customers, now)
+        customers, refused = self._upsert_customers(chunk, tally, known_customers, now)
         invoices: list[SourceRecord] = []
         notes: list[SourceRecord] = []
         for item in chunk:
-            resolved = self._with_due_date(item, customers.get(item.document.customer_id))
+            customer_id = item.document.customer_id
+            if customer_id in refused:
+                tally.reject(_error(item, "customer", f"customer {customer_id!r} {refused[customer_id]}"))
+                continue
+            resolved = self._with_due_date(item, customers.get(customer_id))
             if isinstance(resolved, RowError):
                 tally.reject(resolved)
             elif resolved.document.kind is DocumentKind.INVOICE:
@@ -266,7 +371,10 @@ class IngestService:
                 notes.append(resolved)
         self._store_invoices(invoices, record, tally, now)
         for note in notes:
-            self._store_credit_note(note, record, tally, now)
+            try:
+                self._store_credit_note(note, record, tally, now)
+            except Exception as exc:
+                self._row_failed(note, exc, tally)
 
     def _with_due_date(self, item: SourceRecord, stored: Customer | None) -> SourceRecord | RowError:
         doc = item.document
@@ -275,16 +383,25 @@ class IngestService:
         terms = stored.payment_terms if stored else None
         if terms is None:
             detail = f" (payment terms {item.payment_terms_text!r} not understood)" if item.payment_terms_text else ""
-            return RowError(item.line, "due_date", "invoice has no due date and the customer has no payment "
-                            f"terms to derive one from{detail}", None, doc.number)
+            return _error(item, "due_date", "invoice has no due date and the customer has no payment terms to "
+                          f"derive one from{detail}")
         return replace(item, document=replace(doc, due_date=terms.due_date(doc.issue_date), due_date_derived=True))
 
     def _upsert_customers(self, chunk: list[SourceRecord], tally: _Tally, known: dict[str, StoredCustomer],
-                          now: datetime) -> dict[str, Customer]:
+                          now: datetime) -> tuple[dict[str, Customer], dict[str, str]]:
+        """The chunk's customers as stored, and those the store refused (their rows are rejected)."""
         incoming: dict[str, Customer] = {}
+        refused: dict[str, str] = {}
         for item in chunk:
             current = incoming.get(item.customer.customer_id)
-            incoming[item.customer.customer_id] = current.merged_with(item.customer) if current else item.customer
+            try:
+                incoming[item.customer.customer_id] = current.merged_with(item.customer) if current else item.customer
+            except Exception as exc:  # rows disagreeing about a customer in a way the domain cannot merge
+                if self.store_errors.is_outage(exc):
+                    raise
+                refused[item.customer.customer_id] = f"could not be read: {exc}"
+        for cid in refused:
+            incoming.pop(cid, None)
         unknown = [cid for cid in incoming if cid not in known]
         if unknown:
             known.update(self.customers.get_customers(unknown))
@@ -294,56 +411,71 @@ class IngestService:
             if stored is None:
                 new.append(customer)
                 continue
-            merged = stored.customer.merged_with(customer)
-            fingerprint = merged.fingerprint()
-            if fingerprint == stored.fingerprint:
-                continue
             try:
+                merged = stored.customer.merged_with(customer)
+                fingerprint = merged.fingerprint()
+                if fingerprint == stored.fingerprint:
+                    continue
                 self.customers.update_customer(stored, merged, [self._event(f"customer#{cid}", "customer.updated",
                                                                             now, record_id=fingerprint[:16])], now)
                 known[cid] = StoredCustomer(merged, fingerprint, stored.version + 1)
                 tally.add("customers_updated")
             except VersionConflict:
                 known.pop(cid, None)  # edited meanwhile: the next file (or redrive) merges again
+            except Exception as exc:
+                if self.store_errors.is_outage(exc):
+                    raise
+                refused[cid] = exc.message if isinstance(exc, DomainError) else self.store_errors.describe(exc)
         if new:
             events = [self._event(f"customer#{c.customer_id}", "customer.created", now, record_id="") for c in new]
-            self.customers.insert_customers(new, events, now)
-            tally.add("customers_created", len(new))
+            refused_new = self.customers.insert_customers(new, events, now)
+            refused.update(refused_new)
+            tally.add("customers_created", len(new) - len(refused_new))
             for c in new:
-                known[c.customer_id] = StoredCustomer(c, c.fingerprint(), 1)
-        return {cid: stored.customer for cid, stored in known.items() if cid in incoming}
+                if c.customer_id not in refused_new:
+                    known[c.customer_id] = StoredCustomer(c, c.fingerprint(), 1)
+        return {cid: stored.customer for cid, stored in known.items() if cid in incoming}, refused
 
     def _store_invoices(self, items: list[SourceRecord], record: ImportRecord, tally: _Tally, now: datetime) -> None:
         if not items:
             return
         by_id = {item.document.document_id: item for item in items}
         existing = self.ledger.get_invoices(by_id)
-        fresh: list[Invoice] = []
+        fresh: list[tuple[Invoice, SourceRecord]] = []
         offset = self.earliest_step_offset()
         for document_id, item in by_id.items():
+            if document_id in existing:
+                continue
             try:
-                if document_id not in existing:
-                    invoice = Invoice.from_document(item.document)
-                    fresh.append(invoice.needs_review(first_review_at(invoice.due_date, offset)))
-            except DomainError as exc:
-                tally.reject(RowError(item.line, exc.field, exc.message, None, item.document.number))
+                invoice = Invoice.from_document(item.document)
+                fresh.append((invoice.needs_review(first_review_at(invoice.due_date, offset)), item))
+            except Exception as exc:
+                self._row_failed(item, exc, tally)
         if fresh:
-            self.ledger.insert_invoices(fresh, record.import_id, now)
-            tally.add("invoices_created", len(fresh))
+            refused = self.ledger.insert_invoices([invoice for invoice, _ in fresh], record.import_id, now)
+            for invoice, item in fresh:
+                if invoice.invoice_id in refused:
+                    tally.reject(_error(item, None, refused[invoice.invoice_id]))
+                else:
+                    tally.imported("invoices_created", item.rows)
         for document_id, stored in existing.items():
-            self._amend(stored, by_id[document_id], record, tally, now)
+            item = by_id[document_id]
+            try:
+                self._amend(stored, item, record, tally, now)
+            except Exception as exc:
+                self._row_failed(item, exc, tally)
 
     def _amend(self, stored: Invoice, item: SourceRecord, record: ImportRecord, tally: _Tally, now: datetime) -> None:
         for _attempt in range(3):
             if stored.fingerprint == item.document.fingerprint():
-                tally.add("invoices_unchanged")
+                tally.imported("invoices_unchanged", item.rows)
                 return
             try:
                 amended, changes = stored.amended_by(item.document)
                 # A new due date, total or status may change what dunning owes: let the sweep decide again.
                 amended = amended.needs_review(first_review_at(amended.due_date, self.earliest_step_offset()))
             except DomainError as exc:
-                tally.reject(RowError(item.line, exc.field, exc.message, None, item.document.number))
+                tally.reject(_error(item, exc.field, exc.message))
                 return
             event = self._event(f"invoice#{stored.invoice_id}", "invoice.amended", now, record.import_id,
                                 {"import_id": record.import_id, "source_key": record.source_key,
@@ -351,15 +483,15 @@ class IngestService:
                                              for c in changes]})
             try:
                 self.ledger.save_invoice(amended, [event], now)
-                tally.add("invoices_amended")
+                tally.imported("invoices_amended", item.rows)
                 return
             except VersionConflict:
                 reloaded = self.ledger.get_invoices([stored.invoice_id]).get(stored.invoice_id)
                 if reloaded is None:
                     break
                 stored = reloaded
-        tally.reject(RowError(item.line, None, "invoice kept changing while it was amended; dropped the file "
-                              "again to retry", None, item.document.number))
+        tally.reject(_error(item, None, "invoice kept changing while it was amended; dropped the file again to "
+                            "retry"))
 
     def _store_credit_note(self, item: SourceRecord, record: ImportRecord, tally: _Tally, now: datetime) -> None:
         doc = item.document
@@ -367,10 +499,10 @@ class IngestService:
             existing = self.ledger.get_credit_notes([doc.document_id]).get(doc.document_id)
             if existing is not None:
                 if existing.fingerprint == doc.fingerprint():
-                    tally.add("credit_notes_unchanged")
+                    tally.imported("credit_notes_unchanged", item.rows)
                 else:
-                    tally.reject(RowError(item.line, "number", "credit note already imported with different data; "
-                                          "credit notes are not amended: issue a new one", doc.number, doc.number))
+                    tally.reject(_error(item, "number", "credit note already imported with different data; credit "
+                                        "notes are not amended: issue a new one", doc.number))
                 return
             note = CreditNote.from_document(doc)
             invoice = self._invoice_credited_by(note)
@@ -382,7 +514,7 @@ class IngestService:
                 try:
                     credited_invoice, left = invoice.with_credit(note.amount)
                 except DomainError as exc:
-                    tally.reject(RowError(item.line, exc.field or "currency", exc.message, None, doc.number))
+                    tally.reject(_error(item, exc.field or "currency", exc.message))
                     return
                 note = replace(note, applied=note.amount - left)
                 events.append(self._event(f"invoice#{invoice.invoice_id}", "invoice.credited", now, note.credit_note_id,
@@ -390,12 +522,11 @@ class IngestService:
                                            "balance": credited_invoice.balance.to_api()}))
             try:
                 self.ledger.insert_credit_note(note, credited_invoice, events, record.import_id, now)
-                tally.add("credit_notes_created")
+                tally.imported("credit_notes_created", item.rows)
                 return
             except (InsertConflict, VersionConflict):
                 continue  # someone wrote the note or the invoice meanwhile: look again
-        tally.reject(RowError(item.line, None, "credit note could not be applied: its invoice kept changing",
-                              None, doc.number))
+        tally.reject(_error(item, None, "credit note could not be applied: its invoice kept changing"))
 
     def _invoice_credited_by(self, note: CreditNote) -> Invoice | None:
         if not note.applies_to:
@@ -411,10 +542,11 @@ class IngestService:
     def _destination(self, outcome: str, record: ImportRecord, key: str) -> str:
         relative = key[len(INCOMING):] if key.startswith(INCOMING) else key  # bank/... keeps its prefix
         day = record.started_at.astimezone(UTC).strftime("%Y/%m/%d")
-        return f"{outcome}/{day}/{record.import_id}/{relative}"
+        folder = REJECTED if outcome == REJECTED else PROCESSED  # with errors or not, its rows are in
+        return f"{folder}/{day}/{record.import_id}/{relative}"
 
     def _reject(self, record: ImportRecord, reason: str, tally: _Tally | None = None) -> IngestOutcome:
-        return self._finish(record, "rejected", reason, tally or _Tally())
+        return self._finish(record, REJECTED, reason, tally or _Tally())
 
     def _finish(self, record: ImportRecord, status: str, reason: str | None, tally: _Tally) -> IngestOutcome:
         now = self.clock()
@@ -482,3 +614,8 @@ class IngestService:
     def _event(entity: str, type_: str, now: datetime, record_id: str, data: dict[str, Any] | None = None
                ) -> AuditEvent:
         return AuditEvent(entity=entity, type=type_, actor=ACTOR, at=now, discriminator=record_id, data=data or {})
+
+
+def _error(item: SourceRecord, field: str | None, reason: str, value: str | None = None) -> RowError:
+    """A stored row's problem, accounting for every source row the document was read from."""
+    return RowError(item.line, field, reason, value, item.document.number, rows=item.rows)

@@ -104,8 +104,9 @@ class ProviderEventRecord:
 class LedgerStore(Protocol):
     def get_invoices(self, invoice_ids: Iterable[str]) -> dict[str, Invoice]: ...
     def get_credit_notes(self, credit_note_ids: Iterable[str]) -> dict[str, CreditNote]: ...
-    def insert_invoices(self, invoices: Sequence[Invoice], import_id: str, now: datetime) -> None:
-        """Invoices just read as absent; only ingestion (one file at a time) creates invoices."""
+    def insert_invoices(self, invoices: Sequence[Invoice], import_id: str, now: datetime) -> dict[str, str]:
+        """Invoices just read as absent; only ingestion (one file at a time) creates invoices. Returns the
+        ones the store refused (too large, a value it cannot hold) with the reason; every other is stored."""
     def save_invoice(self, invoice: Invoice, events: Sequence[AuditEvent], now: datetime) -> Invoice:
         """Conditional on the invoice's version; raises VersionConflict."""
     def insert_credit_note(self, note: CreditNote, invoice: Invoice | None, events: Sequence[AuditEvent],
@@ -115,7 +116,9 @@ class LedgerStore(Protocol):
 
 class CustomerStore(Protocol):
     def get_customers(self, customer_ids: Iterable[str]) -> dict[str, StoredCustomer]: ...
-    def insert_customers(self, customers: Sequence[Customer], events: Sequence[AuditEvent], now: datetime) -> None: ...
+    def insert_customers(self, customers: Sequence[Customer], events: Sequence[AuditEvent], now: datetime
+                         ) -> dict[str, str]:
+        """Like insert_invoices: the customers the store refused, with the reason."""
     def update_customer(self, stored: StoredCustomer, customer: Customer, events: Sequence[AuditEvent],
                         now: datetime) -> None: ...
 
@@ -125,13 +128,24 @@ class ImportStore(Protocol):
     def claim(self, record: ImportRecord, now: datetime) -> bool:
         """Create, or take over an expired lease; False when another worker holds it or it is done."""
     def finish(self, record: ImportRecord) -> None: ...
+    def release(self, record: ImportRecord) -> None:
+        """Give up the lease of an attempt that failed, so the next delivery takes over at once."""
+
+
+class StoreErrors(Protocol):
+    """Tells the store's own failures from a row's: only the adapter knows what its exceptions mean."""
+
+    def is_outage(self, exc: BaseException) -> bool:
+        """The store (or the way to it) failed, not the item: throttled, timed out, unreachable, no access."""
+    def describe(self, exc: BaseException) -> str:
+        """Why an item was refused, for the import report."""
 
 
 @dataclass
 class ImportRecord:
     import_id: str
     source_key: str
-    status: str  # in_progress | processed | rejected
+    status: str  # in_progress | processed | processed_with_errors | rejected
     started_at: datetime
     lease_owner: str
     lease_until: datetime | None = None
@@ -143,7 +157,7 @@ class ImportRecord:
     destination_key: str | None = None
     report_key: str | None = None
     finished_at: datetime | None = None
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)  # ints, and skipped_reasons: {reason: rows}
     reason: str | None = None
     rejected_sample: list[dict[str, Any]] = field(default_factory=list)
 

@@ -321,3 +321,24 @@ def test_sent_mail_and_sms_land_in_the_outbox(local_stack: RunningStack):
     assert "+447700900123" in sms[0].read_text()
     time.sleep(1.5)  # written once, not at every poll
     assert len(mails()) == 2
+
+
+def test_a_key_with_plus_spaces_and_unicode_is_processed(local_stack: RunningStack):
+    """S3 -> EventBridge -> SQS -> ingest_upload with the key as moto delivers it: '+' is not a space here."""
+    key = f"incoming/{uuid.uuid4().hex[:8]}/März Rechnungen+Q1 (2).csv"
+    number = f"INV-PLUS-{uuid.uuid4().hex[:8]}"
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    writer.writerow([number, "invoice", "C-PLUS", "Plus & Partner GmbH", "ap@plus.example", "", "de",
+                     "Europe/Berlin", "DE", "2026-10-05", "2026-11-04", "", "EUR", "10.00", "0.00", "", "open", ""])
+    local_stack.s3().put_object(Bucket=local_stack.info["inbox_bucket"], Key=key, Body=out.getvalue().encode())
+    name = key.split("/", 1)[1]
+    reports = wait_for(lambda: [k for k in keys(local_stack, "processed/") if k.endswith(name + ".report.json")],
+                       INGEST_TIMEOUT, 0.25,
+                       f"{key} not processed\ninvocations: {handled(local_stack, 'ingest_upload', 'Rechnungen')}")
+    moved = reports[0].removesuffix(".report.json")
+    assert moved.endswith("/März Rechnungen+Q1 (2).csv") and moved in keys(local_stack, "processed/")
+    assert key not in keys(local_stack, "incoming/")
+    response = get(local_stack, f"/invoices/{number}")
+    assert response.status_code == 200, response.text

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote_plus
 
 from chalice.test import Client
 
@@ -20,12 +21,14 @@ def invoice_row(number: str, total: str = "100.00", *, customer: str = "acme", d
             f"{due},,{currency},{total},{paid},{applies_to},{status},")
 
 
-def drop(client: Client, s3: Any, bucket: str, key: str, body: bytes) -> dict[str, Any]:
-    """Put a file and deliver its EventBridge event to the handler, as S3 -> EventBridge would."""
+def drop(client: Client, s3: Any, bucket: str, key: str, body: bytes, *, encode: bool = True) -> dict[str, Any]:
+    """Put a file and deliver its EventBridge event to the handler, as S3 -> EventBridge would: the key
+    URL-encoded ('+' for a space, '%2B' for a '+'), or as it is (`encode=False`, as moto delivers it)."""
     s3.put_object(Bucket=bucket, Key=key, Body=body)
     event = client.events.generate_cw_event(
         source="aws.s3", detail_type="Object Created",
-        detail={"bucket": {"name": bucket}, "object": {"key": key.replace(" ", "+"), "size": len(body)}},
+        detail={"bucket": {"name": bucket},
+                "object": {"key": quote_plus(key, safe="/") if encode else key, "size": len(body)}},
         resources=[f"arn:aws:s3:::{bucket}"])
     response = client.lambda_.invoke("ingest_upload", event)
     return dict(response.payload)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from chalicelib import bootstrap
 from chalicelib.adapters.models import EventModel, ImportModel, InvoiceModel
@@ -47,9 +50,12 @@ def test_bad_rows_are_reported_and_good_rows_kept(client, s3, bucket, admin_head
         invoice_row("INV-5", due="2026-13-01"),
     )
     outcome = drop(client, s3, bucket, "incoming/mixed.csv", body)
-    assert outcome["status"] == "processed"
+    assert outcome["status"] == "processed_with_errors"
+    assert outcome["destination_key"].startswith("processed/")
     assert outcome["counts"]["invoices_created"] == 1
     assert outcome["counts"]["rejected_rows"] == 4
+    assert (outcome["counts"]["rows_read"], outcome["counts"]["rows_imported"], outcome["counts"]["rows_rejected"]) \
+        == (5, 1, 4)
     status, record = get_json(client, f"/imports/{outcome['import_id']}", admin_headers)
     assert status == 200
     lines = sorted(row["line"] for row in record["rejected_rows"])
@@ -208,3 +214,194 @@ def test_redrive_schedule_handler_runs(client, s3, bucket):
     response = client.lambda_.invoke("redrive_inbox", client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]))
     assert response.payload == {"redriven": []}
+
+
+# --- rows, not problems; bad input is a rejected row, never a stall ----------------------------------------------
+
+def report_of(s3, bucket, outcome) -> dict:
+    return json.loads(s3.get_object(Bucket=bucket, Key=outcome["destination_key"] + ".report.json")["Body"].read())
+
+
+def assert_rows_add_up(counts) -> None:
+    assert counts["rows_read"] == counts["rows_imported"] + counts["rows_rejected"] + counts["rows_skipped"], counts
+
+
+def test_a_29_digit_total_rejects_its_row_and_keeps_the_good_ones(client, s3, bucket, admin_headers):
+    outcome = drop(client, s3, bucket, "incoming/big-total.csv", dunwell_csv(
+        invoice_row("INV-1"), invoice_row("INV-2", "1" * 26 + ".00"), invoice_row("INV-3")))
+    assert outcome["status"] == "processed_with_errors"
+    assert outcome["destination_key"].startswith("processed/")
+    counts = outcome["counts"]
+    assert (counts["rows_read"], counts["rows_imported"], counts["rows_rejected"]) == (3, 2, 1)
+    (rejected,) = report_of(s3, bucket, outcome)["rejected_rows"]
+    assert (rejected["line"], rejected["field"], rejected["number"]) == (3, "total", "INV-2")
+    assert "15 digits" in rejected["reason"]
+    assert {m.invoice_id for m in InvoiceModel.scan()} == {"INV-1", "INV-3"}
+    status, record = get_json(client, f"/imports/{outcome['import_id']}", admin_headers)
+    assert status == 200 and record["status"] == "processed_with_errors" and record["counts"]["rows_rejected"] == 1
+
+
+def json_invoice(number: str, total: str = '"100.00"', **extra: str) -> dict:
+    document = {"invoice_number": number, "customer_id": "acme", "customer_name": "Acme Ltd",
+                "issue_date": "2026-11-01", "due_date": "2026-12-01", "currency": "EUR", "total": total}
+    return {**document, **extra}
+
+
+def json_file(*documents: dict) -> bytes:
+    """Dunwell JSON, amounts spliced in as written (a JSON number of 5,000 digits cannot be a Python int)."""
+    parts = []
+    for document in documents:
+        total = document["total"]
+        body = json.dumps({k: v for k, v in document.items() if k != "total"}, ensure_ascii=False)
+        parts.append(body[:-1] + f', "total": {total}}}')
+    return ("[\n" + ",\n".join(parts) + "\n]\n").encode()
+
+
+def test_an_item_dynamodb_refuses_rejects_its_row_and_the_rest_of_its_batch_is_stored(client, s3, bucket):
+    # ~450 KB of buyer reference: the invoice item would be over DynamoDB's 400 KB, inside JSON's 1 MB a document.
+    documents = [json_invoice(f"INV-{i}") for i in range(1, 30)]
+    documents[9] = json_invoice("INV-10", buyer_reference="x" * 450_000)
+    outcome = drop(client, s3, bucket, "incoming/huge.json", json_file(*documents))
+    assert outcome["status"] == "processed_with_errors"
+    counts = outcome["counts"]
+    assert (counts["rows_imported"], counts["rows_rejected"], counts["invoices_created"]) == (28, 1, 28)
+    assert_rows_add_up(counts)
+    (rejected,) = report_of(s3, bucket, outcome)["rejected_rows"]
+    assert rejected["number"] == "INV-10" and "DynamoDB refused the item" in rejected["reason"]
+    assert "size" in rejected["reason"].lower()
+    stored = {m.invoice_id: m.version for m in InvoiceModel.scan()}
+    assert set(stored) == {f"INV-{i}" for i in range(1, 30)} - {"INV-10"}
+    assert set(stored.values()) == {1}
+
+
+def test_a_storage_validation_error_rejects_that_row_only(client, s3, bucket, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    drop(client, s3, bucket, "incoming/1.csv", dunwell_csv(invoice_row("INV-1"), invoice_row("INV-2")))
+    ledger = bootstrap.ingest_service().ledger
+    real_save = ledger.save_invoice
+
+    def save_invoice(invoice, events, now):
+        if invoice.invoice_id == "INV-1":
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "Invalid UpdateExpression"}},
+                              "TransactWriteItems")
+        return real_save(invoice, events, now)
+
+    monkeypatch.setattr(ledger, "save_invoice", save_invoice)
+    outcome = drop(client, s3, bucket, "incoming/2.csv",
+                   dunwell_csv(invoice_row("INV-1", "120.00"), invoice_row("INV-2", "130.00")))
+    assert outcome["status"] == "processed_with_errors"
+    assert (outcome["counts"]["invoices_amended"], outcome["counts"]["rows_rejected"]) == (1, 1)
+    (rejected,) = report_of(s3, bucket, outcome)["rejected_rows"]
+    assert rejected["number"] == "INV-1" and "Invalid UpdateExpression" in rejected["reason"]
+    assert InvoiceModel.get("INV-2").version == 2 and InvoiceModel.get("INV-1").version == 1
+
+
+def test_json_numbers_outside_the_amount_grammar_are_rejected_rows(client, s3, bucket):
+    outcome = drop(client, s3, bucket, "incoming/numbers.json", json_file(
+        json_invoice("INV-1"),
+        json_invoice("INV-2", "9" * 5000),
+        json_invoice("INV-3", "1e30"),
+        json_invoice("INV-4", '"\u0661\u0662\u0663.00"'),
+        json_invoice("INV-5", '"\uff11\uff12\uff13.00"'),
+    ))
+    assert outcome["status"] == "processed_with_errors"
+    counts = outcome["counts"]
+    assert (counts["rows_read"], counts["rows_imported"], counts["rows_rejected"]) == (5, 1, 4)
+    rejected = report_of(s3, bucket, outcome)["rejected_rows"]
+    assert {(r["number"], r["field"]) for r in rejected} == {(f"INV-{i}", "total") for i in range(2, 6)}
+    assert [m.invoice_id for m in InvoiceModel.scan()] == ["INV-1"]
+
+
+def test_a_failed_attempt_gives_up_its_lease_and_the_retry_takes_over(client, s3, bucket, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    body = dunwell_csv(invoice_row("INV-1"), invoice_row("INV-2"))
+    s3.put_object(Bucket=bucket, Key="incoming/a.csv", Body=body)
+    service = bootstrap.ingest_service()
+    real_put_json = service.files.put_json
+    calls = []
+
+    def throttled_once(key, document):
+        calls.append(key)
+        if len(calls) == 1:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}},
+                              "PutObject")
+        return real_put_json(key, document)
+
+    monkeypatch.setattr(service.files, "put_json", throttled_once)
+    with pytest.raises(ClientError):
+        service.ingest(bucket, "incoming/a.csv")  # rows stored, then the report could not be written
+    import_id = "imp_" + hashlib.sha256(body).hexdigest()[:24]
+    crashed = ImportModel.get(import_id)
+    assert crashed.status == "in_progress" and crashed.lease_until < datetime(2000, 1, 1, tzinfo=UTC)
+    assert keys(s3, bucket, "incoming/") == ["incoming/a.csv"]
+
+    retry = service.ingest(bucket, "incoming/a.csv")  # at once: there is no lease to wait for
+    assert retry.status == "processed"
+    assert (retry.counts["invoices_unchanged"], retry.counts["rows_imported"]) == (2, 2)
+    assert keys(s3, bucket, "incoming/") == []
+    assert {m.invoice_id: m.version for m in InvoiceModel.scan()} == {"INV-1": 1, "INV-2": 1}
+
+
+def test_a_file_unreadable_after_rows_were_stored_is_processed_with_errors(client, s3, bucket, monkeypatch):
+    from chalicelib.services import ingest_file
+
+    monkeypatch.setattr(ingest_file, "CHUNK_ROWS", 1)
+    good = json_file(json_invoice("INV-1"), json_invoice("INV-2"))
+    outcome = drop(client, s3, bucket, "incoming/cut.json", good.rstrip().rstrip(b"]") + b',\n{"invoice_number": ')
+    assert outcome["status"] == "processed_with_errors"
+    assert outcome["destination_key"].startswith("processed/")
+    assert outcome["counts"]["invoices_created"] == 2
+    assert_rows_add_up(outcome["counts"])
+    report = report_of(s3, bucket, outcome)
+    assert report["reason"].startswith("JSON is malformed")
+    assert report["rejected_rows"][-1]["reason"].startswith("the rest of the file could not be read")
+
+    nothing_stored = drop(client, s3, bucket, "incoming/broken.json", b'[{"invoice_number": ')
+    assert nothing_stored["status"] == "rejected"
+
+
+def test_skipped_rows_are_counted_per_reason(client, s3, bucket):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "xero-export.csv"
+    outcome = drop(client, s3, bucket, "incoming/xero.csv", example.read_bytes())
+    counts = outcome["counts"]
+    assert outcome["status"] == "processed"
+    assert counts["skipped_reasons"] == {"bill": 1, "draft": 1}
+    assert counts["rows_skipped"] == 2 and counts["rows_rejected"] == 0
+    assert_rows_add_up(counts)
+    report = report_of(s3, bucket, outcome)
+    assert report["rejected_rows"] == []
+    assert {(e["number"], e["field"]) for e in report["skipped_entries"]} == {("PM-7781", "Type"),
+                                                                              ("INV-0456", "Status")}
+    # Every row of a grouped invoice counts: the file's rows, not its invoices.
+    with example.open(newline="", encoding="utf-8-sig") as source:
+        data_rows = sum(1 for row in csv.reader(source) if any(row)) - 1
+    assert counts["rows_read"] == data_rows > counts["invoices_created"] + counts["credit_notes_created"] + 2
+
+
+@pytest.mark.parametrize("encode", [True, False], ids=["url-encoded", "as-is"])
+def test_keys_with_plus_spaces_and_unicode_are_ingested(client, s3, bucket, encode):
+    key = "incoming/März Rechnungen+Q1 (2).csv"
+    outcome = drop(client, s3, bucket, key, dunwell_csv(invoice_row("INV-1")), encode=encode)
+    assert outcome["status"] == "processed" and outcome["source_key"] == key
+    assert outcome["destination_key"].endswith("/März Rechnungen+Q1 (2).csv")
+    assert keys(s3, bucket, "incoming/") == []
+    assert set(keys(s3, bucket, "processed/")) == {outcome["destination_key"], outcome["destination_key"]
+                                                   + ".report.json"}
+    assert report_of(s3, bucket, outcome)["source_key"] == key
+
+
+def test_a_bank_statement_key_with_plus_spaces_and_unicode_is_ingested(client, s3, bucket):
+    from pathlib import Path
+
+    statement = (Path(__file__).resolve().parents[2] / "examples" / "bank" / "statement.csv").read_bytes()
+    key = "bank/Kontoauszug März+Q1 (2).csv"
+    outcome = drop(client, s3, bucket, key, statement)
+    assert outcome["status"] in ("processed", "processed_with_errors") and outcome["source_key"] == key
+    assert outcome["destination_key"].endswith("/bank/Kontoauszug März+Q1 (2).csv")
+    assert outcome["counts"]["skipped_reasons"] == {"debit": 1}
+    assert_rows_add_up(outcome["counts"])
+    assert keys(s3, bucket, "bank/") == []

@@ -207,7 +207,7 @@ def _entry(statement: _Statement, ntry: ET.Element, index: int) -> Iterator[Bank
     label = f"statement {statement.id} entry {index}" + (f" ({acct_svcr_ref})" if acct_svcr_ref else "")
     status = _text(ntry, "Sts/Cd") or _text(ntry, "Sts")
     if status is not None and status.upper() != "BOOK":
-        yield SkippedEntry(0, label, f"entry status {status}: not booked")
+        yield SkippedEntry(0, label, f"entry status {status}: not booked", "not_booked")
         return
     direction = _text(ntry, "CdtDbtInd")
     reversal = (_text(ntry, "RvslInd") or "").lower() in ("true", "1")
@@ -216,12 +216,13 @@ def _entry(statement: _Statement, ntry: ET.Element, index: int) -> Iterator[Bank
     subfamily = _text(ntry, "BkTxCd/Domn/Fmly/SubFmlyCd")
     if direction == "CRDT":
         if reversal:
-            yield SkippedEntry(0, label, "credit reversing one of our own debits: not a customer payment")
+            yield SkippedEntry(0, label, "credit reversing one of our own debits: not a customer payment",
+                               "reversed_debit")
             return
         kind = PaymentKind.PAYMENT
     elif direction == "DBIT":
         if not (reversal or subfamily in RETURN_SUBFAMILIES):
-            yield SkippedEntry(0, label, "debit: not a customer payment")
+            yield SkippedEntry(0, label, "debit: not a customer payment", "debit")
             return
         kind = PaymentKind.CHARGEBACK
     else:
@@ -235,7 +236,7 @@ def _entry(statement: _Statement, ntry: ET.Element, index: int) -> Iterator[Bank
                      value)
         return
     if amount.is_zero:
-        yield SkippedEntry(0, label, "zero amount")
+        yield SkippedEntry(0, label, "zero amount", "zero_amount")
         return
     try:
         occurred_at = _datetime(_find(ntry, "BookgDt")) or _datetime(_find(ntry, "ValDt"))

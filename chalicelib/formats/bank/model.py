@@ -18,6 +18,7 @@ class SkippedEntry:
     line: int  # 1-based physical line (CSV), or 0 for XML
     ref: str  # the bank's reference for the line, or a label such as "entry 7"
     reason: str
+    code: str = "other"  # the reason as the import counts it (skipped_reasons): debit, zero_amount, ...
 
     def to_report(self) -> dict[str, object]:
         return {"line": self.line, "ref": self.ref, "reason": self.reason}

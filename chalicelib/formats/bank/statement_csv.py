@@ -110,9 +110,9 @@ def _row(row: list[str], columns: dict[str, int], line: int, seen: dict[str, int
     except DomainError as exc:
         return error("amount", str(exc), raw_amount)
     if value < 0:
-        return SkippedEntry(line, bank_ref, "debit (negative amount): not a customer payment")
+        return SkippedEntry(line, bank_ref, "debit (negative amount): not a customer payment", "debit")
     if value == 0:
-        return SkippedEntry(line, bank_ref, "zero amount")
+        return SkippedEntry(line, bank_ref, "zero amount", "zero_amount")
     raw_currency = _cell(row, columns, "currency")
     try:
         amount = Money.of(value, normalise_currency(raw_currency))

@@ -312,3 +312,61 @@ def test_an_unreadable_line_rejects_its_invoice_instead_of_shrinking_it():
         (3, "INV-1"), (4, None), (2, "INV-1"), (6, None), (5, "INV-2"),
     ]
     assert "not imported" in errors(found)[2].reason and "3, 4" in errors(found)[2].reason
+
+
+XERO_TEMPLATE = (
+    "*ContactName,EmailAddress,*InvoiceNumber,*InvoiceDate,*DueDate,*Description,*Quantity,*UnitAmount,"
+    "*AccountCode,*TaxType,TaxAmount,Currency\n"
+)
+
+
+def xero_line(number: str, currency: str = "NZD", description: str = "Consultation") -> str:
+    return f"Bluegum Vet,ap@bluegum.example,{number},12/11/2026,12/12/2026,{description},1,10.00,200,GST,1.50," \
+           f"{currency}\n"
+
+
+def test_a_grouped_invoice_reports_its_own_error_when_a_row_without_a_number_follows():
+    data = XERO_TEMPLATE + xero_line("INV-1") + xero_line("INV-2", "XYZ") + xero_line("INV-2", "XYZ") \
+        + xero_line("", "XYZ", "continued") + xero_line("INV-3")
+    found = items(data)
+    assert [r.document.number for r in records(found)] == ["INV-1", "INV-3"]
+    own, orphan = errors(found)
+    assert (own.line, own.field, own.value, own.number) == (3, "Currency", "XYZ", "INV-2")
+    assert "ISO 4217" in own.reason and "could not be read" not in own.reason
+    assert (own.rows, orphan.rows) == (2, 1)  # INV-2's two rows, and the unnumbered row
+    assert (orphan.line, orphan.reason) == (5, "document number is missing")
+
+
+def test_a_readable_grouped_invoice_is_held_back_by_its_unreadable_row():
+    found = items(XERO_TEMPLATE + xero_line("INV-2") + xero_line("INV-2") + xero_line("", description="more"))
+    orphan, held = errors(found)
+    assert orphan.line == 4 and orphan.rows == 1
+    assert held.number == "INV-2" and held.rows == 2
+    assert held.reason == "invoice INV-2 not imported: its line(s) on line 4 could not be read"
+
+
+def test_a_row_with_several_problems_is_one_rejected_row():
+    found = items(f"{DUNWELL_HEADER}\nA-1,Acme,2026-13-01,2026-10-31,XYZ,10.00\n")
+    assert len(errors(found)) == 2
+    assert sum(e.rows for e in errors(found)) == 1
+
+
+def test_skipped_rows_say_why_in_a_countable_form():
+    data = (
+        "Customer;Name 1;Document Number;Document Type;Document Date;Net Due Date;Amount in Doc. Curr.;"
+        "Document currency;Reference;Text\n"
+        "100200;Schäfer Bau AG;1400000009;DZ;21.10.2026;;500,00-;EUR;;Zahlung\n"
+    )
+    (skipped,) = items(data)
+    assert isinstance(skipped, RowError) and skipped.skipped == "dz" and skipped.rows == 1
+
+
+@pytest.mark.parametrize("cell", [
+    "\u0661\u0662\u0663.00",  # Arabic-Indic digits
+    "\uff11\uff12\uff13.00",  # full-width digits
+    "1" * 29,
+    "1" * 25 + ".00",
+])
+def test_amounts_outside_the_grammar_are_row_errors(cell):
+    (error,) = items(f"{DUNWELL_HEADER}\nA-1,Acme,2026-10-01,2026-10-31,EUR,{cell}\n")
+    assert isinstance(error, RowError) and error.field == "total" and error.rows == 1

@@ -127,3 +127,20 @@ def test_jsonl_over_long_line(monkeypatch):
     assert [r.document.number for r in records(found)] == ["J-2"]
     assert records(found)[0].line == 2
     assert "longer than" in errors(found)[0].reason
+
+
+def _document(total: str) -> str:
+    return ('{"invoice_number": "J-1", "customer_name": "Acme", "issue_date": "2026-10-01", '
+            f'"due_date": "2026-10-31", "currency": "EUR", "total": {total}}}')
+
+
+@pytest.mark.parametrize("total", ["9" * 5000, "1e30", "1e999999999", "-1e-999999999", '"\\u0661\\u0662\\u0663"',
+                                   '"\\uff11\\uff12\\uff13"', "1" * 16])
+@pytest.mark.parametrize("filename", ["a.json", "a.jsonl"])
+def test_numbers_the_amount_grammar_refuses_are_rejected_rows(total, filename):
+    document = _document(total)
+    text = f"[{document}]" if filename == "a.json" else document + "\n"
+    (error,) = items(text, filename)
+    assert isinstance(error, RowError) and error.field == "total" and error.number == "J-1"
+    assert len(error.value or "") <= 5000 and len(error.reason) < 200
+
