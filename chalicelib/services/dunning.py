@@ -43,6 +43,7 @@ from chalicelib.domain.dunning.decision import CHANNELS, Decision, decide, histo
 from chalicelib.domain.dunning.policy import TONES, Policy, Step
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.invoice import Invoice, LedgerCharge
+from chalicelib.domain.masking import mask
 from chalicelib.domain.money import Money
 from chalicelib.services.ports import (
     Alerts,
@@ -171,13 +172,6 @@ class Planned:
 
 def worst_tone(steps: Iterable[Step]) -> str:
     return max((s.tone for s in steps), key=lambda t: TONE_RANK[t])
-
-
-def mask(destination: str) -> str:
-    if "@" in destination:
-        local, _, domain = destination.partition("@")
-        return f"{local[:1]}***@{domain}"
-    return destination[:4] + "***" + destination[-2:]
 
 
 class DunningService:

@@ -28,6 +28,7 @@ from chalicelib.domain.dunning.calendar import is_sendable_now, next_send_time
 from chalicelib.domain.dunning.policy import Policy
 from chalicelib.domain.errors import DomainError, NotAllowed
 from chalicelib.domain.invoice import Invoice
+from chalicelib.domain.masking import mask
 from chalicelib.domain.money import Money
 from chalicelib.domain.plans import (
     DEFAULT_GRACE_DAYS,
@@ -63,7 +64,6 @@ from chalicelib.services.dunning import (
     destination_for,
     end_of_day_anywhere,
     flag_unconfirmed,
-    mask,
     window_start,
 )
 from chalicelib.services.ports import AuditEvent, VersionConflict
