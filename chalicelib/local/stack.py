@@ -77,6 +77,7 @@ class LocalStack:
         self._verify_mail_sender(clients)
         config = self._chalice_config()
         self._apply_environment(provisioned.environment, config.environment_variables)
+        self._check_settings()
 
         # 3. The app, its triggers and the API.
         app = self._import_app()
@@ -147,6 +148,18 @@ class LocalStack:
 
     # --- steps ---------------------------------------------------------------------------------------------
 
+    def _check_settings(self) -> None:
+        """The app's settings as the functions will read them: a bad seller IBAN, BIC or pay link stops the
+        start here, naming the variable, rather than at the first reminder."""
+        from chalicelib.config import Settings
+
+        try:
+            settings = Settings.from_env()
+        except ValueError as error:
+            raise LocalStackError(str(error)) from error
+        if settings.no_way_to_pay:
+            log.warning("!!! %s: the sweep will send no reminder", settings.no_way_to_pay)
+
     def _verify_mail_sender(self, clients: Any) -> None:
         ses = clients("ses")
         ses.verify_email_identity(EmailAddress=self.options.mail_from)
@@ -172,6 +185,7 @@ class LocalStack:
         os.environ.update(from_chalice_config)
         for name, (variable, _) in WEBHOOK_SECRET_DEFAULTS.items():
             os.environ[variable] = self.options.webhook_secrets[name]
+        os.environ.update(self.options.seller)
         os.environ.update(
             DUNWELL_STAGE=self.options.stage,
             DUNWELL_ALLOW_SIMULATED_CLOCK="true",

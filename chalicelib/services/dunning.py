@@ -60,6 +60,7 @@ from chalicelib.services.ports import (
     TaskStore,
     VersionConflict,
 )
+from chalicelib.services.way_to_pay import never_refused
 
 SYSTEM = "system:dunning"
 CLAIM_LEASE = timedelta(minutes=10)
@@ -146,6 +147,7 @@ class RunSummary:
     unconfirmed: int = 0
     actions: Counter[str] = field(default_factory=Counter)
     kill_switch: bool = False
+    refused: str | None = None  # why nothing may be sent at all (services/way_to_pay.py)
     more_due: bool = False
     dispatched: int = 0  # work messages handed to the queue (the scheduled sweep)
 
@@ -158,7 +160,7 @@ class RunSummary:
             "reminders": dict(sorted(self.reminders.items())), "skipped": dict(sorted(self.skipped.items())),
             "failed": self.failed, "charges_added": self.charges_added, "repaired": self.repaired,
             "unconfirmed": self.unconfirmed, "actions": dict(sorted(self.actions.items())),
-            "more_due": self.more_due, "dispatched": self.dispatched,
+            "more_due": self.more_due, "dispatched": self.dispatched, "refused": self.refused,
         }
 
 
@@ -180,7 +182,8 @@ class DunningService:
                  claims: Claims, sender: Sender, renderer: Renderer, tasks: TaskStore, alerts: Alerts,
                  metrics: Metrics, exports: Exports, history: History, *,
                  clock: Callable[[], datetime] | None = None, batch_limit: int = 5000, dispatch_limit: int = 50_000,
-                 time_left_ms: Callable[[], int] | None = None) -> None:
+                 time_left_ms: Callable[[], int] | None = None,
+                 refusal: Callable[[str], str | None] = never_refused) -> None:
         self.due = due
         self.invoices = invoices
         self.customers = customers
@@ -198,6 +201,7 @@ class DunningService:
         self.batch_limit = batch_limit  # invoices one in-process run works on
         self.dispatch_limit = dispatch_limit  # invoices one scheduled sweep hands to the workers
         self.time_left_ms = time_left_ms
+        self.refusal = refusal
 
     # ---- entry points --------------------------------------------------------------------------------
 
@@ -240,6 +244,9 @@ class DunningService:
         if settings.kill_switch:
             summary.kill_switch = True  # the message is consumed; the invoices stay due for the next sweep
             return summary
+        summary.refused = self.refusal("invoices")
+        if summary.refused:
+            return summary  # consumed too: the invoices stay due and the next sweep after the fix catches up
         summary.invoices_considered, summary.customers_considered = len(item.invoices), 1
         stored = self.customers.get_customers([item.customer_id]).get(item.customer_id)
         if stored is None:
@@ -257,6 +264,9 @@ class DunningService:
         if settings.kill_switch:
             summary.kill_switch = True  # nothing read, nothing sent; the next run after release catches up
             return summary, settings, by_customer
+        summary.refused = self.refusal("invoices")
+        if summary.refused:
+            return summary, settings, by_customer  # as the kill switch: nothing read, so nothing is lost
         until = now if as_of is None else end_of_day_anywhere(as_of)
         due = self.due.due_for_action(until, limit + 1)
         summary.more_due = len(due) > limit
