@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,9 @@ class LocalStack:
         self._moto: EmbeddedMoto | None = None
         self._api: Any = None
         self._threads: list[threading.Thread] = []
+        # Written into local.json: a stack removes the file only if it still names this instance, so a second
+        # `make run` that fails (its port is taken) or stops never deletes the running stack's file.
+        self.instance_id = uuid.uuid4().hex
 
     @property
     def local_json(self) -> Path:
@@ -52,7 +56,7 @@ class LocalStack:
         started = time.monotonic()
         options = self.options
         options.state_dir.mkdir(parents=True, exist_ok=True)
-        self.local_json.unlink(missing_ok=True)  # present <=> this stack is up
+        self._remove_stale_local_json()
         if not options.template.is_file():
             raise LocalStackError(f"{options.template} not found: the local stack provisions what it defines")
         check_port_free(options.host, options.api_port, "DUNWELL_API_PORT")
@@ -125,6 +129,8 @@ class LocalStack:
             "mail_from": options.mail_from,
             "invocations_log": str(options.state_dir / "invocations.jsonl"),
             "local_json": str(self.local_json),
+            "pid": os.getpid(),
+            "instance_id": self.instance_id,
         }
         self._write_local_json()
         self.started_in_seconds = round(time.monotonic() - started, 2)
@@ -143,8 +149,37 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
-        self.local_json.unlink(missing_ok=True)
+        if self._owns_local_json():
+            self.local_json.unlink(missing_ok=True)
         log.info("local stack stopped")
+
+    # --- .dunwell/local.json: present <=> the stack it names is up ----------------------------------------
+
+    def _read_local_json(self) -> dict[str, Any] | None:
+        try:
+            content = json.loads(self.local_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return content if isinstance(content, dict) else None
+
+    def _owns_local_json(self) -> bool:
+        content = self._read_local_json()
+        return content is not None and content.get("instance_id") == self.instance_id
+
+    def _remove_stale_local_json(self) -> None:
+        """A file left by a stack that died without stopping goes; one whose process still runs stays (that
+        stack is up, and this one may yet fail to start: its port may be the running one's)."""
+        content = self._read_local_json()
+        if content is None:
+            if self.local_json.exists():
+                self.local_json.unlink(missing_ok=True)  # unreadable: no running stack can be using it
+            return
+        pid = content.get("pid")
+        if isinstance(pid, int) and pid != os.getpid() and _process_alive(pid):
+            log.warning("%s names a stack still running (pid %d); it is replaced only if this one starts",
+                        self.local_json, pid)
+            return
+        self.local_json.unlink(missing_ok=True)
 
     # --- steps ---------------------------------------------------------------------------------------------
 
@@ -234,3 +269,13 @@ class LocalStack:
         temporary.write_text(json.dumps(self.info, indent=2) + "\n", encoding="utf-8")
         temporary.chmod(0o600)  # it holds an admin key
         temporary.replace(self.local_json)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
