@@ -256,8 +256,11 @@ class LocalStack:
     def _serve_api(self, app: Any, config: Any) -> str:
         from chalice.local import create_local_server
 
+        from chalicelib.local.gateway import use_quiet_handler
+
         # Chalice's own local server: API Gateway emulation, one thread per connection.
         self._api = create_local_server(app, config, self.options.host, self.options.api_port)
+        use_quiet_handler(self._api, app, config)
         host, port = self._api.server.server_address[:2]
         thread = threading.Thread(target=self._api.server.serve_forever, name="dunwell-api", daemon=True)
         thread.start()

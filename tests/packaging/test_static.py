@@ -82,6 +82,17 @@ def test_payment_parameters_refuse_a_wrong_shape_at_deploy(parameter: str, good:
     assert not any(pattern.fullmatch(value) for value in bad), parameter
 
 
+def test_unknown_routes_answer_without_echoing_the_request() -> None:
+    template = cfn_yaml.load(ROOT / "infra" / "resources.yaml")
+    responses = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "INCOMPLETE_SIGNATURE"}
+    for response in responses.values():
+        assert response["statusCode"] == "404"
+        body = response["responseTemplates"]["application/json"]
+        assert json.loads(body)["error"]["code"] == "no_such_route"
+        assert "$" not in body  # no $context / $input: nothing of the request comes back
+
+
 # ---------------------------------------------------------------------------------------------- .chalice
 
 
