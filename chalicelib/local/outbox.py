@@ -21,6 +21,8 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain.masking import mask
+
 log = logging.getLogger("dw_local.outbox")
 
 
@@ -153,7 +155,7 @@ class Outbox:
         else:
             path = self.directory / f"{stem}.eml"
             path.write_text(_with_date(mail.raw) if mail.kind == "raw" else _render(mail), encoding="utf-8")
-        log.info("mail from %s -> %s", mail.source, path)
+        log.info("mail from %s -> %s", mask(mail.source), path)
 
     def run(self, stop: threading.Event, interval: float) -> threading.Thread:
         def loop() -> None:
