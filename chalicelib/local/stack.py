@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain.masking import mask_emails_in
 from chalicelib.local.aws import EmbeddedMoto, LocalStackError, check_port_free, client_factory, use_local_aws
 from chalicelib.local.cfn_yaml import Resolver, load_template
 from chalicelib.local.events import QueuePoller, wire
@@ -226,7 +227,9 @@ class LocalStack:
             DUNWELL_ALLOW_SIMULATED_CLOCK="true",
             DUNWELL_MAIL_FROM=self.options.mail_from,
         )
-        log.info("app environment: %s", ", ".join(f"{k}={v}" for k, v in sorted(from_template.items())))
+        # Before the app (and observability's log filter) is imported: masked here.
+        log.info("app environment: %s",
+                 mask_emails_in(", ".join(f"{k}={v}" for k, v in sorted(from_template.items()))))
 
     def _import_app(self) -> Any:
         project = str(self.options.project_dir)
