@@ -84,7 +84,8 @@ def test_payment_parameters_refuse_a_wrong_shape_at_deploy(parameter: str, good:
 
 def test_unknown_routes_answer_without_echoing_the_request() -> None:
     template = cfn_yaml.load(ROOT / "infra" / "resources.yaml")
-    responses = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+    definition = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    responses = definition["x-amazon-apigateway-gateway-responses"]
     assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "INCOMPLETE_SIGNATURE"}
     for response in responses.values():
         assert response["statusCode"] == "404"
