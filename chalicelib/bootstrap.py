@@ -218,6 +218,14 @@ def seller() -> Any:
 
 
 @cache
+def way_to_pay() -> Any:
+    from chalicelib.services.way_to_pay import WayToPay
+
+    settings = config.settings()
+    return WayToPay(settings.no_way_to_pay, alerts(), metrics(), settings.stage)
+
+
+@cache
 def metrics() -> Any:
     from chalicelib.adapters.dunning import PowertoolsMetrics
 
@@ -234,7 +242,7 @@ def dunning_service() -> Any:
     return DunningService(
         DynamoDueInvoices(), ledger(), customers(), settings_admin().policy_cached, dunning_settings().cached,
         DynamoClaims(), sender(), ReminderRenderer(seller(), config.settings().pay_url_template), tasks(), alerts(),
-        metrics(), files(), DynamoHistory())
+        metrics(), files(), DynamoHistory(), refusal=way_to_pay().refusal)
 
 
 @cache
@@ -316,14 +324,14 @@ def plan_service() -> Any:
 
     return PlanService(DynamoPlans(), ledger(), customers(), settings_admin().policy_cached, DynamoClaims(), sender(),
                        ReminderRenderer(seller(), config.settings().pay_url_template), tasks(), alerts(),
-                       settings=dunning_settings().cached)
+                       settings=dunning_settings().cached, refusal=way_to_pay().refusal)
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)
 _BUILDERS = (_session, s3_client, files, ledger, customers, imports, queries, api_keys, mappings_loader,
              ingest_service, webhook_secrets, payment_store, payment_service, settings_admin, tasks,
              dunning_settings, alerts, dunning_service, bounce_handler, dunning_queue, sender,
-             metrics, collections_service, plan_service, receipts, event_bus, timeline, credit_control)
+             metrics, collections_service, plan_service, receipts, event_bus, timeline, credit_control, way_to_pay)
 
 
 def reset() -> None:

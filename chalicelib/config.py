@@ -3,9 +3,32 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+
+from chalicelib.domain.payment_details import (
+    InvalidPaymentDetail,
+    check_pay_url_template,
+    normalise_bic,
+    normalise_iban,
+    way_to_pay_missing,
+)
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message starts with the variable's name so the fix is obvious."""
+
+
+def _checked(env: dict[str, str], name: str, check: Callable[[str], str]) -> str | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        return check(value)
+    except InvalidPaymentDetail as exc:
+        raise ConfigError(f"{name}={value!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -49,6 +72,11 @@ class Settings:
     dunning_queue_url: str | None
     event_bus_name: str | None
     ses_max_send_rate: float | None
+
+    @property
+    def no_way_to_pay(self) -> str | None:
+        """Why this stage may send no reminder (neither an IBAN nor a pay link), or None."""
+        return way_to_pay_missing(self.seller_iban, self.pay_url_template)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -96,10 +124,12 @@ class Settings:
             sender_email=e.get("DUNWELL_MAIL_FROM") or e.get("SENDER_EMAIL") or "accounts@example.com",
             seller_name=e.get("SELLER_NAME") or "Accounts receivable",
             seller_phone=e.get("SELLER_PHONE") or None,
-            seller_iban=e.get("SELLER_IBAN") or None,
-            seller_bic=e.get("SELLER_BIC") or None,
+            # Checked here, where every function reads its settings first: a mistyped IBAN stops the stage at its
+            # first invocation (and `make run` at start) instead of being printed under every reminder.
+            seller_iban=_checked(e, "SELLER_IBAN", normalise_iban),
+            seller_bic=_checked(e, "SELLER_BIC", normalise_bic),
             seller_address=tuple(line.strip() for line in (e.get("SELLER_ADDRESS") or "").split("|") if line.strip()),
-            pay_url_template=e.get("PAY_URL_TEMPLATE") or None,
+            pay_url_template=_checked(e, "PAY_URL_TEMPLATE", check_pay_url_template),
             ses_configuration_set=e.get("SES_CONFIGURATION_SET") or None,
             # A simulated clock (POST /dunning/runs with as_of) is for the local stack and tests, never production.
             allow_simulated_clock=e.get("DUNWELL_ALLOW_SIMULATED_CLOCK", "").lower() == "true"

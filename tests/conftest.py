@@ -13,6 +13,12 @@ os.environ.update({
     "AWS_DEFAULT_REGION": "eu-west-1",
     "DUNWELL_STAGE": "test",
     "DUNWELL_RESOURCE_PREFIX": "dunwell-test",
+    # A stage without a way to pay sends no reminder; the tests' stage has the documentation example account.
+    "SELLER_NAME": "Test Seller GmbH (fictional)",
+    "SELLER_IBAN": "DE89370400440532013000",
+    "SELLER_BIC": "COBADEFFXXX",
 })
+for _variable in ("SELLER_ADDRESS", "SELLER_PHONE", "PAY_URL_TEMPLATE"):
+    os.environ.pop(_variable, None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)

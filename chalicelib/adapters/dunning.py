@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -318,6 +318,7 @@ class AwsSender:
         message["From"] = formataddr((self.sender_name, self.sender))
         message["To"] = email.to
         message["Subject"] = email.subject
+        message["Date"] = formatdate(usegmt=True)  # RFC 5322 requires it; not every relay adds one
         message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         message["X-Dunwell-Message-Key"] = email.message_key
         message.set_content(email.text)

@@ -63,6 +63,8 @@ DATE: Schema = {"type": "string", "format": "date"}
 DATE_TIME: Schema = {"type": "string", "format": "date-time"}
 NULLABLE_DATE: Schema = {"type": ["string", "null"], "format": "date"}
 NULLABLE_DATE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
+REFUSED: Schema = {"type": ["string", "null"],
+                   "description": "why the run sent nothing at all (the stage has no way to pay), else null"}
 CURRENCY: Schema = {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217", "examples": ["EUR"]}
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 ID_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,99}|(inv|cn|cus)~[A-Za-z0-9._-]{1,100})$"
@@ -287,14 +289,14 @@ def _schemas() -> dict[str, Schema]:
             "failed": {"type": "array", "items": {"type": "object"}}, "charges_added": INTEGER,
             "repaired": INTEGER, "unconfirmed": INTEGER,
             "actions": {"type": "object", "additionalProperties": INTEGER}, "more_due": BOOLEAN,
-            "dispatched": INTEGER,
+            "dispatched": INTEGER, "refused": REFUSED,
             "plans": obj({
                 "plans_considered": INTEGER, "completed": INTEGER, "broken": INTEGER,
                 "sent": obj({"email": INTEGER, "sms": INTEGER}),
                 "reminders": {"type": "object", "additionalProperties": INTEGER, "description": "per stage"},
                 "skipped": {"type": "object", "additionalProperties": INTEGER, "description": "per reason"},
                 "failed": {"type": "array", "items": {"type": "object"}}, "repaired": INTEGER,
-                "unconfirmed": INTEGER, "more_due": BOOLEAN, "kill_switch": BOOLEAN,
+                "unconfirmed": INTEGER, "more_due": BOOLEAN, "kill_switch": BOOLEAN, "refused": REFUSED,
             }, description="the payment plan sweep, run before the invoices'"),
         }, required=["run_id", "now", "simulated", "sent", "reminders", "skipped", "failed", "charges_added"]),
         "ReferenceRate": reference_rate,

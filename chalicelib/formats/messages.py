@@ -5,8 +5,11 @@ Pure: data in, text out. No AWS, no clock (``today`` is an argument), no environ
 * Wording lives in ``templates/<locale>/reminder.strings.j2`` (one file per language, plain-text macros shared
   by the HTML and the text part), the layouts in ``templates/layouts/``, subjects and SMS in
   ``templates/<locale>/reminder.{subject,sms}.j2``. ``templates/README.md`` describes the contract.
-* Money and dates are formatted here with Babel in the customer's locale (``de-AT`` formats Austrian style while
-  the wording comes from ``de/``); templates receive strings and flags and never do arithmetic.
+* One language per message (``message_locale``): the template folder is chosen first, and money and dates are
+  formatted with Babel in that language. A regional variant of it formats regionally where Babel knows the region
+  (``de-AT``: wording from ``de/``, amounts Austrian style); a language without templates (``ja``) gets the whole
+  message in the fallback language, its dates and amounts included. Templates receive strings and flags and never
+  do arithmetic.
 * The HTML part is rendered by an environment that escapes everything it renders (layout *and* wording macros),
   the text part, subject and SMS by one that escapes only ``*.html.j2``. Both are built on first use and cached.
 """
@@ -139,17 +142,41 @@ def resolve_locale(tag: str | None, available: Iterable[str] | None = None) -> s
     return DEFAULT_LOCALE
 
 
-def _babel_locale(tag: str | None, fallback: str) -> Any:
+@dataclass(frozen=True)
+class MessageLocale:
+    """The one decision about a message's language, for its wording, its numbers and dates, and its markup."""
+
+    templates: str
+    """The template folder the wording comes from (``de`` for ``de-AT``, ``en`` for ``ja``)."""
+    formatting: Any
+    """The Babel locale amounts and dates are formatted in: always of the language of ``templates``."""
+    lang: str
+    """The BCP 47 tag the message declares (``<html lang>``): the language it is actually written in."""
+
+
+def _parse_babel(tag: str) -> Any:
     from babel import Locale, UnknownLocaleError
 
-    for candidate in (tag, fallback, DEFAULT_LOCALE):
-        if not candidate or not candidate.strip():
-            continue
-        try:
-            return Locale.parse(canonical_tag(candidate).replace("-", "_"))
-        except (ValueError, TypeError, UnknownLocaleError):
-            continue
-    return Locale.parse(DEFAULT_LOCALE)  # pragma: no cover - "en" always parses
+    try:
+        return Locale.parse(canonical_tag(tag).replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return None
+
+
+def message_locale(tag: str | None, available: Iterable[str] | None = None) -> MessageLocale:
+    """The customer's language tag -> the folder, the formatting locale and the declared language.
+
+    The customer's own tag formats only when it is a variant of the language the wording is in and Babel knows it
+    (``de-AT``, ``de_CH``, ``en-GB``, ``fr-CA``); otherwise the folder's language formats (``ja`` -> ``en``: an
+    English sentence with a Japanese date reads as a mistake; ``de-XX`` -> ``de``)."""
+    templates = resolve_locale(tag, available)
+    requested = canonical_tag(tag) if tag and tag.strip() else ""
+    if requested and requested.split("-")[0] == canonical_tag(templates).split("-")[0]:
+        regional = _parse_babel(requested)
+        if regional is not None:
+            return MessageLocale(templates, regional, requested)
+    folder = _parse_babel(templates) or _parse_babel(DEFAULT_LOCALE)
+    return MessageLocale(templates, folder, canonical_tag(templates))
 
 
 # ------------------------------------------------------------------------------------------------- formatting
@@ -314,8 +341,7 @@ def _state(days_overdue: int) -> str:
 
 def _context(
     tone: str,
-    locale: str,
-    customer_locale: str | None,
+    chosen: MessageLocale,
     customer_name: str,
     lines: Sequence[InvoiceLine],
     seller: Seller,
@@ -327,7 +353,7 @@ def _context(
     payment_reference: str | None,
 ) -> dict[str, Any]:
     _validate(tone, lines)
-    loc = _babel_locale(customer_locale, locale)
+    loc = chosen.formatting
 
     def money(amount: Decimal, currency: str) -> str:
         return format_money(amount, currency, loc)
@@ -397,7 +423,7 @@ def _context(
     return {
         "tone": tone,
         "plan": tone == "plan_instalment",
-        "lang": canonical_tag(customer_locale) if customer_locale else locale,
+        "lang": chosen.lang,
         "customer_name": customer_name,
         "contact_name": contact_name,
         "seller": {
@@ -462,9 +488,10 @@ def render_reminder_email(
     ``promise_date``: the date the customer had promised to pay (promise_missed).
     ``payment_reference``: the transfer reference shown with the bank details (default: the invoice numbers).
     """
-    resolved = resolve_locale(locale)
+    chosen = message_locale(locale)
+    resolved = chosen.templates
     ctx = _context(
-        tone, resolved, locale, customer_name, lines, seller, today,
+        tone, chosen, customer_name, lines, seller, today,
         contact_name=contact_name, deadline=deadline, promise_date=promise_date, payment_reference=payment_reference,
     )
     text_env, html_env = _environment(False), _environment(True)
@@ -492,9 +519,10 @@ def render_reminder_sms(
     """A short reminder: one invoice in full, several summarised ("3 invoices, total ..."), with a pay link
     when there is one. With ``gsm7`` (the default) characters GSM-7 lacks are replaced (``to_gsm7``) so the
     message stays in 160-character segments; check the result with ``sms_segments``."""
-    resolved = resolve_locale(locale)
+    chosen = message_locale(locale)
+    resolved = chosen.templates
     ctx = _context(
-        tone, resolved, locale, customer_name, lines, seller, today,
+        tone, chosen, customer_name, lines, seller, today,
         contact_name=None, deadline=deadline, promise_date=promise_date, payment_reference=None,
     )
     text = _SPACES.sub(" ", _select(_environment(False), resolved, "sms.j2").render(ctx)).strip()

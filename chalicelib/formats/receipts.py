@@ -1,7 +1,8 @@
 """Payment receipts: "we received your payment of X, applied to these invoices". Pure: data in, text out.
 
 Templates: `templates/<locale>/receipt.{subject,txt,html}.j2` (en, de, fr, es), looked up most to least
-specific tag like the reminders; money and dates formatted by Babel in the customer's locale."""
+specific tag like the reminders, and, as for them, money and dates formatted in the language the wording is in
+(messages.message_locale: regional variants of it where Babel knows them)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,11 @@ from decimal import Decimal
 from chalicelib.formats.messages import (
     RenderedEmail,
     Seller,
-    _babel_locale,
     _environment,
-    canonical_tag,
     format_day,
     format_money,
     locale_chain,
-    resolve_locale,
+    message_locale,
 )
 
 _SPACES = re.compile(r"\s+")
@@ -37,10 +36,10 @@ class ReceiptLine:
 def render_receipt_email(locale: str | None, customer_name: str, contact_name: str | None, amount: Decimal,
                          currency: str, received_on: date, lines: Sequence[ReceiptLine], unapplied: Decimal,
                          seller: Seller, reference: str) -> RenderedEmail:
-    resolved = resolve_locale(locale)
-    loc = _babel_locale(locale, resolved)
+    chosen = message_locale(locale)
+    resolved, loc = chosen.templates, chosen.formatting
     context = {
-        "lang": canonical_tag(locale) if locale else resolved,
+        "lang": chosen.lang,
         "customer_name": customer_name, "contact_name": contact_name,
         "amount": format_money(amount, currency, loc), "received_on": format_day(received_on, loc, "long"),
         "lines": [{"number": line.number, "applied": format_money(line.applied, currency, loc),

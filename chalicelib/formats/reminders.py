@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from chalicelib.domain.customer import Contact, Customer
 from chalicelib.domain.dunning.charges import EarlyPaymentDiscount
@@ -26,10 +27,16 @@ class ReminderRenderer:
             currency=invoice.currency, total=invoice.total.amount, balance=principal.amount,
             days_overdue=(today - invoice.due_date).days,
             charges=tuple((code, amount.amount) for code, amount in charges),
-            pay_url=self.pay_url_template.format(invoice_id=invoice.invoice_id, number=invoice.number)
-            if self.pay_url_template else None,
+            pay_url=self.pay_url(invoice),
             discount=None if discount is None else (discount.amount.amount, discount.last_day),
         )
+
+    def pay_url(self, invoice: Invoice) -> str | None:
+        if not self.pay_url_template:
+            return None
+        # Invoice numbers come from ERPs ("RE 2026/17", "#12"): encoded, they cannot change the link's path or query.
+        return self.pay_url_template.format(invoice_id=quote(invoice.invoice_id, safe=""),
+                                            number=quote(invoice.number, safe=""))
 
     def instalment_line(self, plan: PaymentPlan, row: InstalmentProgress, today: date) -> InvoiceLine:
         """A payment plan's instalment as a reminder line: numbered "2/6", what is still open on it."""

@@ -23,6 +23,19 @@ WEBHOOK_SECRET_DEFAULTS = {
     "adyen": ("ADYEN_HMAC_KEY", "44554e57454c4c2d4c4f43414c2d414459454e2d484d41432d4b45592d303031"),
 }
 
+# A seller that is obviously not real, so the mail `make run` writes shows bank details as a deployed stage's
+# would: the IBAN is the standard documentation example (valid check digits, no one's account), its BIC the one
+# published with it. Each variable set in the environment wins; set to empty, it is unset (SELLER_IBAN= with no
+# PAY_URL_TEMPLATE shows how a stage without a way to pay refuses to send reminders).
+DEMO_SELLER = {
+    "SELLER_NAME": "Demo Seller GmbH (fictional)",
+    "SELLER_ADDRESS": "Beispielstraße 1|10115 Berlin|Germany (fictional address)",
+    "SELLER_PHONE": "",
+    "SELLER_IBAN": "DE89 3704 0044 0532 0130 00",
+    "SELLER_BIC": "COBADEFFXXX",
+    "PAY_URL_TEMPLATE": "",
+}
+
 
 @dataclass(frozen=True)
 class LocalOptions:
@@ -40,6 +53,7 @@ class LocalOptions:
     webhook_secrets: Mapping[str, str] = field(
         default_factory=lambda: {name: default for name, (_, default) in WEBHOOK_SECRET_DEFAULTS.items()}
     )
+    seller: Mapping[str, str] = field(default_factory=lambda: dict(DEMO_SELLER))
     schedules_at_start: bool = False
     schedule_speedup: float = 1.0
     outbox_interval_seconds: float = 1.0
@@ -52,6 +66,8 @@ class LocalOptions:
     def from_env(cls, env: Mapping[str, str] | None = None) -> LocalOptions:
         e = os.environ if env is None else env
         project_dir = Path(e.get("DUNWELL_PROJECT_DIR") or PROJECT_DIR).resolve()
+        seller = {name: e.get(name, default) for name, default in DEMO_SELLER.items()}
+        _check_seller(seller)
         return cls(
             project_dir=project_dir,
             home=Path(e.get("DUNWELL_HOME") or Path.cwd()).resolve(),
@@ -62,10 +78,19 @@ class LocalOptions:
             region=e.get("AWS_DEFAULT_REGION") or e.get("AWS_REGION") or DEFAULT_REGION,
             stack_name=e.get("DUNWELL_LOCAL_STACK_NAME") or DEFAULT_STACK_NAME,
             mail_from=e.get("DUNWELL_MAIL_FROM") or DEFAULT_MAIL_FROM,
+            seller=seller,
             webhook_secrets={name: e.get(var) or default for name, (var, default) in WEBHOOK_SECRET_DEFAULTS.items()},
             schedules_at_start=(e.get("DUNWELL_SCHEDULES_AT_START") or "").lower() in ("1", "true", "yes"),
             schedule_speedup=float(e.get("DUNWELL_SCHEDULE_SPEEDUP") or 1),
         )
+
+
+def _check_seller(seller: Mapping[str, str]) -> None:
+    """Refuses a mistyped IBAN, BIC or pay link before anything starts, with the same message (naming the
+    variable) a deployed function would fail with."""
+    from chalicelib.config import Settings
+
+    Settings.from_env(dict(seller))
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

@@ -21,6 +21,8 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain.masking import mask
+
 log = logging.getLogger("dw_local.outbox")
 
 
@@ -152,8 +154,8 @@ class Outbox:
             path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
         else:
             path = self.directory / f"{stem}.eml"
-            path.write_text(mail.raw if mail.kind == "raw" else _render(mail), encoding="utf-8")
-        log.info("mail from %s -> %s", mail.source, path)
+            path.write_text(_with_date(mail.raw) if mail.kind == "raw" else _render(mail), encoding="utf-8")
+        log.info("mail from %s -> %s", mask(mail.source), path)
 
     def run(self, stop: threading.Event, interval: float) -> threading.Thread:
         def loop() -> None:
@@ -164,6 +166,19 @@ class Outbox:
         thread = threading.Thread(target=loop, name="dunwell-outbox", daemon=True)
         thread.start()
         return thread
+
+
+_DATE_HEADER = re.compile(r"^date:", re.IGNORECASE | re.MULTILINE)
+
+
+def _with_date(raw: str) -> str:
+    """A raw message as SES would deliver it: with a Date header (SES adds one when the sender left it out; moto
+    keeps the bytes as sent). The time the outbox saw it stands in for the time SES would have stamped."""
+    newline = "\r\n" if "\r\n" in raw else "\n"
+    head, separator, body = raw.partition(newline + newline)
+    if _DATE_HEADER.search(head):
+        return raw
+    return f"Date: {formatdate(usegmt=True)}{newline}{head}{separator}{body}"
 
 
 def _render(mail: Mail) -> str:

@@ -18,9 +18,11 @@ import os
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain.masking import mask_emails_in
 from chalicelib.local.aws import EmbeddedMoto, LocalStackError, check_port_free, client_factory, use_local_aws
 from chalicelib.local.cfn_yaml import Resolver, load_template
 from chalicelib.local.events import QueuePoller, wire
@@ -43,6 +45,9 @@ class LocalStack:
         self._moto: EmbeddedMoto | None = None
         self._api: Any = None
         self._threads: list[threading.Thread] = []
+        # Written into local.json: a stack removes the file only if it still names this instance, so a second
+        # `make run` that fails (its port is taken) or stops never deletes the running stack's file.
+        self.instance_id = uuid.uuid4().hex
 
     @property
     def local_json(self) -> Path:
@@ -52,7 +57,7 @@ class LocalStack:
         started = time.monotonic()
         options = self.options
         options.state_dir.mkdir(parents=True, exist_ok=True)
-        self.local_json.unlink(missing_ok=True)  # present <=> this stack is up
+        self._remove_stale_local_json()
         if not options.template.is_file():
             raise LocalStackError(f"{options.template} not found: the local stack provisions what it defines")
         check_port_free(options.host, options.api_port, "DUNWELL_API_PORT")
@@ -77,6 +82,7 @@ class LocalStack:
         self._verify_mail_sender(clients)
         config = self._chalice_config()
         self._apply_environment(provisioned.environment, config.environment_variables)
+        self._check_settings()
 
         # 3. The app, its triggers and the API.
         app = self._import_app()
@@ -124,6 +130,8 @@ class LocalStack:
             "mail_from": options.mail_from,
             "invocations_log": str(options.state_dir / "invocations.jsonl"),
             "local_json": str(self.local_json),
+            "pid": os.getpid(),
+            "instance_id": self.instance_id,
         }
         self._write_local_json()
         self.started_in_seconds = round(time.monotonic() - started, 2)
@@ -142,10 +150,51 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
-        self.local_json.unlink(missing_ok=True)
+        if self._owns_local_json():
+            self.local_json.unlink(missing_ok=True)
         log.info("local stack stopped")
 
+    # --- .dunwell/local.json: present <=> the stack it names is up ----------------------------------------
+
+    def _read_local_json(self) -> dict[str, Any] | None:
+        try:
+            content = json.loads(self.local_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return content if isinstance(content, dict) else None
+
+    def _owns_local_json(self) -> bool:
+        content = self._read_local_json()
+        return content is not None and content.get("instance_id") == self.instance_id
+
+    def _remove_stale_local_json(self) -> None:
+        """A file left by a stack that died without stopping goes; one whose process still runs stays (that
+        stack is up, and this one may yet fail to start: its port may be the running one's)."""
+        content = self._read_local_json()
+        if content is None:
+            if self.local_json.exists():
+                self.local_json.unlink(missing_ok=True)  # unreadable: no running stack can be using it
+            return
+        pid = content.get("pid")
+        if isinstance(pid, int) and pid != os.getpid() and _process_alive(pid):
+            log.warning("%s names a stack still running (pid %d); it is replaced only if this one starts",
+                        self.local_json, pid)
+            return
+        self.local_json.unlink(missing_ok=True)
+
     # --- steps ---------------------------------------------------------------------------------------------
+
+    def _check_settings(self) -> None:
+        """The app's settings as the functions will read them: a bad seller IBAN, BIC or pay link stops the
+        start here, naming the variable, rather than at the first reminder."""
+        from chalicelib.config import Settings
+
+        try:
+            settings = Settings.from_env()
+        except ValueError as error:
+            raise LocalStackError(str(error)) from error
+        if settings.no_way_to_pay:
+            log.warning("!!! %s: the sweep will send no reminder", settings.no_way_to_pay)
 
     def _verify_mail_sender(self, clients: Any) -> None:
         ses = clients("ses")
@@ -172,12 +221,15 @@ class LocalStack:
         os.environ.update(from_chalice_config)
         for name, (variable, _) in WEBHOOK_SECRET_DEFAULTS.items():
             os.environ[variable] = self.options.webhook_secrets[name]
+        os.environ.update(self.options.seller)
         os.environ.update(
             DUNWELL_STAGE=self.options.stage,
             DUNWELL_ALLOW_SIMULATED_CLOCK="true",
             DUNWELL_MAIL_FROM=self.options.mail_from,
         )
-        log.info("app environment: %s", ", ".join(f"{k}={v}" for k, v in sorted(from_template.items())))
+        # Before the app (and observability's log filter) is imported: masked here.
+        log.info("app environment: %s",
+                 mask_emails_in(", ".join(f"{k}={v}" for k, v in sorted(from_template.items()))))
 
     def _import_app(self) -> Any:
         project = str(self.options.project_dir)
@@ -207,8 +259,11 @@ class LocalStack:
     def _serve_api(self, app: Any, config: Any) -> str:
         from chalice.local import create_local_server
 
+        from chalicelib.local.gateway import use_quiet_handler
+
         # Chalice's own local server: API Gateway emulation, one thread per connection.
         self._api = create_local_server(app, config, self.options.host, self.options.api_port)
+        use_quiet_handler(self._api, app, config)
         host, port = self._api.server.server_address[:2]
         thread = threading.Thread(target=self._api.server.serve_forever, name="dunwell-api", daemon=True)
         thread.start()
@@ -220,3 +275,13 @@ class LocalStack:
         temporary.write_text(json.dumps(self.info, indent=2) + "\n", encoding="utf-8")
         temporary.chmod(0o600)  # it holds an admin key
         temporary.replace(self.local_json)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True

@@ -5,7 +5,10 @@ sweep then writes to another contact, or falls back to SMS, and a collector gets
 address. Transient bounces (mailbox full, ...) change nothing: SES already retried them. Notifications are
 matched to the customer by the `X-Dunwell-Message-Key` header every reminder carries; a notification that
 names no known customer still reaches finance staff. Safe to receive twice (suppressing twice is a no-op
-and the task id is derived from the notification)."""
+and the task id is derived from the notification).
+
+The outcome `handle` returns is logged and kept in the invocation record, so it names addresses masked
+(`a***@acme.example`); the collector's task and the finance alert, which someone must act on, carry them whole."""
 
 from __future__ import annotations
 
@@ -16,8 +19,17 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.customer import Customer
-from chalicelib.services.dunning import Alerts, Metrics, Task, TaskStore
-from chalicelib.services.ports import AuditEvent, StoredCustomer, VersionConflict, conflict_retries
+from chalicelib.domain.masking import mask_all
+from chalicelib.services.ports import (
+    Alerts,
+    AuditEvent,
+    Metrics,
+    StoredCustomer,
+    Task,
+    TaskStore,
+    VersionConflict,
+    conflict_retries,
+)
 
 ACTOR = "system:ses"
 
@@ -88,14 +100,14 @@ class BounceHandler:
             self.alerts.publish(f"Dunwell: {feedback.kind} for an address of no known customer", {
                 "addresses": list(feedback.addresses), "ses_message_id": feedback.ses_message_id,
                 "message_key": feedback.message_key})
-            return {"outcome": "unmatched", "addresses": list(feedback.addresses)}
+            return {"outcome": "unmatched", "addresses": mask_all(feedback.addresses)}
         self.metrics.count("AddressesSuppressed", len(suppressed), {"channel": "email", "kind": feedback.kind})
         self.tasks.open(Task(
             f"{feedback.kind}:{feedback.ses_message_id}", f"email_{feedback.kind}",
             f"Reminder email {feedback.kind}: find another address for customer {customer_id}",
             customer_id, None, {"addresses": suppressed, "detail": feedback.detail,
                                 "ses_message_id": feedback.ses_message_id}, now, ACTOR))
-        return {"outcome": "suppressed", "customer_id": customer_id, "addresses": suppressed}
+        return {"outcome": "suppressed", "customer_id": customer_id, "addresses": mask_all(suppressed)}
 
     def _suppress(self, customer_id: str, feedback: Feedback, now: datetime) -> list[str]:
         wanted = set(feedback.addresses)

@@ -43,6 +43,7 @@ from chalicelib.domain.dunning.decision import CHANNELS, Decision, decide, histo
 from chalicelib.domain.dunning.policy import TONES, Policy, Step
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.invoice import Invoice, LedgerCharge
+from chalicelib.domain.masking import mask
 from chalicelib.domain.money import Money
 from chalicelib.services.ports import (
     Alerts,
@@ -60,6 +61,7 @@ from chalicelib.services.ports import (
     VersionConflict,
     conflict_retries,
 )
+from chalicelib.services.way_to_pay import never_refused
 
 SYSTEM = "system:dunning"
 CLAIM_LEASE = timedelta(minutes=10)
@@ -152,6 +154,7 @@ class RunSummary:
     unconfirmed: int = 0
     actions: Counter[str] = field(default_factory=Counter)
     kill_switch: bool = False
+    refused: str | None = None  # why nothing may be sent at all (services/way_to_pay.py)
     more_due: bool = False
     dispatched: int = 0  # work messages handed to the queue (the scheduled sweep)
 
@@ -164,7 +167,7 @@ class RunSummary:
             "reminders": dict(sorted(self.reminders.items())), "skipped": dict(sorted(self.skipped.items())),
             "failed": self.failed, "charges_added": self.charges_added, "repaired": self.repaired,
             "unconfirmed": self.unconfirmed, "actions": dict(sorted(self.actions.items())),
-            "more_due": self.more_due, "dispatched": self.dispatched,
+            "more_due": self.more_due, "dispatched": self.dispatched, "refused": self.refused,
         }
 
 
@@ -180,20 +183,14 @@ def worst_tone(steps: Iterable[Step]) -> str:
     return max((s.tone for s in steps), key=lambda t: TONE_RANK[t])
 
 
-def mask(destination: str) -> str:
-    if "@" in destination:
-        local, _, domain = destination.partition("@")
-        return f"{local[:1]}***@{domain}"
-    return destination[:4] + "***" + destination[-2:]
-
-
 class DunningService:
     def __init__(self, due: DueInvoices, invoices: Invoices, customers: Customers,
                  policy_for: Callable[[str | None], Policy], settings: Callable[[], DunningSettings],
                  claims: Claims, sender: Sender, renderer: Renderer, tasks: TaskStore, alerts: Alerts,
                  metrics: Metrics, exports: Exports, history: History, *,
                  clock: Callable[[], datetime] | None = None, batch_limit: int = 5000, dispatch_limit: int = 50_000,
-                 time_left_ms: Callable[[], int] | None = None) -> None:
+                 time_left_ms: Callable[[], int] | None = None,
+                 refusal: Callable[[str], str | None] = never_refused) -> None:
         self.due = due
         self.invoices = invoices
         self.customers = customers
@@ -211,6 +208,7 @@ class DunningService:
         self.batch_limit = batch_limit  # invoices one in-process run works on
         self.dispatch_limit = dispatch_limit  # invoices one scheduled sweep hands to the workers
         self.time_left_ms = time_left_ms
+        self.refusal = refusal
 
     # ---- entry points --------------------------------------------------------------------------------
 
@@ -253,6 +251,9 @@ class DunningService:
         if settings.kill_switch:
             summary.kill_switch = True  # the message is consumed; the invoices stay due for the next sweep
             return summary
+        summary.refused = self.refusal("invoices")
+        if summary.refused:
+            return summary  # consumed too: the invoices stay due and the next sweep after the fix catches up
         summary.invoices_considered, summary.customers_considered = len(item.invoices), 1
         stored = self.customers.get_customers([item.customer_id]).get(item.customer_id)
         if stored is None:
@@ -270,6 +271,9 @@ class DunningService:
         if settings.kill_switch:
             summary.kill_switch = True  # nothing read, nothing sent; the next run after release catches up
             return summary, settings, by_customer
+        summary.refused = self.refusal("invoices")
+        if summary.refused:
+            return summary, settings, by_customer  # as the kill switch: nothing read, so nothing is lost
         until = now if as_of is None else end_of_day_anywhere(as_of)
         due = self.due.due_for_action(until, limit + 1)
         summary.more_due = len(due) > limit

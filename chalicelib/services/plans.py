@@ -28,6 +28,7 @@ from chalicelib.domain.dunning.calendar import is_sendable_now, next_send_time
 from chalicelib.domain.dunning.policy import Policy
 from chalicelib.domain.errors import DomainError, NotAllowed
 from chalicelib.domain.invoice import Invoice
+from chalicelib.domain.masking import mask
 from chalicelib.domain.money import Money
 from chalicelib.domain.plans import (
     DEFAULT_GRACE_DAYS,
@@ -63,10 +64,10 @@ from chalicelib.services.dunning import (
     destination_for,
     end_of_day_anywhere,
     flag_unconfirmed,
-    mask,
     window_start,
 )
 from chalicelib.services.ports import AuditEvent, VersionConflict
+from chalicelib.services.way_to_pay import never_refused
 
 SYSTEM = "system:plans"
 ATTEMPTS = 5
@@ -125,13 +126,14 @@ class PlanSweepSummary:
     unconfirmed: int = 0
     more_due: bool = False
     kill_switch: bool = False
+    refused: str | None = None  # why nothing may be sent at all (services/way_to_pay.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {"plans_considered": self.plans_considered, "reminders": dict(sorted(self.reminders.items())),
                 "sent": {"email": self.sent["email"], "sms": self.sent["sms"]}, "completed": self.completed,
                 "broken": self.broken, "skipped": dict(sorted(self.skipped.items())), "failed": self.failed,
                 "repaired": self.repaired, "unconfirmed": self.unconfirmed, "more_due": self.more_due,
-                "kill_switch": self.kill_switch}
+                "kill_switch": self.kill_switch, "refused": self.refused}
 
 
 # ---- the service -----------------------------------------------------------------------------------
@@ -142,7 +144,7 @@ class PlanService:
                  renderer: InstalmentRenderer, tasks: TaskStore, alerts: Alerts, *,
                  settings: Callable[[], DunningSettings] = DunningSettings,
                  clock: Callable[[], datetime] | None = None, new_id: Callable[[], str] | None = None,
-                 batch_limit: int = 1000) -> None:
+                 batch_limit: int = 1000, refusal: Callable[[str], str | None] = never_refused) -> None:
         self.plans = plans
         self.invoices = invoices
         self.customers = customers
@@ -156,6 +158,7 @@ class PlanService:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.new_id = new_id or (lambda: f"pln_{uuid.uuid4().hex[:24]}")
         self.batch_limit = batch_limit
+        self.refusal = refusal
 
     # ---- the collector's side ------------------------------------------------------------------------
 
@@ -239,6 +242,10 @@ class PlanService:
         summary = PlanSweepSummary()
         if self.settings().kill_switch:
             summary.kill_switch = True  # nothing read, nothing sent; the next run after release catches up
+            return summary
+        # Also no completing or breaking: a plan must not break over instalments nobody was told how to pay.
+        summary.refused = self.refusal("plans")
+        if summary.refused:
             return summary
         now = self.clock()
         due = self.plans.due(now if as_of is None else end_of_day_anywhere(as_of), self.batch_limit + 1)

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60
 
 # Set by tests/conftest.py for the moto-in-process tests; the subprocess must not inherit them.
-TEST_ONLY_VARIABLES = ("DUNWELL_STAGE", "DUNWELL_RESOURCE_PREFIX", "AWS_ENDPOINT_URL", "AWS_PROFILE")
+TEST_ONLY_VARIABLES = ("DUNWELL_STAGE", "DUNWELL_RESOURCE_PREFIX", "AWS_ENDPOINT_URL", "AWS_PROFILE",
+                       "SELLER_NAME", "SELLER_IBAN", "SELLER_BIC")  # the stack ships its own demo seller
 
 
 @dataclass

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.stack import ROOT, RunningStack, wait_for
+from tests.e2e.stack import ROOT, TEST_ONLY_VARIABLES, RunningStack, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -124,6 +127,27 @@ def test_invoices_need_a_key(local_stack: RunningStack):
     response = get(local_stack, "/invoices")
     assert response.status_code == 200, response.text
     assert set(response.json()) >= {"items", "next_cursor"}
+
+
+def test_a_mistyped_url_answers_404_without_echoing_the_key(local_stack: RunningStack):
+    response = requests.get(local_stack.api_url + "/invoicez", headers=local_stack.auth, timeout=10)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "no_such_route"
+    assert local_stack.info["api_key"] not in response.text
+    assert local_stack.info["api_key"].rsplit("_", 1)[-1] not in response.text + str(response.headers)
+
+
+def test_a_second_make_run_whose_port_is_taken_leaves_the_running_stacks_local_json(local_stack: RunningStack):
+    local_json = local_stack.state_dir / "local.json"
+    before = local_json.read_text()
+    env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_VARIABLES}
+    env.update(DUNWELL_HOME=str(local_stack.home), DUNWELL_API_PORT=local_stack.api_url.rsplit(":", 1)[1],
+               DUNWELL_AWS_PORT="0")
+    second = subprocess.run([sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert second.returncode == 1 and "is taken" in second.stderr, second.stderr
+    assert local_json.read_text() == before
+    assert requests.get(local_stack.api_url + "/health", timeout=10).status_code == 200
 
 
 def test_concurrent_requests(local_stack: RunningStack):

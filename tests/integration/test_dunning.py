@@ -366,3 +366,45 @@ def test_a_refused_receipt_is_counted_and_not_retried(
     deliver_stream(client, json.loads(paid.body)["id"])  # the batch again: the claim says it was tried
     assert mails() == []
     assert DunningMessageModel.get(f"receipt#{json.loads(paid.body)['id']}").status == "failed"
+
+
+def test_a_stage_without_a_way_to_pay_sends_no_reminder_says_why_and_alerts_finance(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="finance-alerts")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="finance-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    monkeypatch.setenv("FINANCE_ALERTS_TOPIC", topic)
+    monkeypatch.delenv("SELLER_IBAN")
+    monkeypatch.delenv("SELLER_BIC")
+    bootstrap.reset()
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1", phone="+4915112345678")))
+
+    refused = run(client, admin_headers, "2026-12-08")
+    assert refused["refused"] and "SELLER_IBAN" in refused["refused"] and "PAY_URL_TEMPLATE" in refused["refused"]
+    assert refused["plans"]["refused"] == refused["refused"]
+    assert refused["sent"] == {"email": 0, "sms": 0} and refused["invoices_considered"] == 0
+    assert mails() == [] and sms() == []
+    [alert] = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
+    notification = json.loads(alert["Body"])
+    assert "reminders refused" in notification["Subject"]
+    assert json.loads(notification["Message"])["reason"] == refused["refused"]
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    refusals = [m for m in metrics if "RemindersRefused" in m]
+    assert {(m["reason"], m["run"]) for m in refusals} == {("no_way_to_pay", "plans"), ("no_way_to_pay", "invoices")}
+
+    # A queued work item is consumed without a send too.
+    from chalicelib.services.dunning import WorkItem
+    invoices = bootstrap.ledger().get_invoices(["INV-1"])
+    worked = bootstrap.dunning_service().work(WorkItem("run-1", "acme", date(2026, 12, 8), list(invoices.values())))
+    assert worked.refused == refused["refused"] and mails() == []
+
+    # With an account set, the next run catches up: the step reached by now goes out once, with the bank details.
+    monkeypatch.setenv("SELLER_IBAN", "DE89 3704 0044 0532 0130 00")
+    bootstrap.reset()
+    caught_up = run(client, admin_headers, "2026-12-08")
+    assert caught_up["refused"] is None and caught_up["reminders"] == {"overdue_7": 1}
+    [message] = mails()
+    assert "DE89 3704 0044 0532 0130 00" in text_of(message)

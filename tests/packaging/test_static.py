@@ -27,8 +27,9 @@ def test_tables_match_the_pynamodb_models() -> None:
     template = cfn_yaml.load(ROOT / "infra" / "resources.yaml")
     global_vars = template["Globals"]["Function"]["Environment"]["Variables"]
     # Name each table after its logical id through the same variables the Lambdas read.
+    parameters = set(template.get("Parameters") or {})
     settings = Settings.from_env({var: str(cfn_yaml.ref_target(v)) for var, v in global_vars.items()
-                                  if cfn_yaml.ref_target(v) is not None})
+                                  if cfn_yaml.ref_target(v) not in (None, *parameters)})
     tables = cfn_yaml.resources_of_type(template, "AWS::DynamoDB::Table")
     compared = set()
     for model, logical_id in models.table_names(settings).items():
@@ -52,6 +53,45 @@ def test_tables_match_the_pynamodb_models() -> None:
         compared.add(logical_id)
     assert compared == set(tables), f"tables without a model: {sorted(set(tables) - compared)}"
     assert len(compared) == len(models.ALL_MODELS)
+
+
+SELLER_PARAMETERS = {"SELLER_NAME": "SellerName", "SELLER_ADDRESS": "SellerAddress", "SELLER_PHONE": "SellerPhone",
+                     "SELLER_IBAN": "SellerIban", "SELLER_BIC": "SellerBic", "PAY_URL_TEMPLATE": "PayUrlTemplate"}
+
+
+def test_seller_and_payment_details_are_stack_parameters_every_function_gets() -> None:
+    template = cfn_yaml.load(ROOT / "infra" / "resources.yaml")
+    global_vars = template["Globals"]["Function"]["Environment"]["Variables"]
+    for variable, parameter in SELLER_PARAMETERS.items():
+        assert cfn_yaml.ref_target(global_vars[variable]) == parameter, variable
+        assert template["Parameters"][parameter]["Type"] == "String", parameter
+
+
+@pytest.mark.parametrize(("parameter", "good", "bad"), [
+    ("SellerIban", ["", "DE89370400440532013000", "DE89 3704 0044 0532 0130 00"], ["DE89", "89DE370400440532013000"]),
+    ("SellerBic", ["", "COBADEFFXXX", "DEUTDEFF"], ["COBADEFFXX", "COBA1EFF"]),
+    ("PayUrlTemplate", ["", "https://pay.example.com/i/{invoice_id}"], ["http://pay.example.com/", "https://a b"]),
+])
+def test_payment_parameters_refuse_a_wrong_shape_at_deploy(parameter: str, good: list[str], bad: list[str]) -> None:
+    import re
+
+    spec = cfn_yaml.load(ROOT / "infra" / "resources.yaml")["Parameters"][parameter]
+    pattern = re.compile(spec["AllowedPattern"])  # CloudFormation matches the whole value
+    assert spec["Default"] == ""  # a stage may choose the other way to pay
+    assert all(pattern.fullmatch(value) for value in good), parameter
+    assert not any(pattern.fullmatch(value) for value in bad), parameter
+
+
+def test_unknown_routes_answer_without_echoing_the_request() -> None:
+    template = cfn_yaml.load(ROOT / "infra" / "resources.yaml")
+    definition = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    responses = definition["x-amazon-apigateway-gateway-responses"]
+    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "INCOMPLETE_SIGNATURE"}
+    for response in responses.values():
+        assert response["statusCode"] == "404"
+        body = response["responseTemplates"]["application/json"]
+        assert json.loads(body)["error"]["code"] == "no_such_route"
+        assert "$" not in body  # no $context / $input: nothing of the request comes back
 
 
 # ---------------------------------------------------------------------------------------------- .chalice

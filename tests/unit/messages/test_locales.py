@@ -119,7 +119,8 @@ def test_import_builds_nothing_and_rendering_loads_no_cloud_code():
 def _module(locale: str):
     env = messages._environment(False)
     ctx = messages._context(
-        "firm", locale, locale, "X", [line()], messages.Seller("S", "s@x.example", None, None, None, ()), TODAY,
+        "firm", messages.message_locale(locale), "X", [line()],
+        messages.Seller("S", "s@x.example", None, None, None, ()), TODAY,
         contact_name=None, deadline=None, promise_date=None, payment_reference=None,
     )
     return env.get_template(f"{locale}/reminder.strings.j2").make_module(ctx)

@@ -55,7 +55,7 @@ def test_every_tone_and_locale_renders(tone, locale, count, seller):
 
 def test_strict_undefined_fails_on_a_missing_variable(seller):
     ctx = messages._context(
-        "firm", "en", "en", "ACME", [line()], seller, TODAY,
+        "firm", messages.message_locale("en"), "ACME", [line()], seller, TODAY,
         contact_name=None, deadline=None, promise_date=None, payment_reference=None,
     )
     env = messages._environment(False)
@@ -129,13 +129,13 @@ def test_money_must_be_decimal(seller):
     ],
 )
 def test_money_in_the_customer_locale(locale, expected, seller):
-    assert format_money(Decimal("1234.5"), "EUR", messages._babel_locale(locale, "en")) == expected
+    assert format_money(Decimal("1234.5"), "EUR", messages.message_locale(locale).formatting) == expected
     email = render_reminder_email("firm", locale, "X", [line()], seller, TODAY)
     assert expected in email.text and expected in email.html
 
 
 def test_money_is_quantised_half_up_before_babel():
-    en = messages._babel_locale("en", "en")
+    en = messages.message_locale("en").formatting
     assert format_money(Decimal("2.125"), "EUR", en) == "€2.13"  # babel alone: €2.12 (half-even)
     assert format_money(Decimal("1234.5"), "JPY", en) == "¥1,235"
     assert format_money(Decimal("1.2345"), "BHD", en) == "BHD1.235"  # 3 minor digits (ISO 4217)
