@@ -8,9 +8,9 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from bench import coldstart, dunning, ingest, payments, statement
+from bench import coldstart, dunning, ingest, payments, statement, transactions
 
-BENCHES = ("ingest", "payments", "coldstart", "dunning", "statement")
+BENCHES = ("ingest", "payments", "coldstart", "dunning", "transactions", "statement")
 
 
 def _guarded(name: str, bench: Callable[[], object], failed: list[str]) -> None:
@@ -61,6 +61,10 @@ def main() -> None:
               "0 Scans; run times within 20%)")
         _guarded("dunning", lambda: dunning.run(args.dunning_big, args.dunning_small, args.dunning_customers,
                                                 args.dunning_customers), failed)
+        print()
+    if "transactions" in only:
+        print("== one TransactWriteItems in moto: as shipped vs chalicelib/local/moto_dynamodb.py")
+        _guarded("transactions", transactions.run, failed)
         print()
     if "statement" in only:
         print(f"== bank statement on `make run`: {args.statement_lines:,} lines against {args.statement_invoices:,} "

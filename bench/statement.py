@@ -146,4 +146,4 @@ def run(invoices: int = 2_500, lines: int = 2_000, unpatched: bool = False, time
         finally:
             code = stack.stop()
             if code != 0:
-                print(f"  the local stack exited with {code}\n{stack.output()}")
+                print(f"  the local stack exited with {code}\n{stack.output()[-3000:]}")
