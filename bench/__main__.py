@@ -8,9 +8,9 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from bench import coldstart, dunning, ingest, payments
+from bench import coldstart, dunning, ingest, payments, statement, transactions
 
-BENCHES = ("ingest", "payments", "coldstart", "dunning")
+BENCHES = ("ingest", "payments", "coldstart", "dunning", "transactions", "statement")
 
 
 def _guarded(name: str, bench: Callable[[], object], failed: list[str]) -> None:
@@ -35,6 +35,10 @@ def main() -> None:
     parser.add_argument("--dunning-small", type=int, default=small, help="invoices in the small ledger")
     parser.add_argument("--dunning-customers", type=int, default=1_000,
                         help="customers, each with one invoice due on the bench day")
+    parser.add_argument("--statement-invoices", type=int, default=2_500, help="invoices in the statement's ledger")
+    parser.add_argument("--statement-lines", type=int, default=2_000, help="bank statement lines, one per invoice")
+    parser.add_argument("--statement-unpatched", action="store_true",
+                        help="run the stack on moto's own DynamoDB transactions (before numbers; use few lines)")
     args = parser.parse_args()
     only = set(args.only or BENCHES)
     failed: list[str] = []
@@ -57,6 +61,16 @@ def main() -> None:
               "0 Scans; run times within 20%)")
         _guarded("dunning", lambda: dunning.run(args.dunning_big, args.dunning_small, args.dunning_customers,
                                                 args.dunning_customers), failed)
+        print()
+    if "transactions" in only:
+        print("== one TransactWriteItems in moto: as shipped vs chalicelib/local/moto_dynamodb.py")
+        _guarded("transactions", transactions.run, failed)
+        print()
+    if "statement" in only:
+        print(f"== bank statement on `make run`: {args.statement_lines:,} lines against {args.statement_invoices:,} "
+              "invoices (budgets: applied within 300 s; the stack's peak RSS < 1 GB)")
+        _guarded("statement", lambda: statement.run(args.statement_invoices, args.statement_lines,
+                                                    unpatched=args.statement_unpatched), failed)
     if failed:
         sys.exit(f"benches that did not complete: {', '.join(failed)}")
 

@@ -79,6 +79,12 @@ class EmbeddedMoto:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call otherwise
         from moto.server import ThreadedMotoServer
 
+        from chalicelib.local.moto_dynamodb import install
+
+        # The server answers each request on a thread of its own: transactions must be atomic and cost what
+        # DynamoDB's do, or a bank statement takes hours and parallel writes lose updates.
+        install()
+
         server = ThreadedMotoServer(ip_address=self.host, port=self.requested_port, verbose=False)
         # start() waits for the server without a timeout, forever if the socket cannot be bound.
         starter = threading.Thread(target=server.start, name="dunwell-moto-start", daemon=True)

@@ -81,7 +81,8 @@ class RunningStack:
         return int(self.process.returncode)
 
 
-def start_stack(home: Path, **extra_env: str) -> RunningStack:
+def start_stack(home: Path, module: str = "chalicelib.local", **extra_env: str) -> RunningStack:
+    """`module`: what `make run` runs, or a wrapper of it (bench/unpatched_stack.py)."""
     env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_VARIABLES}
     env.update(
         DUNWELL_HOME=str(home),
@@ -94,7 +95,7 @@ def start_stack(home: Path, **extra_env: str) -> RunningStack:
     stdout, stderr = home / "stack.stdout.log", home / "stack.stderr.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "chalicelib.local"], cwd=ROOT, env=env, stdout=out, stderr=err
+            [sys.executable, "-m", module], cwd=ROOT, env=env, stdout=out, stderr=err
         )
     stack = RunningStack(process, home, stdout, stderr)
     local_json = stack.state_dir / "local.json"

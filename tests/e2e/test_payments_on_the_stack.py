@@ -77,3 +77,35 @@ def test_a_bank_statement_dropped_under_bank_pays_by_remittance_text(local_stack
     paid = wait_for(lambda: (lambda i: i if i and i["status"] == "paid" else None)(
         invoice(local_stack, invoices["bank"])), 30, 0.25, "the statement did not pay the invoice")
     assert paid["balance"] == "0.00"
+
+
+def test_parallel_write_offs_are_each_applied_and_audited_once(local_stack: RunningStack):
+    """20 write-offs of one invoice at once, over HTTP: the API's threads and moto's server threads overlap, so
+    every write-off that succeeds must be in the balance and on the timeline exactly once (moto as shipped
+    applied 10 and audited 13)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tag = uuid.uuid4().hex[:6].upper()
+    number = f"E2E-{tag}-W"
+    body = (f"{HEADER}\n{number},invoice,E2E-{tag},E2E {tag} GmbH,ap@e2e.example,,de,Europe/Berlin,DE,"
+            "2026-11-01,2026-12-01,,EUR,100.00,0,,open,\n")
+    local_stack.s3().put_object(Bucket=local_stack.info["inbox_bucket"], Key=f"incoming/e2e-{tag}-w.csv",
+                                Body=body.encode())
+    wait_for(lambda: invoice(local_stack, number), 30, 0.25, "the invoice was not imported")
+
+    def write_off(n: int) -> int:
+        return requests.post(f"{local_stack.api_url}/invoices/{number}/write-off", timeout=60,
+                             headers={**local_stack.auth, "Idempotency-Key": f"{tag}-{n}"},
+                             json={"amount": "1.00", "reason": f"parallel {n}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        codes = list(pool.map(write_off, range(20)))
+    succeeded = sum(1 for code in codes if code == 200)
+    assert succeeded and all(code in (200, 409) for code in codes), codes
+    after = invoice(local_stack, number)
+    assert after is not None and after["written_off"] == f"{succeeded}.00"
+    assert after["balance"] == f"{100 - succeeded}.00"
+    timeline = requests.get(f"{local_stack.api_url}/invoices/{number}/timeline", headers=local_stack.auth,
+                            timeout=10).json()["items"]
+    audited = [entry for entry in timeline if entry["type"] == "invoice.written_off"]
+    assert len(audited) == succeeded, (codes, audited)

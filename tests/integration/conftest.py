@@ -9,6 +9,10 @@ from moto import mock_aws
 
 from chalicelib import bootstrap, config
 from chalicelib.adapters.models import ALL_MODELS, bind_tables
+from chalicelib.local.moto_dynamodb import install
+
+# DynamoDB's transaction semantics at the cost of the items touched (moto's own copies whole tables).
+install()
 
 
 @pytest.fixture

@@ -163,29 +163,11 @@ def test_ledger_invariants_hold_after_a_mixed_history(ledger):
             assert allocated + p.unapplied_minor + p.reversed_minor == p.amount_minor
 
 
-@pytest.fixture
-def atomic_moto(monkeypatch):
-    """DynamoDB applies each write atomically; moto does not when threads overlap (a failed transaction
-    restores whole tables from a copy taken before it, erasing writes committed meanwhile). One lock
-    around moto's write operations restores DynamoDB's guarantee, so the race below tests our code."""
-    import threading
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self, *args, _original=original, **kwargs):
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
-
-
-def test_concurrent_payments_on_one_invoice_lose_no_update(ledger, monkeypatch, atomic_moto):
+def test_concurrent_payments_on_one_invoice_lose_no_update(ledger, monkeypatch):
     """Eight payments for one invoice at once. A barrier holds every writer until all have read the
-    invoice, so they all race on the same version: one wins each round, the rest must re-read and retry."""
+    invoice, so they all race on the same version: one wins each round, the rest must re-read and retry.
+    DynamoDB applies each write atomically; so does moto here (tests/integration/conftest.py installs
+    chalicelib/local/moto_dynamodb.py), so the race tests our code."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 

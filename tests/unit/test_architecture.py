@@ -48,3 +48,13 @@ def test_reset_forgets_every_cached_builder() -> None:
     cached = {name for name, value in vars(bootstrap).items() if callable(getattr(value, "cache_clear", None))}
     named = {f.__name__ for f in (*bootstrap._BUILDERS, *bootstrap.KEPT_ACROSS_RESET)}
     assert cached == named
+
+
+def test_the_lambda_import_path_never_reaches_the_local_stack_or_moto():
+    """chalicelib/local ships in the zip but only `make run` and the tests import it; moto (and the patch of it
+    in chalicelib/local/moto_dynamodb.py) is a development dependency the Lambda package does not have."""
+    lambda_sources = [ROOT / "app.py", *(p for p in (ROOT / "chalicelib").rglob("*.py")
+                                         if "local" not in p.relative_to(ROOT / "chalicelib").parts[:1])]
+    for path in lambda_sources:
+        bad = {m for m in imported_modules(path) if m.startswith(("chalicelib.local", "moto"))}
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
