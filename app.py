@@ -22,10 +22,12 @@ from chalicelib.api import (
     policies,
     webhooks,
 )
+from chalicelib.api.http import error_shape
 from chalicelib.observability import logger, observe
 
 app = Chalice(app_name="dunwell", configure_logs=False)
 app.register_middleware(observe, "all")
+app.register_middleware(error_shape, "http")
 
 app.register_blueprint(health.blueprint)
 app.register_blueprint(invoices.blueprint)

@@ -144,7 +144,8 @@ def _schemas() -> dict[str, Schema]:
     }
     return {
         "Error": obj({"error": obj({
-            "code": {"type": "string", "examples": ["invalid_parameter"]},
+            "code": {"type": "string", "examples": ["invalid_parameter", "invalid_json", "body_too_large",
+                                                     "method_not_allowed", "unsupported_media_type"]},
             "message": STRING,
             "field": {"type": "string", "description": "the parameter or body field at fault, when there is one"},
         }, required=["code", "message"])}, description="Every 4xx and 5xx answer of the API has this shape."),
@@ -190,6 +191,7 @@ def _schemas() -> dict[str, Schema]:
             "contacts": {"type": "array", "items": ref("ContactInput")},
             "language": {**TEXT, "examples": ["de", "fr-CH"]},
             "timezone": {**TEXT, "examples": ["Europe/Berlin"]},
+            "payment_receipts": {**BOOLEAN, "description": "email a receipt for each payment received"},
         }, required=[], closed=True, description="At least one field; each changed field is audited."),
         "Import": obj({
             "id": STRING, "status": {"type": "string", "examples": ["in_progress", "processed", "rejected"]},
@@ -389,6 +391,8 @@ ERRORS: dict[str, str] = {
     "403": "The key's role is too low for this route",
     "404": "Not found",
     "409": "Changed meanwhile: read it again and retry",
+    "413": "The body is larger than the route takes (`body_too_large`)",
+    "415": "The body is not `application/json` (`unsupported_media_type`)",
     "422": "A domain rule refuses it (`field` names the value at fault)",
     "498": "GoCardless: the signature is invalid",
     "500": "Not recorded; the sender should retry",
@@ -441,15 +445,18 @@ POLICY_ID = path_param("policy_id", "`default` is the shipped ladder until an ad
 def operation(tag: str, summary: str, role: Role | None, ok: tuple[str, Schema], *,
               params: list[Schema] | None = None, body: Schema | None = None, body_required: bool = True,
               errors: tuple[str, ...] = (), description: str | None = None) -> Schema:
-    """One operation. 401 and 403 follow from the role; 400 from parameters or a body; 404 from path ids."""
+    """One operation. 401 and 403 follow from the role; 400 on every route (an unknown query parameter); 413 and
+    415 from a body; 404 from path ids."""
     statuses = set(errors)
     if role is not None:
         statuses.add("401")
         if role > Role.VIEWER:
             statuses.add("403")
     parameters = params or []
-    if body is not None or any(p["in"] != "path" for p in parameters):
-        statuses.add("400")
+    # Every route refuses a query parameter it does not take (400, `field` names it).
+    statuses.add("400")
+    if body is not None:
+        statuses.update(("413", "415"))
     if any(p["in"] == "path" for p in parameters):
         statuses.add("404")
     op: Schema = {"tags": [tag], "summary": summary, ROLE_EXTENSION: role.label if role else None}

@@ -104,6 +104,12 @@ class PaymentNotFound(DomainError):
     code = "not_found"
 
 
+class UnknownCustomer(DomainError):
+    """Staff named a payer Dunwell does not know: the money would be parked against nobody. The API answers 422."""
+
+    code = "unknown_customer"
+
+
 class PaymentService:
     def __init__(self, payments: PaymentStore, notifications: NotificationStore, invoices: InvoiceReader,
                  customers: CustomerCheck, alerts: Alerts, clock: Callable[[], datetime] | None = None,
@@ -139,8 +145,15 @@ class PaymentService:
         authentic but cannot be read as money (an unknown currency, a missing amount) is kept for
         review and finance staff are told."""
         status = "needs_review" if needs_review else "ignored"
-        if self.notifications.claim(ProviderEventRecord(dedupe_key, status, type_, self.clock(), None, raw_key,
-                                                        reason)) and needs_review:
+        record = ProviderEventRecord(dedupe_key, status, type_, self.clock(), None, raw_key, reason)
+        recorded = self.notifications.claim(record)
+        if not recorded:
+            prior = self.notifications.get(dedupe_key)
+            if prior is not None and prior.status == "received":
+                # An attempt to apply it that stopped (its values broke a rule of the ledger): this is its outcome.
+                self.notifications.save(record)
+                recorded = True
+        if recorded and needs_review:
             self.alerts.publish("Payment notification needs review", {
                 "notification": dedupe_key, "type": type_, "reason": reason, "raw_key": raw_key})
         return Receipt(dedupe_key, status, None, reason)
@@ -375,6 +388,8 @@ class PaymentService:
                       received_on: datetime, payer_name: str | None, method: str, idempotency_key: str,
                       actor: str) -> PaymentRecord:
         """A wire or cheque keyed in by staff: the same matching and invariants as a webhook."""
+        if customer_id is not None and self.customers.get_stored(customer_id) is None:
+            raise UnknownCustomer(f"customer {customer_id} is not known", field="customer_id")
         payment_id = payment_id_for("manual", PaymentKind.PAYMENT, idempotency_key)
         for attempt in range(ATTEMPTS):
             _backoff(attempt)

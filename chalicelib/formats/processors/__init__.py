@@ -25,7 +25,13 @@ from datetime import datetime
 
 from chalicelib.formats.processors.adyen import ACK_BODY as ADYEN_ACK_BODY
 from chalicelib.formats.processors.adyen import verify_and_parse_adyen
-from chalicelib.formats.processors.base import IgnoredEvent, MalformedWebhook, SignatureError, WebhookBatch
+from chalicelib.formats.processors.base import (
+    MAX_WEBHOOK_BYTES,
+    IgnoredEvent,
+    MalformedWebhook,
+    SignatureError,
+    WebhookBatch,
+)
 from chalicelib.formats.processors.gocardless import INVALID_SIGNATURE_STATUS as GOCARDLESS_INVALID_SIGNATURE_STATUS
 from chalicelib.formats.processors.gocardless import parse_gocardless, verify_gocardless
 from chalicelib.formats.processors.stripe import parse_stripe, verify_stripe
@@ -60,6 +66,7 @@ def verify_and_parse(provider: str, raw_body: bytes, headers: Mapping[str, str],
 __all__ = [
     "ADYEN_ACK_BODY",
     "GOCARDLESS_INVALID_SIGNATURE_STATUS",
+    "MAX_WEBHOOK_BYTES",
     "PROVIDERS",
     "SIGNATURE_HEADERS",
     "IgnoredEvent",

@@ -77,6 +77,7 @@ Every other event type is ignored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -84,6 +85,7 @@ from typing import Any
 from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentEvent, PaymentKind
 from chalicelib.formats.processors.base import (
+    MAX_SIGNATURE_HEADER,
     IgnoredEvent,
     MalformedWebhook,
     SignatureError,
@@ -123,7 +125,13 @@ STRIPE_EXPONENTS: Mapping[str, int] = {
 # ---------------------------------------------------------------- verification
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() also takes '²' and Arabic-Indic digits
+MAX_V1_SIGNATURES = 8  # one per active endpoint secret: two during a roll
+
+
 def _parse_header(header: str) -> tuple[str, list[str]]:
+    if len(header) > MAX_SIGNATURE_HEADER:
+        raise SignatureError(f"signature header is longer than {MAX_SIGNATURE_HEADER} characters")
     timestamps: list[str] = []
     v1: list[str] = []
     for item in header.split(","):
@@ -134,10 +142,12 @@ def _parse_header(header: str) -> tuple[str, list[str]]:
             timestamps.append(value.strip())
         elif key == "v1":
             v1.append(value.strip())
-    if len(timestamps) != 1 or not timestamps[0].isdigit():
+    if len(timestamps) != 1 or not _TIMESTAMP.fullmatch(timestamps[0]):
         raise SignatureError("signature header has no single numeric timestamp t=")
     if not v1:
         raise SignatureError("signature header has no v1 signature (v0 and other schemes are not accepted)")
+    if len(v1) > MAX_V1_SIGNATURES:
+        raise SignatureError(f"signature header has more than {MAX_V1_SIGNATURES} v1 signatures")
     return timestamps[0], v1
 
 
