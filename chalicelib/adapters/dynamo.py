@@ -127,6 +127,7 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         promise_balance_minor=_minor(invoice.promise_balance),
         broken_promise=invoice.broken_promise.isoformat() if invoice.broken_promise else None,
         operation_keys=sorted(invoice.operation_keys) or None,
+        collector_written_off_minor=_minor(invoice.collector_written_off),
         created_at=created_at or now,
         updated_at=now,
     )
@@ -171,6 +172,7 @@ def model_to_invoice(m: InvoiceModel) -> Invoice:
         promise_balance=None if m.promise_balance_minor is None else money(m.promise_balance_minor),
         broken_promise=date.fromisoformat(m.broken_promise) if m.broken_promise else None,
         operation_keys=frozenset(m.operation_keys or ()),
+        collector_written_off=None if m.collector_written_off_minor is None else money(m.collector_written_off_minor),
     )
 
 

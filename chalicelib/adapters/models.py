@@ -113,6 +113,7 @@ class InvoiceModel(Model):
     promise_balance_minor = NumberAttribute(null=True)  # the balance when the promise was made
     broken_promise = UnicodeAttribute(null=True)  # a broken promise's date, until the next reminder
     operation_keys = JSONAttribute(null=True)  # sorted Idempotency-Keys of one-off operations (write-offs)
+    collector_written_off_minor = NumberAttribute(null=True)  # collectors' part of written_off_minor
     dunning_shard = UnicodeAttribute(null=True)
     next_action_key = UnicodeAttribute(null=True)  # "<UTC yyyy-mm-ddThh:mm:ssZ>#<invoice_id>"
     created_at = UTCDateTimeAttribute()
@@ -344,6 +345,7 @@ class PaymentModel(Model):
     occurred_at = UTCDateTimeAttribute()
     recorded_at = UTCDateTimeAttribute()
     recorded_by = UnicodeAttribute()
+    request = UnicodeAttribute(null=True)  # staff's request fingerprint, kept with its Idempotency-Key
     version = VersionAttribute()
 
     by_time = PaymentsByTime()

@@ -57,6 +57,7 @@ def payment_to_model(record: PaymentRecord) -> PaymentModel:
         occurred_at=record.occurred_at,
         recorded_at=record.recorded_at,
         recorded_by=record.recorded_by,
+        request=record.request,
     )
     if record.version:
         model.version = record.version
@@ -87,6 +88,7 @@ def model_to_payment(m: PaymentModel) -> PaymentRecord:
         original_ref=m.original_ref,
         raw_type=m.raw_type,
         waiting=m.waiting_for is not None,
+        request=m.request,
         version=int(m.version or 0),
     )
 

@@ -26,6 +26,7 @@ from chalicelib.api.http import (
     page_limit,
     parse_date,
     query_params,
+    request_fingerprint,
     start_key,
     text_field,
 )
@@ -187,7 +188,8 @@ def write_off(invoice_id: str) -> dict[str, Any]:
     assert amount is not None and reason is not None
     role = _principal(blueprint).role  # remembered for 60 s by the key check `endpoint` just made
     invoice = bootstrap.collections_service().write_off(_invoice_id(invoice_id), amount, reason, actor(blueprint), role,
-                                                        idempotency_key=idempotency_key(blueprint))
+                                                        idempotency_key=idempotency_key(blueprint),
+                                                        request=request_fingerprint(blueprint))
     return invoice_view(invoice, _today())
 
 

@@ -509,6 +509,17 @@ def idempotency_key(blueprint: Blueprint) -> str | None:
     return key
 
 
+def request_fingerprint(blueprint: Blueprint) -> str:
+    """What an Idempotency-Key is kept with: a hash of the request (method, route, path parameters and the body as
+    JSON, so key order and spacing do not matter). The same key with another fingerprint is another request."""
+    request = blueprint.current_request
+    body = json_body(blueprint) if request.raw_body else None
+    canonical = json.dumps([request.method, str((request.context or {}).get("resourcePath", "")),
+                            dict(request.uri_params or {}), body], sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def json_body(blueprint: Blueprint) -> dict[str, Any]:
     try:
         body = blueprint.current_request.json_body

@@ -145,7 +145,8 @@ def _schemas() -> dict[str, Schema]:
     return {
         "Error": obj({"error": obj({
             "code": {"type": "string", "examples": ["invalid_parameter", "invalid_json", "body_too_large",
-                                                     "method_not_allowed", "unsupported_media_type"]},
+                                                     "method_not_allowed", "unsupported_media_type",
+                                                     "idempotency_key_reused", "unknown_customer", "needs_approval"]},
             "message": STRING,
             "field": {"type": "string", "description": "the parameter or body field at fault, when there is one"},
         }, required=["code", "message"])}, description="Every 4xx and 5xx answer of the API has this shape."),
@@ -436,7 +437,9 @@ CUSTOMER_ID = path_param("customer_id", "the ERP's customer id, or a slug of the
 PAYMENT_ID = path_param("payment_id", "a payment, refund or chargeback", r"^(pay|rfd|chb)_[0-9a-f]{24}$")
 DISPUTE_ID = path_param("dispute_id", "a dispute", r"^dsp_[0-9a-f]{24}$")
 IDEMPOTENCY_KEY: Schema = {"name": "Idempotency-Key", "in": "header", "required": False,
-                           "description": "makes a retry safe: the same key again changes nothing",
+                           "description": "makes a retry safe: the same key with the same request again changes "
+                                          "nothing and answers as the first time; with another request it is 422 "
+                                          "`idempotency_key_reused`",
                            "schema": {"type": "string", "maxLength": 200}}
 PLAN_ID = path_param("plan_id", "a payment plan", r"^pln_[0-9a-f]{24}$")
 POLICY_ID = path_param("policy_id", "`default` is the shipped ladder until an admin saves their own", NAME_PATTERN)
@@ -621,7 +624,8 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "collections", "Write off bad debt", collector, ("200", _json("The invoice", ref("Invoice"))),
             params=[INVOICE_ID, IDEMPOTENCY_KEY], body=ref("WriteOff"), errors=("409", "422"),
             description="Above WRITE_OFF_COLLECTOR_LIMIT (default 500.00 in the invoice's currency) only an "
-                        "admin may: 403 for a collector.")},
+                        "admin may: 403 `needs_approval` for a collector. The limit is per invoice: the collectors' "
+                        "write-offs on it so far plus this one.")},
         "/invoices/{invoice_id}/timeline": {"get": operation(
             "accounts", "Everything that happened to an invoice, with who did it", viewer,
             ("200", _json("The timeline", ref("Timeline"))), params=[INVOICE_ID])},

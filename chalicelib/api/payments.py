@@ -23,6 +23,7 @@ from chalicelib.api.http import (
     parse_bool,
     parse_date,
     query_params,
+    request_fingerprint,
 )
 from chalicelib.api.views import payment_view
 from chalicelib.domain.ids import invoice_id, is_valid_id, reference_key
@@ -96,7 +97,7 @@ def record_payment() -> Response:
     payment = bootstrap.payment_service().record_manual(
         amount=amount, customer_id=customer_id, references=numbers,
         received_on=datetime.combine(received_on, time(12, tzinfo=UTC)), payer_name=payer_name,
-        method=method, idempotency_key=key, actor=principal_actor)
+        method=method, idempotency_key=key, actor=principal_actor, request=request_fingerprint(blueprint))
     return Response(body=payment_view(payment), status_code=201)
 
 

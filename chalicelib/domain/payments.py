@@ -92,6 +92,7 @@ class PaymentRecord:
     raw_type: str | None = None
     waiting: bool = False
     reversed: Money | None = None  # a payment's money since given back by refunds and chargebacks
+    request: str | None = None  # a payment keyed in by staff: the fingerprint of the request its Idempotency-Key named
     version: int = 0
 
     def __post_init__(self) -> None:

@@ -28,7 +28,7 @@ from chalicelib.domain.cash_application import (
     net_allocations,
     refund_allocations,
 )
-from chalicelib.domain.errors import DomainError, InvalidDocument
+from chalicelib.domain.errors import DomainError, IdempotencyKeyReused, InvalidDocument
 from chalicelib.domain.ids import invoice_id, reference_key
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
@@ -102,6 +102,12 @@ class Receipt:
 
 class PaymentNotFound(DomainError):
     code = "not_found"
+
+
+def _same_request(recorded: PaymentRecord, key: str, request: str | None) -> PaymentRecord:
+    if recorded.request and request and recorded.request != request:
+        raise IdempotencyKeyReused(key)
+    return recorded
 
 
 class UnknownCustomer(DomainError):
@@ -386,11 +392,16 @@ class PaymentService:
 
     def record_manual(self, *, amount: Money, customer_id: str | None, references: Sequence[str],
                       received_on: datetime, payer_name: str | None, method: str, idempotency_key: str,
-                      actor: str) -> PaymentRecord:
-        """A wire or cheque keyed in by staff: the same matching and invariants as a webhook."""
+                      actor: str, request: str | None = None) -> PaymentRecord:
+        """A wire or cheque keyed in by staff: the same matching and invariants as a webhook. The same
+        `idempotency_key` again answers with what was recorded, if `request` (the request's fingerprint) is the
+        one recorded with it; another request under that key is IdempotencyKeyReused."""
+        payment_id = payment_id_for("manual", PaymentKind.PAYMENT, idempotency_key)
+        recorded = self.payments.get(payment_id)
+        if recorded is not None:
+            return _same_request(recorded, idempotency_key, request)
         if customer_id is not None and self.customers.get_stored(customer_id) is None:
             raise UnknownCustomer(f"customer {customer_id} is not known", field="customer_id")
-        payment_id = payment_id_for("manual", PaymentKind.PAYMENT, idempotency_key)
         for attempt in range(ATTEMPTS):
             _backoff(attempt)
             now = self.clock()
@@ -401,16 +412,16 @@ class PaymentService:
                 amount=amount, allocations=match.allocations, unapplied=match.unapplied, occurred_at=received_on,
                 recorded_at=now, recorded_by=actor, customer_id=match.customer_id or customer_id,
                 method=match.method.value, reason=f"{method}: {match.reason}", references=tuple(references),
-                payer_name=payer_name, raw_type=method)
+                payer_name=payer_name, raw_type=method, request=request)
             try:
                 self._apply(record, None, now, matched)
             except VersionConflict:
                 continue
             except AlreadyRecorded:
-                pass  # the same request again (same idempotency key): answer with what was recorded
+                pass  # the same key raced in meanwhile: answer with what was recorded, if it is the same request
             stored = self.payments.get(payment_id)
             assert stored is not None
-            return stored
+            return _same_request(stored, idempotency_key, request)
         raise VersionConflict("invoices kept changing; try again")
 
     def allocate(self, payment_id: str, invoice_ref: str, amount: Money | None, actor: str) -> PaymentRecord:
