@@ -112,9 +112,11 @@ def gocardless_webhook() -> Response:
 @blueprint.route("/webhooks/adyen", methods=["POST"], content_types=JSON)
 def adyen_webhook() -> Response:
     def work(raw: bytes, headers: dict[str, str]) -> Response:
+        from chalicelib import config
         from chalicelib.formats.processors import verify_and_parse_adyen
 
-        _record("adyen", raw, verify_and_parse_adyen(raw, _secrets("adyen")))
+        manual = config.settings().adyen_manual_capture_accounts
+        _record("adyen", raw, verify_and_parse_adyen(raw, _secrets("adyen"), manual_capture_accounts=manual))
         return Response(body="[accepted]", status_code=200, headers={"Content-Type": "text/plain"})
 
     return _handle("adyen", 401, work)

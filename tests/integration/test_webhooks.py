@@ -126,7 +126,9 @@ def test_gocardless_example_and_bad_signature(client, ledger):
     assert response.status_code == 204
 
 
-def test_adyen_example_is_accepted_and_a_bad_item_rejects_the_batch(client, ledger):
+def test_adyen_example_is_accepted_and_a_bad_item_rejects_the_batch(client, ledger, monkeypatch):
+    monkeypatch.setenv("ADYEN_MANUAL_CAPTURE_ACCOUNTS", "DunwellDemoECOM")  # the example is a CAPTURE
+    bootstrap.reset()
     body = (EXAMPLES / "webhooks" / "adyen-capture.json").read_bytes()
     before = balance("INV-2026-1008")
     response = client.http.post("/webhooks/adyen", headers={"Content-Type": "application/json"}, body=body)
@@ -249,3 +251,37 @@ def test_amounts_too_large_are_kept_for_review_and_acknowledged(client, ledger):
     assert response.status_code in (200, 204)
     assert ProviderEventModel.get("gocardless:EV_HUGE").status == "needs_review"
     assert balance("INV-2026-1001") == before
+
+
+# ---- Adyen as its default is: automatic capture, unless the merchant account captures by hand ------------------
+
+@pytest.mark.parametrize("manual", [False, True])
+@pytest.mark.parametrize("order", [("AUTHORISATION", "CAPTURE"), ("CAPTURE", "AUTHORISATION")])
+def test_an_authorised_and_captured_adyen_payment_counts_once(client, ledger, monkeypatch, manual, order):
+    from chalicelib.adapters.models import PaymentModel
+    from chalicelib.formats.processors.adyen import sign_item
+
+    monkeypatch.setenv("ADYEN_MANUAL_CAPTURE_ACCOUNTS", "DunwellDemoECOM,Other" if manual else "Other")
+    bootstrap.reset()
+    base = json.loads((EXAMPLES / "webhooks" / "adyen-capture.json").read_bytes())["notificationItems"][0][
+        "NotificationRequestItem"]
+    authorisation = {**base, "eventCode": "AUTHORISATION", "pspReference": "XB7XNCQ8HXSKGK82",
+                     "originalReference": None, "additionalData": {}}
+    capture = {**base, "additionalData": {}}
+    items = {"AUTHORISATION": authorisation, "CAPTURE": capture}
+    before = balance("INV-2026-1008")
+    for code in order:
+        item = {k: v for k, v in items[code].items() if v is not None}
+        item["additionalData"] = {"hmacSignature": sign_item(item, ADYEN_KEY)}
+        body = json.dumps({"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}).encode()
+        response = client.http.post("/webhooks/adyen", headers={"Content-Type": "application/json"}, body=body)
+        assert response.status_code == 200
+    assert balance("INV-2026-1008") == before - 780000
+    payments = [m for m in PaymentModel.scan() if m.provider == "adyen"]
+    assert len(payments) == 1 and payments[0].payment_ref == "XB7XNCQ8HXSKGK82"
+    counted = "CAPTURE" if manual else "AUTHORISATION"
+    assert payments[0].raw_type == counted
+    statuses = {code: ProviderEventModel.get(f"adyen:{items[code]['pspReference']}:{code}:true").status
+                for code in order}
+    assert statuses[counted] == "applied"
+    assert statuses["AUTHORISATION" if manual else "CAPTURE"] == "ignored"
