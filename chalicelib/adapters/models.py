@@ -346,6 +346,7 @@ class PaymentModel(Model):
     recorded_at = UTCDateTimeAttribute()
     recorded_by = UnicodeAttribute()
     request = UnicodeAttribute(null=True)  # staff's request fingerprint, kept with its Idempotency-Key
+    refunded_minor = NumberAttribute(null=True)  # a payment's refunds recorded so far
     version = VersionAttribute()
 
     by_time = PaymentsByTime()

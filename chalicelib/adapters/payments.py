@@ -58,6 +58,7 @@ def payment_to_model(record: PaymentRecord) -> PaymentModel:
         recorded_at=record.recorded_at,
         recorded_by=record.recorded_by,
         request=record.request,
+        refunded_minor=None if record.refunded is None else record.refunded.minor,
     )
     if record.version:
         model.version = record.version
@@ -89,6 +90,7 @@ def model_to_payment(m: PaymentModel) -> PaymentRecord:
         raw_type=m.raw_type,
         waiting=m.waiting_for is not None,
         request=m.request,
+        refunded=None if m.refunded_minor is None else Money.from_minor(int(m.refunded_minor), currency),
         version=int(m.version or 0),
     )
 

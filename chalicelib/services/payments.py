@@ -295,6 +295,11 @@ class PaymentService:
     # ---- refunds and chargebacks -------------------------------------------------------------------
 
     def _receive_reversal(self, event: PaymentEvent, note: ProviderEventRecord) -> Receipt:
+        if event.refunded_total is not None:
+            worked_out = self._refund_from_total(event, note)
+            if isinstance(worked_out, Receipt):
+                return worked_out
+            event = worked_out
         original_ref = event.original_ref or event.payment_ref
         reversal_id = payment_id_for(event.provider, event.kind, event.payment_ref)
         now = self.clock()
@@ -314,6 +319,29 @@ class PaymentService:
                 return Receipt(note.dedupe_key, "duplicate", reversal_id)
             return Receipt(note.dedupe_key, "waiting", reversal_id, record.reason)
         return self._reverse(record, original, replace(note, status="applied", payment_id=reversal_id), fresh=True)
+
+    def _refund_from_total(self, event: PaymentEvent, note: ProviderEventRecord) -> PaymentEvent | Receipt:
+        """A refund stated only as the payment's refunded total: this refund is that total minus the refunds Dunwell
+        recorded on the payment. Without the payment there is nothing to subtract from: kept for review."""
+        assert event.refunded_total is not None
+        original = self.payments.get(payment_id_for(event.provider, PaymentKind.PAYMENT,
+                                                    event.original_ref or event.payment_ref))
+        if original is None:
+            detail = (f"a refund stated as a total of {event.refunded_total} refunded, on a payment not recorded: "
+                      "how much this one refunded is unknown")
+            self.notifications.save(replace(note, status="needs_review", detail=detail))
+            self.alerts.publish("Payment notification needs review", {
+                "notification": note.dedupe_key, "type": event.raw_type, "reason": detail, "raw_key": note.raw_key})
+            return Receipt(note.dedupe_key, "needs_review", None, detail)
+        if event.refunded_total.currency != original.amount.currency:
+            raise InvalidDocument(f"refund in {event.refunded_total.currency} of a payment in "
+                                  f"{original.amount.currency}")
+        already = original.refunded_total
+        if event.refunded_total <= already:
+            detail = f"no new refund: {event.refunded_total} refunded in all, {already} recorded already"
+            self.notifications.save(replace(note, status="ignored", detail=detail))
+            return Receipt(note.dedupe_key, "ignored", None, detail)
+        return replace(event, amount=event.refunded_total - already, refunded_total=None)
 
     def _complete_reversal(self, waiting: PaymentRecord) -> None:
         original = self.payments.get(payment_id_for(waiting.provider, PaymentKind.PAYMENT,
@@ -354,7 +382,9 @@ class PaymentService:
                            reason=f"reverses {original.payment_id}: " + (described or "taken from its unapplied cash"))
             updated_original = replace(original, allocations=net_allocations(original.allocations, reopen),
                                        unapplied=original.unapplied - from_unapplied,
-                                       reversed=original.reversed_amount + amount)
+                                       reversed=original.reversed_amount + amount,
+                                       refunded=original.refunded_total + reversal.amount
+                                       if reversal.kind is PaymentKind.REFUND else original.refunded)
             events.append(self._payment_event(done, now))
             try:
                 self.payments.commit(new=[done], changed=[updated_original], invoices=invoices, events=events,

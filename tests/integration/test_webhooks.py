@@ -285,3 +285,33 @@ def test_an_authorised_and_captured_adyen_payment_counts_once(client, ledger, mo
                 for code in order}
     assert statuses[counted] == "applied"
     assert statuses["AUTHORISATION" if manual else "CAPTURE"] == "ignored"
+
+
+def charge_refunded(event_id: str, cumulative: int, previous: int | None = None) -> bytes:
+    data: dict = {"object": {"id": "ch_1", "object": "charge", "amount": 400000, "amount_refunded": cumulative,
+                             "currency": "eur", "payment_intent": "pi_1"}}
+    if previous is not None:
+        data["previous_attributes"] = {"amount_refunded": previous}
+    return json.dumps({"id": event_id, "object": "event", "type": "charge.refunded", "created": int(time.time()),
+                       "data": data}).encode()
+
+
+def test_a_refund_without_previous_attributes_is_the_total_less_what_was_recorded(client, ledger):
+    from chalicelib.adapters.models import PaymentModel
+
+    before = balance("INV-2026-1001")
+    for body in (stripe_body(), charge_refunded("evt_r1", 100000, previous=0),
+                 charge_refunded("evt_r2", 250000), charge_refunded("evt_r3", 250000)):
+        assert client.http.post("/webhooks/stripe", headers=stripe_headers(body), body=body).status_code == 200
+    # 4000.00 paid, 1000.00 refunded, then 2500.00 refunded in all: 1500.00 more, and nothing for the repeat.
+    assert balance("INV-2026-1001") == before - 400000 + 250000
+    assert ProviderEventModel.get("stripe:evt_r2").status == "applied"
+    assert ProviderEventModel.get("stripe:evt_r3").status in ("ignored", "duplicate")
+    refunds = sorted(int(m.amount_minor) for m in PaymentModel.scan() if m.kind == "refund")
+    assert refunds == [100000, 150000]
+
+
+def test_a_total_only_refund_of_an_unrecorded_payment_is_kept_for_review(client, ledger):
+    body = charge_refunded("evt_lonely", 5000)
+    assert client.http.post("/webhooks/stripe", headers=stripe_headers(body), body=body).status_code == 200
+    assert ProviderEventModel.get("stripe:evt_lonely").status == "needs_review"
