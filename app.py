@@ -118,4 +118,9 @@ def publish_events(event: DynamoDBEvent) -> dict[str, Any]:
     failed = publish(changes, bus) if bus is not None else []
     # Payment receipts ride the same stream (once per payment by their claim, so a retried batch sends none twice).
     bootstrap.receipts().on_events([c.event for c in changes])
+    # Tasks whose reason was an unpaid invoice end when it is settled (completing twice changes nothing).
+    unclosed = bootstrap.task_closer().on_events([c.event for c in changes])
+    if unclosed is not None:
+        retry = {c.sequence_number for c in changes[unclosed:]}
+        failed = [c.sequence_number for c in changes if c.sequence_number in retry or c.sequence_number in failed]
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}

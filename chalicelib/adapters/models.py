@@ -429,6 +429,17 @@ class TasksByStatus(GlobalSecondaryIndex["TaskModel"]):
     created_key = UnicodeAttribute(range_key=True)
 
 
+class TasksByInvoice(GlobalSecondaryIndex["TaskModel"]):
+    """Sparse: only tasks about an invoice (services/task_closer.py completes them when it is settled)."""
+
+    class Meta:
+        index_name = "by_invoice"
+        projection = AllProjection()
+
+    invoice_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class TaskModel(Model):
     """Work for a collector: from escalations, bounces, unconfirmed sends, or by hand."""
 
@@ -450,6 +461,7 @@ class TaskModel(Model):
     version = VersionAttribute()
 
     by_status = TasksByStatus()
+    by_invoice = TasksByInvoice()
 
 
 class DisputesByStatus(GlobalSecondaryIndex["DisputeModel"]):
