@@ -238,7 +238,9 @@ def test_amounts_too_large_are_kept_for_review_and_acknowledged(client, ledger):
     assert ProviderEventModel.get("stripe:evt_huge").status == "needs_review"
     item = json.loads((EXAMPLES / "webhooks" / "adyen-capture.json").read_bytes())["notificationItems"][0][
         "NotificationRequestItem"]
-    item = {**item, "pspReference": "HUGE1", "amount": {"value": 10 ** 22, "currency": "EUR"}}
+    item = {k: v for k, v in item.items() if k != "originalReference"}
+    item = {**item, "eventCode": "AUTHORISATION", "pspReference": "HUGE1",  # automatic capture: the payment
+            "amount": {"value": 10 ** 22, "currency": "EUR"}}
     item["additionalData"] = {**item.get("additionalData", {}), "hmacSignature": sign_item(item, ADYEN_KEY)}
     adyen = json.dumps({"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}).encode()
     response = client.http.post("/webhooks/adyen", headers={"Content-Type": "application/json"}, body=adyen)
