@@ -22,10 +22,12 @@ from chalicelib.api import (
     policies,
     webhooks,
 )
+from chalicelib.api.http import error_shape
 from chalicelib.observability import logger, observe
 
 app = Chalice(app_name="dunwell", configure_logs=False)
 app.register_middleware(observe, "all")
+app.register_middleware(error_shape, "http")
 
 app.register_blueprint(health.blueprint)
 app.register_blueprint(invoices.blueprint)
@@ -116,4 +118,9 @@ def publish_events(event: DynamoDBEvent) -> dict[str, Any]:
     failed = publish(changes, bus) if bus is not None else []
     # Payment receipts ride the same stream (once per payment by their claim, so a retried batch sends none twice).
     bootstrap.receipts().on_events([c.event for c in changes])
+    # Tasks whose reason was an unpaid invoice end when it is settled (completing twice changes nothing).
+    unclosed = bootstrap.task_closer().on_events([c.event for c in changes])
+    if unclosed is not None:
+        retry = {c.sequence_number for c in changes[unclosed:]}
+        failed = [c.sequence_number for c in changes if c.sequence_number in retry or c.sequence_number in failed]
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}

@@ -174,6 +174,13 @@ def settings_admin() -> Any:
 
 
 @cache
+def task_closer() -> Any:
+    from chalicelib.services.task_closer import TaskCloser
+
+    return TaskCloser(tasks())
+
+
+@cache
 def tasks() -> Any:
     _session()
     from chalicelib.adapters.dunning import DynamoTasks
@@ -329,7 +336,7 @@ def plan_service() -> Any:
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)
 _BUILDERS = (_session, s3_client, files, ledger, customers, imports, queries, api_keys, mappings_loader,
-             ingest_service, webhook_secrets, payment_store, payment_service, settings_admin, tasks,
+             ingest_service, webhook_secrets, payment_store, payment_service, settings_admin, task_closer, tasks,
              dunning_settings, alerts, dunning_service, bounce_handler, dunning_queue, sender,
              metrics, collections_service, plan_service, receipts, event_bus, timeline, credit_control, way_to_pay)
 

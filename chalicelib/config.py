@@ -72,6 +72,7 @@ class Settings:
     dunning_queue_url: str | None
     event_bus_name: str | None
     ses_max_send_rate: float | None
+    adyen_manual_capture_accounts: frozenset[str] = frozenset()
 
     @property
     def no_way_to_pay(self) -> str | None:
@@ -139,6 +140,10 @@ class Settings:
             dunning_queue_url=e.get("DUNNING_QUEUE_URL") or None,
             event_bus_name=e.get("EVENT_BUS_NAME") or None,
             ses_max_send_rate=float(e["SES_MAX_SEND_RATE"]) if e.get("SES_MAX_SEND_RATE") else None,
+            # Adyen merchant accounts set to manual capture (comma-separated): there CAPTURE is the payment; on every
+            # other account, Adyen's default automatic capture, a successful AUTHORISATION is.
+            adyen_manual_capture_accounts=frozenset(
+                a.strip() for a in (e.get("ADYEN_MANUAL_CAPTURE_ACCOUNTS") or "").split(",") if a.strip()),
         )
 
 

@@ -45,7 +45,7 @@ from chalicelib.services.dunning import (
     Task,
     WorkItem,
 )
-from chalicelib.services.ports import AuditEvent
+from chalicelib.services.ports import AuditEvent, VersionConflict
 
 SETTINGS_ID = "#dunning-settings"  # not a valid policy id, so it never collides with a policy
 CLAIM_RETENTION = timedelta(days=400)
@@ -191,6 +191,8 @@ class DynamoTasks:
         result = TaskModel.by_status.query("open", scan_index_forward=False, limit=limit, last_evaluated_key=cursor,
                                            filter_condition=TaskModel.kind == kind)
         return [_task_from_model(m) for m in result], result.last_evaluated_key
+    def open_for_invoice(self, invoice_id: str) -> list[Task]:
+        return [_task_from_model(m) for m in TaskModel.by_invoice.query(invoice_id) if m.status == "open"]
 
     def list(self, status: str, limit: int, cursor: dict[str, Any] | None) -> tuple[list[Task], dict[str, Any] | None]:
         result = TaskModel.by_status.query(status, scan_index_forward=False, limit=limit,
@@ -198,7 +200,7 @@ class DynamoTasks:
         items = [_task_from_model(m) for m in result]
         return items, result.last_evaluated_key
 
-    def complete(self, task_id: str, actor: str, now: datetime) -> Task | None:
+    def complete(self, task_id: str, actor: str, now: datetime, reason: str | None = None) -> Task | None:
         try:
             m = TaskModel.get(task_id, consistent_read=True)
         except TaskModel.DoesNotExist:
@@ -207,8 +209,17 @@ class DynamoTasks:
             return _task_from_model(m)
         m.status, m.completed_at, m.completed_by = "done", now, actor  # the by_status index moves it to "done"
         task = _task_from_model(m)
-        save_with_event(m, AuditEvent(_task_entity(task), "task.completed", actor, now, task_id,
-                                      {"task_id": task_id, "kind": task.kind, "title": task.title}), task_id)
+        data: dict[str, Any] = {"task_id": task_id, "kind": task.kind, "title": task.title}
+        if reason:
+            data["reason"] = reason
+        try:
+            save_with_event(m, AuditEvent(_task_entity(task), "task.completed", actor, now, task_id, data), task_id)
+        except VersionConflict:
+            # Completed meanwhile (a person and the closer at once; the version check refused the second): as it is.
+            current = self.get(task_id)
+            if current is None or current.status != "done":
+                raise
+            return current
         return task
 
 

@@ -209,6 +209,7 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         first_seen_on=(invoice.first_seen_on or (created_at or now).astimezone(UTC).date()).isoformat(),
         last_notice_on=invoice.last_notice_on.isoformat() if invoice.last_notice_on else None,
         review_released=invoice.review_released,
+        collector_written_off_minor=_minor(invoice.collector_written_off),
         created_at=created_at or now,
         updated_at=now,
     )
@@ -256,6 +257,7 @@ def model_to_invoice(m: InvoiceModel) -> Invoice:
         first_seen_on=date.fromisoformat(m.first_seen_on) if m.first_seen_on else m.created_at.astimezone(UTC).date(),
         last_notice_on=date.fromisoformat(m.last_notice_on) if m.last_notice_on else None,
         review_released=bool(m.review_released),
+        collector_written_off=None if m.collector_written_off_minor is None else money(m.collector_written_off_minor),
     )
 
 

@@ -116,6 +116,7 @@ class InvoiceModel(Model):
     first_seen_on = UnicodeAttribute(null=True)  # UTC date of the first import; older items: created_at's date
     last_notice_on = UnicodeAttribute(null=True)  # the customer's local date of the last notice about it
     review_released = BooleanAttribute(default=False)  # a collector released it for automatic dunning
+    collector_written_off_minor = NumberAttribute(null=True)  # collectors' part of written_off_minor
     dunning_shard = UnicodeAttribute(null=True)
     next_action_key = UnicodeAttribute(null=True)  # "<UTC yyyy-mm-ddThh:mm:ssZ>#<invoice_id>"
     created_at = UTCDateTimeAttribute()
@@ -347,6 +348,8 @@ class PaymentModel(Model):
     occurred_at = UTCDateTimeAttribute()
     recorded_at = UTCDateTimeAttribute()
     recorded_by = UnicodeAttribute()
+    request = UnicodeAttribute(null=True)  # staff's request fingerprint, kept with its Idempotency-Key
+    refunded_minor = NumberAttribute(null=True)  # a payment's refunds recorded so far
     version = VersionAttribute()
 
     by_time = PaymentsByTime()
@@ -429,6 +432,17 @@ class TasksByStatus(GlobalSecondaryIndex["TaskModel"]):
     created_key = UnicodeAttribute(range_key=True)
 
 
+class TasksByInvoice(GlobalSecondaryIndex["TaskModel"]):
+    """Sparse: only tasks about an invoice (services/task_closer.py completes them when it is settled)."""
+
+    class Meta:
+        index_name = "by_invoice"
+        projection = AllProjection()
+
+    invoice_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class TaskModel(Model):
     """Work for a collector: from escalations, bounces, unconfirmed sends, or by hand."""
 
@@ -450,6 +464,7 @@ class TaskModel(Model):
     version = VersionAttribute()
 
     by_status = TasksByStatus()
+    by_invoice = TasksByInvoice()
 
 
 class DisputesByStatus(GlobalSecondaryIndex["DisputeModel"]):

@@ -57,6 +57,8 @@ def payment_to_model(record: PaymentRecord) -> PaymentModel:
         occurred_at=record.occurred_at,
         recorded_at=record.recorded_at,
         recorded_by=record.recorded_by,
+        request=record.request,
+        refunded_minor=None if record.refunded is None else record.refunded.minor,
     )
     if record.version:
         model.version = record.version
@@ -87,6 +89,8 @@ def model_to_payment(m: PaymentModel) -> PaymentRecord:
         original_ref=m.original_ref,
         raw_type=m.raw_type,
         waiting=m.waiting_for is not None,
+        request=m.request,
+        refunded=None if m.refunded_minor is None else Money.from_minor(int(m.refunded_minor), currency),
         version=int(m.version or 0),
     )
 

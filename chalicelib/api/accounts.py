@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
-from chalicelib.api.http import ApiError, NotFound, actor, endpoint, json_body
+from chalicelib.api.http import ApiError, NotFound, actor, amount_field, endpoint, json_body
 from chalicelib.api.views import customer_view
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.domain.money import Money
 from chalicelib.services.api_keys import Role
 
 blueprint = Blueprint(__name__)
-_AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,4})?")
+MAX_REASON = 500
+MAX_CURRENCY = 16  # a longer code is no typo of an ISO 4217 one; shorter unknown ones are the domain's 422
 
 
 
@@ -39,7 +39,7 @@ def customer_timeline(customer_id: str) -> dict[str, Any]:
 
 
 @blueprint.route("/invoices/{invoice_id}/notes", methods=["POST"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=("text",))
 def note_on_invoice(invoice_id: str) -> Any:
     _valid("invoice", invoice_id)
     note = bootstrap.timeline().add_note("invoice", invoice_id, json_body(blueprint).get("text"), actor(blueprint))
@@ -47,7 +47,7 @@ def note_on_invoice(invoice_id: str) -> Any:
 
 
 @blueprint.route("/customers/{customer_id}/notes", methods=["POST"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=("text",))
 def note_on_customer(customer_id: str) -> Any:
     _valid("customer", customer_id)
     note = bootstrap.timeline().add_note("customer", customer_id, json_body(blueprint).get("text"), actor(blueprint))
@@ -60,33 +60,42 @@ def _credit_view(customer: Any) -> dict[str, Any]:
 
 
 @blueprint.route("/customers/{customer_id}/credit-hold", methods=["POST"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=("reason",))
 def hold_credit(customer_id: str) -> dict[str, Any]:
     _valid("customer", customer_id)
-    reason = json_body(blueprint).get("reason")
+    reason = _reason(json_body(blueprint))
     return _credit_view(bootstrap.credit_control().set_hold(customer_id, True, reason, actor(blueprint)))
 
 
 @blueprint.route("/customers/{customer_id}/credit-hold", methods=["DELETE"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=("reason",))
 def release_credit(customer_id: str) -> dict[str, Any]:
     _valid("customer", customer_id)
     body = json_body(blueprint) if blueprint.current_request.raw_body else {}
-    reason = body.get("reason") or "released by staff"
+    reason = _reason(body) or "released by staff"
     return _credit_view(bootstrap.credit_control().set_hold(customer_id, False, reason, actor(blueprint)))
 
 
 @blueprint.route("/customers/{customer_id}/credit-limit", methods=["PUT"])
-@endpoint(blueprint, role=Role.ADMIN)
+@endpoint(blueprint, role=Role.ADMIN, body=("amount", "currency"))
 def set_credit_limit(customer_id: str) -> dict[str, Any]:
     """`{"amount": "50000.00", "currency": "EUR"}`, or `{"amount": null}` for no limit."""
     _valid("customer", customer_id)
     body = json_body(blueprint)
     limit = None
-    if body.get("amount") is not None:
-        amount, currency = body.get("amount"), body.get("currency")
-        if not isinstance(amount, str) or not _AMOUNT.fullmatch(amount.strip()) or not isinstance(currency, str):
-            raise ApiError(400, "invalid_amount", "amount must be a decimal string such as '50000.00', with a "
-                           "currency such as 'EUR'", "amount")
-        limit = Money.of(amount.strip(), currency)
+    amount = amount_field(body, "amount", required=False)
+    if amount is not None:
+        currency = body.get("currency")
+        if not isinstance(currency, str) or len(currency) > MAX_CURRENCY:
+            raise ApiError(400, "invalid_parameter", "currency is required with an amount, as an ISO 4217 code such "
+                           "as 'EUR'", "currency")
+        limit = Money.of(amount, currency)
     return _credit_view(bootstrap.credit_control().set_limit(customer_id, limit, actor(blueprint)))
+
+
+def _reason(body: dict[str, Any]) -> Any:
+    """The hold's reason as sent (the service requires one to set a hold), bounded here."""
+    reason = body.get("reason")
+    if isinstance(reason, str) and len(reason) > MAX_REASON:
+        raise ApiError(400, "invalid_parameter", f"reason is at most {MAX_REASON} characters", "reason")
+    return reason

@@ -13,6 +13,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
 from chalicelib.api.http import (
+    PAGING,
     ApiError,
     NotFound,
     _principal,
@@ -25,7 +26,7 @@ from chalicelib.api.http import (
     page_limit,
     parse_date,
     query_params,
-    reject_unknown,
+    request_fingerprint,
     start_key,
     text_field,
 )
@@ -38,6 +39,11 @@ from chalicelib.services.api_keys import Role
 from chalicelib.services.collections import NeedsApproval
 
 blueprint = Blueprint(__name__)
+DISPUTE_FIELDS = ("reason", "amount", "note")
+RESOLUTION_FIELDS = ("outcome", "credit_amount", "note")
+PROMISE_FIELDS = ("date", "amount")
+WRITE_OFF_FIELDS = ("amount", "reason")
+PLAN_FIELDS = ("invoice_ids", "instalments", "count", "first_due_date", "grace_days", "note")
 _DISPUTE_ID = re.compile(r"dsp_[0-9a-f]{24}")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,11 +116,10 @@ def _today() -> date:
 # ---- disputes ------------------------------------------------------------------------------------------
 
 @blueprint.route("/invoices/{invoice_id}/disputes", methods=["POST"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=DISPUTE_FIELDS)
 @_statuses
 def open_dispute(invoice_id: str) -> Response:
     body = json_body(blueprint)
-    reject_unknown(body, {"reason", "amount", "note"})
     change = bootstrap.collections_service().open_dispute(
         _invoice_id(invoice_id), _choice(body, "reason", DISPUTE_REASONS), amount_field(body, "amount", required=False),
         text_field(body, "note", required=False), actor(blueprint))
@@ -123,11 +128,10 @@ def open_dispute(invoice_id: str) -> Response:
 
 
 @blueprint.route("/disputes/{dispute_id}/resolve", methods=["POST"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=RESOLUTION_FIELDS)
 @_statuses
 def resolve_dispute(dispute_id: str) -> dict[str, Any]:
     body = json_body(blueprint)
-    reject_unknown(body, {"outcome", "credit_amount", "note"})
     outcome = Outcome(_choice(body, "outcome", tuple(o.value for o in Outcome)))
     change = bootstrap.collections_service().resolve_dispute(
         _dispute_id(dispute_id), outcome, amount_field(body, "credit_amount", required=False),
@@ -136,7 +140,7 @@ def resolve_dispute(dispute_id: str) -> dict[str, Any]:
 
 
 @blueprint.route("/disputes", methods=["GET"])
-@endpoint(blueprint, role=Role.VIEWER)
+@endpoint(blueprint, role=Role.VIEWER, query=("status", *PAGING))
 def list_disputes() -> dict[str, Any]:
     params = query_params(blueprint)
     raw = params.get("status", "open")
@@ -157,11 +161,10 @@ def get_dispute(dispute_id: str) -> dict[str, Any]:
 # ---- promises and write-offs -----------------------------------------------------------------------------
 
 @blueprint.route("/invoices/{invoice_id}/promises", methods=["POST"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=PROMISE_FIELDS)
 @_statuses
 def promise(invoice_id: str) -> Response:
     body = json_body(blueprint)
-    reject_unknown(body, {"date", "amount"})
     raw_date = body.get("date")
     try:
         until = date.fromisoformat(raw_date) if isinstance(raw_date, str) else None
@@ -176,17 +179,17 @@ def promise(invoice_id: str) -> Response:
 
 
 @blueprint.route("/invoices/{invoice_id}/write-off", methods=["POST"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=WRITE_OFF_FIELDS)
 @_statuses
 def write_off(invoice_id: str) -> dict[str, Any]:
     body = json_body(blueprint)
-    reject_unknown(body, {"amount", "reason"})
     amount = amount_field(body, "amount", required=True)
     reason = text_field(body, "reason", required=True, limit=500)
     assert amount is not None and reason is not None
     role = _principal(blueprint).role  # remembered for 60 s by the key check `endpoint` just made
     invoice = bootstrap.collections_service().write_off(_invoice_id(invoice_id), amount, reason, actor(blueprint), role,
-                                                        idempotency_key=idempotency_key(blueprint))
+                                                        idempotency_key=idempotency_key(blueprint),
+                                                        request=request_fingerprint(blueprint))
     return invoice_view(invoice, _today())
 
 
@@ -253,13 +256,12 @@ def plan_view(plan: PaymentPlan, state: PlanProgress | None = None) -> dict[str,
 
 
 @blueprint.route("/customers/{customer_id}/payment-plans", methods=["POST"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=PLAN_FIELDS)
 @_statuses
 def create_plan(customer_id: str) -> Response:
     if not is_valid_id(customer_id):
         raise NotFound(f"customer {customer_id}")
     body = json_body(blueprint)
-    reject_unknown(body, {"invoice_ids", "instalments", "count", "first_due_date", "grace_days", "note"})
     ids = body.get("invoice_ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and is_valid_id(i) for i in ids) \
             or len(ids) > MAX_PLAN_INVOICES:
@@ -287,7 +289,7 @@ def create_plan(customer_id: str) -> Response:
 
 
 @blueprint.route("/customers/{customer_id}/payment-plans", methods=["GET"])
-@endpoint(blueprint, role=Role.VIEWER)
+@endpoint(blueprint, role=Role.VIEWER, query=PAGING)
 def customer_plans(customer_id: str) -> dict[str, Any]:
     if not is_valid_id(customer_id):
         raise NotFound(f"customer {customer_id}")
@@ -297,7 +299,7 @@ def customer_plans(customer_id: str) -> dict[str, Any]:
 
 
 @blueprint.route("/payment-plans", methods=["GET"])
-@endpoint(blueprint, role=Role.VIEWER)
+@endpoint(blueprint, role=Role.VIEWER, query=("status", *PAGING))
 def list_plans() -> dict[str, Any]:
     params = query_params(blueprint)
     raw = params.get("status", PlanStatus.ACTIVE.value)
@@ -316,11 +318,10 @@ def get_plan(plan_id: str) -> dict[str, Any]:
 
 
 @blueprint.route("/payment-plans/{plan_id}/cancel", methods=["POST"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=("reason",))
 @_statuses
 def cancel_plan(plan_id: str) -> dict[str, Any]:
     body = json_body(blueprint)
-    reject_unknown(body, {"reason"})
     reason = text_field(body, "reason", required=True, limit=500)
     assert reason is not None
     view = bootstrap.plan_service().cancel(_plan_id(plan_id), reason, actor(blueprint))

@@ -6,16 +6,27 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import bootstrap
-from chalicelib.api.http import NotFound, actor, decode_cursor, endpoint, json_body, page, page_limit, query_params
+from chalicelib.api.http import (
+    PAGING,
+    NotFound,
+    actor,
+    decode_cursor,
+    endpoint,
+    json_body,
+    page,
+    page_limit,
+    query_params,
+)
 from chalicelib.api.views import customer_view, money_map
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.services.api_keys import Role
+from chalicelib.services.settings_admin import CUSTOMER_FIELDS
 
 blueprint = Blueprint(__name__)
 
 
 @blueprint.route("/customers", methods=["GET"])
-@endpoint(blueprint, role=Role.VIEWER)
+@endpoint(blueprint, role=Role.VIEWER, query=PAGING)
 def list_customers() -> dict[str, Any]:
     params = query_params(blueprint)
     result = bootstrap.queries().customers(page_limit(params), decode_cursor(params))
@@ -45,7 +56,7 @@ def get_customer(customer_id: str) -> dict[str, Any]:
 
 
 @blueprint.route("/customers/{customer_id}", methods=["PATCH"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=CUSTOMER_FIELDS)
 def update_customer(customer_id: str) -> dict[str, Any]:
     """Change how a customer is chased: policy_id, dunning_paused, contacts, language, timezone."""
     if not is_valid_id(customer_id):

@@ -12,6 +12,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import bootstrap, config
 from chalicelib.api.http import (
+    PAGING,
     ApiError,
     NotFound,
     actor,
@@ -21,7 +22,6 @@ from chalicelib.api.http import (
     page_limit,
     parse_date,
     query_params,
-    reject_unknown,
     start_key,
     text_field,
 )
@@ -31,12 +31,13 @@ from chalicelib.services.api_keys import Role
 from chalicelib.services.ports import AuditEvent
 
 blueprint = Blueprint(__name__)
+TASK_FIELDS = ("title", "customer_id", "invoice_id", "note")
 MAX_TASK_ID = 1024  # task ids are built from other ids; longer is no task (and past DynamoDB's key size)
 
 
 
 @blueprint.route("/dunning/preview", methods=["GET"])
-@endpoint(blueprint, role=Role.VIEWER)
+@endpoint(blueprint, role=Role.VIEWER, query=("as_of",))
 def preview() -> dict[str, Any]:
     as_of = parse_date(query_params(blueprint), "as_of") or datetime.now(UTC).date()
     items = bootstrap.dunning_service().preview(as_of)
@@ -47,7 +48,7 @@ def preview() -> dict[str, Any]:
 
 
 @blueprint.route("/dunning/runs", methods=["POST"])
-@endpoint(blueprint, role=Role.ADMIN)
+@endpoint(blueprint, role=Role.ADMIN, body=("as_of",))
 def run_now() -> dict[str, Any]:
     body = json_body(blueprint) if blueprint.current_request.raw_body else {}
     as_of: date | None = None
@@ -74,14 +75,11 @@ def get_settings() -> dict[str, Any]:
 
 
 @blueprint.route("/dunning/settings", methods=["PUT"])
-@endpoint(blueprint, role=Role.ADMIN)
+@endpoint(blueprint, role=Role.ADMIN, body=("kill_switch", "reference_rates", "version", "max_catch_up_days"))
 def put_settings() -> dict[str, Any]:
     from chalicelib.domain.dunning.charges import RateTable
 
     body = json_body(blueprint)
-    unknown = set(body) - {"kill_switch", "reference_rates", "version", "max_catch_up_days"}
-    if unknown:
-        raise ApiError(422, "invalid_settings", f"unknown fields {sorted(unknown)}", sorted(unknown)[0])
     store: Any = bootstrap.dunning_settings()
     current = store.get()
     if "version" in body and body["version"] != current.version:
@@ -136,7 +134,7 @@ def _task_view(task: Any) -> dict[str, Any]:
 
 
 @blueprint.route("/tasks", methods=["GET"])
-@endpoint(blueprint, role=Role.VIEWER)
+@endpoint(blueprint, role=Role.VIEWER, query=("status", *PAGING))
 def list_tasks() -> dict[str, Any]:
     params = query_params(blueprint)
     status = params.get("status", "open")
@@ -147,13 +145,12 @@ def list_tasks() -> dict[str, Any]:
 
 
 @blueprint.route("/tasks", methods=["POST"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=TASK_FIELDS)
 def create_task() -> Response:
     """A task opened by hand: a call to make, a document to chase."""
     from chalicelib.services.dunning import Task
 
     body = json_body(blueprint)
-    reject_unknown(body, {"title", "customer_id", "invoice_id", "note"})
     title = text_field(body, "title", required=True, limit=500)
     note = text_field(body, "note", required=False)
     assert title is not None
@@ -188,7 +185,7 @@ def complete_task(task_id: str) -> dict[str, Any]:
 
 
 @blueprint.route("/dunning/review", methods=["GET"])
-@endpoint(blueprint, role=Role.VIEWER)
+@endpoint(blueprint, role=Role.VIEWER, query=PAGING)
 def list_held_for_review() -> dict[str, Any]:
     """Invoices Dunwell will not chase until a collector releases them (too old at import, or a ladder that
     cannot reach its next step honestly), with why, newest first."""
@@ -210,8 +207,6 @@ def release_for_dunning(invoice_id: str) -> dict[str, Any]:
     """Lets the sweep chase an invoice held for review, starting with the neutral first notice."""
     from chalicelib.api.views import invoice_view
 
-    body = json_body(blueprint) if blueprint.current_request.raw_body else {}
-    reject_unknown(body, set())
     if not is_valid_id(invoice_id):
         raise NotFound(f"invoice {invoice_id}")
     invoice = bootstrap.dunning_service().release_for_review(invoice_id, actor(blueprint))

@@ -10,17 +10,20 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from chalice import Blueprint, Response
+from chalice.app import Request
 
 from chalicelib import bootstrap
 from chalicelib.domain.errors import DomainError, InvalidMoney
 from chalicelib.domain.money import parse_plain_amount
+from chalicelib.formats.json_limits import nesting_depth
 from chalicelib.observability import logger
 from chalicelib.services.api_keys import Principal, Role
 from chalicelib.services.ports import VersionConflict
@@ -28,6 +31,15 @@ from chalicelib.services.ports import VersionConflict
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
 ROLE_ATTRIBUTE = "dunwell_role"  # set by `endpoint` on each view it wraps: the role the route needs
+INPUT_ATTRIBUTE = "dunwell_input"  # set by `endpoint` too: the query parameters and body fields the route takes
+PAGING = ("limit", "cursor")
+# Bounds on what a request may carry, checked before a view runs. The largest real body (a policy with many
+# steps) is a few KiB; API Gateway would pass up to 10 MiB.
+MAX_BODY_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32
+MAX_TEXT = 4000  # any string in a body; fields with a meaning of their own have tighter limits
+MAX_QUERY_VALUE = 8192  # a signed cursor is the longest query value the API issues
+MAX_PATH_ID_BYTES = 512  # no id the API issues is longer; DynamoDB refuses keys over 2048 bytes
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +65,41 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return Response(body={"error": error}, status_code=status, headers=headers)
 
 
+# Answers Chalice gives before (or instead of) any view, in its own shape {"Code", "Message"}: our codes for them.
+_CHALICE_ERRORS = {
+    "MethodNotAllowedError": "method_not_allowed",
+    "UnsupportedMediaType": "unsupported_media_type",
+    "BadRequest": "invalid_request",
+    "BadRequestError": "invalid_request",
+    "InternalServerError": "internal",
+}
+
+
+def error_shape(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """HTTP middleware: an error Chalice answers itself (405 for a method the path does not route, 415 for a body
+    that is not JSON, its catch-all 500) gets the documented shape, like every other error of the API."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
+        return response
+    code = _CHALICE_ERRORS.get(str(body["Code"]), "invalid_request" if response.status_code < 500 else "internal")
+    field = None
+    message = str(body["Message"])
+    if code == "method_not_allowed":
+        allowed = str(response.headers.get("Allow", ""))
+        message = f"{event.method} is not allowed here; this path takes: {allowed}"
+    elif code == "unsupported_media_type":
+        field = "Content-Type"
+        message = f"{message}; send application/json"
+    elif code == "internal":
+        message = "internal error; it has been logged"
+    shaped = error_response(response.status_code, code, message, field)
+    for name, value in response.headers.items():
+        if name.lower() != "content-type":
+            shaped.headers[name] = value
+    return shaped
+
+
 def _principal(blueprint: Blueprint) -> Principal:
     header = str(blueprint.current_request.headers.get("authorization") or "")
     scheme, _, token = header.partition(" ")
@@ -64,8 +111,21 @@ def _principal(blueprint: Blueprint) -> Principal:
     return principal
 
 
-def endpoint(blueprint: Blueprint, role: Role | None) -> Callable[[F], F]:
-    """Wraps a view: checks the bearer key's role (None = public) and maps every error to one shape."""
+@dataclass(frozen=True)
+class RouteInput:
+    """What a route takes besides its path: query parameter names, and the top-level fields of its JSON body
+    (None: no body). Declared once per route, on `endpoint`; anything else in a request is 400."""
+
+    query: frozenset[str]
+    body: frozenset[str] | None
+
+
+def endpoint(blueprint: Blueprint, role: Role | None, *, query: Collection[str] = (),
+             body: Collection[str] | None = None) -> Callable[[F], F]:
+    """Wraps a view: checks the bearer key's role (None = public), the request against what the route takes
+    (`query`: its query parameters; `body`: its body's fields, None for a route without a body), and maps every
+    error to one shape."""
+    accepts = RouteInput(frozenset(query), None if body is None else frozenset(body))
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
@@ -78,6 +138,8 @@ def endpoint(blueprint: Blueprint, role: Role | None) -> Callable[[F], F]:
                         raise ApiError(403, "forbidden", f"this needs the {role.label} role; the key "
                                        f"'{principal.name}' is {principal.role.label}")
                     blueprint.current_request.context["dunwell_principal"] = principal.name
+                _check_path(kwargs)
+                _check_request(blueprint, accepts)
                 return view(*args, **kwargs)
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.field)
@@ -97,9 +159,66 @@ def endpoint(blueprint: Blueprint, role: Role | None) -> Callable[[F], F]:
                 _CURSOR_SCOPE.reset(scope)
 
         setattr(wrapper, ROLE_ATTRIBUTE, role)
+        setattr(wrapper, INPUT_ATTRIBUTE, accepts)
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def route_input(view: Callable[..., Any]) -> RouteInput:
+    """What an `endpoint` view takes. LookupError for a view `endpoint` did not wrap."""
+    accepts = getattr(view, INPUT_ATTRIBUTE, None)
+    if not isinstance(accepts, RouteInput):
+        raise LookupError(f"{getattr(view, '__name__', view)!r} is not wrapped by endpoint()")
+    return accepts
+
+
+def _check_path(path_params: dict[str, Any]) -> None:
+    """A path id longer than any the API issues names nothing (and would be refused by DynamoDB as a key)."""
+    for name, value in path_params.items():
+        if isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > MAX_PATH_ID_BYTES:
+            raise ApiError(404, "not_found", f"{name} is longer than any id ({MAX_PATH_ID_BYTES} bytes at most)",
+                           name)
+
+
+def _check_request(blueprint: Blueprint, accepts: RouteInput) -> None:
+    """The query parameters and the body's top-level fields the route declares, nothing else; bodies bounded in
+    size, nesting and string length before the view reads them."""
+    request = blueprint.current_request
+    given = request.query_params
+    unknown = sorted(set(given or ()) - accepts.query)
+    if unknown:
+        known = ", ".join(sorted(accepts.query)) or "none"
+        raise ApiError(400, "invalid_parameter", f"unknown query parameter {unknown[0]!r}; this route takes: {known}",
+                       unknown[0])
+    for name in sorted(given or ()):
+        if any(len(value) > MAX_QUERY_VALUE for value in query_values(blueprint, name)):
+            raise ApiError(400, "invalid_parameter", f"{name} is at most {MAX_QUERY_VALUE} characters", name)
+    if accepts.body is None:
+        return
+    raw = request.raw_body or b""
+    if not raw:
+        return  # the view decides whether it needs a body (json_body answers 400 when it does)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "body_too_large", f"the body is at most {MAX_BODY_BYTES} bytes")
+    if nesting_depth(raw if isinstance(raw, bytes) else raw.encode(), MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ApiError(400, "invalid_json", f"the body nests more than {MAX_JSON_DEPTH} levels")
+    parsed = json_body(blueprint)
+    reject_unknown(parsed, set(accepts.body))
+    _check_strings(parsed, "")
+
+
+def _check_strings(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            name = path or "body"
+            raise ApiError(400, "invalid_parameter", f"{name} is at most {MAX_TEXT} characters", name)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_strings(item, f"{path}[{index}]")
 
 
 def required_role(view: Callable[..., Any]) -> Role | None:
@@ -117,6 +236,12 @@ def actor(blueprint: Blueprint) -> str:
 
 def query_params(blueprint: Blueprint) -> dict[str, str]:
     return dict(blueprint.current_request.query_params or {})
+
+
+def query_values(blueprint: Blueprint, name: str) -> list[str]:
+    """Every value of a query parameter given more than once (`status=open&status=paid`)."""
+    given = blueprint.current_request.query_params
+    return list(given.getlist(name)) if given is not None and name in given else []
 
 
 # Dates the API takes lie in this range: outside it they are typos, and date arithmetic near year 1 or 9999
@@ -184,7 +309,12 @@ class InvalidCursor(ValueError):
 
 
 def _cursor_scope(view: Callable[..., Any], path_params: dict[str, Any], blueprint: Blueprint) -> str:
-    filters = {k: v for k, v in query_params(blueprint).items() if k not in ("cursor", "limit")}
+    # A repeated parameter (`status=open&status=paid`) filters by all its values: the scope names them all.
+    filters: dict[str, Any] = {}
+    for name in query_params(blueprint):
+        if name not in ("cursor", "limit"):
+            values = query_values(blueprint, name)
+            filters[name] = values[0] if len(values) == 1 else values
     return json.dumps([f"{view.__module__}.{view.__qualname__}", {k: str(v) for k, v in path_params.items()},
                        filters], sort_keys=True, separators=(",", ":"))
 
@@ -337,10 +467,11 @@ def key_page(items: list[dict[str, Any]], last_key: dict[str, Any] | None) -> di
     return page(items, {"p": 0, "k": last_key} if last_key else None)
 
 
-def reject_unknown(body: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
+def reject_unknown(body: dict[str, Any], allowed: Collection[str]) -> None:
+    unknown = sorted(set(body) - set(allowed))
     if unknown:
-        raise ApiError(400, "invalid_parameter", f"unknown fields {unknown}", unknown[0])
+        raise ApiError(400, "invalid_parameter", f"unknown field {unknown[0]!r}; this body takes: "
+                       f"{', '.join(sorted(allowed)) or 'nothing'}", unknown[0])
 
 
 def text_field(body: dict[str, Any], name: str, *, required: bool, limit: int = 2000) -> str | None:
@@ -378,10 +509,21 @@ def idempotency_key(blueprint: Blueprint) -> str | None:
     return key
 
 
+def request_fingerprint(blueprint: Blueprint) -> str:
+    """What an Idempotency-Key is kept with: a hash of the request (method, route, path parameters and the body as
+    JSON, so key order and spacing do not matter). The same key with another fingerprint is another request."""
+    request = blueprint.current_request
+    body = json_body(blueprint) if request.raw_body else None
+    canonical = json.dumps([request.method, str((request.context or {}).get("resourcePath", "")),
+                            dict(request.uri_params or {}), body], sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 def json_body(blueprint: Blueprint) -> dict[str, Any]:
     try:
         body = blueprint.current_request.json_body
-    except Exception:  # chalice raises BadRequestError with its own shape; keep ours
+    except Exception:  # chalice raises BadRequestError with its own shape (RecursionError: see json_limits)
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")

@@ -6,7 +6,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import bootstrap
-from chalicelib.api.http import NotFound, decode_cursor, endpoint, page, page_limit, query_params
+from chalicelib.api.http import PAGING, NotFound, decode_cursor, endpoint, page, page_limit, query_params
 from chalicelib.api.views import import_view
 from chalicelib.services.api_keys import Role
 
@@ -14,7 +14,7 @@ blueprint = Blueprint(__name__)
 
 
 @blueprint.route("/imports", methods=["GET"])
-@endpoint(blueprint, role=Role.VIEWER)
+@endpoint(blueprint, role=Role.VIEWER, query=PAGING)
 def list_imports() -> dict[str, Any]:
     params = query_params(blueprint)
     result = bootstrap.queries().imports(page_limit(params), decode_cursor(params))

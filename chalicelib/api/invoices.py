@@ -7,6 +7,7 @@ from chalice import Blueprint
 
 from chalicelib import bootstrap
 from chalicelib.api.http import (
+    PAGING,
     ApiError,
     NotFound,
     decode_cursor,
@@ -16,6 +17,7 @@ from chalicelib.api.http import (
     parse_bool,
     parse_date,
     query_params,
+    query_values,
 )
 from chalicelib.api.views import invoice_view
 from chalicelib.domain.ids import is_valid_id
@@ -26,22 +28,26 @@ from chalicelib.services.read_models import InvoiceFilter
 blueprint = Blueprint(__name__)
 
 
-def _statuses(raw: str | None) -> tuple[InvoiceStatus, ...]:
-    if not raw:
-        return ()
+def _statuses(values: list[str]) -> tuple[InvoiceStatus, ...]:
+    """`status`, comma-separated or repeated: at most one entry per known status (more can only repeat one or
+    name an unknown one), each once, in the order given."""
+    allowed = ", ".join(s.value for s in InvoiceStatus)
+    names = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    if len(names) > len(InvoiceStatus):
+        raise ApiError(400, "invalid_parameter", f"status lists at most {len(InvoiceStatus)} statuses, of: {allowed}",
+                       "status")
     try:
-        return tuple(InvoiceStatus(s.strip()) for s in raw.split(",") if s.strip())
+        return tuple(dict.fromkeys(InvoiceStatus(name) for name in names))
     except ValueError:
-        allowed = ", ".join(s.value for s in InvoiceStatus)
         raise ApiError(400, "invalid_parameter", f"status must be one or more of: {allowed}", "status") from None
 
 
 @blueprint.route("/invoices", methods=["GET"])
-@endpoint(blueprint, role=Role.VIEWER)
+@endpoint(blueprint, role=Role.VIEWER, query=("status", "customer_id", "overdue", "due_before", "due_after", *PAGING))
 def list_invoices() -> dict[str, Any]:
     params = query_params(blueprint)
     today = datetime.now(UTC).date()
-    statuses = _statuses(params.get("status"))
+    statuses = _statuses(query_values(blueprint, "status"))
     due_before, due_after = parse_date(params, "due_before"), parse_date(params, "due_after")
     if parse_bool(params, "overdue"):
         # Overdue = outstanding and due before today; combined with any due_before given.

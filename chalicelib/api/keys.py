@@ -8,6 +8,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
 from chalicelib.api.http import (
+    PAGING,
     ApiError,
     NotFound,
     actor,
@@ -38,12 +39,9 @@ def key_view(record: KeyRecord) -> dict[str, Any]:
 
 
 @blueprint.route("/api-keys", methods=["POST"])
-@endpoint(blueprint, role=Role.ADMIN)
+@endpoint(blueprint, role=Role.ADMIN, body=("name", "role"))
 def issue_key() -> Response:
     body = json_body(blueprint)
-    unknown = sorted(set(body) - {"name", "role"})
-    if unknown:
-        raise ApiError(400, "invalid_parameter", f"unknown fields {unknown}; a key has a name and a role", unknown[0])
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
         raise ApiError(400, "invalid_parameter", f"name is required: a string of 1 to {MAX_NAME} characters", "name")
@@ -58,7 +56,7 @@ def issue_key() -> Response:
 
 
 @blueprint.route("/api-keys", methods=["GET"])
-@endpoint(blueprint, role=Role.ADMIN)
+@endpoint(blueprint, role=Role.ADMIN, query=PAGING)
 def list_keys() -> dict[str, Any]:
     params = query_params(blueprint)
     records, last_key = bootstrap.api_keys().list(page_limit(params), start_key(params))

@@ -147,7 +147,9 @@ def _schemas() -> dict[str, Schema]:
     }
     return {
         "Error": obj({"error": obj({
-            "code": {"type": "string", "examples": ["invalid_parameter"]},
+            "code": {"type": "string", "examples": ["invalid_parameter", "invalid_json", "body_too_large",
+                                                     "method_not_allowed", "unsupported_media_type",
+                                                     "idempotency_key_reused", "unknown_customer", "needs_approval"]},
             "message": STRING,
             "field": {"type": "string", "description": "the parameter or body field at fault, when there is one"},
         }, required=["code", "message"])}, description="Every 4xx and 5xx answer of the API has this shape."),
@@ -193,6 +195,7 @@ def _schemas() -> dict[str, Schema]:
             "contacts": {"type": "array", "items": ref("ContactInput")},
             "language": {**TEXT, "examples": ["de", "fr-CH"]},
             "timezone": {**TEXT, "examples": ["Europe/Berlin"]},
+            "payment_receipts": {**BOOLEAN, "description": "email a receipt for each payment received"},
         }, required=[], closed=True, description="At least one field; each changed field is audited."),
         "Import": obj({
             "id": STRING,
@@ -420,6 +423,8 @@ ERRORS: dict[str, str] = {
     "403": "The key's role is too low for this route",
     "404": "Not found",
     "409": "Changed meanwhile: read it again and retry",
+    "413": "The body is larger than the route takes (`body_too_large`)",
+    "415": "The body is not `application/json` (`unsupported_media_type`)",
     "422": "A domain rule refuses it (`field` names the value at fault)",
     "498": "GoCardless: the signature is invalid",
     "500": "Not recorded; the sender should retry",
@@ -463,7 +468,9 @@ CUSTOMER_ID = path_param("customer_id", "the ERP's customer id, or a slug of the
 PAYMENT_ID = path_param("payment_id", "a payment, refund or chargeback", r"^(pay|rfd|chb)_[0-9a-f]{24}$")
 DISPUTE_ID = path_param("dispute_id", "a dispute", r"^dsp_[0-9a-f]{24}$")
 IDEMPOTENCY_KEY: Schema = {"name": "Idempotency-Key", "in": "header", "required": False,
-                           "description": "makes a retry safe: the same key again changes nothing",
+                           "description": "makes a retry safe: the same key with the same request again changes "
+                                          "nothing and answers as the first time; with another request it is 422 "
+                                          "`idempotency_key_reused`",
                            "schema": {"type": "string", "maxLength": 200}}
 PLAN_ID = path_param("plan_id", "a payment plan", r"^pln_[0-9a-f]{24}$")
 POLICY_ID = path_param("policy_id", "`default` is the shipped ladder until an admin saves their own", NAME_PATTERN)
@@ -472,15 +479,18 @@ POLICY_ID = path_param("policy_id", "`default` is the shipped ladder until an ad
 def operation(tag: str, summary: str, role: Role | None, ok: tuple[str, Schema], *,
               params: list[Schema] | None = None, body: Schema | None = None, body_required: bool = True,
               errors: tuple[str, ...] = (), description: str | None = None) -> Schema:
-    """One operation. 401 and 403 follow from the role; 400 from parameters or a body; 404 from path ids."""
+    """One operation. 401 and 403 follow from the role; 400 on every route (an unknown query parameter); 413 and
+    415 from a body; 404 from path ids."""
     statuses = set(errors)
     if role is not None:
         statuses.add("401")
         if role > Role.VIEWER:
             statuses.add("403")
     parameters = params or []
-    if body is not None or any(p["in"] != "path" for p in parameters):
-        statuses.add("400")
+    # Every route refuses a query parameter it does not take (400, `field` names it).
+    statuses.add("400")
+    if body is not None:
+        statuses.update(("413", "415"))
     if any(p["in"] == "path" for p in parameters):
         statuses.add("404")
     op: Schema = {"tags": [tag], "summary": summary, ROLE_EXTENSION: role.label if role else None}
@@ -654,7 +664,8 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "collections", "Write off bad debt", collector, ("200", _json("The invoice", ref("Invoice"))),
             params=[INVOICE_ID, IDEMPOTENCY_KEY], body=ref("WriteOff"), errors=("409", "422"),
             description="Above WRITE_OFF_COLLECTOR_LIMIT (default 500.00 in the invoice's currency) only an "
-                        "admin may: 403 for a collector.")},
+                        "admin may: 403 `needs_approval` for a collector. The limit is per invoice: the collectors' "
+                        "write-offs on it so far plus this one.")},
         "/invoices/{invoice_id}/timeline": {"get": operation(
             "accounts", "Everything that happened to an invoice, with who did it", viewer,
             ("200", _json("The timeline", ref("Timeline"))), params=[INVOICE_ID])},

@@ -10,8 +10,10 @@ from chalice import Blueprint, Response
 from chalicelib import bootstrap
 from chalicelib.api.http import (
     EARLIEST_DATE,
+    PAGING,
     ApiError,
     NotFound,
+    amount_field,
     decode_cursor,
     endpoint,
     idempotency_key,
@@ -21,6 +23,7 @@ from chalicelib.api.http import (
     parse_bool,
     parse_date,
     query_params,
+    request_fingerprint,
 )
 from chalicelib.api.views import payment_view
 from chalicelib.domain.ids import invoice_id, is_valid_id, reference_key
@@ -30,7 +33,11 @@ from chalicelib.services.read_models import PaymentFilter
 
 blueprint = Blueprint(__name__)
 _PAYMENT_ID = re.compile(r"(pay|rfd|chb)_[0-9a-f]{24}")
-_AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,15})?")  # a positive decimal; the currency then checks the decimals
+MAX_INVOICE_NUMBERS = 40  # the references one payment is matched by (services/payments.py MAX_REFERENCES)
+MAX_INVOICE_NUMBER = 100
+MAX_PAYER_NAME = 200
+MAX_CURRENCY = 16  # a longer code is no typo of an ISO 4217 one; shorter unknown ones are the domain's 422
+PAYMENT_FIELDS = ("amount", "currency", "customer_id", "invoice_numbers", "received_on", "method", "payer_name")
 METHODS = ("wire", "cheque", "cash", "card", "direct_debit", "other")
 
 
@@ -41,7 +48,7 @@ def _payment_id(value: str) -> str:
 
 
 @blueprint.route("/payments", methods=["GET"])
-@endpoint(blueprint, role=Role.VIEWER)
+@endpoint(blueprint, role=Role.VIEWER, query=("unapplied", "customer_id", "from", "to", *PAGING))
 def list_payments() -> dict[str, Any]:
     params = query_params(blueprint)
     customer_id = params.get("customer_id")
@@ -63,22 +70,24 @@ def get_payment(payment_id: str) -> dict[str, Any]:
 
 
 @blueprint.route("/payments", methods=["POST"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=PAYMENT_FIELDS)
 def record_payment() -> Response:
     body = json_body(blueprint)
-    currency = _text(body, "currency")
+    currency = _currency(body)
     amount = _amount(body, currency)
     method = body.get("method", "wire")
     if method not in METHODS:
         raise ApiError(400, "invalid_parameter", f"method must be one of {', '.join(METHODS)}", "method")
     numbers = body.get("invoice_numbers", [])
     # Each number must keep a letter or digit: matching compares numbers without case, blanks and separators.
-    if not isinstance(numbers, list) or not all(isinstance(n, str) and reference_key(n) for n in numbers):
-        raise ApiError(400, "invalid_parameter", "invoice_numbers must be a list of invoice numbers",
-                       "invoice_numbers")
+    if not isinstance(numbers, list) or len(numbers) > MAX_INVOICE_NUMBERS or not all(
+            isinstance(n, str) and reference_key(n) and len(n) <= MAX_INVOICE_NUMBER for n in numbers):
+        raise ApiError(400, "invalid_parameter", f"invoice_numbers must be a list of at most {MAX_INVOICE_NUMBERS} "
+                       f"invoice numbers of at most {MAX_INVOICE_NUMBER} characters", "invoice_numbers")
     payer_name = body.get("payer_name")
-    if payer_name is not None and not isinstance(payer_name, str):
-        raise ApiError(400, "invalid_parameter", "payer_name must be a string", "payer_name")
+    if payer_name is not None and (not isinstance(payer_name, str) or len(payer_name) > MAX_PAYER_NAME):
+        raise ApiError(400, "invalid_parameter", f"payer_name must be a string of at most {MAX_PAYER_NAME} characters",
+                       "payer_name")
     received_on = _date(body.get("received_on"))
     key = idempotency_key(blueprint) or uuid.uuid4().hex
     customer_id = body.get("customer_id")
@@ -88,20 +97,21 @@ def record_payment() -> Response:
     payment = bootstrap.payment_service().record_manual(
         amount=amount, customer_id=customer_id, references=numbers,
         received_on=datetime.combine(received_on, time(12, tzinfo=UTC)), payer_name=payer_name,
-        method=method, idempotency_key=key, actor=principal_actor)
+        method=method, idempotency_key=key, actor=principal_actor, request=request_fingerprint(blueprint))
     return Response(body=payment_view(payment), status_code=201)
 
 
 @blueprint.route("/payments/{payment_id}/allocations", methods=["POST"])
-@endpoint(blueprint, role=Role.COLLECTOR)
+@endpoint(blueprint, role=Role.COLLECTOR, body=("invoice_id", "invoice_number", "amount", "strategy"))
 def allocate(payment_id: str) -> dict[str, Any]:
     body = json_body(blueprint)
     service = bootstrap.payment_service()
     if body.get("strategy") == "oldest_first":
         return payment_view(service.apply_oldest_first(_payment_id(payment_id), f"key:{_actor()}"))
     number = body.get("invoice_number")
-    if number is not None and not isinstance(number, str):
-        raise ApiError(400, "invalid_parameter", "invoice_number must be a string", "invoice_number")
+    if number is not None and (not isinstance(number, str) or len(number) > MAX_INVOICE_NUMBER):
+        raise ApiError(400, "invalid_parameter", f"invoice_number must be a string of at most {MAX_INVOICE_NUMBER} "
+                       "characters", "invoice_number")
     target = body.get("invoice_id") or (invoice_id(number) if number else None)
     if not isinstance(target, str) or not is_valid_id(target):
         raise ApiError(400, "invalid_parameter", "give invoice_id (or invoice_number), or strategy=oldest_first",
@@ -127,19 +137,20 @@ def _actor() -> str:
     return str(context.get("dunwell_principal", "unknown"))
 
 
-def _text(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise ApiError(400, "invalid_parameter", f"{name} is required, as a string", name)
+def _currency(body: dict[str, Any]) -> str:
+    value = body.get("currency")
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_CURRENCY:
+        raise ApiError(400, "invalid_parameter", "currency is required, as an ISO 4217 code such as \"EUR\"",
+                       "currency")
     return value
 
 
 def _amount(body: dict[str, Any], currency: str) -> Money:
-    """A positive amount as a decimal string; more decimals than the currency has is the domain's 422."""
-    text = _text(body, "amount").strip()
-    if not _AMOUNT.fullmatch(text) or not any(c in "123456789" for c in text):
+    """A positive amount, read by the one amount grammar; more decimals than the currency has is the domain's 422."""
+    amount = amount_field(body, "amount", required=True)
+    if amount is None or amount <= 0:
         raise ApiError(400, "invalid_amount", "amount must be a positive decimal string such as '1250.00'", "amount")
-    return Money.of(text, currency)
+    return Money.of(amount, currency)
 
 
 def _date(value: Any) -> date:

@@ -7,6 +7,7 @@ from chalice import Blueprint
 
 from chalicelib import bootstrap
 from chalicelib.api.http import NotFound, actor, endpoint, json_body
+from chalicelib.domain.dunning.policy import POLICY_FIELDS
 from chalicelib.services.api_keys import Role
 
 blueprint = Blueprint(__name__)
@@ -29,7 +30,7 @@ def get_policy(policy_id: str) -> dict[str, Any]:
 
 
 @blueprint.route("/policies/{policy_id}", methods=["PUT"])
-@endpoint(blueprint, role=Role.ADMIN)
+@endpoint(blueprint, role=Role.ADMIN, body=POLICY_FIELDS)
 def put_policy(policy_id: str) -> dict[str, Any]:
     who = actor(blueprint)
     policy: Any = bootstrap.settings_admin().put_policy(policy_id, json_body(blueprint), who)

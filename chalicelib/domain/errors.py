@@ -47,6 +47,17 @@ class StateConflict(DomainError):
     code = "conflict"
 
 
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key sent again with a different request: replaying the first answer would hide that the second
+    request was never carried out. The API answers 422."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the Idempotency-Key {key!r} was used for a different request; send a new key for a new "
+                         "request", field="Idempotency-Key")
+
+
 class DisputeOpen(StateConflict):
     code = "dispute_open"
 

@@ -17,6 +17,7 @@ from chalicelib.domain.errors import (
     AmendmentRejected,
     CurrencyMismatch,
     DisputeOpen,
+    IdempotencyKeyReused,
     InvalidDocument,
     InvalidMoney,
     NotAllowed,
@@ -155,6 +156,7 @@ class Invoice:
     first_seen_on: date | None = None
     last_notice_on: date | None = None
     review_released: bool = False
+    collector_written_off: Money | None = None  # the part of `written_off` collectors wrote off (their limit's sum)
 
     @classmethod
     def from_document(cls, document: Document) -> Invoice:
@@ -338,16 +340,42 @@ class Invoice:
         """The dispute is resolved: nothing is held back any more (a credit, if any, is applied separately)."""
         return replace(self, disputed=False, disputed_amount=None, dispute_id=None)
 
-    def with_write_off(self, amount: Money, key: str | None = None) -> Invoice:
+    def with_write_off(self, amount: Money, key: str | None = None, request: str = "", *,
+                       by_collector: bool = False) -> Invoice:
         """Write off `amount` as bad debt (0 < amount <= balance). Written off down to zero, the invoice's status
-        is WRITTEN_OFF and dunning stops. With `key` (the request's Idempotency-Key), asking again changes nothing."""
-        if key is not None and f"write_off:{key}" in self.operation_keys:
-            return self
+        is WRITTEN_OFF and dunning stops. With `key` (the request's Idempotency-Key), the same request again
+        (`request`: its fingerprint) changes nothing, and another request under that key is IdempotencyKeyReused.
+        `by_collector`: counted in `collector_written_off`, which the collector limit bounds."""
+        if key is not None:
+            applied = self.operation_fingerprint("write_off", key)
+            if applied is not None:
+                if applied and request and applied != request:
+                    raise IdempotencyKeyReused(key)
+                return self
         if self.void:
             raise NotAllowed(f"invoice {self.number} is void: nothing to write off")
         self._check_reduction(amount, "written off")
-        keys = self.operation_keys | {f"write_off:{key}"} if key is not None else self.operation_keys
-        return replace(self, written_off=self.written_off + amount, operation_keys=keys)
+        keys = self.operation_keys | {f"write_off#{request}:{key}"} if key is not None else self.operation_keys
+        by_collectors = self.collector_written_off_total + amount if by_collector else self.collector_written_off
+        return replace(self, written_off=self.written_off + amount, operation_keys=keys,
+                       collector_written_off=by_collectors)
+
+    @property
+    def collector_written_off_total(self) -> Money:
+        return self.collector_written_off or Money.zero(self.currency)
+
+    def operation_fingerprint(self, kind: str, key: str) -> str | None:
+        """The fingerprint of the request an operation's Idempotency-Key was applied with: "" when it was kept
+        without one (before fingerprints), None when the key was never applied."""
+        if f"{kind}:{key}" in self.operation_keys:
+            return ""
+        prefix = f"{kind}#"
+        for entry in self.operation_keys:
+            if entry.startswith(prefix):
+                fingerprint, sep, applied_key = entry[len(prefix):].partition(":")
+                if sep and applied_key == key:
+                    return fingerprint
+        return None
 
     def with_promise(self, until: date, amount: Money) -> Invoice:
         """The customer promised to pay `amount` (0 < amount <= balance) by `until`; dunning holds until then

@@ -34,6 +34,10 @@ class PaymentEvent:
     payer_name: str | None = None
     references: tuple[str, ...] = ()  # invoice numbers from metadata or remittance text
     original_ref: str | None = None  # for refunds and chargebacks: the payment they reverse
+    # A refund the provider states only as the payment's refunded total after it (a Stripe charge.refunded without
+    # previous_attributes): the refund is that total minus what Dunwell recorded as refunded on the payment, and
+    # `amount` is a placeholder until then.
+    refunded_total: Money | None = None
 
     def __post_init__(self) -> None:
         if not self.event_id or not self.payment_ref:
@@ -92,6 +96,8 @@ class PaymentRecord:
     raw_type: str | None = None
     waiting: bool = False
     reversed: Money | None = None  # a payment's money since given back by refunds and chargebacks
+    request: str | None = None  # a payment keyed in by staff: the fingerprint of the request its Idempotency-Key named
+    refunded: Money | None = None  # a payment's refunds recorded so far, in full (`reversed` caps them at the payment)
     version: int = 0
 
     def __post_init__(self) -> None:
@@ -105,6 +111,10 @@ class PaymentRecord:
     @property
     def reversed_amount(self) -> Money:
         return self.reversed if self.reversed is not None else Money.zero(self.amount.currency)
+
+    @property
+    def refunded_total(self) -> Money:
+        return self.refunded if self.refunded is not None else Money.zero(self.amount.currency)
 
     @property
     def allocated(self) -> Money:

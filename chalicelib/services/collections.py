@@ -150,24 +150,32 @@ class CollectionsService:
     # ---- write-offs --------------------------------------------------------------------------------
 
     def write_off(self, invoice_id: str, amount: Decimal, reason: str, actor: str, role: Role,
-                  idempotency_key: str | None = None) -> Invoice:
-        """Record `amount` as bad debt. Collectors may write off up to the limit per invoice; admins any amount.
-        The same `idempotency_key` again (a retried request) returns the invoice and writes off nothing more."""
-        if role < Role.ADMIN and amount > self.write_off_collector_limit:
-            raise NeedsApproval(f"writing off {amount} is above the collector limit of "
-                                f"{self.write_off_collector_limit}: an admin must do it", field="amount")
+                  idempotency_key: str | None = None, request: str = "") -> Invoice:
+        """Record `amount` as bad debt. What collectors write off on one invoice, all their write-offs together, stays
+        within the limit (so it cannot be split into smaller requests); admins any amount. The same
+        `idempotency_key` again with the same `request` (its fingerprint) returns the invoice and writes off nothing
+        more; with another request it is IdempotencyKeyReused."""
+        collector = role < Role.ADMIN
         for _attempt in range(ATTEMPTS):
             now = self.clock()
             invoice = self._invoice(invoice_id)
             written_off = Money.of(amount, invoice.currency)
-            written = invoice.with_write_off(written_off, idempotency_key)
+            written = invoice.with_write_off(written_off, idempotency_key, request, by_collector=collector)
             if written is invoice:
                 return invoice  # this request was applied already
+            by_collectors = written.collector_written_off_total
+            if collector and by_collectors.amount > self.write_off_collector_limit:
+                already = invoice.collector_written_off_total
+                raise NeedsApproval(
+                    f"writing off {written_off} would bring collectors' write-offs on invoice {invoice.number} to "
+                    f"{by_collectors} ({already} before), above the collector limit of "
+                    f"{self.write_off_collector_limit}: an admin must do it", field="amount")
             event = AuditEvent(f"invoice#{invoice_id}", "invoice.written_off", actor, now,
                                idempotency_key or uuid.uuid4().hex[:12], {
                 "amount": written_off.to_api(),
                 "currency": invoice.currency, "reason": reason, "actor": actor, "role": role.label,
                 "bad_debt": True, "written_off_total": written.written_off.to_api(),
+                "collector_written_off_total": by_collectors.to_api(),
                 "balance": written.balance.to_api(), "status": written.status.value,
                 "note": "recorded as bad debt"})
             try:

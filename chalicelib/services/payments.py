@@ -28,7 +28,7 @@ from chalicelib.domain.cash_application import (
     net_allocations,
     refund_allocations,
 )
-from chalicelib.domain.errors import DomainError, InvalidDocument
+from chalicelib.domain.errors import DomainError, IdempotencyKeyReused, InvalidDocument
 from chalicelib.domain.ids import invoice_id, reference_key
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
@@ -104,6 +104,18 @@ class PaymentNotFound(DomainError):
     code = "not_found"
 
 
+def _same_request(recorded: PaymentRecord, key: str, request: str | None) -> PaymentRecord:
+    if recorded.request and request and recorded.request != request:
+        raise IdempotencyKeyReused(key)
+    return recorded
+
+
+class UnknownCustomer(DomainError):
+    """Staff named a payer Dunwell does not know: the money would be parked against nobody. The API answers 422."""
+
+    code = "unknown_customer"
+
+
 class PaymentService:
     def __init__(self, payments: PaymentStore, notifications: NotificationStore, invoices: InvoiceReader,
                  customers: CustomerCheck, alerts: Alerts, clock: Callable[[], datetime] | None = None,
@@ -139,8 +151,15 @@ class PaymentService:
         authentic but cannot be read as money (an unknown currency, a missing amount) is kept for
         review and finance staff are told."""
         status = "needs_review" if needs_review else "ignored"
-        if self.notifications.claim(ProviderEventRecord(dedupe_key, status, type_, self.clock(), None, raw_key,
-                                                        reason)) and needs_review:
+        record = ProviderEventRecord(dedupe_key, status, type_, self.clock(), None, raw_key, reason)
+        recorded = self.notifications.claim(record)
+        if not recorded:
+            prior = self.notifications.get(dedupe_key)
+            if prior is not None and prior.status == "received":
+                # An attempt to apply it that stopped (its values broke a rule of the ledger): this is its outcome.
+                self.notifications.save(record)
+                recorded = True
+        if recorded and needs_review:
             self.alerts.publish("Payment notification needs review", {
                 "notification": dedupe_key, "type": type_, "reason": reason, "raw_key": raw_key})
         return Receipt(dedupe_key, status, None, reason)
@@ -276,6 +295,11 @@ class PaymentService:
     # ---- refunds and chargebacks -------------------------------------------------------------------
 
     def _receive_reversal(self, event: PaymentEvent, note: ProviderEventRecord) -> Receipt:
+        if event.refunded_total is not None:
+            worked_out = self._refund_from_total(event, note)
+            if isinstance(worked_out, Receipt):
+                return worked_out
+            event = worked_out
         original_ref = event.original_ref or event.payment_ref
         reversal_id = payment_id_for(event.provider, event.kind, event.payment_ref)
         now = self.clock()
@@ -295,6 +319,29 @@ class PaymentService:
                 return Receipt(note.dedupe_key, "duplicate", reversal_id)
             return Receipt(note.dedupe_key, "waiting", reversal_id, record.reason)
         return self._reverse(record, original, replace(note, status="applied", payment_id=reversal_id), fresh=True)
+
+    def _refund_from_total(self, event: PaymentEvent, note: ProviderEventRecord) -> PaymentEvent | Receipt:
+        """A refund stated only as the payment's refunded total: this refund is that total minus the refunds Dunwell
+        recorded on the payment. Without the payment there is nothing to subtract from: kept for review."""
+        assert event.refunded_total is not None
+        original = self.payments.get(payment_id_for(event.provider, PaymentKind.PAYMENT,
+                                                    event.original_ref or event.payment_ref))
+        if original is None:
+            detail = (f"a refund stated as a total of {event.refunded_total} refunded, on a payment not recorded: "
+                      "how much this one refunded is unknown")
+            self.notifications.save(replace(note, status="needs_review", detail=detail))
+            self.alerts.publish("Payment notification needs review", {
+                "notification": note.dedupe_key, "type": event.raw_type, "reason": detail, "raw_key": note.raw_key})
+            return Receipt(note.dedupe_key, "needs_review", None, detail)
+        if event.refunded_total.currency != original.amount.currency:
+            raise InvalidDocument(f"refund in {event.refunded_total.currency} of a payment in "
+                                  f"{original.amount.currency}")
+        already = original.refunded_total
+        if event.refunded_total <= already:
+            detail = f"no new refund: {event.refunded_total} refunded in all, {already} recorded already"
+            self.notifications.save(replace(note, status="ignored", detail=detail))
+            return Receipt(note.dedupe_key, "ignored", None, detail)
+        return replace(event, amount=event.refunded_total - already, refunded_total=None)
 
     def _complete_reversal(self, waiting: PaymentRecord) -> None:
         original = self.payments.get(payment_id_for(waiting.provider, PaymentKind.PAYMENT,
@@ -335,7 +382,9 @@ class PaymentService:
                            reason=f"reverses {original.payment_id}: " + (described or "taken from its unapplied cash"))
             updated_original = replace(original, allocations=net_allocations(original.allocations, reopen),
                                        unapplied=original.unapplied - from_unapplied,
-                                       reversed=original.reversed_amount + amount)
+                                       reversed=original.reversed_amount + amount,
+                                       refunded=original.refunded_total + reversal.amount
+                                       if reversal.kind is PaymentKind.REFUND else original.refunded)
             events.append(self._payment_event(done, now))
             try:
                 self.payments.commit(new=[done], changed=[updated_original], invoices=invoices, events=events,
@@ -373,9 +422,16 @@ class PaymentService:
 
     def record_manual(self, *, amount: Money, customer_id: str | None, references: Sequence[str],
                       received_on: datetime, payer_name: str | None, method: str, idempotency_key: str,
-                      actor: str) -> PaymentRecord:
-        """A wire or cheque keyed in by staff: the same matching and invariants as a webhook."""
+                      actor: str, request: str | None = None) -> PaymentRecord:
+        """A wire or cheque keyed in by staff: the same matching and invariants as a webhook. The same
+        `idempotency_key` again answers with what was recorded, if `request` (the request's fingerprint) is the
+        one recorded with it; another request under that key is IdempotencyKeyReused."""
         payment_id = payment_id_for("manual", PaymentKind.PAYMENT, idempotency_key)
+        recorded = self.payments.get(payment_id)
+        if recorded is not None:
+            return _same_request(recorded, idempotency_key, request)
+        if customer_id is not None and self.customers.get_stored(customer_id) is None:
+            raise UnknownCustomer(f"customer {customer_id} is not known", field="customer_id")
         for attempt in range(ATTEMPTS):
             _backoff(attempt)
             now = self.clock()
@@ -386,16 +442,16 @@ class PaymentService:
                 amount=amount, allocations=match.allocations, unapplied=match.unapplied, occurred_at=received_on,
                 recorded_at=now, recorded_by=actor, customer_id=match.customer_id or customer_id,
                 method=match.method.value, reason=f"{method}: {match.reason}", references=tuple(references),
-                payer_name=payer_name, raw_type=method)
+                payer_name=payer_name, raw_type=method, request=request)
             try:
                 self._apply(record, None, now, matched)
             except VersionConflict:
                 continue
             except AlreadyRecorded:
-                pass  # the same request again (same idempotency key): answer with what was recorded
+                pass  # the same key raced in meanwhile: answer with what was recorded, if it is the same request
             stored = self.payments.get(payment_id)
             assert stored is not None
-            return stored
+            return _same_request(stored, idempotency_key, request)
         raise VersionConflict("invoices kept changing; try again")
 
     def allocate(self, payment_id: str, invoice_ref: str, amount: Money | None, actor: str) -> PaymentRecord:

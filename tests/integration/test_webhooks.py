@@ -126,7 +126,9 @@ def test_gocardless_example_and_bad_signature(client, ledger):
     assert response.status_code == 204
 
 
-def test_adyen_example_is_accepted_and_a_bad_item_rejects_the_batch(client, ledger):
+def test_adyen_example_is_accepted_and_a_bad_item_rejects_the_batch(client, ledger, monkeypatch):
+    monkeypatch.setenv("ADYEN_MANUAL_CAPTURE_ACCOUNTS", "DunwellDemoECOM")  # the example is a CAPTURE
+    bootstrap.reset()
     body = (EXAMPLES / "webhooks" / "adyen-capture.json").read_bytes()
     before = balance("INV-2026-1008")
     response = client.http.post("/webhooks/adyen", headers={"Content-Type": "application/json"}, body=body)
@@ -155,3 +157,163 @@ def test_adyen_signature_example_is_base64_of_hmac(client):
                         item["eventCode"], item["success"]])
     digest = hmac.new(bytes.fromhex(ADYEN_KEY), payload.encode(), hashlib.sha256).digest()
     assert base64.b64encode(digest).decode() == item["additionalData"]["hmacSignature"]
+
+
+# ---- bad input is a 4xx (or kept for review), never a 500 ------------------------------------------------------
+
+def gocardless_headers(body: bytes) -> dict[str, str]:
+    return {"Webhook-Signature": hmac.new(GC_SECRET.encode(), body, hashlib.sha256).hexdigest(),
+            "Content-Type": "application/json"}
+
+
+def error_code(response) -> str:
+    return json.loads(response.body)["error"]["code"]
+
+
+def test_deeply_nested_bodies_are_400_before_they_are_parsed(client, ledger):
+    nested = b"[" * 10_000 + b"]" * 10_000
+    response = client.http.post("/webhooks/stripe", headers=stripe_headers(nested), body=nested)
+    assert response.status_code == 400 and error_code(response) == "malformed_webhook"
+    response = client.http.post("/webhooks/gocardless", headers=gocardless_headers(nested), body=nested)
+    assert response.status_code == 400 and error_code(response) == "malformed_webhook"
+    wrapped = b'{"notificationItems": ' + nested + b"}"
+    response = client.http.post("/webhooks/adyen", headers={"Content-Type": "application/json"}, body=wrapped)
+    assert response.status_code == 400 and error_code(response) == "malformed_webhook"
+
+
+@pytest.mark.parametrize("header", [
+    "t=\u0661\u0662\u0663,v1=" + "a" * 64,  # Arabic-Indic digits: str.isdigit() says yes, int() and ascii say no
+    "t=\u00b2,v1=" + "a" * 64,
+    "t=1,v1=" + "a" * 10_000,
+    "t=1," + ",".join(["v1=" + "a" * 64] * 50),
+    "t=1,v1=\u00e9\u00e9",
+    "\x00\x01",
+])
+def test_malformed_stripe_signature_headers_are_400(client, ledger, header):
+    body = stripe_body()
+    response = client.http.post("/webhooks/stripe", body=body,
+                                headers={"Stripe-Signature": header, "Content-Type": "application/json"})
+    assert response.status_code == 400 and error_code(response) == "invalid_signature", response.body
+
+
+@pytest.mark.parametrize("header", ["\u00e9" * 64, "z" * 10_000, " "])
+def test_malformed_gocardless_signature_headers_are_refused(client, ledger, header):
+    body = (EXAMPLES / "webhooks" / "gocardless-payments.json").read_bytes()
+    response = client.http.post("/webhooks/gocardless", body=body,
+                                headers={"Webhook-Signature": header, "Content-Type": "application/json"})
+    assert response.status_code == 498 and error_code(response) == "invalid_signature"
+
+
+def test_a_query_string_on_a_webhook_is_400(client, ledger):
+    body = stripe_body()
+    response = client.http.post("/webhooks/stripe?debug=1", headers=stripe_headers(body), body=body)
+    assert response.status_code == 400 and json.loads(response.body)["error"]["field"] == "debug"
+
+
+def test_one_malformed_gocardless_event_does_not_block_its_batch(client, ledger):
+    example = json.loads((EXAMPLES / "webhooks" / "gocardless-payments.json").read_bytes())
+    good = example["events"][0]
+    broken = {**good, "id": "EV_BROKEN", "created_at": "yesterday"}
+    nameless = {"resource_type": "payments"}
+    body = json.dumps({"events": [broken, good, nameless], "meta": {"webhook_id": "WB2"}}).encode()
+    before = balance("INV-2026-1005")
+    for _ in range(2):  # a redelivery changes nothing
+        response = client.http.post("/webhooks/gocardless", headers=gocardless_headers(body), body=body)
+        assert response.status_code == 200
+    assert balance("INV-2026-1005") == before - 98050
+    assert ProviderEventModel.get(f"gocardless:{good['id']}").status == "applied"
+    kept = ProviderEventModel.get("gocardless:EV_BROKEN")
+    assert kept.status == "needs_review" and "created_at" in kept.detail
+    reviews = [m for m in ProviderEventModel.scan() if m.dedupe_key.startswith("gocardless:malformed-")]
+    assert len(reviews) == 1 and reviews[0].status == "needs_review"
+
+
+def test_amounts_too_large_are_kept_for_review_and_acknowledged(client, ledger):
+    from chalicelib.formats.processors.adyen import sign_item
+
+    before = balance("INV-2026-1001")
+    body = stripe_body(event_id="evt_huge", intent="pi_huge", amount=10 ** 20)
+    response = client.http.post("/webhooks/stripe", headers=stripe_headers(body), body=body)
+    assert response.status_code == 200
+    assert ProviderEventModel.get("stripe:evt_huge").status == "needs_review"
+    item = json.loads((EXAMPLES / "webhooks" / "adyen-capture.json").read_bytes())["notificationItems"][0][
+        "NotificationRequestItem"]
+    item = {k: v for k, v in item.items() if k != "originalReference"}
+    item = {**item, "eventCode": "AUTHORISATION", "pspReference": "HUGE1",  # automatic capture: the payment
+            "amount": {"value": 10 ** 22, "currency": "EUR"}}
+    item["additionalData"] = {**item.get("additionalData", {}), "hmacSignature": sign_item(item, ADYEN_KEY)}
+    adyen = json.dumps({"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}).encode()
+    response = client.http.post("/webhooks/adyen", headers={"Content-Type": "application/json"}, body=adyen)
+    assert response.status_code == 200
+    assert ProviderEventModel.get(f"adyen:HUGE1:{item['eventCode']}:{item['success']}").status == "needs_review"
+    gc = json.loads((EXAMPLES / "webhooks" / "gocardless-payments.json").read_bytes())["events"][0]
+    gc = {**gc, "id": "EV_HUGE", "resource_metadata": {**gc["resource_metadata"], "amount": "9" * 40}}
+    gc_body = json.dumps({"events": [gc]}).encode()
+    response = client.http.post("/webhooks/gocardless", headers=gocardless_headers(gc_body), body=gc_body)
+    assert response.status_code in (200, 204)
+    assert ProviderEventModel.get("gocardless:EV_HUGE").status == "needs_review"
+    assert balance("INV-2026-1001") == before
+
+
+# ---- Adyen as its default is: automatic capture, unless the merchant account captures by hand ------------------
+
+@pytest.mark.parametrize("manual", [False, True])
+@pytest.mark.parametrize("order", [("AUTHORISATION", "CAPTURE"), ("CAPTURE", "AUTHORISATION")])
+def test_an_authorised_and_captured_adyen_payment_counts_once(client, ledger, monkeypatch, manual, order):
+    from chalicelib.adapters.models import PaymentModel
+    from chalicelib.formats.processors.adyen import sign_item
+
+    monkeypatch.setenv("ADYEN_MANUAL_CAPTURE_ACCOUNTS", "DunwellDemoECOM,Other" if manual else "Other")
+    bootstrap.reset()
+    base = json.loads((EXAMPLES / "webhooks" / "adyen-capture.json").read_bytes())["notificationItems"][0][
+        "NotificationRequestItem"]
+    authorisation = {**base, "eventCode": "AUTHORISATION", "pspReference": "XB7XNCQ8HXSKGK82",
+                     "originalReference": None, "additionalData": {}}
+    capture = {**base, "additionalData": {}}
+    items = {"AUTHORISATION": authorisation, "CAPTURE": capture}
+    before = balance("INV-2026-1008")
+    for code in order:
+        item = {k: v for k, v in items[code].items() if v is not None}
+        item["additionalData"] = {"hmacSignature": sign_item(item, ADYEN_KEY)}
+        body = json.dumps({"live": "false", "notificationItems": [{"NotificationRequestItem": item}]}).encode()
+        response = client.http.post("/webhooks/adyen", headers={"Content-Type": "application/json"}, body=body)
+        assert response.status_code == 200
+    assert balance("INV-2026-1008") == before - 780000
+    payments = [m for m in PaymentModel.scan() if m.provider == "adyen"]
+    assert len(payments) == 1 and payments[0].payment_ref == "XB7XNCQ8HXSKGK82"
+    counted = "CAPTURE" if manual else "AUTHORISATION"
+    assert payments[0].raw_type == counted
+    statuses = {code: ProviderEventModel.get(f"adyen:{items[code]['pspReference']}:{code}:true").status
+                for code in order}
+    assert statuses[counted] == "applied"
+    assert statuses["AUTHORISATION" if manual else "CAPTURE"] == "ignored"
+
+
+def charge_refunded(event_id: str, cumulative: int, previous: int | None = None) -> bytes:
+    data: dict = {"object": {"id": "ch_1", "object": "charge", "amount": 400000, "amount_refunded": cumulative,
+                             "currency": "eur", "payment_intent": "pi_1"}}
+    if previous is not None:
+        data["previous_attributes"] = {"amount_refunded": previous}
+    return json.dumps({"id": event_id, "object": "event", "type": "charge.refunded", "created": int(time.time()),
+                       "data": data}).encode()
+
+
+def test_a_refund_without_previous_attributes_is_the_total_less_what_was_recorded(client, ledger):
+    from chalicelib.adapters.models import PaymentModel
+
+    before = balance("INV-2026-1001")
+    for body in (stripe_body(), charge_refunded("evt_r1", 100000, previous=0),
+                 charge_refunded("evt_r2", 250000), charge_refunded("evt_r3", 250000)):
+        assert client.http.post("/webhooks/stripe", headers=stripe_headers(body), body=body).status_code == 200
+    # 4000.00 paid, 1000.00 refunded, then 2500.00 refunded in all: 1500.00 more, and nothing for the repeat.
+    assert balance("INV-2026-1001") == before - 400000 + 250000
+    assert ProviderEventModel.get("stripe:evt_r2").status == "applied"
+    assert ProviderEventModel.get("stripe:evt_r3").status in ("ignored", "duplicate")
+    refunds = sorted(int(m.amount_minor) for m in PaymentModel.scan() if m.kind == "refund")
+    assert refunds == [100000, 150000]
+
+
+def test_a_total_only_refund_of_an_unrecorded_payment_is_kept_for_review(client, ledger):
+    body = charge_refunded("evt_lonely", 5000)
+    assert client.http.post("/webhooks/stripe", headers=stripe_headers(body), body=body).status_code == 200
+    assert ProviderEventModel.get("stripe:evt_lonely").status == "needs_review"

@@ -26,6 +26,8 @@ ACTIONS: Final = cast(tuple[str, ...], get_args(Action))
 LATE_FEE_SCHEMES: Final = cast(tuple[str, ...], get_args(LateFeeScheme))
 PAYMENT_ALLOCATIONS: Final = cast(tuple[str, ...], get_args(PaymentAllocation))
 STATUTORY_SCHEMES: Final = ("eu_2011_7", "uk_late_payment")
+POLICY_FIELDS: Final = ("policy_id", "name", "steps", "send_window", "business_days_only", "late_fee_scheme",
+                        "contractual_annual_rate", "default_timezone", "payment_allocation", "min_notice_gap_days")
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -283,9 +285,7 @@ class Policy:
     @classmethod
     def from_dict(cls, data: object) -> Policy:
         raw = _mapping(data, "policy")
-        _no_unknown_keys(raw, {"policy_id", "name", "steps", "send_window", "business_days_only",
-                               "late_fee_scheme", "contractual_annual_rate", "default_timezone",
-                               "payment_allocation", "min_notice_gap_days"}, "policy")
+        _no_unknown_keys(raw, set(POLICY_FIELDS), "policy")
         for required in ("policy_id", "name", "steps"):
             if required not in raw:
                 raise PolicyError(required, "is required")

@@ -20,12 +20,18 @@ never verifies. `secrets` holds one secret, or two while rotating; any of them m
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from chalicelib.formats.processors.adyen import ACK_BODY as ADYEN_ACK_BODY
 from chalicelib.formats.processors.adyen import verify_and_parse_adyen
-from chalicelib.formats.processors.base import IgnoredEvent, MalformedWebhook, SignatureError, WebhookBatch
+from chalicelib.formats.processors.base import (
+    MAX_WEBHOOK_BYTES,
+    IgnoredEvent,
+    MalformedWebhook,
+    SignatureError,
+    WebhookBatch,
+)
 from chalicelib.formats.processors.gocardless import INVALID_SIGNATURE_STATUS as GOCARDLESS_INVALID_SIGNATURE_STATUS
 from chalicelib.formats.processors.gocardless import parse_gocardless, verify_gocardless
 from chalicelib.formats.processors.stripe import parse_stripe, verify_stripe
@@ -43,7 +49,7 @@ class UnknownProvider(ValueError):
 
 
 def verify_and_parse(provider: str, raw_body: bytes, headers: Mapping[str, str], secrets: Sequence[str],
-                     now: datetime, *, adyen_authorisation_is_payment: bool = False) -> WebhookBatch:
+                     now: datetime, *, adyen_manual_capture_accounts: Collection[str] = ()) -> WebhookBatch:
     """Verify and normalise one webhook request for `provider` (headers matched case-insensitively)."""
     lowered = {name.lower(): value for name, value in headers.items()}
     if provider == "stripe":
@@ -53,13 +59,14 @@ def verify_and_parse(provider: str, raw_body: bytes, headers: Mapping[str, str],
         verify_gocardless(raw_body, lowered.get("webhook-signature"), secrets)
         return parse_gocardless(raw_body)
     if provider == "adyen":
-        return verify_and_parse_adyen(raw_body, secrets, authorisation_is_payment=adyen_authorisation_is_payment)
+        return verify_and_parse_adyen(raw_body, secrets, manual_capture_accounts=adyen_manual_capture_accounts)
     raise UnknownProvider(f"unknown payment provider {provider!r}; known: {', '.join(PROVIDERS)}")
 
 
 __all__ = [
     "ADYEN_ACK_BODY",
     "GOCARDLESS_INVALID_SIGNATURE_STATUS",
+    "MAX_WEBHOOK_BYTES",
     "PROVIDERS",
     "SIGNATURE_HEADERS",
     "IgnoredEvent",

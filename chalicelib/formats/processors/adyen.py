@@ -27,13 +27,19 @@ creates the payment; ``additionalData.shopperEmail`` / ``shopperName`` are used 
 Amounts are minor units per Adyen's currency table, which follows ISO 4217 except CLP (2 decimals),
 CVE (0), IDR (0) and ISK (2).
 
-* ``CAPTURE`` success -> PAYMENT. Dunwell counts money at capture: an authorisation only reserves
-  funds and may be cancelled or expire. ``payment_ref`` = ``originalReference`` (the payment's own
-  pspReference, which refunds and chargebacks name) or the capture's pspReference when absent.
-  Adyen does not send CAPTURE for automatically captured payments unless the merchant enables that
-  webhook; a merchant that will not can pass ``authorisation_is_payment=True``: then a successful
-  ``AUTHORISATION`` is the PAYMENT and ``CAPTURE`` is ignored (never both, or the cash doubles).
-* ``AUTHORISATION`` success -> ignored (not money yet), unless ``authorisation_is_payment``.
+* Adyen captures automatically unless a merchant account is set to manual capture, and sends CAPTURE
+  for an automatic capture only when the merchant turns that webhook on. So, per the item's
+  ``merchantAccountCode``:
+
+  - automatic capture (the default): a successful ``AUTHORISATION`` is the PAYMENT (it will be
+    captured without anyone asking) and ``CAPTURE`` is ignored;
+  - an account listed in ``manual_capture_accounts`` (config ``ADYEN_MANUAL_CAPTURE_ACCOUNTS``): the
+    authorisation only reserves funds that may be cancelled or expire, so ``CAPTURE`` is the PAYMENT
+    and ``AUTHORISATION`` is ignored.
+
+  Never both, or the cash doubles; both name the same ``payment_ref`` besides (``originalReference``
+  of the capture = the authorisation's pspReference, which refunds and chargebacks name), so even a
+  setting changed between the two counts the money once.
 * ``AUTHORISATION`` or ``CAPTURE`` with success false -> FAILURE (nothing was paid).
 * ``REFUND`` success -> REFUND, ``payment_ref`` = its pspReference, ``original_ref`` = originalReference;
   ``REFUND`` failed -> ignored (no money moved). ``CANCEL_OR_REFUND`` is a REFUND when
@@ -48,7 +54,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from chalicelib.domain.payments import PaymentEvent, PaymentKind
@@ -139,7 +145,8 @@ def _items(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return items
 
 
-def _normalise(item: Mapping[str, Any], where: str, authorisation_is_payment: bool) -> PaymentEvent | IgnoredEvent:
+def _normalise(item: Mapping[str, Any], where: str, manual_capture_accounts: Collection[str]
+               ) -> PaymentEvent | IgnoredEvent:
     psp = req_str(item, "pspReference", where)
     code = req_str(item, "eventCode", where)
     success_text = req_str(item, "success", where).lower()
@@ -156,13 +163,15 @@ def _normalise(item: Mapping[str, Any], where: str, authorisation_is_payment: bo
     kind: PaymentKind | None = None
     payment_ref, original_ref = psp, None
     if code in ("AUTHORISATION", "CAPTURE"):
-        counted_here = (code == "AUTHORISATION") == authorisation_is_payment
+        manual = opt_str(item, "merchantAccountCode") in manual_capture_accounts
+        counted_here = (code == "CAPTURE") == manual
         if not success:
             kind = PaymentKind.FAILURE
             payment_ref = original or psp
         elif not counted_here:
-            return ignore("authorised, not yet captured: counted at CAPTURE" if code == "AUTHORISATION"
-                          else "captured: already counted at AUTHORISATION (authorisation_is_payment)")
+            return ignore("authorised on a manual-capture merchant account: counted at CAPTURE"
+                          if code == "AUTHORISATION"
+                          else "captured automatically: already counted at AUTHORISATION")
         else:
             kind = PaymentKind.PAYMENT
             payment_ref = original or psp
@@ -200,13 +209,14 @@ def _normalise(item: Mapping[str, Any], where: str, authorisation_is_payment: bo
 
 
 def verify_and_parse_adyen(raw_body: bytes, hmac_keys_hex: Sequence[str], *,
-                           authorisation_is_payment: bool = False) -> WebhookBatch:
-    """Verify every item's HMAC (any bad item: SignatureError), then normalise them all."""
+                           manual_capture_accounts: Collection[str] = ()) -> WebhookBatch:
+    """Verify every item's HMAC (any bad item: SignatureError), then normalise them all. `manual_capture_accounts`:
+    the merchant accounts whose payments are captured by hand (there CAPTURE is the payment, else AUTHORISATION)."""
     keys = _keys(hmac_keys_hex)
     items = _items(obj(load_json(raw_body), "body"))
     for i, item in enumerate(items):
         _verify_item(item, keys, f"notificationItems[{i}]")
-    return build_batch(PROVIDER, [_normalise(item, f"notificationItems[{i}]", authorisation_is_payment)
+    return build_batch(PROVIDER, [_normalise(item, f"notificationItems[{i}]", manual_capture_accounts)
                                   for i, item in enumerate(items)])
 
 

@@ -33,6 +33,13 @@ from chalicelib.domain.currencies import minor_units
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.money import Money, normalise_currency
 from chalicelib.domain.payments import PaymentEvent
+from chalicelib.formats.json_limits import nesting_depth
+
+# Bounds on a webhook body, checked before any parsing cost. Processors' events are a few KiB and nest less than
+# ten levels; json.loads would raise RecursionError on ten thousand nested arrays after spending the time.
+MAX_WEBHOOK_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 64
+MAX_SIGNATURE_HEADER = 4096  # a header carries a timestamp and a signature or two, not kilobytes
 
 
 class SignatureError(Exception):
@@ -113,12 +120,16 @@ def _reject_constant(name: str) -> Any:
 
 def load_json(raw_body: bytes) -> Any:
     """Parse a webhook body. Floats stay Decimal (an amount must never pass through float) and
-    NaN/Infinity are refused."""
+    NaN/Infinity are refused; a body too large or nested too deep is refused before it is parsed."""
+    if len(raw_body) > MAX_WEBHOOK_BYTES:
+        raise MalformedWebhook(f"body is larger than {MAX_WEBHOOK_BYTES} bytes")
+    if nesting_depth(raw_body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise MalformedWebhook(f"body nests more than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(raw_body, parse_float=Decimal, parse_constant=_reject_constant)
     except MalformedWebhook:
         raise
-    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise MalformedWebhook(f"body is not valid JSON: {exc}") from exc
 
 

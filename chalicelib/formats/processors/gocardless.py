@@ -52,12 +52,15 @@ come per POST; each is deduplicated on its own ``id`` (``EV...``), never on ``me
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chalicelib.domain.payments import PaymentEvent, PaymentKind
 from chalicelib.formats.processors.base import (
+    MAX_SIGNATURE_HEADER,
     IgnoredEvent,
     MalformedWebhook,
     SignatureError,
@@ -83,6 +86,7 @@ INVALID_SIGNATURE_STATUS = 498
 REQUIRED_PAYMENT_METADATA = ("invoice_number", "amount", "currency")
 
 _DIGITS = re.compile(r"^[0-9]{1,15}$")
+_EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 _REVERSALS = {"late_failure", "charged_back"}
 _IGNORED_ACTIONS = {
     "paid_out": "paid out to the merchant: already counted when confirmed",
@@ -97,6 +101,8 @@ def verify_gocardless(raw_body: bytes, signature_header: str | None, secrets: Se
     keys = usable_secrets(secrets)
     if not signature_header or not signature_header.strip():
         raise SignatureError(f"missing {SIGNATURE_HEADER} header")
+    if len(signature_header) > MAX_SIGNATURE_HEADER:
+        raise SignatureError(f"{SIGNATURE_HEADER} is longer than {MAX_SIGNATURE_HEADER} characters")
     received = signature_header.strip().lower().encode("utf-8", "replace")
     expected = [hmac_sha256(key.encode("utf-8"), raw_body).hex().encode("ascii") for key in keys]
     if not any_matches(expected, [received]):
@@ -186,7 +192,21 @@ def parse_gocardless(raw_body: bytes) -> WebhookBatch:
     events = body.get("events")
     if not isinstance(events, list):
         raise MalformedWebhook("body.events must be a list")
-    return build_batch(PROVIDER, [_event(raw, i) for i, raw in enumerate(events)])
+    return build_batch(PROVIDER, [_event_or_review(raw, i) for i, raw in enumerate(events)])
+
+
+def _event_or_review(raw: Any, index: int) -> PaymentEvent | IgnoredEvent:
+    """One event that cannot be read (no id, no action, a bad timestamp) is kept for review on its own: the batch's
+    other events are GoCardless's real notifications and must not wait for (or be retried with) it."""
+    try:
+        return _event(raw, index)
+    except MalformedWebhook as exc:
+        event_id = opt_str(raw, "id") if isinstance(raw, dict) else None
+        if event_id is None or not _EVENT_ID.fullmatch(event_id):
+            # Named by its content, so a redelivery of the same batch finds it recorded already.
+            canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+            event_id = f"malformed-{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
+        return IgnoredEvent(event_id, "malformed", f"unreadable event: {exc.reason}", needs_review=True)
 
 
 __all__ = [

@@ -66,8 +66,9 @@ charge (the same value the PAYMENT carried as ``payment_ref``):
 * ``charge.refunded`` -> REFUND for the *delta*. The charge's ``amount_refunded`` is cumulative over
   partial refunds, so the amount refunded by this event is ``amount_refunded`` minus
   ``data.previous_attributes.amount_refunded`` when Stripe sends it (it does for this event), else the
-  newest refund in ``refunds.data`` (by ``created``). Neither present: flagged for review rather than
-  guessing (the cumulative figure would double count a second partial refund). ``payment_ref`` is the
+  cumulative ``amount_refunded`` minus what Dunwell recorded as refunded on that payment (the event
+  carries ``refunded_total``; the payment service subtracts, so a second partial refund is not counted
+  with the first again; without the payment recorded it is kept for review). ``payment_ref`` is the
   refund id when known, else ``{charge}:refunded:{cumulative}`` (unique per refund step).
 * ``charge.dispute.created`` -> CHARGEBACK for the disputed amount, ``payment_ref`` = ``dp_...``.
 * ``payment_intent.payment_failed`` -> FAILURE for the intended amount.
@@ -77,13 +78,16 @@ Every other event type is ignored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentEvent, PaymentKind
 from chalicelib.formats.processors.base import (
+    MAX_SIGNATURE_HEADER,
     IgnoredEvent,
     MalformedWebhook,
     SignatureError,
@@ -123,7 +127,13 @@ STRIPE_EXPONENTS: Mapping[str, int] = {
 # ---------------------------------------------------------------- verification
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() also takes '²' and Arabic-Indic digits
+MAX_V1_SIGNATURES = 8  # one per active endpoint secret: two during a roll
+
+
 def _parse_header(header: str) -> tuple[str, list[str]]:
+    if len(header) > MAX_SIGNATURE_HEADER:
+        raise SignatureError(f"signature header is longer than {MAX_SIGNATURE_HEADER} characters")
     timestamps: list[str] = []
     v1: list[str] = []
     for item in header.split(","):
@@ -134,10 +144,12 @@ def _parse_header(header: str) -> tuple[str, list[str]]:
             timestamps.append(value.strip())
         elif key == "v1":
             v1.append(value.strip())
-    if len(timestamps) != 1 or not timestamps[0].isdigit():
+    if len(timestamps) != 1 or not _TIMESTAMP.fullmatch(timestamps[0]):
         raise SignatureError("signature header has no single numeric timestamp t=")
     if not v1:
         raise SignatureError("signature header has no v1 signature (v0 and other schemes are not accepted)")
+    if len(v1) > MAX_V1_SIGNATURES:
+        raise SignatureError(f"signature header has more than {MAX_V1_SIGNATURES} v1 signatures")
     return timestamps[0], v1
 
 
@@ -264,25 +276,27 @@ def _charge_refunded(event: _Event) -> PaymentEvent | IgnoredEvent:
     cumulative = req_int(charge, "amount_refunded", where)
     currency = req_str(charge, "currency", where)
     previous = opt_int(event.previous, "amount_refunded", "previous_attributes")
+    email, name = _billing(charge, where)
+    original_ref = opt_str(charge, "payment_intent") or charge_id
+    if previous is None:
+        # Only the cumulative figure: what this event refunded is that minus what Dunwell recorded as refunded on
+        # the payment (services/payments.py), so a second partial refund is never counted with the first again.
+        if cumulative <= 0:
+            return event.ignore("no refund (amount_refunded is 0)")
+        total = money_from_processor_minor(cumulative, currency, STRIPE_EXPONENTS)
+        return replace(event.payment(PaymentKind.REFUND, f"{charge_id}:refunded:{cumulative}", total,
+                                     _metadata(charge, where), payer_email=email, payer_name=name,
+                                     original_ref=original_ref), refunded_total=total)
     latest = _latest_refund(charge, where)
     refund_id = opt_str(latest, "id") if latest is not None else None
-    if previous is not None:
-        delta = cumulative - previous
-        if latest is not None and latest.get("amount") != delta:
-            refund_id = None  # the newest refund object is not the one this event announces
-    elif latest is not None:
-        delta = req_int(latest, "amount", "refund")
-    else:
-        return event.ignore(
-            "cannot tell how much this event refunded: no previous_attributes.amount_refunded and no refunds.data",
-            needs_review=True)
+    delta = cumulative - previous
+    if latest is not None and latest.get("amount") != delta:
+        refund_id = None  # the newest refund object is not the one this event announces
     if delta <= 0:
         return event.ignore(f"no new refund (amount_refunded {cumulative}, before {previous})")
     amount = money_from_processor_minor(delta, currency, STRIPE_EXPONENTS)
-    email, name = _billing(charge, where)
     return event.payment(PaymentKind.REFUND, refund_id or f"{charge_id}:refunded:{cumulative}", amount,
-                         _metadata(charge, where), payer_email=email, payer_name=name,
-                         original_ref=opt_str(charge, "payment_intent") or charge_id)
+                         _metadata(charge, where), payer_email=email, payer_name=name, original_ref=original_ref)
 
 
 def _dispute_created(event: _Event) -> PaymentEvent:

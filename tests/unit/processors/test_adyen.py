@@ -56,7 +56,11 @@ def signed(*items: dict[str, Any], key: str = KEY) -> bytes:
     return adyen_body(*(adyen_sign(i, key) for i in items))
 
 
+MANUAL = frozenset({"DunwellDemoECOM"})  # item()'s merchant account, captured by hand unless a test says otherwise
+
+
 def one(raw: bytes, **kwargs: Any) -> Any:
+    kwargs.setdefault("manual_capture_accounts", MANUAL)
     batch = verify_and_parse_adyen(raw, [KEY], **kwargs)
     assert batch.provider == "adyen"
     return batch.events[0] if batch.events else batch.ignored[0]
@@ -71,8 +75,10 @@ def test_published_sample_vector():
     assert sign_item(SAMPLE_ITEM, SAMPLE_KEY) == SAMPLE_SIGNATURE
     assert sign_item(SAMPLE_ITEM, PHP_KEY) == PHP_SIGNATURE
     raw = adyen_body({**SAMPLE_ITEM, "additionalData": {"hmacSignature": SAMPLE_SIGNATURE}})
-    batch = verify_and_parse_adyen(raw, [SAMPLE_KEY])
+    batch = verify_and_parse_adyen(raw, [SAMPLE_KEY], manual_capture_accounts={"TestMerchant"})
     assert batch.events == () and batch.ignored[0].event_id == "7914073381342284:AUTHORISATION:true"
+    [event] = verify_and_parse_adyen(raw, [SAMPLE_KEY]).events  # automatic capture, Adyen's default
+    assert event.event_id == "7914073381342284:AUTHORISATION:true" and event.kind is PaymentKind.PAYMENT
 
 
 @pytest.mark.parametrize(("psp", "reference", "signature", "event_date"), REAL_ITEMS)
@@ -84,13 +90,13 @@ def test_real_adyen_notifications_with_colons_and_slashes_verify(psp, reference,
         "operations": ["CANCEL", "CAPTURE", "REFUND"], "paymentMethod": "visa", "pspReference": psp,
         "reason": "039404:1111:03/2030", "success": "true",
     }
-    batch = verify_and_parse_adyen(adyen_body(notification), [REAL_KEY], authorisation_is_payment=True)
+    batch = verify_and_parse_adyen(adyen_body(notification), [REAL_KEY])
     [event] = batch.events
     assert event.amount == Money.of("10.00", "EUR") and event.references == (reference,)
 
 
 def test_the_example_is_signed_with_the_sample_key():
-    [event] = verify_and_parse_adyen(example("adyen-capture.json"), [SAMPLE_KEY]).events
+    [event] = verify_and_parse_adyen(example("adyen-capture.json"), [SAMPLE_KEY], manual_capture_accounts=MANUAL).events
     assert event.kind is PaymentKind.PAYMENT
     assert event.amount == Money.of("7800.00", "USD")
     assert event.references == ("INV-2026-1008",)
@@ -153,16 +159,16 @@ def test_capture_is_the_payment():
     assert event.raw_type == "CAPTURE"
 
 
-def test_authorisation_is_not_money_yet():
+def test_on_a_manual_capture_account_the_authorisation_is_not_money_yet():
     ignored = one(signed(item("AUTHORISATION", originalReference=None)))
     assert "CAPTURE" in ignored.reason and not ignored.needs_review
 
 
-def test_auto_capture_merchants_count_the_authorisation_instead():
+def test_with_automatic_capture_the_authorisation_is_the_payment_and_the_capture_is_not():
     event = one(signed(item("AUTHORISATION", pspReference="XB7XNCQ8HXSKGK82", originalReference=None)),
-                authorisation_is_payment=True)
+                manual_capture_accounts=())
     assert event.kind is PaymentKind.PAYMENT and event.payment_ref == "XB7XNCQ8HXSKGK82"
-    ignored = one(signed(item("CAPTURE")), authorisation_is_payment=True)
+    ignored = one(signed(item("CAPTURE")), manual_capture_accounts={"SomeOtherAccount"})
     assert "AUTHORISATION" in ignored.reason
 
 
@@ -242,7 +248,8 @@ def test_several_invoice_numbers_in_merchant_reference_and_shopper_details():
 
 def test_batch_normalises_every_item():
     batch = verify_and_parse_adyen(signed(item("AUTHORISATION", pspReference="P1", originalReference=None),
-                                          item("CAPTURE", pspReference="C1", originalReference="P1")), [KEY])
+                                          item("CAPTURE", pspReference="C1", originalReference="P1")), [KEY],
+                                   manual_capture_accounts=MANUAL)
     assert [e.event_id for e in batch.events] == ["C1:CAPTURE:true"]
     assert [i.event_id for i in batch.ignored] == ["P1:AUTHORISATION:true"]
 
@@ -263,7 +270,7 @@ def test_malformed_bodies_are_rejected(raw):
 ])
 def test_signed_but_malformed_items_are_rejected(bad):
     with pytest.raises(MalformedWebhook):
-        verify_and_parse_adyen(signed(item(**bad)), [KEY])
+        verify_and_parse_adyen(signed(item(**bad)), [KEY], manual_capture_accounts=MANUAL)
 
 
 def test_signed_fields_of_the_wrong_type_are_malformed():

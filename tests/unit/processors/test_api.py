@@ -42,8 +42,8 @@ def test_adyen_through_the_dispatcher():
             "amount": {"currency": "USD", "value": 100}, "eventCode": "AUTHORISATION", "success": "true",
             "eventDate": "2026-11-25T16:02:11+01:00"}
     raw = adyen_body(adyen_sign(item, key))
-    assert verify_and_parse("adyen", raw, {}, [key], NOW).events == ()
-    assert len(verify_and_parse("adyen", raw, {}, [key], NOW, adyen_authorisation_is_payment=True).events) == 1
+    assert len(verify_and_parse("adyen", raw, {}, [key], NOW).events) == 1
+    assert verify_and_parse("adyen", raw, {}, [key], NOW, adyen_manual_capture_accounts={"M"}).events == ()
 
 
 def test_unknown_provider():

@@ -154,12 +154,13 @@ def test_delta_that_does_not_match_the_newest_refund_object_keeps_the_step_refer
     assert event.payment_ref == "ch_1:refunded:7000"
 
 
-def test_refund_without_previous_attributes_uses_the_newest_refund_object():
+def test_refund_without_previous_attributes_carries_the_refunded_total():
     refunds = {"data": [{"id": "re_1", "amount": 3000, "created": T - 10},
                         {"id": "re_2", "amount": 2500, "created": T}]}
     event = one(stripe_event("charge.refunded", charge(amount_refunded=5500, refunds=refunds, payment_intent=None)))
-    assert event.amount == Money.of("25.00", "USD")
-    assert event.payment_ref == "re_2"
+    # The payment service subtracts what it recorded as refunded on the payment (tests/unit/services).
+    assert event.kind is PaymentKind.REFUND and event.refunded_total == Money.of("55.00", "USD")
+    assert event.payment_ref == "ch_1:refunded:5500"  # one id per refund step, whichever event announces it
     assert event.original_ref == "ch_1"  # a legacy charge: the charge is the payment
 
 
@@ -170,9 +171,9 @@ def test_full_first_refund():
     assert event.amount == Money.of("100.00", "USD") and event.payment_ref == "re_1"
 
 
-def test_refund_delta_that_cannot_be_known_is_flagged_not_guessed():
-    ignored = one(stripe_event("charge.refunded", charge(amount_refunded=7000)))
-    assert ignored.needs_review
+def test_refund_without_previous_attributes_or_refund_objects_carries_the_refunded_total_too():
+    event = one(stripe_event("charge.refunded", charge(amount_refunded=7000)))
+    assert event.refunded_total == Money.of("70.00", "USD") and event.original_ref == "pi_1"
 
 
 def test_refund_event_without_new_money_is_ignored():

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.domain.collections import Outcome
-from chalicelib.domain.errors import DisputeOpen, DisputeResolved
+from chalicelib.domain.errors import DisputeOpen, DisputeResolved, IdempotencyKeyReused
 from chalicelib.domain.invoice import Document, DocumentKind, Invoice, InvoiceStatus
 from chalicelib.domain.money import Money
 from chalicelib.services.api_keys import Role
@@ -97,6 +97,45 @@ def test_the_limit_is_in_the_invoices_own_currency_units():
         service(store).write_off("INV-1", Decimal("501"), "small", "key:ann", Role.COLLECTOR)
     assert service(store).write_off("INV-1", Decimal("500"), "small", "key:ann", Role.COLLECTOR).balance == \
         Money.of("99500", "JPY")
+
+
+def test_the_collector_limit_is_per_invoice_not_per_request():
+    store = Store(make_invoice())
+    first = service(store).write_off("INV-1", Decimal("400.00"), "part", "key:ann", Role.COLLECTOR)
+    assert first.collector_written_off == Money.of("400.00", "EUR")
+    with pytest.raises(NeedsApproval, match=r"800\.00"):
+        service(store).write_off("INV-1", Decimal("400.00"), "the rest, split", "key:bob", Role.COLLECTOR)
+    assert len(store.events) == 1 and store.invoices["INV-1"].written_off == Money.of("400.00", "EUR")
+    # Up to the limit in all is still the collector's to do; an admin's write-off does not use the collectors' room.
+    service(store).write_off("INV-1", Decimal("100.00"), "rounding", "key:bob", Role.COLLECTOR)
+    admin = service(store).write_off("INV-1", Decimal("300.00"), "approved", "key:boss", Role.ADMIN)
+    assert admin.collector_written_off == Money.of("500.00", "EUR") and admin.written_off == Money.of("800.00", "EUR")
+    assert store.events[-1].data["collector_written_off_total"] == "500.00"
+    with pytest.raises(NeedsApproval):
+        service(store).write_off("INV-1", Decimal("0.01"), "one cent more", "key:bob", Role.COLLECTOR)
+
+
+def test_an_idempotency_key_is_one_request():
+    store = Store(make_invoice())
+    once = service(store).write_off("INV-1", Decimal("100.00"), "r", "key:ann", Role.COLLECTOR,
+                                    idempotency_key="k1", request="fp-a")
+    again = service(store).write_off("INV-1", Decimal("100.00"), "r", "key:ann", Role.COLLECTOR,
+                                     idempotency_key="k1", request="fp-a")
+    assert again == once and len(store.events) == 1
+    with pytest.raises(IdempotencyKeyReused) as refused:
+        service(store).write_off("INV-1", Decimal("200.00"), "r", "key:ann", Role.COLLECTOR, idempotency_key="k1",
+                                 request="fp-b")
+    assert refused.value.code == "idempotency_key_reused" and refused.value.field == "Idempotency-Key"
+    assert store.invoices["INV-1"].written_off == Money.of("100.00", "EUR") and len(store.events) == 1
+
+
+def test_a_replayed_write_off_is_answered_even_past_the_limit_it_used():
+    store = Store(make_invoice())
+    service(store).write_off("INV-1", Decimal("500.00"), "r", "key:ann", Role.COLLECTOR, idempotency_key="k1",
+                             request="fp")
+    replay = service(store).write_off("INV-1", Decimal("500.00"), "r", "key:ann", Role.COLLECTOR,
+                                      idempotency_key="k1", request="fp")
+    assert replay.written_off == Money.of("500.00", "EUR") and len(store.events) == 1
 
 
 def test_a_conflict_is_retried_on_a_fresh_read():

@@ -1,0 +1,69 @@
+"""TaskCloser with an in-memory task store: which events settle an invoice, which tasks end, and where a failure
+makes the stream retry."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.services.ports import AuditEvent, Task
+from chalicelib.services.task_closer import TaskCloser, settled_invoice
+
+AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def event(entity: str, **data) -> AuditEvent:
+    return AuditEvent(entity, "invoice.something", "key:ann", AT, "d", data)
+
+
+@pytest.mark.parametrize(("given", "settled"), [
+    (event("invoice#INV-1", status="paid", balance="0.00"), "INV-1"),
+    (event("invoice#INV-1", status="written_off"), "INV-1"),
+    (event("invoice#INV-1", balance="0.00"), "INV-1"),  # a hand allocation says only the balance
+    (event("invoice#INV-1", changes=[{"field": "status", "before": "open", "after": "paid"}]), "INV-1"),
+    (event("invoice#INV-1", status="partially_paid", balance="10.00"), None),
+    (event("invoice#INV-1", balance="not a number"), None),
+    (event("customer#acme", status="paid"), None),
+])
+def test_which_events_settle_an_invoice(given, settled):
+    assert settled_invoice(given) == settled
+
+
+class Tasks:
+    def __init__(self, *tasks: Task, failing: str | None = None):
+        self.tasks = {t.task_id: t for t in tasks}
+        self.failing = failing
+        self.completed: list[tuple[str, str, str | None]] = []
+
+    def open_for_invoice(self, invoice_id):
+        if invoice_id == self.failing:
+            raise RuntimeError("throttled")
+        return [t for t in self.tasks.values() if t.invoice_id == invoice_id and t.status == "open"]
+
+    def complete(self, task_id, actor, now, reason=None):
+        self.tasks[task_id].status = "done"
+        self.completed.append((task_id, actor, reason))
+        return self.tasks[task_id]
+
+
+def task(task_id: str, kind: str, invoice_id: str) -> Task:
+    return Task(task_id, kind, kind, "acme", invoice_id, {}, AT, "system:dunning")
+
+
+def test_only_unpaid_invoice_tasks_end_and_each_once():
+    tasks = Tasks(task("e1", "escalation", "INV-1"), task("b1", "broken_promise", "INV-1"),
+                  task("c1", "chargeback", "INV-1"), task("m1", "manual", "INV-1"), task("e2", "escalation", "INV-2"))
+    closer = TaskCloser(tasks, clock=lambda: AT)
+    paid = event("invoice#INV-1", status="paid")
+    assert closer.on_events([paid, None, paid]) is None
+    assert closer.on_events([paid]) is None
+    assert [(t, a) for t, a, _ in tasks.completed] == [("e1", "system:tasks"), ("b1", "system:tasks")]
+    assert tasks.tasks["e2"].status == "open"
+
+
+def test_a_failure_names_the_event_to_retry_from():
+    tasks = Tasks(task("e1", "escalation", "INV-1"), task("e2", "escalation", "INV-2"), failing="INV-2")
+    closer = TaskCloser(tasks, clock=lambda: AT)
+    events = [event("invoice#INV-1", status="paid"), event("invoice#INV-0", balance="5.00"),
+              event("invoice#INV-2", status="written_off")]
+    assert closer.on_events(events) == 2
+    assert [t for t, _, _ in tasks.completed] == ["e1"]
