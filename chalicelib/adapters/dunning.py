@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -288,7 +288,8 @@ class AwsSender:
     the account's SES MaxSendRate divided by the workers' concurrency) sends are paced under it."""
 
     def __init__(self, ses: Any, sns: Any, sender: str, sender_name: str, configuration_set: str | None,
-                 max_send_rate: float | None = None) -> None:
+                 max_send_rate: float | None = None, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._ses = ses
         self._sns = sns
         self.sender = sender
@@ -296,13 +297,16 @@ class AwsSender:
         self.configuration_set = configuration_set
         self._interval = 1 / max_send_rate if max_send_rate else 0.0
         self._next_send = 0.0
+        # Injected so a simulation can drive pacing and backoff on a fake clock (bench/scale.py).
+        self._clock = clock
+        self._sleep = sleep
 
     def _pace(self) -> None:
         if self._interval:
-            wait = self._next_send - time.monotonic()
+            wait = self._next_send - self._clock()
             if wait > 0:
-                time.sleep(wait)
-            self._next_send = max(time.monotonic(), self._next_send) + self._interval
+                self._sleep(wait)
+            self._next_send = max(self._clock(), self._next_send) + self._interval
 
     def send_email(self, email: OutgoingEmail) -> str:
         message = EmailMessage()
@@ -336,8 +340,7 @@ class AwsSender:
             raise SendFailed(f"SNS refused the SMS: {exc.response['Error'].get('Code')}") from exc
         return str(response["MessageId"])
 
-    @staticmethod
-    def _call(send: Any) -> Any:
+    def _call(self, send: Any) -> Any:
         """Throttling is 'try again shortly' (a few times, with backoff), never 'sent' or 'lost'."""
         for attempt in range(4):
             try:
@@ -345,7 +348,7 @@ class AwsSender:
             except ClientError as exc:
                 if exc.response["Error"].get("Code") not in _RETRYABLE or attempt == 3:
                     raise
-                time.sleep(0.2 * 2 ** attempt)
+                self._sleep(0.2 * 2 ** attempt)
         raise AssertionError("unreachable")
 
 
