@@ -24,6 +24,8 @@ Simulated (AWS and the clock only):
 - Lambda's SQS event source: `concurrency` pollers, each receiving up to 5 messages, invoking
   `send_reminders` and deleting what it did not report in `batchItemFailures`; the hourly schedule of
   `dunning_sweep`.
+- other senders on the same SES account (payment receipts, plan reminders): one message every
+  OTHER_SENDS_EVERY seconds taking a token, so the workers cannot count on the whole rate.
 
 Latencies are assumptions (in-region medians), printed with the figures. The rate bound is SES messages
 (one email per customer: reminders to one customer on one day are consolidated) / MaxSendRate.
