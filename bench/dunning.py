@@ -266,10 +266,10 @@ def _report(runs: list[Measured]) -> None:
         print(f"    {workers:>2} worker(s): {worker_rate:6.1f} reminders/s unthrottled -> {rate:5.1f}/s "
               f"({bound}-bound) -> {100_000 / rate / 3600:.1f} h")
     print("  as deployed: the hourly sweep dispatches up to 50,000 due invoices a run to the work queue (one message "
-          "per customer); 2 send_reminders workers at SES_MAX_SEND_RATE=7/s each pace themselves to 14/s together: "
+          "per customer); 4 send_reminders workers at SES_MAX_SEND_RATE=3.5/s each pace themselves to 14/s together: "
           f"100,000 reminders -> {100_000 / SES_MAX_SEND_RATE / 3600:.1f} h (SES-bound), over 2 sweeps")
-    print("  throttling beyond the pacing is retried 3 times (0.2-0.8 s); a send that still fails releases its "
-          "claim and the invoice is looked at again an hour later")
+    print("  a throttled send slows its worker down and is tried again for up to 10 s; one still refused releases "
+          "its claim and the invoice is looked at again an hour later (simulated: python -m bench --only scale)")
 
 
 def run(big: int = 100_000, small: int = 10_000, customers: int = 1_000, due: int = 1_000,

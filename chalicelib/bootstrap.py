@@ -206,14 +206,20 @@ def alerts() -> Any:
 
 @cache
 def sender() -> Any:
+    settings = config.settings()
+    session = _session()
+    return build_sender(session.client("sesv2", endpoint_url=settings.endpoint_url),
+                        session.client("sns", endpoint_url=settings.endpoint_url))
+
+
+def build_sender(ses: Any, sns: Any, **clock: Any) -> Any:
+    """The sender as deployed, over the given SES and SNS clients (bench/scale.py passes simulated ones and a fake
+    clock: `clock` and `sleep`)."""
     from chalicelib.adapters.dunning import AwsSender
 
     settings = config.settings()
-    session = _session()
-    return AwsSender(session.client("sesv2", endpoint_url=settings.endpoint_url),
-                     session.client("sns", endpoint_url=settings.endpoint_url),
-                     settings.sender_email, settings.seller_name, settings.ses_configuration_set,
-                     settings.ses_max_send_rate)
+    return AwsSender(ses, sns, settings.sender_email, settings.seller_name, settings.ses_configuration_set,
+                     settings.ses_max_send_rate, **clock)
 
 
 def seller() -> Any:
@@ -241,6 +247,12 @@ def metrics() -> Any:
 
 @cache
 def dunning_service() -> Any:
+    return build_dunning_service(sender())
+
+
+def build_dunning_service(reminder_sender: Any, clock: Any = None) -> Any:
+    """The dunning service as deployed, sending through `reminder_sender`: one per Lambda container, so
+    bench/scale.py builds one per simulated worker (each with its own sender's pacing) on a fake clock."""
     _session()
     from chalicelib.adapters.dunning import DynamoClaims, DynamoDueInvoices, DynamoHistory
     from chalicelib.formats.reminders import ReminderRenderer
@@ -248,8 +260,8 @@ def dunning_service() -> Any:
 
     return DunningService(
         DynamoDueInvoices(), ledger(), customers(), settings_admin().policy_cached, dunning_settings().cached,
-        DynamoClaims(), sender(), ReminderRenderer(seller(), config.settings().pay_url_template), tasks(), alerts(),
-        metrics(), files(), DynamoHistory(), refusal=way_to_pay().refusal)
+        DynamoClaims(), reminder_sender, ReminderRenderer(seller(), config.settings().pay_url_template), tasks(),
+        alerts(), metrics(), files(), DynamoHistory(), clock=clock, refusal=way_to_pay().refusal)
 
 
 @cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
@@ -305,24 +305,57 @@ def decode_work(body: str) -> WorkItem:
 class AwsSender:
     """Reminders by SES (a MIME message with a text and an HTML part) and SMS by SNS. Anything the provider
     refuses is a SendFailed: never counted as sent. With `max_send_rate` (messages per second for this worker;
-    the account's SES MaxSendRate divided by the workers' concurrency) sends are paced under it."""
+    the account's SES MaxSendRate divided by the workers' concurrency) sends are paced under it.
+
+    Pacing alone cannot keep the account under its rate: other senders share it (payment receipts, plan
+    reminders, a run from the API) and workers do not see each other. So a throttled send is tried again
+    after the pace's interval, and the interval itself grows (THROTTLED_SLOWDOWN) while SES throttles and
+    shrinks back to the configured one (RECOVERY) as sends are accepted: together the workers settle at what
+    the account has left, instead of giving up. A send is given up (SendFailed: the claim is released and the
+    invoices are looked at again later) only after `retry_for` seconds of refusals."""
+
+    THROTTLED_SLOWDOWN = 1.5
+    RECOVERY = 0.95
+    MIN_RETRY_INTERVAL = 0.1  # unpaced senders (the local stack, tests) still wait this long after a throttle
+    MAX_INTERVAL = 10.0
 
     def __init__(self, ses: Any, sns: Any, sender: str, sender_name: str, configuration_set: str | None,
-                 max_send_rate: float | None = None) -> None:
+                 max_send_rate: float | None = None, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, retry_for: float = 10.0) -> None:
         self._ses = ses
         self._sns = sns
         self.sender = sender
         self.sender_name = sender_name
         self.configuration_set = configuration_set
-        self._interval = 1 / max_send_rate if max_send_rate else 0.0
+        self._base_interval = 1 / max_send_rate if max_send_rate else 0.0
+        self._interval = self._base_interval
         self._next_send = 0.0
+        # Injected so a simulation can drive pacing and backoff on a fake clock (bench/scale.py).
+        self._clock = clock
+        self._sleep = sleep
+        # Long enough to ride out contention with the other workers and senders (the pace settles within a few
+        # sends); short enough that a run from the API (29 s) is not held past its limit by one refused send.
+        self.retry_for = retry_for
 
     def _pace(self) -> None:
         if self._interval:
-            wait = self._next_send - time.monotonic()
+            wait = self._next_send - self._clock()
             if wait > 0:
-                time.sleep(wait)
-            self._next_send = max(time.monotonic(), self._next_send) + self._interval
+                self._sleep(wait)
+            self._next_send = max(self._clock(), self._next_send) + self._interval
+
+    def _slow_down(self) -> None:
+        self._interval = min(self.MAX_INTERVAL, max(self._interval * self.THROTTLED_SLOWDOWN,
+                                                    self._base_interval, self.MIN_RETRY_INTERVAL))
+        # The refused send itself waits a whole (new) interval: SES has no token for it now.
+        self._next_send = max(self._next_send, self._clock() + self._interval)
+
+    def _speed_up(self) -> None:
+        if self._interval > self._base_interval:
+            slower = self._interval * self.RECOVERY
+            # Unpaced senders drop straight back to no pacing once below the retry floor.
+            self._interval = slower if slower > max(self._base_interval, self.MIN_RETRY_INTERVAL) \
+                else self._base_interval
 
     def send_email(self, email: OutgoingEmail) -> str:
         message = EmailMessage()
@@ -357,17 +390,21 @@ class AwsSender:
             raise SendFailed(f"SNS refused the SMS: {exc.response['Error'].get('Code')}") from exc
         return str(response["MessageId"])
 
-    @staticmethod
-    def _call(send: Any) -> Any:
-        """Throttling is 'try again shortly' (a few times, with backoff), never 'sent' or 'lost'."""
-        for attempt in range(4):
+    def _call(self, send: Any) -> Any:
+        """Throttling is 'try again shortly', never 'sent' or 'lost': paced (see the class), for `retry_for`
+        seconds. Any other refusal is final at once."""
+        give_up_at = self._clock() + self.retry_for
+        while True:
             try:
-                return send()
+                result = send()
             except ClientError as exc:
-                if exc.response["Error"].get("Code") not in _RETRYABLE or attempt == 3:
+                if exc.response["Error"].get("Code") not in _RETRYABLE or self._clock() >= give_up_at:
                     raise
-                time.sleep(0.2 * 2 ** attempt)
-        raise AssertionError("unreachable")
+                self._slow_down()
+                self._pace()
+                continue
+            self._speed_up()
+            return result
 
 
 class PowertoolsMetrics:
