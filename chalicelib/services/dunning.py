@@ -188,7 +188,7 @@ class DunningService:
                  policy_for: Callable[[str | None], Policy], settings: Callable[[], DunningSettings],
                  claims: Claims, sender: Sender, renderer: Renderer, tasks: TaskStore, alerts: Alerts,
                  metrics: Metrics, exports: Exports, history: History, *,
-                 clock: Callable[[], datetime] | None = None, batch_limit: int = 5000, dispatch_limit: int = 50_000,
+                 clock: Callable[[], datetime] | None = None, batch_limit: int = 5000, dispatch_limit: int = 150_000,
                  time_left_ms: Callable[[], int] | None = None,
                  refusal: Callable[[str], str | None] = never_refused) -> None:
         self.due = due
@@ -206,7 +206,10 @@ class DunningService:
         self.history = history
         self.clock = clock or (lambda: datetime.now(UTC))
         self.batch_limit = batch_limit  # invoices one in-process run works on
-        self.dispatch_limit = dispatch_limit  # invoices one scheduled sweep hands to the workers
+        # Invoices one scheduled sweep hands to the workers (~1.1 KB each in memory: ~170 MB of the sweep's 1 GB).
+        # A customer whose due invoices are split between two sweeps hears about the rest a day later, so the
+        # limit is set above the largest Monday we plan for (100,000 due).
+        self.dispatch_limit = dispatch_limit
         self.time_left_ms = time_left_ms
         self.refusal = refusal
 

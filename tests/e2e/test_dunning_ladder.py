@@ -252,22 +252,32 @@ def test_a_ladder_unfolds_over_simulated_dates_and_stops_for_what_was_paid(stack
     assert reminders_sent(stack, ACME_OPEN) == ["overdue_7:email", "upcoming:email"]
     assert reminders_sent(stack, BOLT) == ["overdue_7:email", "overdue_7:sms", "upcoming:email"]
 
-    # 5. Due + 50, weeks of missed runs: exactly one more mail per customer (the escalation), not a burst.
-    late = run_dunning(stack, "2027-01-20")
-    assert late["sent"] == {"email": 2, "sms": 0}, late
-    assert late["reminders"] == {"escalation": 2}, late
-    assert late["actions"] == {"collector_task": 2, "credit_hold": 2, "notify_finance": 2}, late
-    mails, _ = outbox.new(mails=2)
-    sent = by_recipient(mails)
-    assert sent[ACME_MAIL].subject == f"Übergabe an das Inkasso: Rechnung {ACME_OPEN}", sent[ACME_MAIL].subject
-    assert ACME_PAID not in sent[ACME_MAIL].text
-    assert sent[BOLT_MAIL].subject == f"Transmission au recouvrement : facture {BOLT}", sent[BOLT_MAIL].subject
+    # 5. Due + 50, weeks of missed runs: one step a week from where the ladder was, never a burst: the second
+    # reminder, then (two real notices sent) the final notice, then the escalation.
+    subjects = {
+        "overdue_21": (f"Mahnung: Rechnung {ACME_OPEN}", f"Relance : facture {BOLT} impayée"),
+        "final_notice": (f"Letzte Mahnung: Rechnung {ACME_OPEN}",
+                         f"Dernier rappel avant recouvrement : facture {BOLT}"),
+        "escalation": (f"Übergabe an das Inkasso: Rechnung {ACME_OPEN}",
+                       f"Transmission au recouvrement : facture {BOLT}"),
+    }
+    for day, step in (("2027-01-20", "overdue_21"), ("2027-01-27", "final_notice"), ("2027-02-03", "escalation")):
+        late = run_dunning(stack, day)
+        assert late["sent"] == {"email": 2, "sms": 0}, late
+        assert late["reminders"] == {step: 2}, late
+        escalated = {"collector_task": 2, "credit_hold": 2, "notify_finance": 2} if step == "escalation" else {}
+        assert late["actions"] == escalated, late
+        mails, _ = outbox.new(mails=2)
+        sent = by_recipient(mails)
+        assert (sent[ACME_MAIL].subject, sent[BOLT_MAIL].subject) == subjects[step]
+        assert ACME_PAID not in sent[ACME_MAIL].text
+        assert api(stack, "GET", "/customers/acme")["credit_hold"] is (step == "escalation")
     assert reminders_sent(stack, ACME_PAID) == ["upcoming:email"]
     assert "escalation:email" in reminders_sent(stack, ACME_OPEN) and "escalation:email" in reminders_sent(stack, BOLT)
     # The ladder is done: a later run sends nothing.
     assert run_dunning(stack, "2027-03-01")["sent"] == {"email": 0, "sms": 0}
     outbox.new(mails=0)
-    assert outbox.counts() == (6, 1)
+    assert outbox.counts() == (10, 1)
 
     # The escalation's side effects, as staff see them.
     tasks = api(stack, "GET", "/tasks")["items"]
@@ -284,14 +294,16 @@ def test_a_ladder_unfolds_over_simulated_dates_and_stops_for_what_was_paid(stack
     assert export["invoice"]["number"] == BOLT and export["invoice"]["balance"] == "480.00"
     notices = [(n["step"], n["channel"]) for n in export["notices"]]
     assert sorted(notices) == sorted([("upcoming", "email"), ("overdue_7", "email"), ("overdue_7", "sms"),
-                                      ("escalation", "email")]), export["notices"]
+                                      ("overdue_21", "email"), ("final_notice", "email"), ("escalation", "email")]), \
+        export["notices"]
     for notice in export["notices"]:
         assert notice["provider_message_id"] and notice["confirmed"] is True, notice
         ids = sms_ids if notice["channel"] == "sms" else mail_ids
         assert _UNSAFE.sub("_", notice["provider_message_id"]) in ids, (notice, ids)
     acme_export = api(stack, "GET", f"/invoices/{ACME_OPEN}/agency-export")
     assert [(n["step"], n["channel"]) for n in acme_export["notices"]] == [
-        ("upcoming", "email"), ("overdue_7", "email"), ("escalation", "email")], acme_export["notices"]
+        ("upcoming", "email"), ("overdue_7", "email"), ("overdue_21", "email"), ("final_notice", "email"),
+        ("escalation", "email")], acme_export["notices"]
     assert all(n["provider_message_id"] for n in acme_export["notices"])
     paid_export = api(stack, "GET", f"/invoices/{ACME_PAID}/agency-export")
     assert [n["step"] for n in paid_export["notices"]] == ["upcoming"]
