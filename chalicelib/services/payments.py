@@ -452,10 +452,7 @@ class PaymentService:
 
     def allocate(self, payment_id: str, invoice_ref: str, amount: Money | None, actor: str) -> PaymentRecord:
         """Staff apply unapplied cash to an invoice (all of it, or `amount`)."""
-        for _attempt in self._retries(f"payment {payment_id} on invoice {invoice_ref}: the payment or invoice kept "
-                                      "changing; try again"):
-            now = self.clock()
-            payment = self._payment(payment_id)
+        def change(now: datetime, payment: PaymentRecord) -> tuple[PaymentRecord, Invoice, list[AuditEvent]]:
             if payment.kind is not PaymentKind.PAYMENT:
                 raise InvalidDocument("only a payment's cash can be applied", field="payment_id")
             invoice = self.invoices.get_invoices([invoice_ref]).get(invoice_ref)
@@ -475,25 +472,18 @@ class PaymentService:
                               customer_id=payment.customer_id or invoice.customer_id)
             paid, left = invoice.with_payment(wanted)
             assert left.is_zero
-            events = [AuditEvent(f"invoice#{invoice.invoice_id}", "invoice.payment_applied", actor, now,
-                                 f"{payment_id}:{now.timestamp()}",
-                                 {"payment_id": payment_id, "amount": wanted.to_api(), "by": "hand",
-                                  "balance": paid.balance.to_api()}),
-                      AuditEvent(f"payment#{payment_id}", "payment.allocated", actor, now, invoice.invoice_id,
-                                 {"invoice_id": invoice.invoice_id, "amount": wanted.to_api()})]
-            try:
-                self.payments.commit(changed=[updated], invoices=[paid], events=events, now=now)
-            except VersionConflict:
-                continue
-            return self._payment(payment_id)
-        raise AssertionError("unreachable: conflict_retries raises when it runs out")
+            return updated, paid, [
+                AuditEvent(f"invoice#{invoice.invoice_id}", "invoice.payment_applied", actor, now,
+                           f"{payment_id}:{now.timestamp()}",
+                           {"payment_id": payment_id, "amount": wanted.to_api(), "by": "hand",
+                            "balance": paid.balance.to_api()}),
+                AuditEvent(f"payment#{payment_id}", "payment.allocated", actor, now, invoice.invoice_id,
+                           {"invoice_id": invoice.invoice_id, "amount": wanted.to_api()})]
+        return self._staff_change(payment_id, invoice_ref, change)
 
     def unallocate(self, payment_id: str, invoice_ref: str, actor: str) -> PaymentRecord:
         """Staff take a payment off an invoice: the money goes back to unapplied, the invoice reopens."""
-        for _attempt in self._retries(f"payment {payment_id} on invoice {invoice_ref}: the payment or invoice kept "
-                                      "changing; try again"):
-            now = self.clock()
-            payment = self._payment(payment_id)
+        def change(now: datetime, payment: PaymentRecord) -> tuple[PaymentRecord, Invoice, list[AuditEvent]]:
             allocated = [a for a in payment.allocations if a.invoice_id == invoice_ref]
             if not allocated:
                 raise PaymentNotFound(f"payment {payment_id} is not applied to invoice {invoice_ref}",
@@ -503,14 +493,24 @@ class PaymentService:
             reopened = invoice.without_payment(amount).needs_review(now)
             updated = replace(payment, allocations=tuple(a for a in payment.allocations if a.invoice_id != invoice_ref),
                               unapplied=payment.unapplied + amount)
-            events = [AuditEvent(f"invoice#{invoice_ref}", "invoice.payment_removed", actor, now,
-                                 f"{payment_id}:{now.timestamp()}",
-                                 {"payment_id": payment_id, "amount": amount.to_api(),
-                                  "balance": reopened.balance.to_api()}),
-                      AuditEvent(f"payment#{payment_id}", "payment.unallocated", actor, now, invoice_ref,
-                                 {"invoice_id": invoice_ref, "amount": amount.to_api()})]
+            return updated, reopened, [
+                AuditEvent(f"invoice#{invoice_ref}", "invoice.payment_removed", actor, now,
+                           f"{payment_id}:{now.timestamp()}",
+                           {"payment_id": payment_id, "amount": amount.to_api(), "balance": reopened.balance.to_api()}),
+                AuditEvent(f"payment#{payment_id}", "payment.unallocated", actor, now, invoice_ref,
+                           {"invoice_id": invoice_ref, "amount": amount.to_api()})]
+        return self._staff_change(payment_id, invoice_ref, change)
+
+    def _staff_change(self, payment_id: str, invoice_ref: str,
+                      change: Callable[[datetime, PaymentRecord], tuple[PaymentRecord, Invoice, list[AuditEvent]]]
+                      ) -> PaymentRecord:
+        """Commit a staff change to one payment and one invoice, decided again on fresh reads after a conflict."""
+        for _attempt in self._retries(f"payment {payment_id} on invoice {invoice_ref}: the payment or invoice kept "
+                                      "changing; try again"):
+            now = self.clock()
+            updated, invoice, events = change(now, self._payment(payment_id))
             try:
-                self.payments.commit(changed=[updated], invoices=[reopened], events=events, now=now)
+                self.payments.commit(changed=[updated], invoices=[invoice], events=events, now=now)
             except VersionConflict:
                 continue
             return self._payment(payment_id)
