@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -27,7 +27,7 @@ from chalicelib.domain.errors import DomainError
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
 from chalicelib.services.api_keys import Role
-from chalicelib.services.ports import AuditEvent, Metrics, VersionConflict, conflict_retries
+from chalicelib.services.ports import AuditEvent, Metrics, VersionConflict, conflict_retries, utc_now
 
 
 class NotFound(DomainError):
@@ -73,7 +73,7 @@ class CollectionsService:
         self.invoices = invoices
         self.disputes = disputes
         self.write_off_collector_limit = write_off_collector_limit
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         self.new_id = new_id or (lambda: f"dsp_{uuid.uuid4().hex[:24]}")
         self.metrics = metrics
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.domain.customer import Customer
 from chalicelib.domain.errors import DomainError, InvalidDocument
 from chalicelib.domain.money import Money
-from chalicelib.services.ports import AuditEvent, Metrics, StoredCustomer, VersionConflict, conflict_retries
+from chalicelib.services.ports import AuditEvent, Metrics, StoredCustomer, VersionConflict, conflict_retries, utc_now
 
 
 class NotFound(DomainError):
@@ -60,7 +60,7 @@ class CreditControl:
                  clock: Callable[[], datetime] | None = None, metrics: Metrics | None = None) -> None:
         self.customers = customers
         self.balances = balances
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         self.metrics = metrics
 
     def utilisation(self, customer: Customer) -> Utilisation | None:

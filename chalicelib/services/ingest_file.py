@@ -49,6 +49,7 @@ from chalicelib.services.ports import (
     StoreErrors,
     VersionConflict,
     conflict_retries,
+    utc_now,
 )
 
 INCOMING = "incoming/"
@@ -156,7 +157,7 @@ class IngestService:
         self.max_bytes = max_bytes
         self.lease = lease
         self.stale_after = stale_after
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         self.parse_bank = parse_bank
         self.payments = payments
         # How many days before (negative) or after the due date the earliest dunning step of any policy is:

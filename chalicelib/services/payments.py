@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.cash_application import (
@@ -43,6 +43,7 @@ from chalicelib.services.ports import (
     TaskStore,
     VersionConflict,
     conflict_retries,
+    utc_now,
 )
 
 MAX_REFERENCES = 40  # keeps one application inside one 100-item transaction
@@ -121,7 +122,7 @@ class PaymentService:
         self.invoices = invoices
         self.customers = customers
         self.alerts = alerts
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         self.plans = plans
         self.tasks = tasks
         self.metrics = metrics

@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import IO, Any, Protocol
 
 from chalicelib.domain.customer import Customer
@@ -71,6 +71,11 @@ class ConflictRetriesExhausted(VersionConflict):
     """Every attempt of a read-modify-write lost to a concurrent writer. Raised, logged and counted, never
     swallowed: a reminder sent but not recorded, or a bounce not applied, must be seen (the caller's trigger is
     retried, and the dunning claim's repair path records what was sent)."""
+
+
+def utc_now() -> datetime:
+    """The real clock: what every use case reads when no `clock` is injected."""
+    return datetime.now(UTC)
 
 
 CONFLICT_ATTEMPTS = 5
