@@ -99,7 +99,7 @@ def ingest_service() -> Any:
         stale_after=timedelta(minutes=settings.stale_inbox_minutes),
         parse_bank=parse_bank_file, payments=payment_service(),
         earliest_step_offset=settings_admin().earliest_step_offset,
-        credit_check=credit_control().check_limits, store_errors=STORE_ERRORS,
+        credit_check=credit_control().check_limits, store_errors=STORE_ERRORS, metrics=metrics(),
     )
 
 
@@ -151,7 +151,7 @@ def payment_service() -> Any:
     from chalicelib.services.payments import PaymentService
 
     return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts(),
-                          plans=DynamoPlans(), tasks=tasks())
+                          plans=DynamoPlans(), tasks=tasks(), metrics=metrics())
 
 
 @cache
@@ -313,7 +313,7 @@ def timeline() -> Any:
 def credit_control() -> Any:
     from chalicelib.services.credit import CreditControl
 
-    return CreditControl(customers(), queries())
+    return CreditControl(customers(), queries(), metrics=metrics())
 
 
 @cache
@@ -330,7 +330,8 @@ def collections_service() -> Any:
     from chalicelib.services.collections import CollectionsService
 
     return CollectionsService(ledger(), DynamoDisputes(),
-                              write_off_collector_limit=config.settings().write_off_collector_limit)
+                              write_off_collector_limit=config.settings().write_off_collector_limit,
+                              metrics=metrics())
 
 
 @cache

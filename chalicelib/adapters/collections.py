@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.adapters.dynamo import model_to_invoice, save_with_invoices
+from chalicelib.adapters.dynamo import get_or_none, model_to_invoice, save_with_invoices
 from chalicelib.adapters.models import DisputeModel
 from chalicelib.domain.collections import Dispute, DisputeStatus, Outcome
 from chalicelib.domain.invoice import Invoice
@@ -72,10 +72,8 @@ def model_to_dispute(m: DisputeModel) -> Dispute:
 
 class DynamoDisputes:
     def get(self, dispute_id: str) -> Dispute | None:
-        try:
-            return model_to_dispute(DisputeModel.get(dispute_id, consistent_read=True))
-        except DisputeModel.DoesNotExist:
-            return None
+        m = get_or_none(DisputeModel, dispute_id)
+        return None if m is None else model_to_dispute(m)
 
     def save(self, dispute: Dispute, invoice: Invoice, events: Sequence[AuditEvent],
              now: datetime) -> tuple[Dispute, Invoice]:

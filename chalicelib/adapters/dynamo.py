@@ -12,7 +12,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
@@ -51,6 +51,18 @@ _TRANSACTION_ITEMS = 100
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+_M = TypeVar("_M", bound=Model)
+
+
+def get_or_none(model: type[_M], key: str, *, consistent: bool = True, attributes: Sequence[str] | None = None
+                ) -> _M | None:
+    """The item under `key`, or None: to every repository here an absent item is an answer, not an error."""
+    try:
+        return model.get(key, consistent_read=consistent, attributes_to_get=attributes)
+    except model.DoesNotExist:
+        return None
 
 
 def is_conditional_failure(exc: Exception) -> bool:
@@ -486,17 +498,12 @@ class DynamoCustomers:
         }
 
     def get_stored(self, customer_id: str) -> StoredCustomer | None:
-        try:
-            m = CustomerModel.get(customer_id, consistent_read=True)
-        except CustomerModel.DoesNotExist:
-            return None
-        return StoredCustomer(model_to_customer(m), m.fingerprint, int(m.version or 0))
+        m = get_or_none(CustomerModel, customer_id)
+        return None if m is None else StoredCustomer(model_to_customer(m), m.fingerprint, int(m.version or 0))
 
     def get_customer(self, customer_id: str) -> Customer | None:
-        try:
-            return model_to_customer(CustomerModel.get(customer_id))
-        except CustomerModel.DoesNotExist:
-            return None
+        m = get_or_none(CustomerModel, customer_id, consistent=False)
+        return None if m is None else model_to_customer(m)
 
     def insert_customers(self, customers: Sequence[Customer], events: Sequence[AuditEvent], now: datetime
                          ) -> dict[str, str]:
@@ -583,10 +590,8 @@ def model_to_record(m: ImportModel) -> ImportRecord:
 
 class DynamoImports:
     def get(self, import_id: str) -> ImportRecord | None:
-        try:
-            return model_to_record(ImportModel.get(import_id, consistent_read=True))
-        except ImportModel.DoesNotExist:
-            return None
+        m = get_or_none(ImportModel, import_id)
+        return None if m is None else model_to_record(m)
 
     def claim(self, record: ImportRecord, now: datetime) -> bool:
         """Create the record, or take over one whose worker's lease has run out."""
@@ -641,10 +646,8 @@ class DynamoApiKeys:
             transaction.save(event_to_model(event))
 
     def get(self, key_id: str, consistent: bool = False) -> KeyRecord | None:
-        try:
-            return _key_record(ApiKeyModel.get(key_id, consistent_read=consistent))
-        except ApiKeyModel.DoesNotExist:
-            return None
+        m = get_or_none(ApiKeyModel, key_id, consistent=consistent)
+        return None if m is None else _key_record(m)
 
     def list(self, limit: int, cursor: dict[str, Any] | None) -> tuple[list[KeyRecord], dict[str, Any] | None]:
         result = ApiKeyModel.all.query(API_KEYS_LIST_KEY, scan_index_forward=False, limit=limit,
@@ -669,11 +672,8 @@ class DynamoApiKeys:
 
 class DynamoPolicies:
     def get(self, policy_id: str) -> tuple[Policy, int] | None:
-        try:
-            m = PolicyModel.get(policy_id, consistent_read=True)
-        except PolicyModel.DoesNotExist:
-            return None
-        return Policy.from_dict(m.document), int(m.version or 0)
+        m = get_or_none(PolicyModel, policy_id)
+        return None if m is None else (Policy.from_dict(m.document), int(m.version or 0))
 
     def all(self) -> list[Policy]:
         return [Policy.from_dict(m.document) for m in PolicyModel.all.query("policy")]

@@ -14,6 +14,7 @@ from chalicelib.adapters.dynamo import (
     DynamoLedger,
     _mutable_invoice_actions,
     event_to_model,
+    get_or_none,
     invoice_to_model,
     is_conditional_failure,
 )
@@ -97,10 +98,8 @@ def model_to_payment(m: PaymentModel) -> PaymentRecord:
 
 class DynamoPayments:
     def get(self, payment_id: str) -> PaymentRecord | None:
-        try:
-            return model_to_payment(PaymentModel.get(payment_id, consistent_read=True))
-        except PaymentModel.DoesNotExist:
-            return None
+        m = get_or_none(PaymentModel, payment_id)
+        return None if m is None else model_to_payment(m)
 
     def waiting_for(self, provider: str, payment_ref: str) -> list[PaymentRecord]:
         return [model_to_payment(m) for m in PaymentModel.by_original.query(f"{provider}:{payment_ref}")]
@@ -158,9 +157,8 @@ class DynamoProviderEvents:
         return True
 
     def get(self, dedupe_key: str) -> ProviderEventRecord | None:
-        try:
-            m = ProviderEventModel.get(dedupe_key, consistent_read=True)
-        except ProviderEventModel.DoesNotExist:
+        m = get_or_none(ProviderEventModel, dedupe_key)
+        if m is None:
             return None
         return ProviderEventRecord(m.dedupe_key, m.status, m.type, m.received_at, m.payment_id, m.raw_key, m.detail)
 

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from chalicelib.adapters.dynamo import action_key_time, model_to_invoice, next_action_at, save_with_invoices
+from chalicelib.adapters.dynamo import (
+    action_key_time,
+    get_or_none,
+    model_to_invoice,
+    next_action_at,
+    save_with_invoices,
+)
 from chalicelib.adapters.models import PaymentPlanModel
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
@@ -74,10 +80,8 @@ def model_to_plan(m: PaymentPlanModel) -> PaymentPlan:
 
 class DynamoPlans:
     def get(self, plan_id: str) -> PaymentPlan | None:
-        try:
-            return model_to_plan(PaymentPlanModel.get(plan_id, consistent_read=True))
-        except PaymentPlanModel.DoesNotExist:
-            return None
+        m = get_or_none(PaymentPlanModel, plan_id)
+        return None if m is None else model_to_plan(m)
 
     def save(self, plan: PaymentPlan, invoices: Sequence[Invoice], events: Sequence[AuditEvent],
              now: datetime) -> tuple[PaymentPlan, list[Invoice]]:

@@ -9,7 +9,13 @@ from typing import Any
 
 from pynamodb.expressions.condition import Condition
 
-from chalicelib.adapters.dynamo import model_to_credit_note, model_to_customer, model_to_invoice, model_to_record
+from chalicelib.adapters.dynamo import (
+    get_or_none,
+    model_to_credit_note,
+    model_to_customer,
+    model_to_invoice,
+    model_to_record,
+)
 from chalicelib.adapters.models import CreditNoteModel, CustomerModel, ImportModel, InvoiceModel, PaymentModel
 from chalicelib.adapters.payments import model_to_payment
 from chalicelib.domain.customer import Customer
@@ -33,10 +39,8 @@ def _due_range(f: InvoiceFilter) -> Condition | None:
 
 class DynamoQueries:
     def invoice(self, invoice_id: str) -> Invoice | None:
-        try:
-            return model_to_invoice(InvoiceModel.get(invoice_id))
-        except InvoiceModel.DoesNotExist:
-            return None
+        m = get_or_none(InvoiceModel, invoice_id, consistent=False)
+        return None if m is None else model_to_invoice(m)
 
     def invoices(self, f: InvoiceFilter, limit: int, cursor: dict[str, Any] | None) -> Page:
         """By customer: one partition of by_customer, statuses filtered. Otherwise: the by_status
@@ -64,10 +68,8 @@ class DynamoQueries:
         return Page(items, {"p": position, "k": last_key})
 
     def customer(self, customer_id: str) -> Customer | None:
-        try:
-            return model_to_customer(CustomerModel.get(customer_id))
-        except CustomerModel.DoesNotExist:
-            return None
+        m = get_or_none(CustomerModel, customer_id, consistent=False)
+        return None if m is None else model_to_customer(m)
 
     def customers(self, limit: int, cursor: dict[str, Any] | None) -> Page:
         result = CustomerModel.by_name.query("customer", limit=limit, last_evaluated_key=cursor.get("k") if cursor
@@ -102,10 +104,8 @@ class DynamoQueries:
         return BalanceSummary(outstanding, overdue, counts["open"], counts["overdue"], credit, oldest)
 
     def import_record(self, import_id: str) -> ImportRecord | None:
-        try:
-            return model_to_record(ImportModel.get(import_id))
-        except ImportModel.DoesNotExist:
-            return None
+        m = get_or_none(ImportModel, import_id, consistent=False)
+        return None if m is None else model_to_record(m)
 
     def imports(self, limit: int, cursor: dict[str, Any] | None) -> Page:
         result = ImportModel.by_time.query("import", scan_index_forward=False, limit=limit,

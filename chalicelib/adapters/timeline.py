@@ -7,7 +7,7 @@ from datetime import datetime
 from pynamodb.exceptions import PutError
 
 from chalicelib.adapters.dunning import DynamoHistory
-from chalicelib.adapters.dynamo import event_to_model, is_conditional_failure
+from chalicelib.adapters.dynamo import event_to_model, get_or_none, is_conditional_failure
 from chalicelib.adapters.models import CustomerModel, InvoiceModel
 from chalicelib.services.ports import AuditEvent
 
@@ -24,18 +24,11 @@ class DynamoEventLog(DynamoHistory):
 
 class DynamoSubjects:
     def invoice_origin(self, invoice_id: str) -> tuple[datetime, str | None] | None:
-        try:
-            m = InvoiceModel.get(invoice_id, attributes_to_get=["created_at", "import_id"])
-        except InvoiceModel.DoesNotExist:
-            return None
-        return m.created_at, m.import_id
+        m = get_or_none(InvoiceModel, invoice_id, consistent=False, attributes=["created_at", "import_id"])
+        return None if m is None else (m.created_at, m.import_id)
 
     def customer_exists(self, customer_id: str) -> bool:
-        try:
-            CustomerModel.get(customer_id, attributes_to_get=["customer_id"])
-        except CustomerModel.DoesNotExist:
-            return False
-        return True
+        return get_or_none(CustomerModel, customer_id, consistent=False, attributes=["customer_id"]) is not None
 
     def customer_invoices(self, customer_id: str, limit: int) -> list[tuple[str, datetime, str | None]]:
         return [(m.invoice_id, m.created_at, m.import_id) for m in InvoiceModel.by_customer.query(

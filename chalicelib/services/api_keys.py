@@ -10,11 +10,11 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import IntEnum
 from typing import Any, Protocol
 
-from chalicelib.services.ports import AuditEvent
+from chalicelib.services.ports import AuditEvent, utc_now
 
 TOKEN_PREFIX = "dwk"  # noqa: S105 - a public prefix, not a secret
 KEY_ID = re.compile(r"[0-9a-f]{16}")  # what `issue` makes: 8 random bytes as hex
@@ -99,7 +99,7 @@ class ApiKeys:
     def __init__(self, store: KeyStore, clock: Callable[[], datetime] | None = None,
                  cache_seconds: float = 60.0, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.store = store
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         self.cache_seconds = cache_seconds
         self.monotonic = monotonic
         self._verified: dict[str, tuple[float, Principal]] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.customer import Customer
@@ -29,6 +29,7 @@ from chalicelib.services.ports import (
     TaskStore,
     VersionConflict,
     conflict_retries,
+    utc_now,
 )
 
 ACTOR = "system:ses"
@@ -85,7 +86,7 @@ class BounceHandler:
         self.tasks = tasks
         self.alerts = alerts
         self.metrics = metrics
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
 
     def handle(self, message: str) -> dict[str, Any]:
         feedback = parse_notification(message)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from chalicelib.domain.collections import (
     Dispute,
@@ -27,9 +27,7 @@ from chalicelib.domain.errors import DomainError
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
 from chalicelib.services.api_keys import Role
-from chalicelib.services.ports import AuditEvent, VersionConflict
-
-ATTEMPTS: Final = 5
+from chalicelib.services.ports import AuditEvent, Metrics, VersionConflict, conflict_retries, utc_now
 
 
 class NotFound(DomainError):
@@ -70,19 +68,21 @@ class DisputeChange:
 
 class CollectionsService:
     def __init__(self, invoices: Invoices, disputes: Disputes, *, write_off_collector_limit: Decimal,
-                 clock: Callable[[], datetime] | None = None, new_id: Callable[[], str] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, new_id: Callable[[], str] | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.invoices = invoices
         self.disputes = disputes
         self.write_off_collector_limit = write_off_collector_limit
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         self.new_id = new_id or (lambda: f"dsp_{uuid.uuid4().hex[:24]}")
+        self.metrics = metrics
 
     # ---- disputes ----------------------------------------------------------------------------------
 
     def open_dispute(self, invoice_id: str, reason: str, amount: Decimal | None, note: str | None,
                      actor: str) -> DisputeChange:
         dispute_id = self.new_id()
-        for _attempt in range(ATTEMPTS):
+        for _attempt in conflict_retries(f"opening a dispute on invoice {invoice_id}: it kept changing", self.metrics):
             now = self.clock()
             invoice = self._invoice(invoice_id)
             deduction = None if amount is None else Money.of(amount, invoice.currency)
@@ -97,11 +97,11 @@ class CollectionsService:
             except VersionConflict:
                 continue  # the invoice changed (a payment, the sweep, another dispute): decide again
             return DisputeChange(saved, saved_invoice)
-        raise VersionConflict(f"invoice {invoice_id} kept changing")
+        raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
     def resolve_dispute(self, dispute_id: str, outcome: Outcome, credit_amount: Decimal | None, note: str | None,
                         actor: str) -> DisputeChange:
-        for _attempt in range(ATTEMPTS):
+        for _attempt in conflict_retries(f"resolving dispute {dispute_id}: it kept changing", self.metrics):
             now = self.clock()
             dispute = self.get_dispute(dispute_id)
             invoice = self._invoice(dispute.invoice_id)
@@ -117,7 +117,7 @@ class CollectionsService:
             except VersionConflict:
                 continue  # resolved meanwhile (the next read says so: 409), or the invoice changed
             return DisputeChange(saved, saved_invoice)
-        raise VersionConflict(f"dispute {dispute_id} kept changing")
+        raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
     def get_dispute(self, dispute_id: str) -> Dispute:
         dispute = self.disputes.get(dispute_id)
@@ -132,7 +132,7 @@ class CollectionsService:
     # ---- promises ----------------------------------------------------------------------------------
 
     def promise(self, invoice_id: str, until: date, amount: Decimal, actor: str) -> Invoice:
-        for _attempt in range(ATTEMPTS):
+        for _attempt in conflict_retries(f"a promise on invoice {invoice_id}: it kept changing", self.metrics):
             now = self.clock()
             invoice = self._invoice(invoice_id)
             promised_amount = Money.of(amount, invoice.currency)
@@ -145,7 +145,7 @@ class CollectionsService:
                 return self.invoices.save_invoice(promised, [event], now)
             except VersionConflict:
                 continue
-        raise VersionConflict(f"invoice {invoice_id} kept changing")
+        raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
     # ---- write-offs --------------------------------------------------------------------------------
 
@@ -156,7 +156,7 @@ class CollectionsService:
         `idempotency_key` again with the same `request` (its fingerprint) returns the invoice and writes off nothing
         more; with another request it is IdempotencyKeyReused."""
         collector = role < Role.ADMIN
-        for _attempt in range(ATTEMPTS):
+        for _attempt in conflict_retries(f"a write-off on invoice {invoice_id}: it kept changing", self.metrics):
             now = self.clock()
             invoice = self._invoice(invoice_id)
             written_off = Money.of(amount, invoice.currency)
@@ -182,7 +182,7 @@ class CollectionsService:
                 return self.invoices.save_invoice(written, [event], now)
             except VersionConflict:
                 continue
-        raise VersionConflict(f"invoice {invoice_id} kept changing")
+        raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
     def _invoice(self, invoice_id: str) -> Invoice:
         invoice = self.invoices.get_invoices([invoice_id]).get(invoice_id)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.domain.customer import Customer
 from chalicelib.domain.errors import DomainError, InvalidDocument
 from chalicelib.domain.money import Money
-from chalicelib.services.ports import AuditEvent, StoredCustomer, VersionConflict, conflict_retries
+from chalicelib.services.ports import AuditEvent, Metrics, StoredCustomer, VersionConflict, conflict_retries, utc_now
 
 
 class NotFound(DomainError):
@@ -57,10 +57,11 @@ class Utilisation:
 
 class CreditControl:
     def __init__(self, customers: CustomerStore, balances: Balances,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, metrics: Metrics | None = None) -> None:
         self.customers = customers
         self.balances = balances
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
+        self.metrics = metrics
 
     def utilisation(self, customer: Customer) -> Utilisation | None:
         limit = customer.credit_limit
@@ -100,7 +101,7 @@ class CreditControl:
 
     def _change(self, customer_id: str, actor: str, change: Callable[[Customer], Customer], event_type: str,
                 data: dict[str, Any]) -> Customer:
-        for _attempt in conflict_retries(f"changing customer {customer_id} ({event_type})"):
+        for _attempt in conflict_retries(f"changing customer {customer_id} ({event_type})", self.metrics):
             stored = self.customers.get_customers([customer_id]).get(customer_id)
             if stored is None:
                 raise NotFound(f"customer {customer_id} not found", field="customer_id")

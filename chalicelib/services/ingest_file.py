@@ -36,16 +36,20 @@ from chalicelib.domain.payments import PaymentEvent
 from chalicelib.formats.records import ParsedItem, RowError, SourceRecord, UnreadableFile
 from chalicelib.services.ports import (
     AuditEvent,
+    ConflictRetriesExhausted,
     CustomerStore,
     FileStore,
     ImportRecord,
     ImportStore,
     InsertConflict,
     LedgerStore,
+    Metrics,
     ObjectInfo,
     StoredCustomer,
     StoreErrors,
     VersionConflict,
+    conflict_retries,
+    utc_now,
 )
 
 INCOMING = "incoming/"
@@ -56,6 +60,7 @@ MAX_REPORTED_ERRORS = 50_000  # bounded memory for pathological files; the count
 ACTOR = "system:ingest"
 REDRIVE_COUNTER = "dunwell-redrives"
 MAX_REDRIVES = 3
+ROW_ATTEMPTS = 3  # a row that keeps losing is rejected (the file still finishes); dropping the file again retries it
 _DIGEST_MASK = (1 << 64) - 1
 
 Parser = Callable[[Any, str, Sequence[Any]], Any]
@@ -142,7 +147,7 @@ class IngestService:
                  parse_bank: Callable[[Any, str], Any] | None = None, payments: PaymentReceiver | None = None,
                  earliest_step_offset: Callable[[], int] | None = None,
                  credit_check: Callable[[list[str]], Any] | None = None,
-                 store_errors: StoreErrors | None = None) -> None:
+                 store_errors: StoreErrors | None = None, metrics: Metrics | None = None) -> None:
         self.files = files
         self.imports = imports
         self.ledger = ledger
@@ -152,7 +157,7 @@ class IngestService:
         self.max_bytes = max_bytes
         self.lease = lease
         self.stale_after = stale_after
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         self.parse_bank = parse_bank
         self.payments = payments
         # How many days before (negative) or after the due date the earliest dunning step of any policy is:
@@ -161,6 +166,7 @@ class IngestService:
         # Customers with a credit limit go on credit hold when an import takes them over it.
         self.credit_check = credit_check
         self.store_errors: StoreErrors = store_errors or _NullStoreErrors()
+        self.metrics = metrics
 
     # ---- entry points ----------------------------------------------------------------------------
 
@@ -466,36 +472,47 @@ class IngestService:
                 self._row_failed(item, exc, tally)
 
     def _amend(self, stored: Invoice, item: SourceRecord, record: ImportRecord, tally: _Tally, now: datetime) -> None:
-        for _attempt in range(3):
-            if stored.fingerprint == item.document.fingerprint():
-                tally.imported("invoices_unchanged", item.rows)
-                return
-            try:
-                amended, changes = stored.amended_by(item.document)
-                # A new due date, total or status may change what dunning owes: let the sweep decide again.
-                amended = amended.needs_review(first_review_at(amended.due_date, self.earliest_step_offset()))
-            except DomainError as exc:
-                tally.reject(_error(item, exc.field, exc.message))
-                return
-            event = self._event(f"invoice#{stored.invoice_id}", "invoice.amended", now, record.import_id,
-                                {"import_id": record.import_id, "source_key": record.source_key,
-                                 "changes": [{"field": c.field, "before": c.before, "after": c.after}
-                                             for c in changes]})
-            try:
-                self.ledger.save_invoice(amended, [event], now)
-                tally.imported("invoices_amended", item.rows)
-                return
-            except VersionConflict:
-                reloaded = self.ledger.get_invoices([stored.invoice_id]).get(stored.invoice_id)
-                if reloaded is None:
-                    break
-                stored = reloaded
+        try:
+            for _attempt in conflict_retries(f"amending invoice {stored.invoice_id} from {record.import_id}",
+                                             self.metrics, ROW_ATTEMPTS):
+                if stored.fingerprint == item.document.fingerprint():
+                    tally.imported("invoices_unchanged", item.rows)
+                    return
+                try:
+                    amended, changes = stored.amended_by(item.document)
+                    # A new due date, total or status may change what dunning owes: let the sweep decide again.
+                    amended = amended.needs_review(first_review_at(amended.due_date, self.earliest_step_offset()))
+                except DomainError as exc:
+                    tally.reject(_error(item, exc.field, exc.message))
+                    return
+                event = self._event(f"invoice#{stored.invoice_id}", "invoice.amended", now, record.import_id,
+                                    {"import_id": record.import_id, "source_key": record.source_key,
+                                     "changes": [{"field": c.field, "before": c.before, "after": c.after}
+                                                 for c in changes]})
+                try:
+                    self.ledger.save_invoice(amended, [event], now)
+                    tally.imported("invoices_amended", item.rows)
+                    return
+                except VersionConflict:
+                    reloaded = self.ledger.get_invoices([stored.invoice_id]).get(stored.invoice_id)
+                    if reloaded is None:
+                        break
+                    stored = reloaded
+        except ConflictRetriesExhausted:
+            pass  # logged and counted; the row is rejected below so that the rest of the file still lands
         tally.reject(_error(item, None, "invoice kept changing while it was amended; dropped the file again to "
                             "retry"))
 
     def _store_credit_note(self, item: SourceRecord, record: ImportRecord, tally: _Tally, now: datetime) -> None:
+        try:
+            self._insert_credit_note(item, record, tally, now)
+        except ConflictRetriesExhausted:  # logged and counted; the rest of the file still lands
+            tally.reject(_error(item, None, "credit note could not be applied: its invoice kept changing"))
+
+    def _insert_credit_note(self, item: SourceRecord, record: ImportRecord, tally: _Tally, now: datetime) -> None:
         doc = item.document
-        for _attempt in range(3):
+        for _attempt in conflict_retries(f"importing credit note {doc.document_id} from {record.import_id}",
+                                         self.metrics, ROW_ATTEMPTS):
             existing = self.ledger.get_credit_notes([doc.document_id]).get(doc.document_id)
             if existing is not None:
                 if existing.fingerprint == doc.fingerprint():
@@ -526,7 +543,6 @@ class IngestService:
                 return
             except (InsertConflict, VersionConflict):
                 continue  # someone wrote the note or the invoice meanwhile: look again
-        tally.reject(_error(item, None, "credit note could not be applied: its invoice kept changing"))
 
     def _invoice_credited_by(self, note: CreditNote) -> Invoice | None:
         if not note.applies_to:

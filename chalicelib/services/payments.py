@@ -11,11 +11,9 @@ the payment arrives; a failure after a success does not undo it.
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.cash_application import (
@@ -37,21 +35,19 @@ from chalicelib.domain.plans import PaymentPlan, plan_target
 from chalicelib.services.ports import (
     AlreadyRecorded,
     AuditEvent,
+    Backoff,
+    Metrics,
     ProviderEventRecord,
     StoredCustomer,
     Task,
     TaskStore,
     VersionConflict,
+    conflict_retries,
+    utc_now,
 )
 
 MAX_REFERENCES = 40  # keeps one application inside one 100-item transaction
-ATTEMPTS = 8  # writers racing for one invoice: each round one wins, the others re-read
-
-
-def _backoff(attempt: int) -> None:
-    """Full jitter, so writers that lost together do not collide again in lockstep."""
-    if attempt:
-        time.sleep(random.uniform(0, min(0.5, 0.01 * 2 ** attempt)))
+ATTEMPTS = 8  # writers racing for one invoice: each round one wins, the others re-read (after a jittered pause)
 
 
 class PaymentStore(Protocol):
@@ -119,15 +115,18 @@ class UnknownCustomer(DomainError):
 class PaymentService:
     def __init__(self, payments: PaymentStore, notifications: NotificationStore, invoices: InvoiceReader,
                  customers: CustomerCheck, alerts: Alerts, clock: Callable[[], datetime] | None = None,
-                 plans: PlanReader | None = None, tasks: TaskStore | None = None) -> None:
+                 plans: PlanReader | None = None, tasks: TaskStore | None = None, metrics: Metrics | None = None,
+                 backoff: Backoff | None = None) -> None:
         self.payments = payments
         self.notifications = notifications
         self.invoices = invoices
         self.customers = customers
         self.alerts = alerts
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         self.plans = plans
         self.tasks = tasks
+        self.metrics = metrics
+        self.backoff = backoff or Backoff()
 
     # ---- notifications (webhooks, bank statement lines) --------------------------------------------
 
@@ -166,8 +165,7 @@ class PaymentService:
 
     def _receive_payment(self, event: PaymentEvent, note: ProviderEventRecord) -> Receipt:
         payment_id = payment_id_for(event.provider, PaymentKind.PAYMENT, event.payment_ref)
-        for attempt in range(ATTEMPTS):
-            _backoff(attempt)
+        for _attempt in self._retries(f"payment {payment_id}: its invoices kept changing; the provider will retry"):
             now = self.clock()
             matched = self._match(event.amount, event.references, event.customer_hint)
             match = matched.result
@@ -189,7 +187,7 @@ class PaymentService:
             for waiting in self.payments.waiting_for(event.provider, event.payment_ref):
                 self._complete_reversal(waiting)
             return Receipt(note.dedupe_key, "applied", payment_id, match.reason)
-        raise VersionConflict(f"payment {payment_id}: invoices kept changing; the provider will retry")
+        raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
     def _match(self, amount: Money, references: Sequence[str], customer_hint: str | None) -> Matched:
         """The match, with the invoices and the payer read to make it (reused to apply it: one read, not two)."""
@@ -352,8 +350,7 @@ class PaymentService:
     def _reverse(self, reversal: PaymentRecord, original: PaymentRecord, note: ProviderEventRecord | None,
                  *, fresh: bool) -> Receipt:
         dedupe = note.dedupe_key if note else reversal.payment_id
-        for attempt in range(ATTEMPTS):
-            _backoff(attempt)
+        for _attempt in self._retries(f"{reversal.kind.value} {reversal.payment_id}: records kept changing; retry"):
             now = self.clock()
             if reversal.amount.currency != original.amount.currency:
                 raise InvalidDocument(f"{reversal.kind.value} in {reversal.amount.currency} of a payment in "
@@ -396,7 +393,8 @@ class PaymentService:
             except VersionConflict:
                 fresh_original = self.payments.get(original.payment_id)
                 if fresh_original is None:
-                    break
+                    raise VersionConflict(f"{reversal.kind.value} {reversal.payment_id}: the payment it reverses "
+                                          "vanished; retry") from None
                 original = fresh_original
                 if not fresh:
                     latest = self.payments.get(reversal.payment_id)
@@ -416,7 +414,7 @@ class PaymentService:
                         f"{original.provider} or accept it", original.customer_id,
                         reopen[0].invoice_id if reopen else None, detail, now, done.recorded_by))
             return Receipt(dedupe, "reversed", reversal.payment_id, done.reason)
-        raise VersionConflict(f"{reversal.kind.value} {reversal.payment_id}: records kept changing; retry")
+        raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
     # ---- staff ---------------------------------------------------------------------------------------
 
@@ -432,8 +430,7 @@ class PaymentService:
             return _same_request(recorded, idempotency_key, request)
         if customer_id is not None and self.customers.get_stored(customer_id) is None:
             raise UnknownCustomer(f"customer {customer_id} is not known", field="customer_id")
-        for attempt in range(ATTEMPTS):
-            _backoff(attempt)
+        for _attempt in self._retries(f"manual payment {payment_id}: invoices kept changing; try again"):
             now = self.clock()
             matched = self._match(amount, references, customer_id)
             match = matched.result
@@ -452,14 +449,11 @@ class PaymentService:
             stored = self.payments.get(payment_id)
             assert stored is not None
             return _same_request(stored, idempotency_key, request)
-        raise VersionConflict("invoices kept changing; try again")
+        raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
     def allocate(self, payment_id: str, invoice_ref: str, amount: Money | None, actor: str) -> PaymentRecord:
         """Staff apply unapplied cash to an invoice (all of it, or `amount`)."""
-        for attempt in range(ATTEMPTS):
-            _backoff(attempt)
-            now = self.clock()
-            payment = self._payment(payment_id)
+        def change(now: datetime, payment: PaymentRecord) -> tuple[PaymentRecord, Invoice, list[AuditEvent]]:
             if payment.kind is not PaymentKind.PAYMENT:
                 raise InvalidDocument("only a payment's cash can be applied", field="payment_id")
             invoice = self.invoices.get_invoices([invoice_ref]).get(invoice_ref)
@@ -479,25 +473,18 @@ class PaymentService:
                               customer_id=payment.customer_id or invoice.customer_id)
             paid, left = invoice.with_payment(wanted)
             assert left.is_zero
-            events = [AuditEvent(f"invoice#{invoice.invoice_id}", "invoice.payment_applied", actor, now,
-                                 f"{payment_id}:{now.timestamp()}",
-                                 {"payment_id": payment_id, "amount": wanted.to_api(), "by": "hand",
-                                  "balance": paid.balance.to_api()}),
-                      AuditEvent(f"payment#{payment_id}", "payment.allocated", actor, now, invoice.invoice_id,
-                                 {"invoice_id": invoice.invoice_id, "amount": wanted.to_api()})]
-            try:
-                self.payments.commit(changed=[updated], invoices=[paid], events=events, now=now)
-            except VersionConflict:
-                continue
-            return self._payment(payment_id)
-        raise VersionConflict("the payment or invoice kept changing; try again")
+            return updated, paid, [
+                AuditEvent(f"invoice#{invoice.invoice_id}", "invoice.payment_applied", actor, now,
+                           f"{payment_id}:{now.timestamp()}",
+                           {"payment_id": payment_id, "amount": wanted.to_api(), "by": "hand",
+                            "balance": paid.balance.to_api()}),
+                AuditEvent(f"payment#{payment_id}", "payment.allocated", actor, now, invoice.invoice_id,
+                           {"invoice_id": invoice.invoice_id, "amount": wanted.to_api()})]
+        return self._staff_change(payment_id, invoice_ref, change)
 
     def unallocate(self, payment_id: str, invoice_ref: str, actor: str) -> PaymentRecord:
         """Staff take a payment off an invoice: the money goes back to unapplied, the invoice reopens."""
-        for attempt in range(ATTEMPTS):
-            _backoff(attempt)
-            now = self.clock()
-            payment = self._payment(payment_id)
+        def change(now: datetime, payment: PaymentRecord) -> tuple[PaymentRecord, Invoice, list[AuditEvent]]:
             allocated = [a for a in payment.allocations if a.invoice_id == invoice_ref]
             if not allocated:
                 raise PaymentNotFound(f"payment {payment_id} is not applied to invoice {invoice_ref}",
@@ -507,18 +494,28 @@ class PaymentService:
             reopened = invoice.without_payment(amount).needs_review(now)
             updated = replace(payment, allocations=tuple(a for a in payment.allocations if a.invoice_id != invoice_ref),
                               unapplied=payment.unapplied + amount)
-            events = [AuditEvent(f"invoice#{invoice_ref}", "invoice.payment_removed", actor, now,
-                                 f"{payment_id}:{now.timestamp()}",
-                                 {"payment_id": payment_id, "amount": amount.to_api(),
-                                  "balance": reopened.balance.to_api()}),
-                      AuditEvent(f"payment#{payment_id}", "payment.unallocated", actor, now, invoice_ref,
-                                 {"invoice_id": invoice_ref, "amount": amount.to_api()})]
+            return updated, reopened, [
+                AuditEvent(f"invoice#{invoice_ref}", "invoice.payment_removed", actor, now,
+                           f"{payment_id}:{now.timestamp()}",
+                           {"payment_id": payment_id, "amount": amount.to_api(), "balance": reopened.balance.to_api()}),
+                AuditEvent(f"payment#{payment_id}", "payment.unallocated", actor, now, invoice_ref,
+                           {"invoice_id": invoice_ref, "amount": amount.to_api()})]
+        return self._staff_change(payment_id, invoice_ref, change)
+
+    def _staff_change(self, payment_id: str, invoice_ref: str,
+                      change: Callable[[datetime, PaymentRecord], tuple[PaymentRecord, Invoice, list[AuditEvent]]]
+                      ) -> PaymentRecord:
+        """Commit a staff change to one payment and one invoice, decided again on fresh reads after a conflict."""
+        for _attempt in self._retries(f"payment {payment_id} on invoice {invoice_ref}: the payment or invoice kept "
+                                      "changing; try again"):
+            now = self.clock()
+            updated, invoice, events = change(now, self._payment(payment_id))
             try:
-                self.payments.commit(changed=[updated], invoices=[reopened], events=events, now=now)
+                self.payments.commit(changed=[updated], invoices=[invoice], events=events, now=now)
             except VersionConflict:
                 continue
             return self._payment(payment_id)
-        raise VersionConflict("the payment or invoice kept changing; try again")
+        raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
     def apply_oldest_first(self, payment_id: str, actor: str) -> PaymentRecord:
         """Staff decide: put the unapplied cash on the customer's oldest open invoices."""
@@ -530,6 +527,9 @@ class PaymentService:
         for allocation in plan.allocations:
             payment = self.allocate(payment_id, allocation.invoice_id, allocation.amount, actor)
         return payment
+
+    def _retries(self, what: str) -> Iterator[int]:
+        return conflict_retries(what, self.metrics, ATTEMPTS, self.backoff)
 
     def _payment(self, payment_id: str) -> PaymentRecord:
         payment = self.payments.get(payment_id)

@@ -4,9 +4,11 @@ tests may implement them in memory."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import IO, Any, Protocol
 
 from chalicelib.domain.customer import Customer
@@ -71,13 +73,37 @@ class ConflictRetriesExhausted(VersionConflict):
     retried, and the dunning claim's repair path records what was sent)."""
 
 
+def utc_now() -> datetime:
+    """The real clock: what every use case reads when no `clock` is injected."""
+    return datetime.now(UTC)
+
+
 CONFLICT_ATTEMPTS = 5
 
 
-def conflict_retries(what: str, metrics: Metrics | None = None, attempts: int = CONFLICT_ATTEMPTS) -> Iterator[int]:
+@dataclass(frozen=True)
+class Backoff:
+    """Full jitter between attempts, for writers that pile onto one record (payments racing for an invoice): losers
+    that re-read at once would collide again in lockstep. Most conflicts need none: the re-read is the wait."""
+
+    base: float = 0.01
+    cap: float = 0.5
+    jitter: Callable[[float, float], float] = random.uniform
+    sleep: Callable[[float], None] = time.sleep
+
+    def pause(self, attempt: int) -> None:
+        self.sleep(self.jitter(0, min(self.cap, self.base * 2 ** attempt)))
+
+
+def conflict_retries(what: str, metrics: Metrics | None = None, attempts: int = CONFLICT_ATTEMPTS,
+                     backoff: Backoff | None = None) -> Iterator[int]:
     """`for _ in conflict_retries("recording a reminder on INV-1"): ... break` runs the body up to `attempts`
-    times; a loop that never breaks ends in ConflictRetriesExhausted instead of falling through silently."""
-    yield from range(attempts)
+    times, pausing by `backoff` before each attempt after the first; a loop that never breaks ends in
+    ConflictRetriesExhausted instead of falling through silently."""
+    for attempt in range(attempts):
+        if attempt and backoff is not None:
+            backoff.pause(attempt)
+        yield attempt
     logging.getLogger("dunwell").error("gave up after %d version conflicts: %s", attempts, what)
     if metrics is not None:
         metrics.count("ConflictRetriesExhausted", 1, {})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from time import monotonic
 from typing import Any, Protocol
 
@@ -15,7 +15,7 @@ from chalicelib.domain.customer import Contact, Customer
 from chalicelib.domain.dunning.policy import DEFAULT_POLICY, Policy, PolicyError
 from chalicelib.domain.errors import DomainError, InvalidDocument
 from chalicelib.domain.invoice import Invoice
-from chalicelib.services.ports import AuditEvent, StoredCustomer, VersionConflict
+from chalicelib.services.ports import AuditEvent, StoredCustomer, VersionConflict, utc_now
 
 
 class NotFound(DomainError):
@@ -50,7 +50,7 @@ class SettingsAdmin:
                  clock: Callable[[], datetime] | None = None, invoices: InvoiceReviewer | None = None) -> None:
         self.policies = policies
         self.customers = customers
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         self.invoices = invoices
         self._cache: dict[str, tuple[float, Policy]] = {}
         self._all_cache: tuple[float, list[Policy]] | None = None

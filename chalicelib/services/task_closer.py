@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from chalicelib.services.ports import AuditEvent, Task
+from chalicelib.services.ports import AuditEvent, Task, utc_now
 
 log = logging.getLogger(__name__)
 ACTOR = "system:tasks"
@@ -55,7 +55,7 @@ def _is_zero(value: Any) -> bool:
 class TaskCloser:
     def __init__(self, tasks: InvoiceTasks, clock: Callable[[], datetime] | None = None) -> None:
         self.tasks = tasks
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
 
     def on_events(self, events: Sequence[AuditEvent | None]) -> int | None:
         """Complete the unpaid-invoice tasks of every invoice the events settle. Returns the index of the first event

@@ -8,11 +8,11 @@ MAX_INVOICES of them by due date: a bound, so one request never reads an unbound
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.errors import DomainError, InvalidDocument
-from chalicelib.services.ports import AuditEvent
+from chalicelib.services.ports import AuditEvent, utc_now
 
 MAX_INVOICES = 200
 MAX_NOTE = 4000
@@ -45,7 +45,7 @@ class Timeline:
     def __init__(self, log: EventLog, subjects: Subjects, clock: Callable[[], datetime] | None = None) -> None:
         self.log = log
         self.subjects = subjects
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
 
     def invoice(self, invoice_id: str) -> list[dict[str, Any]]:
         origin = self.subjects.invoice_origin(invoice_id)

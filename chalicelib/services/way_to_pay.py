@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from chalicelib.services.ports import Alerts, Metrics
+from chalicelib.services.ports import Alerts, Metrics, utc_now
 
 log = logging.getLogger(__name__)
 ALERT_EVERY = timedelta(hours=1)
@@ -26,7 +26,7 @@ class WayToPay:
         self.alerts = alerts
         self.metrics = metrics
         self.stage = stage
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or utc_now
         self._alerted_at: datetime | None = None
 
     def refusal(self, run: str) -> str | None:

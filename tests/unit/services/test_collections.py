@@ -12,7 +12,8 @@ from chalicelib.domain.invoice import Document, DocumentKind, Invoice, InvoiceSt
 from chalicelib.domain.money import Money
 from chalicelib.services.api_keys import Role
 from chalicelib.services.collections import CollectionsService, NeedsApproval, NotFound
-from chalicelib.services.ports import VersionConflict
+from chalicelib.services.ports import ConflictRetriesExhausted, VersionConflict
+from tests.unit.services.fakes import Metrics
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
@@ -146,6 +147,17 @@ def test_a_conflict_is_retried_on_a_fresh_read():
     [event] = store.events
     assert (event.type, event.data["amount"], event.data["promised_until"]) == ("invoice.promised", "400.00",
                                                                                 "2026-12-10")
+
+
+def test_a_change_that_keeps_conflicting_is_raised_and_counted_not_lost_in_silence():
+    store, metrics = Store(make_invoice()), Metrics()
+    store.conflicts = 5
+    collections = CollectionsService(store, store, write_off_collector_limit=Decimal("500.00"), clock=lambda: NOW,
+                                     metrics=metrics)
+    with pytest.raises(ConflictRetriesExhausted, match="a write-off on invoice INV-1"):
+        collections.write_off("INV-1", Decimal("100.00"), "bankrupt", "key:ann", Role.ADMIN)
+    assert metrics.counts == {"ConflictRetriesExhausted": 1} and store.events == []
+    assert store.invoices["INV-1"].written_off == Money.zero("EUR")
 
 
 def test_disputes_open_once_and_resolve_once():

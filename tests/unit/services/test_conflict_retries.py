@@ -8,7 +8,13 @@ import pytest
 
 from chalicelib.domain.customer import Contact, Customer
 from chalicelib.services.bounces import BounceHandler
-from chalicelib.services.ports import ConflictRetriesExhausted, StoredCustomer, VersionConflict, conflict_retries
+from chalicelib.services.ports import (
+    Backoff,
+    ConflictRetriesExhausted,
+    StoredCustomer,
+    VersionConflict,
+    conflict_retries,
+)
 
 
 class CountingMetrics:
@@ -38,6 +44,29 @@ def test_running_out_raises_logs_and_counts(caplog: pytest.LogCaptureFixture) ->
     assert metrics.counts == {"ConflictRetriesExhausted": 1}
     assert "gave up after 3 version conflicts" in caplog.text
     assert issubclass(ConflictRetriesExhausted, VersionConflict)  # the API answers it as a conflict (409)
+
+
+def test_backoff_pauses_before_each_retry_with_full_jitter_up_to_the_cap() -> None:
+    bounds: list[tuple[float, float]] = []
+    slept: list[float] = []
+
+    def jitter(low: float, high: float) -> float:
+        bounds.append((low, high))
+        return high / 2
+
+    backoff = Backoff(base=0.01, cap=0.05, jitter=jitter, sleep=slept.append)
+    with pytest.raises(ConflictRetriesExhausted):
+        for _attempt in conflict_retries("allocating a payment", attempts=4, backoff=backoff):
+            pass
+    assert bounds == [(0, 0.02), (0, 0.04), (0, 0.05)]  # none before the first attempt; doubling, then capped
+    assert slept == [0.01, 0.02, 0.025]
+
+
+def test_a_first_attempt_that_succeeds_never_pauses() -> None:
+    slept: list[float] = []
+    for _attempt in conflict_retries("saving", backoff=Backoff(jitter=lambda low, high: high, sleep=slept.append)):
+        break
+    assert slept == []
 
 
 class AlwaysConflicting:
