@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import IO, Any, Protocol
 
 from chalicelib.domain.customer import Customer
+from chalicelib.domain.errors import Kind
 from chalicelib.domain.invoice import CreditNote, Invoice
 
 
@@ -63,6 +64,8 @@ class InsertConflict(Exception):
 
 class VersionConflict(Exception):
     """The record changed since it was read; read it again and retry."""
+
+    kind = Kind.CONFLICT
 
 
 class ConflictRetriesExhausted(VersionConflict):
