@@ -7,8 +7,9 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
-from chalicelib.api.http import ApiError, NotFound, actor, amount_field, endpoint, json_body
+from chalicelib.api.http import ApiError, actor, amount_field, endpoint, json_body
 from chalicelib.api.views import customer_view
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.domain.money import Money
 from chalicelib.services.api_keys import Role
@@ -21,7 +22,7 @@ MAX_CURRENCY = 16  # a longer code is no typo of an ISO 4217 one; shorter unknow
 
 def _valid(entity: str, entity_id: str) -> None:
     if not is_valid_id(entity_id):
-        raise NotFound(f"{entity} {entity_id}")
+        raise NotFound(entity, entity_id)
 
 
 @blueprint.route("/invoices/{invoice_id}/timeline", methods=["GET"])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from chalice import Blueprint, Response
 
@@ -15,7 +13,6 @@ from chalicelib import bootstrap
 from chalicelib.api.http import (
     PAGING,
     ApiError,
-    NotFound,
     _principal,
     actor,
     amount_field,
@@ -32,11 +29,10 @@ from chalicelib.api.http import (
 )
 from chalicelib.api.views import invoice_view
 from chalicelib.domain.collections import DISPUTE_REASONS, Dispute, DisputeStatus, Outcome
-from chalicelib.domain.errors import StateConflict
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.domain.plans import MAX_PLAN_INVOICES, PaymentPlan, PlanProgress, PlanStatus, instalment_json
 from chalicelib.services.api_keys import Role
-from chalicelib.services.collections import NeedsApproval
 
 blueprint = Blueprint(__name__)
 DISPUTE_FIELDS = ("reason", "amount", "note")
@@ -45,34 +41,17 @@ PROMISE_FIELDS = ("date", "amount")
 WRITE_OFF_FIELDS = ("amount", "reason")
 PLAN_FIELDS = ("invoice_ids", "instalments", "count", "first_due_date", "grace_days", "note")
 _DISPUTE_ID = re.compile(r"dsp_[0-9a-f]{24}")
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _statuses(view: F) -> F:
-    """409 for a state conflict (a second open dispute, a dispute resolved twice), 403 for a write-off that needs
-    an admin; everything else maps as on every route (`endpoint`)."""
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(*args, **kwargs)
-        except StateConflict as exc:
-            raise ApiError(409, exc.code, exc.message, exc.field) from exc
-        except NeedsApproval as exc:
-            raise ApiError(403, exc.code, exc.message, exc.field) from exc
-
-    return wrapper  # type: ignore[return-value]
-
 
 
 def _invoice_id(value: str) -> str:
     if not is_valid_id(value):
-        raise NotFound(f"invoice {value}")
+        raise NotFound("invoice", value)
     return value
 
 
 def _dispute_id(value: str) -> str:
     if not _DISPUTE_ID.fullmatch(value):
-        raise NotFound(f"dispute {value}")
+        raise NotFound("dispute", value)
     return value
 
 
@@ -117,7 +96,6 @@ def _today() -> date:
 
 @blueprint.route("/invoices/{invoice_id}/disputes", methods=["POST"])
 @endpoint(blueprint, role=Role.COLLECTOR, body=DISPUTE_FIELDS)
-@_statuses
 def open_dispute(invoice_id: str) -> Response:
     body = json_body(blueprint)
     change = bootstrap.collections_service().open_dispute(
@@ -129,7 +107,6 @@ def open_dispute(invoice_id: str) -> Response:
 
 @blueprint.route("/disputes/{dispute_id}/resolve", methods=["POST"])
 @endpoint(blueprint, role=Role.COLLECTOR, body=RESOLUTION_FIELDS)
-@_statuses
 def resolve_dispute(dispute_id: str) -> dict[str, Any]:
     body = json_body(blueprint)
     outcome = Outcome(_choice(body, "outcome", tuple(o.value for o in Outcome)))
@@ -162,7 +139,6 @@ def get_dispute(dispute_id: str) -> dict[str, Any]:
 
 @blueprint.route("/invoices/{invoice_id}/promises", methods=["POST"])
 @endpoint(blueprint, role=Role.COLLECTOR, body=PROMISE_FIELDS)
-@_statuses
 def promise(invoice_id: str) -> Response:
     body = json_body(blueprint)
     raw_date = body.get("date")
@@ -180,7 +156,6 @@ def promise(invoice_id: str) -> Response:
 
 @blueprint.route("/invoices/{invoice_id}/write-off", methods=["POST"])
 @endpoint(blueprint, role=Role.COLLECTOR, body=WRITE_OFF_FIELDS)
-@_statuses
 def write_off(invoice_id: str) -> dict[str, Any]:
     body = json_body(blueprint)
     amount = amount_field(body, "amount", required=True)
@@ -201,7 +176,7 @@ MAX_PLAN_INSTALMENTS_IN = 100  # the domain allows fewer; this only bounds the w
 
 def _plan_id(value: str) -> str:
     if not _PLAN_ID.fullmatch(value):
-        raise NotFound(f"payment plan {value}")
+        raise NotFound("payment plan", value)
     return value
 
 
@@ -257,10 +232,9 @@ def plan_view(plan: PaymentPlan, state: PlanProgress | None = None) -> dict[str,
 
 @blueprint.route("/customers/{customer_id}/payment-plans", methods=["POST"])
 @endpoint(blueprint, role=Role.COLLECTOR, body=PLAN_FIELDS)
-@_statuses
 def create_plan(customer_id: str) -> Response:
     if not is_valid_id(customer_id):
-        raise NotFound(f"customer {customer_id}")
+        raise NotFound("customer", customer_id)
     body = json_body(blueprint)
     ids = body.get("invoice_ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and is_valid_id(i) for i in ids) \
@@ -292,7 +266,7 @@ def create_plan(customer_id: str) -> Response:
 @endpoint(blueprint, role=Role.VIEWER, query=PAGING)
 def customer_plans(customer_id: str) -> dict[str, Any]:
     if not is_valid_id(customer_id):
-        raise NotFound(f"customer {customer_id}")
+        raise NotFound("customer", customer_id)
     params = query_params(blueprint)
     items, last_key = bootstrap.plan_service().for_customer(customer_id, page_limit(params), start_key(params))
     return key_page([plan_view(p) for p in items], last_key)
@@ -319,7 +293,6 @@ def get_plan(plan_id: str) -> dict[str, Any]:
 
 @blueprint.route("/payment-plans/{plan_id}/cancel", methods=["POST"])
 @endpoint(blueprint, role=Role.COLLECTOR, body=("reason",))
-@_statuses
 def cancel_plan(plan_id: str) -> dict[str, Any]:
     body = json_body(blueprint)
     reason = text_field(body, "reason", required=True, limit=500)

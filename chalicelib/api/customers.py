@@ -8,7 +8,6 @@ from chalice import Blueprint
 from chalicelib import bootstrap
 from chalicelib.api.http import (
     PAGING,
-    NotFound,
     actor,
     decode_cursor,
     endpoint,
@@ -18,6 +17,7 @@ from chalicelib.api.http import (
     query_params,
 )
 from chalicelib.api.views import customer_view, money_map
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.services.api_keys import Role
 from chalicelib.services.settings_admin import CUSTOMER_FIELDS
@@ -39,7 +39,7 @@ def get_customer(customer_id: str) -> dict[str, Any]:
     queries = bootstrap.queries()
     customer = queries.customer(customer_id) if is_valid_id(customer_id) else None
     if customer is None:
-        raise NotFound(f"customer {customer_id}")
+        raise NotFound("customer", customer_id)
     today = datetime.now(UTC).date()
     summary = queries.balance_summary(customer_id, today)
     view = customer_view(customer)
@@ -60,7 +60,7 @@ def get_customer(customer_id: str) -> dict[str, Any]:
 def update_customer(customer_id: str) -> dict[str, Any]:
     """Change how a customer is chased: policy_id, dunning_paused, contacts, language, timezone."""
     if not is_valid_id(customer_id):
-        raise NotFound(f"customer {customer_id}")
+        raise NotFound("customer", customer_id)
     who = actor(blueprint)
     customer = bootstrap.settings_admin().update_customer(customer_id, json_body(blueprint), who)
     return customer_view(customer)

@@ -14,7 +14,6 @@ from chalicelib import bootstrap, config
 from chalicelib.api.http import (
     PAGING,
     ApiError,
-    NotFound,
     actor,
     endpoint,
     json_body,
@@ -26,6 +25,7 @@ from chalicelib.api.http import (
     text_field,
 )
 from chalicelib.domain.dunning.policy import MAX_OFFSET_DAYS
+from chalicelib.domain.errors import DomainError, Kind, NotFound, StaleVersion
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.services.api_keys import Role
 from chalicelib.services.ports import AuditEvent
@@ -33,6 +33,17 @@ from chalicelib.services.ports import AuditEvent
 blueprint = Blueprint(__name__)
 TASK_FIELDS = ("title", "customer_id", "invoice_id", "note")
 MAX_TASK_ID = 1024  # task ids are built from other ids; longer is no task (and past DynamoDB's key size)
+
+
+class SimulatedClockDisabled(DomainError):
+    """A run as of another day than today, where the deployment does not allow one (production)."""
+
+    code = "simulated_clock_disabled"
+    kind = Kind.FORBIDDEN
+
+
+class InvalidSettings(DomainError):
+    code = "invalid_settings"
 
 
 
@@ -54,9 +65,9 @@ def run_now() -> dict[str, Any]:
     as_of: date | None = None
     if body.get("as_of") is not None:
         if not config.settings().allow_simulated_clock:
-            raise ApiError(403, "simulated_clock_disabled",
-                           "as_of (a simulated clock) is allowed only where DUNWELL_ALLOW_SIMULATED_CLOCK=true, "
-                           "never in production; omit it to run as of now", "as_of")
+            raise SimulatedClockDisabled(
+                "as_of (a simulated clock) is allowed only where DUNWELL_ALLOW_SIMULATED_CLOCK=true, never in "
+                "production; omit it to run as of now", "as_of")
         as_of = parse_date({"as_of": str(body["as_of"])}, "as_of")
     # The API's Lambda has 29 s: stop with `more_due` when 5 s are left rather than time out mid-customer.
     context = getattr(blueprint.current_request, "lambda_context", None)
@@ -83,21 +94,21 @@ def put_settings() -> dict[str, Any]:
     store: Any = bootstrap.dunning_settings()
     current = store.get()
     if "version" in body and body["version"] != current.version:
-        raise ApiError(409, "conflict", f"settings are at version {current.version}; read them again and retry")
+        raise StaleVersion(f"settings are at version {current.version}; read them again and retry")
     updated = current
     if "kill_switch" in body:
         if not isinstance(body["kill_switch"], bool):
-            raise ApiError(422, "invalid_settings", "kill_switch must be true or false", "kill_switch")
+            raise InvalidSettings("kill_switch must be true or false", "kill_switch")
         updated = replace(updated, kill_switch=body["kill_switch"])
     if "max_catch_up_days" in body:
         days = body["max_catch_up_days"]
         if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_OFFSET_DAYS:
-            raise ApiError(422, "invalid_settings", f"max_catch_up_days must be a whole number from 0 to "
-                           f"{MAX_OFFSET_DAYS}", "max_catch_up_days")
+            raise InvalidSettings(f"max_catch_up_days must be a whole number from 0 to {MAX_OFFSET_DAYS}",
+                                  "max_catch_up_days")
         updated = replace(updated, max_catch_up_days=days)
     if "reference_rates" in body:
         if not isinstance(body["reference_rates"], list):
-            raise ApiError(422, "invalid_settings", "reference_rates must be a list of rows", "reference_rates")
+            raise InvalidSettings("reference_rates must be a list of rows", "reference_rates")
         for index, row in enumerate(body["reference_rates"]):
             _check_rate_row(row, f"reference_rates[{index}]")
         updated = replace(updated, rate_table=RateTable.from_rows(body["reference_rates"]))
@@ -112,17 +123,17 @@ def put_settings() -> dict[str, Any]:
 def _check_rate_row(row: Any, path: str) -> None:
     """The shape of one reference-rate row; RateTable then checks the values (scheme, half-year, duplicates)."""
     if not isinstance(row, dict):
-        raise ApiError(422, "invalid_settings", f"{path} must be an object {{scheme, valid_from, rate, source}}", path)
+        raise InvalidSettings(f"{path} must be an object {{scheme, valid_from, rate, source}}", path)
     kinds = {"scheme": (str,), "valid_from": (str,), "rate": (str, int), "source": (str,)}
     for name, allowed in kinds.items():
         value = row.get(name)
         if (value is None and name == "source") or (isinstance(value, allowed) and not isinstance(value, bool)):
             continue
         what = "a string" if allowed == (str,) else "a decimal string"
-        raise ApiError(422, "invalid_settings", f"{path}.{name} must be {what}", f"{path}.{name}")
+        raise InvalidSettings(f"{path}.{name} must be {what}", f"{path}.{name}")
     unknown = sorted(set(row) - set(kinds))
     if unknown:
-        raise ApiError(422, "invalid_settings", f"{path} has unknown fields {unknown}", f"{path}.{unknown[0]}")
+        raise InvalidSettings(f"{path} has unknown fields {unknown}", f"{path}.{unknown[0]}")
 
 
 def _task_view(task: Any) -> dict[str, Any]:
@@ -164,10 +175,10 @@ def create_task() -> Response:
     if invoice_id is not None:
         invoice = bootstrap.ledger().get_invoices([invoice_id]).get(invoice_id)
         if invoice is None:
-            raise NotFound(f"invoice {invoice_id}")
+            raise NotFound("invoice", invoice_id)
         customer_id = customer_id or invoice.customer_id
     elif customer_id is not None and bootstrap.customers().get_customer(customer_id) is None:
-        raise NotFound(f"customer {customer_id}")
+        raise NotFound("customer", customer_id)
     task = Task(f"tsk_{uuid.uuid4().hex[:24]}", "manual", title, customer_id, invoice_id,
                 {"note": note} if note else {}, datetime.now(UTC), actor(blueprint))
     return Response(body=_task_view(bootstrap.tasks().create(task)), status_code=201)
@@ -180,7 +191,7 @@ def complete_task(task_id: str) -> dict[str, Any]:
     if len(task_id) <= MAX_TASK_ID:
         task = bootstrap.tasks().complete(task_id, actor(blueprint), datetime.now(UTC))
     if task is None:
-        raise NotFound(f"task {task_id}")
+        raise NotFound("task", task_id)
     return _task_view(task)
 
 
@@ -208,7 +219,7 @@ def release_for_dunning(invoice_id: str) -> dict[str, Any]:
     from chalicelib.api.views import invoice_view
 
     if not is_valid_id(invoice_id):
-        raise NotFound(f"invoice {invoice_id}")
+        raise NotFound("invoice", invoice_id)
     invoice = bootstrap.dunning_service().release_for_review(invoice_id, actor(blueprint))
     return invoice_view(invoice, datetime.now(UTC).date())
 
@@ -217,6 +228,6 @@ def release_for_dunning(invoice_id: str) -> dict[str, Any]:
 @endpoint(blueprint, role=Role.COLLECTOR)
 def agency_export(invoice_id: str) -> dict[str, Any]:
     if not is_valid_id(invoice_id):
-        raise NotFound(f"invoice {invoice_id}")
+        raise NotFound("invoice", invoice_id)
     export: dict[str, Any] = bootstrap.dunning_service().agency_export(invoice_id)
     return export

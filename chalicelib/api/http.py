@@ -1,5 +1,5 @@
-"""HTTP concerns shared by every route: authentication and roles, one map from errors to status
-codes, JSON bodies, query parameters and opaque, signed cursors."""
+"""HTTP concerns shared by every route: authentication and roles, errors in one shape (their statuses from
+chalicelib/api/errors.py), JSON bodies, query parameters and opaque, signed cursors."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 
 from chalicelib import bootstrap
-from chalicelib.domain.errors import DomainError, InvalidMoney
+from chalicelib.api.errors import error_answer
+from chalicelib.domain.errors import InvalidMoney, NotFound
 from chalicelib.domain.money import parse_plain_amount
 from chalicelib.formats.json_limits import nesting_depth
 from chalicelib.observability import logger
 from chalicelib.services.api_keys import Principal, Role
-from chalicelib.services.ports import VersionConflict
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -45,14 +45,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class ApiError(Exception):
+    """A request the HTTP layer refuses before the domain sees it (its shape, its key, its size): the status is the
+    HTTP layer's own. What the domain refuses is a DomainError, answered by its kind (chalicelib/api/errors.py)."""
+
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
-
-
-class NotFound(ApiError):
-    def __init__(self, what: str) -> None:
-        super().__init__(404, "not_found", f"{what} not found")
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
@@ -143,11 +141,10 @@ def endpoint(blueprint: Blueprint, role: Role | None, *, query: Collection[str] 
                 return view(*args, **kwargs)
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.field)
-            except DomainError as exc:
-                return error_response(404 if exc.code == "not_found" else 422, exc.code, exc.message, exc.field)
-            except VersionConflict as exc:
-                return error_response(409, "conflict", f"{exc}; read it again and retry")
             except Exception as exc:
+                known = error_answer(exc)
+                if known is not None:
+                    return error_response(known.status, known.code, known.message, known.field)
                 if query_params(blueprint).get("cursor") and refused_start_key(exc):
                     # A cursor we signed whose key no longer fits the index (e.g. one issued before a deployment
                     # changed it): the client's cursor is stale, not our fault.
@@ -177,8 +174,8 @@ def _check_path(path_params: dict[str, Any]) -> None:
     """A path id longer than any the API issues names nothing (and would be refused by DynamoDB as a key)."""
     for name, value in path_params.items():
         if isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > MAX_PATH_ID_BYTES:
-            raise ApiError(404, "not_found", f"{name} is longer than any id ({MAX_PATH_ID_BYTES} bytes at most)",
-                           name)
+            raise NotFound(name, value, field=name,
+                           message=f"{name} is longer than any id ({MAX_PATH_ID_BYTES} bytes at most)")
 
 
 def _check_request(blueprint: Blueprint, accepts: RouteInput) -> None:

@@ -6,8 +6,9 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import bootstrap
-from chalicelib.api.http import PAGING, NotFound, decode_cursor, endpoint, page, page_limit, query_params
+from chalicelib.api.http import PAGING, decode_cursor, endpoint, page, page_limit, query_params
 from chalicelib.api.views import import_view
+from chalicelib.domain.errors import NotFound
 from chalicelib.services.api_keys import Role
 
 blueprint = Blueprint(__name__)
@@ -26,5 +27,5 @@ def list_imports() -> dict[str, Any]:
 def get_import(import_id: str) -> dict[str, Any]:
     record = bootstrap.queries().import_record(import_id) if re.fullmatch(r"imp_[0-9a-f]{24}", import_id) else None
     if record is None:
-        raise NotFound(f"import {import_id}")
+        raise NotFound("import", import_id)
     return import_view(record, detail=True)

@@ -9,7 +9,6 @@ from chalicelib import bootstrap
 from chalicelib.api.http import (
     PAGING,
     ApiError,
-    NotFound,
     decode_cursor,
     endpoint,
     page,
@@ -20,6 +19,7 @@ from chalicelib.api.http import (
     query_values,
 )
 from chalicelib.api.views import invoice_view
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.domain.invoice import OUTSTANDING_STATUSES, InvoiceStatus
 from chalicelib.services.api_keys import Role
@@ -70,5 +70,5 @@ def list_invoices() -> dict[str, Any]:
 def get_invoice(invoice_id: str) -> dict[str, Any]:
     invoice = bootstrap.queries().invoice(invoice_id) if is_valid_id(invoice_id) else None
     if invoice is None:
-        raise NotFound(f"invoice {invoice_id}")
+        raise NotFound("invoice", invoice_id)
     return invoice_view(invoice, datetime.now(UTC).date())

@@ -10,7 +10,6 @@ from chalicelib import bootstrap
 from chalicelib.api.http import (
     PAGING,
     ApiError,
-    NotFound,
     actor,
     endpoint,
     json_body,
@@ -19,6 +18,7 @@ from chalicelib.api.http import (
     query_params,
     start_key,
 )
+from chalicelib.domain.errors import NotFound
 from chalicelib.services.api_keys import MAX_NAME, KeyRecord, Role
 
 blueprint = Blueprint(__name__)
@@ -68,5 +68,5 @@ def list_keys() -> dict[str, Any]:
 def revoke_key(key_id: str) -> dict[str, Any]:
     record: KeyRecord | None = bootstrap.api_keys().revoke(key_id, actor(blueprint))
     if record is None:
-        raise NotFound(f"api key {key_id}")
+        raise NotFound("api key", key_id)
     return key_view(record)

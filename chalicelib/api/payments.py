@@ -12,7 +12,6 @@ from chalicelib.api.http import (
     EARLIEST_DATE,
     PAGING,
     ApiError,
-    NotFound,
     amount_field,
     decode_cursor,
     endpoint,
@@ -26,6 +25,7 @@ from chalicelib.api.http import (
     request_fingerprint,
 )
 from chalicelib.api.views import payment_view
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import invoice_id, is_valid_id, reference_key
 from chalicelib.domain.money import Money
 from chalicelib.services.api_keys import Role
@@ -43,7 +43,7 @@ METHODS = ("wire", "cheque", "cash", "card", "direct_debit", "other")
 
 def _payment_id(value: str) -> str:
     if not _PAYMENT_ID.fullmatch(value):
-        raise NotFound(f"payment {value}")
+        raise NotFound("payment", value)
     return value
 
 
@@ -65,7 +65,7 @@ def list_payments() -> dict[str, Any]:
 def get_payment(payment_id: str) -> dict[str, Any]:
     payment = bootstrap.payment_store().get(_payment_id(payment_id))
     if payment is None:
-        raise NotFound(f"payment {payment_id}")
+        raise NotFound("payment", payment_id)
     return payment_view(payment)
 
 
@@ -118,7 +118,7 @@ def allocate(payment_id: str) -> dict[str, Any]:
                        "invoice_id")
     payment = bootstrap.payment_store().get(_payment_id(payment_id))
     if payment is None:
-        raise NotFound(f"payment {payment_id}")
+        raise NotFound("payment", payment_id)
     amount = _amount(body, payment.amount.currency) if body.get("amount") is not None else None
     return payment_view(service.allocate(payment_id, target, amount, f"key:{_actor()}"))
 
@@ -127,7 +127,7 @@ def allocate(payment_id: str) -> dict[str, Any]:
 @endpoint(blueprint, role=Role.COLLECTOR)
 def unallocate(payment_id: str, invoice_ref: str) -> dict[str, Any]:
     if not is_valid_id(invoice_ref):
-        raise NotFound(f"invoice {invoice_ref}")
+        raise NotFound("invoice", invoice_ref)
     return payment_view(bootstrap.payment_service().unallocate(_payment_id(payment_id), invoice_ref,
                                                                f"key:{_actor()}"))
 

@@ -6,8 +6,9 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import bootstrap
-from chalicelib.api.http import NotFound, actor, endpoint, json_body
+from chalicelib.api.http import actor, endpoint, json_body
 from chalicelib.domain.dunning.policy import POLICY_FIELDS
+from chalicelib.domain.errors import NotFound
 from chalicelib.services.api_keys import Role
 
 blueprint = Blueprint(__name__)
@@ -24,7 +25,7 @@ def list_policies() -> dict[str, Any]:
 @endpoint(blueprint, role=Role.VIEWER)
 def get_policy(policy_id: str) -> dict[str, Any]:
     if not POLICY_ID.fullmatch(policy_id):  # what a saved policy's id must be: no other id can exist
-        raise NotFound(f"policy {policy_id}")
+        raise NotFound("policy", policy_id)
     policy: Any = bootstrap.settings_admin().policy(policy_id)
     return dict(policy.to_dict())
 

@@ -12,7 +12,9 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
+from chalicelib.api.errors import error_answer
 from chalicelib.api.http import error_response
+from chalicelib.domain.errors import Kind
 from chalicelib.observability import logger
 
 blueprint = Blueprint(__name__)
@@ -73,11 +75,15 @@ def _handle(provider: str, bad_signature_status: int, work: Callable[[bytes, dic
         return error_response(413, "body_too_large", f"the body is at most {MAX_WEBHOOK_BYTES} bytes")
     try:
         return work(raw, {k.lower(): v for k, v in (request.headers or {}).items()})
-    except SignatureError as exc:
-        logger.warning("webhook signature rejected", extra={"provider": provider, "reason": str(exc)})
-        return error_response(bad_signature_status, "invalid_signature", str(exc))
-    except MalformedWebhook as exc:
-        return error_response(400, "malformed_webhook", str(exc))
+    except (SignatureError, MalformedWebhook) as exc:
+        # Only what the sender got wrong is answered by its kind (4xx: not retried); anything else, a version
+        # conflict included, is 500 below so the processor retries until the event is recorded.
+        if isinstance(exc, SignatureError):
+            logger.warning("webhook signature rejected", extra={"provider": provider, "reason": str(exc)})
+        # Each processor expects its own status for a bad signature.
+        known = error_answer(exc, {Kind.UNAUTHENTICATED: bad_signature_status})
+        assert known is not None  # both classes declare a kind
+        return error_response(known.status, known.code, known.message, known.field)
     except Exception:
         logger.exception("webhook not recorded", extra={"provider": provider})
         return error_response(500, "internal", "the event was not recorded; please retry")

@@ -23,21 +23,18 @@ from chalicelib.domain.collections import (
     open_dispute,
     resolve_dispute,
 )
-from chalicelib.domain.errors import DomainError
+from chalicelib.domain.errors import DomainError, Kind, NotFound
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
 from chalicelib.services.api_keys import Role
 from chalicelib.services.ports import AuditEvent, Metrics, VersionConflict, conflict_retries, utc_now
 
 
-class NotFound(DomainError):
-    code = "not_found"
-
-
 class NeedsApproval(DomainError):
-    """The actor's role may not do this alone (a write-off above the collector limit). The API answers 403."""
+    """The actor's role may not do this alone (a write-off above the collector limit)."""
 
     code = "needs_approval"
+    kind = Kind.FORBIDDEN
 
 
 # ---- ports -----------------------------------------------------------------------------------------
@@ -122,7 +119,7 @@ class CollectionsService:
     def get_dispute(self, dispute_id: str) -> Dispute:
         dispute = self.disputes.get(dispute_id)
         if dispute is None:
-            raise NotFound(f"dispute {dispute_id} not found", field="dispute_id")
+            raise NotFound("dispute", dispute_id, field="dispute_id")
         return dispute
 
     def list_disputes(self, status: DisputeStatus, limit: int, cursor: dict[str, Any] | None
@@ -187,5 +184,5 @@ class CollectionsService:
     def _invoice(self, invoice_id: str) -> Invoice:
         invoice = self.invoices.get_invoices([invoice_id]).get(invoice_id)
         if invoice is None:
-            raise NotFound(f"invoice {invoice_id} not found", field="invoice_id")
+            raise NotFound("invoice", invoice_id, field="invoice_id")
         return invoice

@@ -15,13 +15,9 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.domain.customer import Customer
-from chalicelib.domain.errors import DomainError, InvalidDocument
+from chalicelib.domain.errors import InvalidDocument, NotFound
 from chalicelib.domain.money import Money
 from chalicelib.services.ports import AuditEvent, Metrics, StoredCustomer, VersionConflict, conflict_retries, utc_now
-
-
-class NotFound(DomainError):
-    code = "not_found"
 
 
 class CustomerStore(Protocol):
@@ -104,7 +100,7 @@ class CreditControl:
         for _attempt in conflict_retries(f"changing customer {customer_id} ({event_type})", self.metrics):
             stored = self.customers.get_customers([customer_id]).get(customer_id)
             if stored is None:
-                raise NotFound(f"customer {customer_id} not found", field="customer_id")
+                raise NotFound("customer", customer_id, field="customer_id")
             updated = change(stored.customer)
             if updated == stored.customer:
                 return updated  # already so: nothing to write, nothing to announce

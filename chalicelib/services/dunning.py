@@ -41,7 +41,7 @@ from chalicelib.domain.dunning.calendar import InvalidTimezone, load_timezone, n
 from chalicelib.domain.dunning.charges import DEFAULT_RATE_TABLE, Charge, RateTable
 from chalicelib.domain.dunning.decision import CHANNELS, Decision, decide, history_of, state_of
 from chalicelib.domain.dunning.policy import TONES, Policy, Step
-from chalicelib.domain.errors import DomainError
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.invoice import Invoice, LedgerCharge
 from chalicelib.domain.masking import mask
 from chalicelib.domain.money import Money
@@ -321,7 +321,7 @@ class DunningService:
         provider message id, every charge and the whole history."""
         invoice = self.invoices.get_invoices([invoice_id]).get(invoice_id)
         if invoice is None:
-            raise NotFound(f"invoice {invoice_id} not found", field="invoice_id")
+            raise NotFound("invoice", invoice_id, field="invoice_id")
         stored = self.customers.get_customers([invoice.customer_id]).get(invoice.customer_id)
         events = self.history.events(f"invoice#{invoice_id}")
         return {
@@ -512,7 +512,7 @@ class DunningService:
         for _attempt in conflict_retries(f"releasing invoice {invoice_id}", self.metrics):
             found = self.invoices.get_invoices([invoice_id]).get(invoice_id)
             if found is None:
-                raise NotFound(f"invoice {invoice_id} not found", field="invoice_id")
+                raise NotFound("invoice", invoice_id, field="invoice_id")
             invoice = found
             if invoice.review_released:
                 break  # released before: nothing to write, nothing to announce
@@ -653,10 +653,6 @@ class DunningService:
         invoice = self.invoices.get_invoices([invoice_id]).get(invoice_id)
         if invoice is not None and invoice.next_action_at != when:
             self._reschedule(invoice, when, now)
-
-
-class NotFound(DomainError):
-    code = "not_found"
 
 
 # ---- helpers ---------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from chalicelib.domain.cash_application import (
     net_allocations,
     refund_allocations,
 )
-from chalicelib.domain.errors import DomainError, IdempotencyKeyReused, InvalidDocument
+from chalicelib.domain.errors import DomainError, IdempotencyKeyReused, InvalidDocument, NotFound
 from chalicelib.domain.ids import invoice_id, reference_key
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
@@ -94,10 +94,6 @@ class Receipt:
     outcome: str  # applied | waiting | reversed | ignored | duplicate
     payment_id: str | None = None
     detail: str | None = None
-
-
-class PaymentNotFound(DomainError):
-    code = "not_found"
 
 
 def _same_request(recorded: PaymentRecord, key: str, request: str | None) -> PaymentRecord:
@@ -458,7 +454,7 @@ class PaymentService:
                 raise InvalidDocument("only a payment's cash can be applied", field="payment_id")
             invoice = self.invoices.get_invoices([invoice_ref]).get(invoice_ref)
             if invoice is None:
-                raise PaymentNotFound(f"invoice {invoice_ref} not found", field="invoice_id")
+                raise NotFound("invoice", invoice_ref, field="invoice_id")
             if invoice.currency != payment.amount.currency:
                 raise InvalidDocument(f"a {payment.amount.currency} payment cannot pay a {invoice.currency} invoice",
                                       field="invoice_id")
@@ -487,8 +483,8 @@ class PaymentService:
         def change(now: datetime, payment: PaymentRecord) -> tuple[PaymentRecord, Invoice, list[AuditEvent]]:
             allocated = [a for a in payment.allocations if a.invoice_id == invoice_ref]
             if not allocated:
-                raise PaymentNotFound(f"payment {payment_id} is not applied to invoice {invoice_ref}",
-                                      field="invoice_id")
+                raise NotFound("allocation", invoice_ref, field="invoice_id",
+                               message=f"payment {payment_id} is not applied to invoice {invoice_ref}")
             amount = sum((a.amount for a in allocated), Money.zero(payment.amount.currency))
             invoice = self.invoices.get_invoices([invoice_ref])[invoice_ref]
             reopened = invoice.without_payment(amount).needs_review(now)
@@ -534,7 +530,7 @@ class PaymentService:
     def _payment(self, payment_id: str) -> PaymentRecord:
         payment = self.payments.get(payment_id)
         if payment is None:
-            raise PaymentNotFound(f"payment {payment_id} not found", field="payment_id")
+            raise NotFound("payment", payment_id, field="payment_id")
         return payment
 
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from chalicelib.domain.customer import Customer
 from chalicelib.domain.dunning.calendar import is_sendable_now, next_send_time
 from chalicelib.domain.dunning.policy import Policy
-from chalicelib.domain.errors import DomainError, NotAllowed
+from chalicelib.domain.errors import NotAllowed, NotFound
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.masking import mask
 from chalicelib.domain.money import Money
@@ -71,10 +71,6 @@ from chalicelib.services.way_to_pay import never_refused
 
 SYSTEM = "system:plans"
 ATTEMPTS = 5
-
-
-class NotFound(DomainError):
-    code = "not_found"
 
 
 # ---- ports -----------------------------------------------------------------------------------------
@@ -181,7 +177,7 @@ class PlanService:
             found = self.invoices.get_invoices(invoice_ids)
             missing = [i for i in invoice_ids if i not in found]
             if missing:
-                raise NotFound(f"invoice {missing[0]} not found", field="invoice_ids")
+                raise NotFound("invoice", missing[0], field="invoice_ids")
             chosen = [found[i] for i in invoice_ids]
             currency = chosen[0].currency
             if instalments is not None:
@@ -454,11 +450,11 @@ class PlanService:
     def _plan(self, plan_id: str) -> PaymentPlan:
         plan = self.plans.get(plan_id)
         if plan is None:
-            raise NotFound(f"payment plan {plan_id} not found", field="plan_id")
+            raise NotFound("payment plan", plan_id, field="plan_id")
         return plan
 
     def _customer(self, customer_id: str) -> Customer:
         stored = self.customers.get_customers([customer_id]).get(customer_id)
         if stored is None:
-            raise NotFound(f"customer {customer_id} not found", field="customer_id")
+            raise NotFound("customer", customer_id, field="customer_id")
         return stored.customer

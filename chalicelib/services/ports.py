@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from typing import IO, Any, Protocol
 
 from chalicelib.domain.customer import Customer
+from chalicelib.domain.errors import Kind
 from chalicelib.domain.invoice import CreditNote, Invoice
 
 
@@ -65,6 +66,8 @@ class InsertConflict(Exception):
 
 class VersionConflict(Exception):
     """The record changed since it was read; read it again and retry."""
+
+    kind = Kind.CONFLICT
 
 
 class ConflictRetriesExhausted(VersionConflict):

@@ -13,13 +13,9 @@ from typing import Any, Protocol
 
 from chalicelib.domain.customer import Contact, Customer
 from chalicelib.domain.dunning.policy import DEFAULT_POLICY, Policy, PolicyError
-from chalicelib.domain.errors import DomainError, InvalidDocument
+from chalicelib.domain.errors import InvalidDocument, NotFound
 from chalicelib.domain.invoice import Invoice
 from chalicelib.services.ports import AuditEvent, StoredCustomer, VersionConflict, utc_now
-
-
-class NotFound(DomainError):
-    code = "not_found"
 
 
 class PolicyStore(Protocol):
@@ -80,7 +76,7 @@ class SettingsAdmin:
             return stored[0]
         if policy_id == DEFAULT_POLICY.policy_id:
             return DEFAULT_POLICY  # the shipped ladder, until an admin saves their own "default"
-        raise NotFound(f"policy {policy_id} not found", field="policy_id")
+        raise NotFound("policy", policy_id, field="policy_id")
 
     def all_policies(self) -> list[Policy]:
         saved = {p.policy_id: p for p in self.policies.all()}
@@ -109,7 +105,7 @@ class SettingsAdmin:
             raise InvalidDocument("nothing to change", field=None)
         stored = self.customers.get_stored(customer_id)
         if stored is None:
-            raise NotFound(f"customer {customer_id} not found", field="customer_id")
+            raise NotFound("customer", customer_id, field="customer_id")
         fields: dict[str, Any] = {}
         if "policy_id" in changes:
             policy_id = changes["policy_id"]

@@ -11,15 +11,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.domain.errors import DomainError, InvalidDocument
+from chalicelib.domain.errors import InvalidDocument, NotFound
 from chalicelib.services.ports import AuditEvent, utc_now
 
 MAX_INVOICES = 200
 MAX_NOTE = 4000
-
-
-class NotFound(DomainError):
-    code = "not_found"
 
 
 class EventLog(Protocol):
@@ -50,13 +46,13 @@ class Timeline:
     def invoice(self, invoice_id: str) -> list[dict[str, Any]]:
         origin = self.subjects.invoice_origin(invoice_id)
         if origin is None:
-            raise NotFound(f"invoice {invoice_id} not found", field="invoice_id")
+            raise NotFound("invoice", invoice_id, field="invoice_id")
         imported = _imported(invoice_id, *origin)
         return [entry(e) for e in _ordered([imported, *self.log.events(f"invoice#{invoice_id}")])]
 
     def customer(self, customer_id: str) -> list[dict[str, Any]]:
         if not self.subjects.customer_exists(customer_id):
-            raise NotFound(f"customer {customer_id} not found", field="customer_id")
+            raise NotFound("customer", customer_id, field="customer_id")
         events = list(self.log.events(f"customer#{customer_id}"))
         for invoice_id, created_at, import_id in self.subjects.customer_invoices(customer_id, MAX_INVOICES):
             events.append(_imported(invoice_id, created_at, import_id))
@@ -71,7 +67,7 @@ class Timeline:
         exists = (self.subjects.invoice_origin(entity_id) is not None if entity_type == "invoice"
                   else self.subjects.customer_exists(entity_id))
         if not exists:
-            raise NotFound(f"{entity_type} {entity_id} not found", field=f"{entity_type}_id")
+            raise NotFound(entity_type, entity_id, field=f"{entity_type}_id")
         now = self.clock()
         event = AuditEvent(f"{entity_type}#{entity_id}", "note.added", actor, now, f"{now.timestamp()}",
                            {"text": text.strip()})

@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.currencies import minor_units
-from chalicelib.domain.errors import DomainError
+from chalicelib.domain.errors import DomainError, Kind
 from chalicelib.domain.money import Money, normalise_currency
 from chalicelib.domain.payments import PaymentEvent
 from chalicelib.formats.json_limits import nesting_depth
@@ -45,6 +45,9 @@ MAX_SIGNATURE_HEADER = 4096  # a header carries a timestamp and a signature or t
 class SignatureError(Exception):
     """The request's signature does not verify. `reason` is safe to log and to return."""
 
+    code = "invalid_signature"
+    kind = Kind.UNAUTHENTICATED
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -52,6 +55,9 @@ class SignatureError(Exception):
 
 class MalformedWebhook(Exception):
     """The body is not JSON, or lacks a field every event of its kind must carry."""
+
+    code = "malformed_webhook"
+    kind = Kind.MALFORMED
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.domain.collections import Outcome
-from chalicelib.domain.errors import DisputeOpen, DisputeResolved, IdempotencyKeyReused
+from chalicelib.domain.errors import DisputeOpen, DisputeResolved, IdempotencyKeyReused, NotFound
 from chalicelib.domain.invoice import Document, DocumentKind, Invoice, InvoiceStatus
 from chalicelib.domain.money import Money
 from chalicelib.services.api_keys import Role
-from chalicelib.services.collections import CollectionsService, NeedsApproval, NotFound
+from chalicelib.services.collections import CollectionsService, NeedsApproval
 from chalicelib.services.ports import ConflictRetriesExhausted, VersionConflict
 from tests.unit.services.fakes import Metrics
 
