@@ -39,13 +39,18 @@ from chalicelib.services.dunning import (
     MAX_CATCH_UP_DAYS,
     Claim,
     DunningSettings,
-    InvoicesChanged,
     OutgoingEmail,
-    SendFailed,
     Task,
     WorkItem,
 )
-from chalicelib.services.ports import AuditEvent, VersionConflict
+from chalicelib.services.ports import (
+    AlreadyClaimed,
+    AuditEvent,
+    Claimed,
+    InvoicesChanged,
+    SendFailed,
+    VersionConflict,
+)
 
 SETTINGS_ID = "#dunning-settings"  # not a valid policy id, so it never collides with a policy
 CLAIM_RETENTION = timedelta(days=400)
@@ -75,7 +80,7 @@ MAX_CHECKED_LINES = 99  # TransactWriteItems takes 100 items: the claim and 99 i
 
 
 class DynamoClaims:
-    def claim(self, claim: Claim, now: datetime) -> Claim | None:
+    def claim(self, claim: Claim, now: datetime) -> Claimed | AlreadyClaimed:
         """One transaction: the claim (unless one exists) and, for each invoice in it, a check that it is still
         chaseable right now (not paid, disputed, written off, void, promised or in a plan). The sweep read the
         invoices earlier; a payment that landed since then makes the claim fail instead of a reminder go out."""
@@ -100,7 +105,7 @@ class DynamoClaims:
                     transaction.condition_check(PaymentPlanModel, plan_id,
                                                 condition=PaymentPlanModel.status == PlanStatus.ACTIVE.value)
                 transaction.save(model, condition=DunningMessageModel.message_key.does_not_exist())
-            return None
+            return Claimed(claim)
         except TransactWriteError as exc:
             reasons = exc.cancellation_reasons or []
             failed = [reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons]
@@ -109,7 +114,7 @@ class DynamoClaims:
             changed = [key for key, bad in zip(checked + plans, failed, strict=False) if bad]
             if changed:
                 raise InvoicesChanged(changed) from exc
-        return _claim_from_model(DunningMessageModel.get(claim.message_key, consistent_read=True))
+        return AlreadyClaimed(_claim_from_model(DunningMessageModel.get(claim.message_key, consistent_read=True)))
 
     def take_over(self, claim: Claim, run_id: str, now: datetime) -> bool:
         """Only one run may act on a stuck claim: the one whose conditional update lands."""

@@ -5,23 +5,12 @@ Cost: the invoices read are those in the sparse `due_for_action` index up to now
 never the ledger. Every invoice decided leaves with a new `next_action_at` (or none), so it is read again
 only when it next needs attention.
 
-Exactly once per (invoice, step, channel). Before a message goes out, a claim keyed
-(customer, customer's local date, channel) is written with a condition that it does not exist; it lists
-every invoice line in the message, the step, the charges and what to record. Then:
-
-1. claim written (status `sending`)  ->  2. handed to SES / SNS  ->  3. claim `sent` + provider message id
-   ->  4. each invoice records the send, its charges and its next action (versioned, retried on conflict)
-   ->  5. claim `recorded`.
-
-What a later run finds after a crash:
-- died before 2, or SES/SNS refused the message: the claim is released (or its lease expires) and the send
-  is retried by a later run. A refused send never counts as sent.
-- died between 3 and 5: the claim says `sent`; the run repairs: it records the claim's lines on the invoices
-  (idempotent: sends are a set, charges have keys) and sends nothing.
-- died between 2 and 3 (the only window where the outcome is unknown): the claim is still `sending` after
-  its lease. Dunwell does NOT send again: a second final notice with a second fee is worse than a missed
-  one. It records the lines as sent with `confirmed: false`, marks the claim `unconfirmed`, opens a task
-  and alerts finance so a human checks the SES logs. At-most-once, and never silent.
+Exactly once per (invoice, step, channel), by services/send_once.py (claim, send, mark sent, record, and the
+crash windows). The claim is keyed (customer, customer's local date, channel); it lists every invoice line in
+the message, the step, the charges and what to record, and its transaction checks that each invoice is still
+chaseable. Recording a send writes each invoice's send, charges and next action (versioned, retried on
+conflict); a repair records the claim's lines again (idempotent: sends are a set, charges have keys), and an
+unconfirmed send is recorded with `confirmed: false`.
 The claim key also makes "never twice a day" structural: one email and one SMS per customer per local day.
 """
 
@@ -50,21 +39,19 @@ from chalicelib.services.ports import (
     AuditEvent,
     Claim,
     Claims,
-    InvoicesChanged,
     Metrics,
     OutgoingEmail,
     Sender,
-    SendFailed,
     StoredCustomer,
     Task,
     TaskStore,
     VersionConflict,
     conflict_retries,
 )
+from chalicelib.services.send_once import CLAIM_LEASE, Attempt, Delivered, Outcome, SendOnce
 from chalicelib.services.way_to_pay import never_refused
 
 SYSTEM = "system:dunning"
-CLAIM_LEASE = timedelta(minutes=10)
 RETRY_AFTER_FAILURE = timedelta(hours=1)
 CHARGE_CODES = {"fee": "late_fee", "interest": "interest", "compensation": "compensation"}
 TONE_RANK = {tone: rank for rank, tone in enumerate(TONES)}
@@ -197,6 +184,7 @@ class DunningService:
         self.policy_for = policy_for
         self.settings = settings
         self.claims = claims
+        self.send_once = SendOnce(claims)
         self.sender = sender
         self.renderer = renderer
         self.tasks = tasks
@@ -387,21 +375,48 @@ class DunningService:
             "actions": list(p.decision.actions),
         } for p in planned]
         claim = Claim(key, customer.customer_id, channel, today, summary.run_id, lines, lease_until=now + CLAIM_LEASE)
-        try:
-            existing = self.claims.claim(claim, now)
-        except InvoicesChanged as changed:
+
+        def deliver(claim: Claim) -> Delivered | None:
+            destination = destination_for(customer, channel)
+            if destination is None:  # decide() checked reachability; a contact suppressed meanwhile
+                return None
+            return Delivered(destination, self._deliver(customer, policy, channel, destination, planned, today, key))
+
+        def record(attempts: Sequence[Attempt]) -> None:
+            for attempt in attempts:
+                if attempt.records:  # a fresh send starts from the invoices as read; a repair reads them again
+                    self._record(attempt.claim, attempt.message_id, confirmed=attempt.confirmed, now=now,
+                                 summary=summary, customer=customer,
+                                 latest=latest if attempt.outcome is Outcome.SENT else None)
+
+        def flag(existing: Claim) -> None:
+            flag_unconfirmed(self.tasks, self.alerts, existing, customer, now, SYSTEM, "reminder")
+
+        [attempt] = self.send_once.send([claim], now, deliver, record, flag)
+        if attempt.outcome is Outcome.CHANGED:
             # Paid, disputed, promised... since the sweep read them: not in this message. The next run decides
             # about them again from what they are then (a settled invoice has left the index already).
-            summary.skipped["changed_before_send"] += len(changed.invoice_ids)
-            rest = [p for p in planned if p.invoice.invoice_id not in changed.invoice_ids]
+            summary.skipped["changed_before_send"] += len(attempt.changed)
+            rest = [p for p in planned if p.invoice.invoice_id not in attempt.changed]
             return self._send(customer, policy, channel, rest, today, now, summary, latest) if rest else True
-        if existing is not None:
-            return self._existing_claim(existing, customer, planned, policy, now, summary)
-        destination = destination_for(customer, channel)
-        if destination is None:  # decide() checked reachability; a contact suppressed meanwhile
-            self.claims.release(claim)
+        if attempt.outcome is Outcome.REFUSED:
+            summary.failed.append({"customer_id": customer.customer_id, "channel": channel,
+                                   "reason": attempt.reason or ""})
+            return False
+        if attempt.outcome is Outcome.SENT:
+            summary.messages_sent[channel] += 1
+        elif attempt.outcome is Outcome.NO_DESTINATION:
             summary.skipped["no_contact"] += len(planned)
-            return True
+        elif attempt.outcome is Outcome.IN_FLIGHT:
+            summary.skipped["send_in_progress"] += len(planned)
+        else:
+            summary.repaired += attempt.outcome is Outcome.REPAIRED
+            summary.unconfirmed += attempt.outcome is Outcome.UNCONFIRMED
+            self._wait_for_next_day(attempt.claim, customer, planned, policy, now, summary)
+        return True
+
+    def _deliver(self, customer: Customer, policy: Policy, channel: str, destination: str, planned: list[Planned],
+                 today: date, key: str) -> str:
         steps = [p.decision.step for p in planned if p.decision.step is not None]
         tone = worst_tone(steps)
         if tone in ("friendly", "firm") and all(p.decision.first_contact for p in planned):
@@ -411,44 +426,18 @@ class DunningService:
             tone = "promise_missed"  # a final notice or an escalation says more than a missed promise
         deadline = today + timedelta(days=7) if tone != "friendly" else None
         rendered_lines = [self._render_line(p, policy, today) for p in planned]
-        try:
-            if channel == "email":
-                contact = next(c for c in customer.contacts if c.email == destination)
-                subject, html, text = self.renderer.email(tone, customer, contact, rendered_lines, today, deadline,
-                                                          promise_date=promise_date)
-                message_id = self.sender.send_email(OutgoingEmail(destination, subject, html, text, key))
-            else:
-                message_id = self.sender.send_sms(destination, self.renderer.sms(
-                    tone, customer, rendered_lines, today, deadline, promise_date=promise_date), key)
-        except SendFailed as exc:
-            self.claims.release(claim)
-            summary.failed.append({"customer_id": customer.customer_id, "channel": channel, "reason": str(exc)})
-            return False
-        claim.destination = destination
-        self.claims.mark_sent(claim, message_id, destination, now)
-        summary.messages_sent[channel] += 1
-        self._record(claim, message_id, confirmed=True, now=now, summary=summary, customer=customer,
-                     latest=latest)
-        self.claims.mark(claim, "sent", recorded=True)
-        return True
+        if channel == "email":
+            contact = next(c for c in customer.contacts if c.email == destination)
+            subject, html, text = self.renderer.email(tone, customer, contact, rendered_lines, today, deadline,
+                                                      promise_date=promise_date)
+            return self.sender.send_email(OutgoingEmail(destination, subject, html, text, key))
+        return self.sender.send_sms(destination, self.renderer.sms(
+            tone, customer, rendered_lines, today, deadline, promise_date=promise_date), key)
 
-    def _existing_claim(self, existing: Claim, customer: Customer, planned: list[Planned], policy: Policy,
-                        now: datetime, summary: RunSummary) -> bool:
-        if existing.status == "sent" and not existing.recorded:
-            self._record(existing, existing.provider_message_id or "", confirmed=True, now=now, summary=summary,
-                         customer=customer)
-            self.claims.mark(existing, "sent", recorded=True)
-            summary.repaired += 1
-        elif existing.status == "sending" and existing.lease_until is not None and existing.lease_until < now:
-            if self.claims.take_over(existing, "unconfirmed", now):
-                self._record(existing, "", confirmed=False, now=now, summary=summary, customer=customer)
-                self.claims.mark(existing, "unconfirmed", recorded=True)
-                summary.unconfirmed += 1
-                flag_unconfirmed(self.tasks, self.alerts, existing, customer, now, SYSTEM, "reminder")
-        elif existing.status == "sending":
-            summary.skipped["send_in_progress"] += len(planned)
-            return True
-        # Today's message for this channel is out: the rest waits for the customer's next sending day.
+    def _wait_for_next_day(self, existing: Claim, customer: Customer, planned: list[Planned], policy: Policy,
+                           now: datetime, summary: RunSummary) -> None:
+        """Today's message for this channel is out: the invoices not in it wait for the customer's next sending
+        day."""
         already = {line["invoice_id"] for line in existing.lines}
         waiting = [p for p in planned if p.invoice.invoice_id not in already]
         if waiting:
@@ -458,7 +447,6 @@ class DunningService:
             when = next_send_time(tomorrow, tz, customer.country, policy.send_window, policy.business_days_only)
             for p in waiting:
                 self._reschedule_fresh(p.invoice.invoice_id, when, now)
-        return True
 
     def _render_line(self, planned: Planned, policy: Policy, today: date) -> Any:
         invoice, decision = planned.invoice, planned.decision

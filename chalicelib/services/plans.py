@@ -5,11 +5,9 @@ The plan sweep runs with the dunning sweep, before it (a plan that breaks puts i
 and the invoice sweep that follows decides about them at once). It reads only the plans due for a look, from
 the sparse `due_for_action` index of the plans table, with their customers and invoices.
 
-Exactly once per (plan, instalment, stage, channel), as for invoices (services/dunning.py): a claim keyed
-`plan#<plan>#<instalment>#<stage>#<channel>` is written with a check that the plan is still active, then the
-message goes, then the claim is marked sent, then the plan records it. A claim found `sent` but not recorded is
-recorded without sending; one stuck `sending` past its lease is recorded as unconfirmed with a task, never sent
-again.
+Exactly once per (plan, instalment, stage, channel), by services/send_once.py: a claim keyed
+`plan#<plan>#<instalment>#<stage>#<channel>` is written with a check that the plan is still active (a plan
+cancelled meanwhile gets nothing), then the message goes, then the plan records the stage's channels at once.
 """
 
 from __future__ import annotations
@@ -47,17 +45,14 @@ from chalicelib.domain.plans import (
     schedule,
 )
 from chalicelib.services.dunning import (
-    CLAIM_LEASE,
     RETRY_AFTER_FAILURE,
     Alerts,
     Claim,
     Claims,
     Customers,
     DunningSettings,
-    InvoicesChanged,
     OutgoingEmail,
     Sender,
-    SendFailed,
     Task,
     TaskStore,
     customer_tz,
@@ -67,6 +62,7 @@ from chalicelib.services.dunning import (
     window_start,
 )
 from chalicelib.services.ports import AuditEvent, VersionConflict
+from chalicelib.services.send_once import CLAIM_LEASE, Attempt, Delivered, Outcome, SendOnce
 from chalicelib.services.way_to_pay import never_refused
 
 SYSTEM = "system:plans"
@@ -146,6 +142,7 @@ class PlanService:
         self.customers = customers
         self.policy_for = policy_for
         self.claims = claims
+        self.send_once = SendOnce(claims)
         self.sender = sender
         self.renderer = renderer
         self.tasks = tasks
@@ -307,74 +304,54 @@ class PlanService:
         assert row is not None and stage is not None
         number = row.instalment.number
         channels = ["email"] + (["sms"] if stage == "overdue" else [])
-        recorded: set[str] = set()
-        events: list[AuditEvent] = []
-        to_mark: list[tuple[Claim, str]] = []
-        failed = in_flight = False
-        for channel in channels:
-            marker = f"{number}:{stage}:{channel}"
-            claim = Claim(f"plan#{plan.plan_id}#{number}#{stage}#{channel}", customer.customer_id, channel, today,
-                          run_id, [{"plan_id": plan.plan_id, "instalment": number, "stage": stage}],
-                          lease_until=now + CLAIM_LEASE)
-            try:
-                existing = self.claims.claim(claim, now)
-            except InvoicesChanged:
-                summary.skipped["plan_changed"] += 1  # cancelled or ended since the sweep read it
-                return
-            if existing is not None:
-                outcome = self._existing(existing, customer, now, summary)
-                if outcome is None:
-                    in_flight = True
-                else:
-                    recorded.add(marker)
-                    to_mark.append((existing, outcome))
-                continue
-            destination = destination_for(customer, channel)
-            if destination is None:
-                self.claims.release(claim)
-                summary.skipped[f"no_{channel}_contact"] += 1
-                continue
-            try:
-                message_id = self._send(plan, customer, row, stage, channel, destination, today, claim.message_key)
-            except SendFailed as exc:
-                self.claims.release(claim)
-                summary.failed.append({"plan_id": plan.plan_id, "channel": channel, "reason": str(exc)})
-                failed = True
-                continue
-            self.claims.mark_sent(claim, message_id, destination, now)
-            summary.sent[channel] += 1
-            recorded.add(marker)
-            to_mark.append((claim, "sent"))
-            events.append(AuditEvent(f"customer#{customer.customer_id}", "plan.reminder_sent", SYSTEM, now,
-                                     claim.message_key, {
-                                         "plan_id": plan.plan_id, "instalment": number, "stage": stage,
-                                         "channel": channel, "provider_message_id": message_id,
-                                         "to": mask(destination), "amount": row.remaining.to_api(),
-                                         "currency": plan.currency,
-                                         "due_date": row.instalment.due_date.isoformat()}))
-        if recorded and not any(m.startswith(f"{number}:{stage}:") for m in plan.reminders_sent):
-            summary.reminders[stage] += 1
-        # Refused, or another run's send not settled yet: look again soon (after its lease), not at the next stage.
-        next_at = now + RETRY_AFTER_FAILURE if failed else now + CLAIM_LEASE if in_flight \
-            else self._send_time(decision.next_check, customer, policy)
-        self._record(plan, recorded, events, next_at, now)
-        for claim, status in to_mark:
-            self.claims.mark(claim, status, recorded=True)
+        claims = [Claim(f"plan#{plan.plan_id}#{number}#{stage}#{channel}", customer.customer_id, channel, today,
+                        run_id, [{"plan_id": plan.plan_id, "instalment": number, "stage": stage}],
+                        lease_until=now + CLAIM_LEASE) for channel in channels]
 
-    def _existing(self, existing: Claim, customer: Customer, now: datetime, summary: PlanSweepSummary
-                  ) -> str | None:
-        """What to record for a claim an earlier run left: its status, or None while it is still in flight."""
-        if existing.status in ("sent", "unconfirmed"):
-            if not existing.recorded:
-                summary.repaired += 1
-            return existing.status
-        if existing.lease_until is not None and existing.lease_until < now \
-                and self.claims.take_over(existing, "unconfirmed", now):
-            summary.unconfirmed += 1
+        def deliver(claim: Claim) -> Delivered | None:
+            destination = destination_for(customer, claim.channel)
+            if destination is None:
+                return None
+            return Delivered(destination, self._send(plan, customer, row, stage, claim.channel, destination, today,
+                                                     claim.message_key))
+
+        def record(attempts: Sequence[Attempt]) -> None:
+            recorded = {f"{number}:{stage}:{a.claim.channel}" for a in attempts
+                        if a.records or a.outcome is Outcome.DONE}
+            events = [AuditEvent(f"customer#{customer.customer_id}", "plan.reminder_sent", SYSTEM, now,
+                                 a.claim.message_key, {
+                                     "plan_id": plan.plan_id, "instalment": number, "stage": stage,
+                                     "channel": a.claim.channel, "provider_message_id": a.message_id,
+                                     "to": mask(a.claim.destination or ""), "amount": row.remaining.to_api(),
+                                     "currency": plan.currency, "due_date": row.instalment.due_date.isoformat()})
+                      for a in attempts if a.outcome is Outcome.SENT]
+            if recorded and not any(m.startswith(f"{number}:{stage}:") for m in plan.reminders_sent):
+                summary.reminders[stage] += 1
+            # Refused, or another run's send not settled yet: look again soon (after its lease), not at the next
+            # stage.
+            outcomes = {a.outcome for a in attempts}
+            next_at = now + RETRY_AFTER_FAILURE if Outcome.REFUSED in outcomes \
+                else now + CLAIM_LEASE if Outcome.IN_FLIGHT in outcomes \
+                else self._send_time(decision.next_check, customer, policy)
+            self._record(plan, recorded, events, next_at, now)
+
+        def flag(existing: Claim) -> None:
             flag_unconfirmed(self.tasks, self.alerts, existing, customer, now, SYSTEM, "payment plan reminder")
-            return "unconfirmed"
-        summary.skipped["send_in_progress"] += 1
-        return None
+
+        for attempt in self.send_once.send(claims, now, deliver, record, flag):
+            channel = attempt.claim.channel
+            if attempt.outcome is Outcome.CHANGED:
+                summary.skipped["plan_changed"] += 1  # cancelled or ended since the sweep read it
+            elif attempt.outcome is Outcome.SENT:
+                summary.sent[channel] += 1
+            elif attempt.outcome is Outcome.NO_DESTINATION:
+                summary.skipped[f"no_{channel}_contact"] += 1
+            elif attempt.outcome is Outcome.REFUSED:
+                summary.failed.append({"plan_id": plan.plan_id, "channel": channel, "reason": attempt.reason or ""})
+            elif attempt.outcome is Outcome.IN_FLIGHT:
+                summary.skipped["send_in_progress"] += 1
+            summary.repaired += attempt.outcome is Outcome.REPAIRED
+            summary.unconfirmed += attempt.outcome is Outcome.UNCONFIRMED
 
     def _send(self, plan: PaymentPlan, customer: Customer, row: InstalmentProgress, stage: str, channel: str,
               destination: str, today: date, message_key: str) -> str:

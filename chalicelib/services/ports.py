@@ -229,6 +229,20 @@ class Claim:
     recorded: bool = False
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """The claim was written: this run sends."""
+
+    claim: Claim
+
+
+@dataclass(frozen=True)
+class AlreadyClaimed:
+    """A claim under this key exists: another run sends or sent (services/send_once.py decides what is left)."""
+
+    existing: Claim
+
+
 @dataclass
 class Task:
     task_id: str
@@ -245,9 +259,9 @@ class Task:
 
 
 class Claims(Protocol):
-    def claim(self, claim: Claim, now: datetime) -> Claim | None:
-        """Write the claim unless one exists; None when written, else the existing claim. Raises InvoicesChanged
-        when an invoice of the claim is no longer chaseable at this moment (then nothing is written)."""
+    def claim(self, claim: Claim, now: datetime) -> Claimed | AlreadyClaimed:
+        """Write the claim unless one exists. Raises InvoicesChanged when an invoice of the claim is no longer
+        chaseable at this moment (then nothing is written)."""
     def take_over(self, claim: Claim, run_id: str, now: datetime) -> bool: ...
     def mark_sent(self, claim: Claim, provider_message_id: str, destination: str, now: datetime) -> None: ...
     def mark(self, claim: Claim, status: str, recorded: bool) -> None: ...

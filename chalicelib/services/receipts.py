@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -22,13 +22,12 @@ from chalicelib.services.ports import (
     AuditEvent,
     Claim,
     Claims,
-    InvoicesChanged,
     Metrics,
     OutgoingEmail,
     Sender,
-    SendFailed,
     StoredCustomer,
 )
+from chalicelib.services.send_once import CLAIM_LEASE, Delivered, Outcome, SendOnce
 
 log = logging.getLogger(__name__)
 RECORDED = "payment.payment_recorded"
@@ -47,6 +46,7 @@ class PaymentReceipts:
         self.metrics = metrics
         self.seller = seller
         self.claims = claims
+        self.send_once = SendOnce(claims, retry_refused=False)
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def on_events(self, events: Sequence[AuditEvent | None]) -> list[str]:
@@ -79,28 +79,29 @@ class PaymentReceipts:
         payment_id = event.entity.partition("#")[2]
         now = self.clock()
         claim = Claim(f"receipt#{payment_id}", customer_id, "email", now.date(), uuid.uuid4().hex, [],
-                      lease_until=now + timedelta(minutes=10))
-        try:
-            if self.claims.claim(claim, now) is not None:
-                return None  # this payment's receipt went (or is going) already: the stream delivered it twice
-        except InvoicesChanged:  # pragma: no cover - a receipt's claim checks no invoice
-            return None
-        from chalicelib.formats.receipts import ReceiptLine
+                      lease_until=now + CLAIM_LEASE)
+        email = contact.email
 
-        lines = [ReceiptLine(a["number"], Decimal(a["amount"]), Decimal(a["balance"]))
-                 for a in data.get("allocations", []) if a.get("balance") is not None]
-        received_on = date.fromisoformat(str(data["occurred_at"])[:10])
-        rendered = self.render(contact.language or customer.language, customer.name, contact.name,
-                               Decimal(data["amount"]), data["currency"], received_on, lines,
-                               Decimal(data.get("unapplied") or "0"), self.seller, data.get("provider_reference", ""))
-        try:
-            message_id: str = self.sender.send_email(OutgoingEmail(
-                contact.email, rendered.subject, rendered.html, rendered.text, claim.message_key))
-        except SendFailed:
+        def deliver(claim: Claim) -> Delivered:
+            from chalicelib.formats.receipts import ReceiptLine
+
+            lines = [ReceiptLine(a["number"], Decimal(a["amount"]), Decimal(a["balance"]))
+                     for a in data.get("allocations", []) if a.get("balance") is not None]
+            received_on = date.fromisoformat(str(data["occurred_at"])[:10])
+            rendered = self.render(contact.language or customer.language, customer.name, contact.name,
+                                   Decimal(data["amount"]), data["currency"], received_on, lines,
+                                   Decimal(data.get("unapplied") or "0"), self.seller,
+                                   data.get("provider_reference", ""))
+            return Delivered(email, self.sender.send_email(OutgoingEmail(
+                email, rendered.subject, rendered.html, rendered.text, claim.message_key)))
+
+        # A receipt records nothing beyond its claim, and one whose outcome is unknown is left as it is.
+        [attempt] = self.send_once.send([claim], now, deliver, lambda _attempts: None, unknown_outcome=None)
+        if attempt.outcome is Outcome.REFUSED:
             log.warning("payment receipt not sent", extra={"payment_id": payment_id})
             self.metrics.count("ReceiptsFailed", 1, {"channel": "email"})
-            self.claims.mark(claim, "failed", recorded=True)
             return None
-        self.claims.mark_sent(claim, message_id, contact.email, now)
+        if attempt.outcome is not Outcome.SENT:
+            return None  # this payment's receipt went (or is going) already: the stream delivered it twice
         self.metrics.count("ReceiptsSent", 1, {"channel": "email"})
-        return message_id
+        return attempt.message_id

@@ -16,7 +16,7 @@ from moto.sns.models import sns_backends
 
 from chalicelib import bootstrap, config
 from chalicelib.adapters.models import DunningMessageModel, EventModel
-from chalicelib.services.dunning import Claim, SendFailed
+from chalicelib.services.ports import Claim, Claimed, SendFailed
 from tests.integration.helpers import drop, dunwell_csv, get_json
 
 REGION = "eu-west-1"
@@ -175,7 +175,7 @@ def test_a_crash_while_sending_is_never_sent_twice_but_flagged(
     stuck = Claim("acme#2026-11-24#email", "acme", "email", date(2026, 11, 24), "dead-run",
                   [{"invoice_id": "INV-1", "step": "upcoming", "charges": [], "next_action_at": None, "actions": []}],
                   lease_until=datetime(2026, 11, 24, 0, 5, tzinfo=UTC))  # the dead run's lease ran out at night
-    assert claims.claim(stuck, datetime(2026, 11, 23, 23, 55, tzinfo=UTC)) is None
+    assert isinstance(claims.claim(stuck, datetime(2026, 11, 23, 23, 55, tzinfo=UTC)), Claimed)
     summary = bootstrap.dunning_service().run(as_of=date(2026, 11, 24))
     assert summary.unconfirmed == 1 and summary.messages_sent["email"] == 0
     assert mails() == []

@@ -1,0 +1,200 @@
+"""In-memory ports for the sweeps (DunningService, PlanService): the conditions of the DynamoDB adapters, none
+of their cost. (Payments and ingest have theirs in fakes.py.)"""
+
+from dataclasses import replace
+
+from chalicelib.domain.invoice import InvoiceStatus
+from chalicelib.domain.plans import PlanStatus
+from chalicelib.services.ports import AlreadyClaimed, Claimed, InvoicesChanged, StoredCustomer, VersionConflict
+
+CHASEABLE = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
+
+
+class Ledger:
+    """Invoices with version checks and the sparse due_for_action index."""
+
+    def __init__(self, *invoices):
+        self.invoices = {i.invoice_id: i for i in invoices}
+        self.events = []
+
+    def due_for_action(self, until, limit):
+        due = [i for i in self.invoices.values() if i.next_action_at is not None and i.next_action_at <= until]
+        return sorted(due, key=lambda i: i.next_action_at)[:limit]
+
+    def get_invoices(self, ids):
+        return {i: self.invoices[i] for i in ids if i in self.invoices}
+
+    def save_invoice(self, invoice, events, now):
+        if self.invoices[invoice.invoice_id].version != invoice.version:
+            raise VersionConflict(invoice.invoice_id)
+        saved = replace(invoice, version=invoice.version + 1)
+        self.invoices[invoice.invoice_id] = saved
+        self.events.extend(events)
+        return saved
+
+    def pay(self, invoice_id):
+        """A payment recorded by another process (a webhook) in full."""
+        invoice = self.invoices[invoice_id]
+        paid, _rest = invoice.with_payment(invoice.balance)
+        self.invoices[invoice_id] = replace(paid, version=invoice.version + 1)
+
+
+class Customers:
+    def __init__(self, *customers):
+        self.stored = {c.customer_id: StoredCustomer(c, "fp", 1) for c in customers}
+
+    def get_customers(self, ids):
+        return {i: self.stored[i] for i in ids if i in self.stored}
+
+    def update_customer(self, stored, customer, events, now):
+        self.stored[customer.customer_id] = StoredCustomer(customer, "fp", stored.version + 1)
+
+
+class Claims:
+    """DynamoClaims' transaction: the claim unless one exists, and each invoice still chaseable (each plan still
+    active) at that moment."""
+
+    def __init__(self, ledger, plans=None):
+        self.ledger, self.plans, self.items = ledger, plans, {}
+
+    def claim(self, claim, now):
+        changed = []
+        for line in claim.lines:
+            if "invoice_id" in line:
+                invoice = self.ledger.invoices.get(line["invoice_id"])
+                if invoice is None or invoice.status not in CHASEABLE or invoice.in_plan or (
+                        invoice.promised_until is not None and invoice.promised_until >= claim.local_date):
+                    changed.append(line["invoice_id"])
+            elif self.plans.plans[line["plan_id"]].status is not PlanStatus.ACTIVE:
+                changed.append(line["plan_id"])
+        if changed:
+            raise InvoicesChanged(changed)
+        if claim.message_key in self.items:
+            return AlreadyClaimed(replace(self.items[claim.message_key]))
+        self.items[claim.message_key] = replace(claim)
+        return Claimed(claim)
+
+    def take_over(self, claim, run_id, now):
+        item = self.items[claim.message_key]
+        if item.run_id != claim.run_id or item.status != "sending":
+            return False
+        item.run_id = run_id
+        return True
+
+    def mark_sent(self, claim, provider_message_id, destination, now):
+        item = self.items[claim.message_key]
+        item.status, item.provider_message_id, item.destination = "sent", provider_message_id, destination
+
+    def mark(self, claim, status, recorded):
+        item = self.items[claim.message_key]
+        item.status, item.recorded = status, recorded
+
+    def release(self, claim):
+        self.items.pop(claim.message_key, None)
+
+
+class Sender:
+    def __init__(self):
+        self.emails, self.sms = [], []
+
+    def send_email(self, email):
+        self.emails.append(email)
+        return f"ses-{len(self.emails)}"
+
+    def send_sms(self, phone, text, message_key):
+        self.sms.append((phone, text, message_key))
+        return f"sns-{len(self.sms)}"
+
+
+class Renderer:
+    """Keeps what each message was asked to say: its tone and its lines."""
+
+    def __init__(self):
+        self.messages = []
+
+    def line(self, invoice, principal, charges, today, discount):
+        return invoice.invoice_id
+
+    def instalment_line(self, plan, row, today):
+        return f"{plan.plan_id}#{row.instalment.number}"
+
+    def email(self, tone, customer, contact, lines, today, deadline, promise_date=None, payment_reference=None):
+        self.messages.append(("email", tone, list(lines)))
+        return f"{tone}: {', '.join(lines)}", "<p>html</p>", "text"
+
+    def sms(self, tone, customer, lines, today, deadline, promise_date=None):
+        self.messages.append(("sms", tone, list(lines)))
+        return f"{tone}: {', '.join(lines)}"
+
+
+class Tasks:
+    def __init__(self):
+        self.tasks = {}
+
+    def open(self, task):
+        if task.task_id in self.tasks:
+            return False
+        self.tasks[task.task_id] = task
+        return True
+
+    def complete(self, task_id, actor, now):
+        task = self.tasks.get(task_id)
+        if task is not None:
+            task.status = "done"
+        return task
+
+
+class Recorded:
+    """Alerts, metrics and exports: what was published, counted, written."""
+
+    def __init__(self):
+        self.published, self.counted, self.documents = [], [], {}
+
+    def publish(self, subject, message):
+        self.published.append(subject)
+
+    def count(self, name, value, dimensions):
+        self.counted.append((name, value))
+
+    def put_json(self, key, document):
+        self.documents[key] = document
+
+    def events(self, entity):
+        return []
+
+
+class Plans:
+    """Payment plans saved all or nothing with their invoices, each at the version read, like DynamoPlans."""
+
+    def __init__(self, ledger):
+        self.ledger, self.plans, self.events = ledger, {}, []
+        self.after_due = None  # what happens between the sweep's read and its claims (a collector cancels)
+
+    def get(self, plan_id):
+        return self.plans.get(plan_id)
+
+    def save(self, plan, invoices, events, now):
+        current = self.plans.get(plan.plan_id)
+        if (current.version if current else 0) != plan.version:
+            raise VersionConflict(plan.plan_id)
+        for i in invoices:
+            if self.ledger.invoices[i.invoice_id].version != i.version:
+                raise VersionConflict(i.invoice_id)
+        saved_invoices = [replace(i, version=i.version + 1) for i in invoices]
+        self.ledger.invoices.update({i.invoice_id: i for i in saved_invoices})
+        saved = replace(plan, version=plan.version + 1)
+        self.plans[plan.plan_id] = saved
+        self.events.extend(events)
+        return saved, saved_invoices
+
+    def due(self, until, limit):
+        found = [p for p in self.plans.values() if p.next_action_at is not None and p.next_action_at <= until]
+        if self.after_due is not None:
+            self.after_due()
+        return found[:limit]
+
+    def for_customer(self, customer_id, limit, cursor):
+        return [p for p in self.plans.values() if p.customer_id == customer_id][:limit], None
+
+    def by_status(self, status, limit, cursor):
+        return [p for p in self.plans.values() if p.status.value == status][:limit], None
