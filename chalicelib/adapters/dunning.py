@@ -35,17 +35,18 @@ from chalicelib.adapters.models import (
 from chalicelib.domain.dunning.charges import RateTable
 from chalicelib.domain.invoice import Invoice, InvoiceStatus
 from chalicelib.domain.plans import PlanStatus
-from chalicelib.services.dunning import (
+from chalicelib.services.ports import (
     MAX_CATCH_UP_DAYS,
+    AuditEvent,
     Claim,
     DunningSettings,
     InvoicesChanged,
     OutgoingEmail,
     SendFailed,
     Task,
+    VersionConflict,
     WorkItem,
 )
-from chalicelib.services.ports import AuditEvent, VersionConflict
 
 SETTINGS_ID = "#dunning-settings"  # not a valid policy id, so it never collides with a policy
 CLAIM_RETENTION = timedelta(days=400)

@@ -27,8 +27,7 @@ from chalicelib.api.http import (
 )
 from chalicelib.domain.dunning.policy import MAX_OFFSET_DAYS
 from chalicelib.domain.ids import is_valid_id
-from chalicelib.services.api_keys import Role
-from chalicelib.services.ports import AuditEvent
+from chalicelib.services.ports import AuditEvent, Role
 
 blueprint = Blueprint(__name__)
 TASK_FIELDS = ("title", "customer_id", "invoice_id", "note")
@@ -148,7 +147,7 @@ def list_tasks() -> dict[str, Any]:
 @endpoint(blueprint, role=Role.COLLECTOR, body=TASK_FIELDS)
 def create_task() -> Response:
     """A task opened by hand: a call to make, a document to chase."""
-    from chalicelib.services.dunning import Task
+    from chalicelib.services.ports import Task
 
     body = json_body(blueprint)
     title = text_field(body, "title", required=True, limit=500)

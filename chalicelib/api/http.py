@@ -25,8 +25,8 @@ from chalicelib.domain.errors import DomainError, InvalidMoney
 from chalicelib.domain.money import parse_plain_amount
 from chalicelib.formats.json_limits import nesting_depth
 from chalicelib.observability import logger
-from chalicelib.services.api_keys import Principal, Role
-from chalicelib.services.ports import VersionConflict
+from chalicelib.services.api_keys import Principal
+from chalicelib.services.ports import Role, VersionConflict
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50

@@ -8,7 +8,7 @@ from chalice import Blueprint
 from chalicelib import bootstrap
 from chalicelib.api.http import PAGING, NotFound, decode_cursor, endpoint, page, page_limit, query_params
 from chalicelib.api.views import import_view
-from chalicelib.services.api_keys import Role
+from chalicelib.services.ports import Role
 
 blueprint = Blueprint(__name__)
 

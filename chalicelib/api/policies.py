@@ -8,7 +8,7 @@ from chalice import Blueprint
 from chalicelib import bootstrap
 from chalicelib.api.http import NotFound, actor, endpoint, json_body
 from chalicelib.domain.dunning.policy import POLICY_FIELDS
-from chalicelib.services.api_keys import Role
+from chalicelib.services.ports import Role
 
 blueprint = Blueprint(__name__)
 POLICY_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

@@ -26,8 +26,7 @@ from chalicelib.domain.collections import (
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
-from chalicelib.services.api_keys import Role
-from chalicelib.services.ports import AuditEvent, VersionConflict
+from chalicelib.services.ports import AuditEvent, Role, VersionConflict
 
 ATTEMPTS: Final = 5
 

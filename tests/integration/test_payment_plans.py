@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib import bootstrap
-from chalicelib.services.dunning import SendFailed
+from chalicelib.services.ports import SendFailed
 from tests.integration.conftest import issue_key
 from tests.integration.helpers import drop, dunwell_csv, get_json
 from tests.integration.test_collections import mails, post, row, run, text_of

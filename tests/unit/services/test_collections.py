@@ -10,9 +10,8 @@ from chalicelib.domain.collections import Outcome
 from chalicelib.domain.errors import DisputeOpen, DisputeResolved, IdempotencyKeyReused
 from chalicelib.domain.invoice import Document, DocumentKind, Invoice, InvoiceStatus
 from chalicelib.domain.money import Money
-from chalicelib.services.api_keys import Role
 from chalicelib.services.collections import CollectionsService, NeedsApproval, NotFound
-from chalicelib.services.ports import VersionConflict
+from chalicelib.services.ports import Role, VersionConflict
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
