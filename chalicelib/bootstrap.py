@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from chalicelib.services.collections import CollectionsService
     from chalicelib.services.credit import CreditControl
     from chalicelib.services.dunning import DunningService
+    from chalicelib.services.dunning_settings import DunningSettingsAdmin
     from chalicelib.services.ingest_file import IngestService
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
@@ -54,8 +55,10 @@ if TYPE_CHECKING:
     from chalicelib.services.receipts import PaymentReceipts
     from chalicelib.services.settings_admin import SettingsAdmin
     from chalicelib.services.task_closer import TaskCloser
+    from chalicelib.services.tasks import TaskDesk
     from chalicelib.services.timeline import Timeline
     from chalicelib.services.way_to_pay import WayToPay
+    from chalicelib.services.webhook_archive import WebhookArchive
 
 
 _bound: Settings | None = None
@@ -167,6 +170,12 @@ class Container:
         return WebhookSecrets(self.settings)
 
     @cached_property
+    def webhook_archive(self) -> WebhookArchive:
+        from chalicelib.services.webhook_archive import WebhookArchive
+
+        return WebhookArchive(self.files)
+
+    @cached_property
     def payment_store(self) -> DynamoPayments:
         from chalicelib.adapters.payments import DynamoPayments
 
@@ -209,6 +218,12 @@ class Container:
         return TaskCloser(self.tasks)
 
     @cached_property
+    def task_desk(self) -> TaskDesk:
+        from chalicelib.services.tasks import TaskDesk
+
+        return TaskDesk(self.tasks, self.ledger, self.customers)
+
+    @cached_property
     def tasks(self) -> DynamoTasks:
         from chalicelib.adapters.dunning import DynamoTasks
 
@@ -219,6 +234,12 @@ class Container:
         from chalicelib.adapters.dunning import DynamoDunningSettings
 
         return DynamoDunningSettings()
+
+    @cached_property
+    def dunning_settings_admin(self) -> DunningSettingsAdmin:
+        from chalicelib.services.dunning_settings import DunningSettingsAdmin
+
+        return DunningSettingsAdmin(self.dunning_settings)
 
     @cached_property
     def alerts(self) -> SnsAlerts:
@@ -355,10 +376,6 @@ def reset() -> None:
     _current = None
 
 
-def s3_client() -> BaseClient:
-    return container().s3_client
-
-
 def files() -> S3FileStore:
     return container().files
 
@@ -420,6 +437,10 @@ def _process_cursor_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+def webhook_archive() -> WebhookArchive:
+    return container().webhook_archive
+
+
 def payment_store() -> DynamoPayments:
     return container().payment_store
 
@@ -440,12 +461,20 @@ def task_closer() -> TaskCloser:
     return container().task_closer
 
 
+def task_desk() -> TaskDesk:
+    return container().task_desk
+
+
 def tasks() -> DynamoTasks:
     return container().tasks
 
 
 def dunning_settings() -> DynamoDunningSettings:
     return container().dunning_settings
+
+
+def dunning_settings_admin() -> DunningSettingsAdmin:
+    return container().dunning_settings_admin
 
 
 def alerts() -> SnsAlerts:
