@@ -26,7 +26,17 @@ from chalicelib.api.http import error_shape
 from chalicelib.observability import logger, observe
 
 app = Chalice(app_name="dunwell", configure_logs=False)
+
+
+def bind_tables(event: Any, get_response: Any) -> Any:
+    """Every way in binds the tables before any use case is built: once per container (again only when the
+    settings change), and never at import, which packaging does without AWS settings."""
+    bootstrap.bind_tables()
+    return get_response(event)
+
+
 app.register_middleware(observe, "all")
+app.register_middleware(bind_tables, "all")
 app.register_middleware(error_shape, "http")
 
 app.register_blueprint(health.blueprint)

@@ -59,11 +59,11 @@ def configure_env(endpoint: str, prefix: str) -> None:
 
 def provision() -> None:
     from chalicelib import bootstrap, config
-    from chalicelib.adapters.models import ALL_MODELS, bind_tables
+    from chalicelib.adapters.models import ALL_MODELS
 
     bootstrap.reset()
     settings = config.settings()
-    bind_tables(settings)
+    bootstrap.bind_tables(settings)
     for model in ALL_MODELS:
         if not model.exists():
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)

@@ -31,6 +31,7 @@ def main(bucket: str, key: str, result_path: str) -> None:
     import app  # noqa: F401  (what the Lambda imports at cold start)
     from chalicelib import bootstrap
 
+    bootstrap.bind_tables()  # what the app's middleware does on each invocation
     service = bootstrap.ingest_service()  # builds the adapters: boto3, PynamoDB, the parsers
     after_imports = vm_mb("VmHWM")
 

@@ -53,13 +53,13 @@ def run(events: int = 1000) -> None:
 
         from app import app
         from chalicelib import bootstrap, config
-        from chalicelib.adapters.models import ALL_MODELS, bind_tables
+        from chalicelib.adapters.models import ALL_MODELS
         from chalicelib.domain.invoice import Document, DocumentKind, Invoice
         from chalicelib.domain.money import Money
 
         bootstrap.reset()
         settings = config.settings()
-        bind_tables(settings)
+        bootstrap.bind_tables(settings)
         for model in ALL_MODELS:
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=False)
         boto3.client("s3").create_bucket(Bucket=settings.inbox_bucket,

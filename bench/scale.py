@@ -440,7 +440,9 @@ def _simulate(figures: Figures, sim: Simulation, ses: SimSes, queue: SimQueue) -
     from chalicelib import bootstrap
     from chalicelib.adapters.dunning import SqsWorkQueue
 
-    services = {"sweep": bootstrap.build_dunning_service(None, clock=sim.now)}
+    # The sweep only hands work to the queue; its sender is never used.
+    idle = bootstrap.build_sender(ses, NoSns(), clock=sim.monotonic, sleep=sim.sleep)
+    services = {"sweep": bootstrap.build_dunning_service(idle, clock=sim.now)}
     for w in range(figures.concurrency):  # one Lambda container per worker: its own sender, its own pacing
         sender = bootstrap.build_sender(ses, NoSns(), clock=sim.monotonic, sleep=sim.sleep)
         services[f"worker-{w}"] = bootstrap.build_dunning_service(sender, clock=sim.now)
@@ -490,9 +492,18 @@ def _simulate(figures: Figures, sim: Simulation, ses: SimSes, queue: SimQueue) -
                 sim.sleep(LATENCY["sqs.DeleteMessageBatch"])
         return poll
 
-    original_service, original_queue = bootstrap.dunning_service, bootstrap.dunning_queue
-    bootstrap.dunning_service = lambda: services[sim.actor() or "sweep"]  # type: ignore[assignment]
-    bootstrap.dunning_queue = lambda: work_queue  # type: ignore[assignment]
+    class Simulated(bootstrap.Container):
+        """The wiring as deployed, except that each simulated Lambda container has its own dunning service and
+        they all share the simulated queue."""
+
+        @property
+        def dunning_service(self) -> Any:
+            return services[sim.actor() or "sweep"]
+
+    deployed = bootstrap.container()
+    simulated = Simulated(deployed.settings)
+    simulated.dunning_queue = work_queue
+    bootstrap.use(simulated)
     try:
         sim.spawn("sweep", sweep)
         if OTHER_SENDS_EVERY:
@@ -501,7 +512,7 @@ def _simulate(figures: Figures, sim: Simulation, ses: SimSes, queue: SimQueue) -
             sim.spawn(f"worker-{w}", worker(f"worker-{w}"))
         sim.run(HORIZON)
     finally:
-        bootstrap.dunning_service, bootstrap.dunning_queue = original_service, original_queue  # type: ignore[assignment]
+        bootstrap.use(deployed)
 
 
 def _count(figures: Figures, ses: SimSes, queue: SimQueue, emf: str) -> None:

@@ -1,113 +1,415 @@
-"""Builds the adapters and use cases on first use and caches them for the life of the Lambda container.
+"""The composition root: one `Container` builds every adapter and use case on first use and keeps it for the life
+of the Lambda container.
 
-Nothing is built at import (packaging imports app.py with no AWS settings; tests start moto before
-the first client). `reset()` drops everything, for tests that switch settings or endpoints.
+Nothing is built at import (packaging imports app.py with no AWS settings; tests start moto before the first
+client), and each builder imports its module only when first called, so a cold start loads only what the
+invocation needs; the types come from TYPE_CHECKING imports, so `mypy --strict` checks the whole wiring anyway.
+
+Table binding is a step of its own, `bind_tables()`, taken by each way in (the app's middleware, the CLI, the
+local stack, the tests' fixtures), never by a builder. Tests that need another dependency hand the container one
+(`Container(clock=...)`, or assign a field before it is first read) and `use()` it; `reset()` starts afresh.
+The module-level functions are the container's builders under the names the API calls.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from functools import cache
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import config
 
+if TYPE_CHECKING:
+    from boto3.session import Session
+    from botocore.client import BaseClient
 
-@cache
-def _session() -> Any:
-    import boto3
-
-    settings = config.settings()
-    from chalicelib.adapters.models import bind_tables
-
-    bind_tables(settings)
-    return boto3.session.Session(region_name=settings.region)
-
-
-@cache
-def s3_client() -> Any:
-    return _session().client("s3", endpoint_url=config.settings().endpoint_url)
-
-
-@cache
-def files() -> Any:
-    from chalicelib.adapters.s3_files import S3FileStore
-
-    return S3FileStore(s3_client(), config.settings().inbox_bucket)
-
-
-@cache
-def ledger() -> Any:
-    _session()
-    from chalicelib.adapters.dynamo import DynamoLedger
-
-    return DynamoLedger()
-
-
-@cache
-def customers() -> Any:
-    _session()
-    from chalicelib.adapters.dynamo import DynamoCustomers
-
-    return DynamoCustomers()
-
-
-@cache
-def imports() -> Any:
-    _session()
-    from chalicelib.adapters.dynamo import DynamoImports
-
-    return DynamoImports()
-
-
-@cache
-def queries() -> Any:
-    _session()
-    from chalicelib.adapters.queries import DynamoQueries
-
-    return DynamoQueries()
-
-
-@cache
-def api_keys() -> Any:
-    _session()
-    from chalicelib.adapters.dynamo import DynamoApiKeys
-    from chalicelib.services.api_keys import ApiKeys
-
-    return ApiKeys(DynamoApiKeys())
-
-
-@cache
-def mappings_loader() -> Any:
-    from chalicelib.adapters.mappings import S3MappingLoader
-
-    return S3MappingLoader(files())
-
-
-@cache
-def ingest_service() -> Any:
-    from chalicelib.adapters.dynamo import STORE_ERRORS
-    from chalicelib.formats import parse_file
-    from chalicelib.formats.bank import parse_bank_file
-    from chalicelib.services.ingest_file import IngestService
-
-    settings = config.settings()
-    return IngestService(
-        files(), imports(), ledger(), customers(), parse_file, mappings_loader(),
-        max_bytes=settings.max_upload_bytes,
-        lease=timedelta(seconds=settings.ingest_lease_seconds),
-        stale_after=timedelta(minutes=settings.stale_inbox_minutes),
-        parse_bank=parse_bank_file, payments=payment_service(),
-        earliest_step_offset=settings_admin().earliest_step_offset,
-        credit_check=credit_control().check_limits, store_errors=STORE_ERRORS, metrics=metrics(),
+    from chalicelib.adapters.dunning import (
+        AwsSender,
+        DynamoClaims,
+        DynamoDunningSettings,
+        DynamoTasks,
+        PowertoolsMetrics,
+        SqsWorkQueue,
     )
+    from chalicelib.adapters.dynamo import DynamoCustomers, DynamoImports, DynamoLedger
+    from chalicelib.adapters.events_out import EventBridgeBus
+    from chalicelib.adapters.mappings import S3MappingLoader
+    from chalicelib.adapters.notify import SnsAlerts, WebhookSecrets
+    from chalicelib.adapters.payments import DynamoPayments
+    from chalicelib.adapters.queries import DynamoQueries
+    from chalicelib.adapters.s3_files import S3FileStore
+    from chalicelib.config import Settings
+    from chalicelib.formats.messages import Seller
+    from chalicelib.formats.reminders import ReminderRenderer
+    from chalicelib.services.api_keys import ApiKeys
+    from chalicelib.services.bounces import BounceHandler
+    from chalicelib.services.collections import CollectionsService
+    from chalicelib.services.credit import CreditControl
+    from chalicelib.services.dunning import DunningService
+    from chalicelib.services.dunning_settings import DunningSettingsAdmin
+    from chalicelib.services.ingest_file import IngestService
+    from chalicelib.services.payments import PaymentService
+    from chalicelib.services.plans import PlanService
+    from chalicelib.services.ports import Sender, StreamChange, WorkItem
+    from chalicelib.services.receipts import PaymentReceipts
+    from chalicelib.services.settings_admin import SettingsAdmin
+    from chalicelib.services.task_closer import TaskCloser
+    from chalicelib.services.tasks import TaskDesk
+    from chalicelib.services.timeline import Timeline
+    from chalicelib.services.way_to_pay import WayToPay
+    from chalicelib.services.webhook_archive import WebhookArchive
 
 
-@cache
-def webhook_secrets() -> Any:
-    from chalicelib.adapters.notify import WebhookSecrets
+_bound: Settings | None = None
 
-    return WebhookSecrets(config.settings())
+
+def bind_tables(settings: Settings | None = None) -> None:
+    """Point the PynamoDB models at this stage's tables and endpoint. Every way in calls it before it builds
+    anything; it binds again only when the settings changed (a test's reset, the local stack's restart)."""
+    global _bound
+    settings = settings or config.settings()
+    if _bound is settings:
+        return
+    from chalicelib.adapters.models import bind_tables as bind
+
+    bind(settings)
+    _bound = settings
+
+
+class Container:
+    """Every adapter and use case, each built on first read. A field assigned before its first read replaces
+    what would be built (tests); `clock` is the plans' and collections' "now" (the real clock when None)."""
+
+    def __init__(self, settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None) -> None:
+        self._settings = settings
+        self.clock = clock
+
+    @cached_property
+    def settings(self) -> Settings:
+        return self._settings or config.settings()
+
+    @cached_property
+    def session(self) -> Session:
+        import boto3
+
+        return boto3.session.Session(region_name=self.settings.region)
+
+    def client(self, service: str) -> BaseClient:
+        return self.session.client(service, endpoint_url=self.settings.endpoint_url)
+
+    @cached_property
+    def s3_client(self) -> BaseClient:
+        return self.client("s3")
+
+    @cached_property
+    def files(self) -> S3FileStore:
+        from chalicelib.adapters.s3_files import S3FileStore
+
+        return S3FileStore(self.s3_client, self.settings.inbox_bucket)
+
+    @cached_property
+    def ledger(self) -> DynamoLedger:
+        from chalicelib.adapters.dynamo import DynamoLedger
+
+        return DynamoLedger()
+
+    @cached_property
+    def customers(self) -> DynamoCustomers:
+        from chalicelib.adapters.dynamo import DynamoCustomers
+
+        return DynamoCustomers()
+
+    @cached_property
+    def imports(self) -> DynamoImports:
+        from chalicelib.adapters.dynamo import DynamoImports
+
+        return DynamoImports()
+
+    @cached_property
+    def queries(self) -> DynamoQueries:
+        from chalicelib.adapters.queries import DynamoQueries
+
+        return DynamoQueries()
+
+    @cached_property
+    def api_keys(self) -> ApiKeys:
+        from chalicelib.adapters.dynamo import DynamoApiKeys
+        from chalicelib.services.api_keys import ApiKeys
+
+        return ApiKeys(DynamoApiKeys())
+
+    @cached_property
+    def mappings_loader(self) -> S3MappingLoader:
+        from chalicelib.adapters.mappings import S3MappingLoader
+
+        return S3MappingLoader(self.files)
+
+    @cached_property
+    def ingest_service(self) -> IngestService:
+        from chalicelib.adapters.dynamo import STORE_ERRORS
+        from chalicelib.formats import parse_file
+        from chalicelib.formats.bank import parse_bank_file
+        from chalicelib.services.ingest_file import IngestService
+
+        settings = self.settings
+        return IngestService(
+            self.files, self.imports, self.ledger, self.customers, parse_file, self.mappings_loader,
+            max_bytes=settings.max_upload_bytes,
+            lease=timedelta(seconds=settings.ingest_lease_seconds),
+            stale_after=timedelta(minutes=settings.stale_inbox_minutes),
+            parse_bank=parse_bank_file, payments=self.payment_service,
+            earliest_step_offset=self.settings_admin.earliest_step_offset,
+            credit_check=self.credit_control.check_limits, store_errors=STORE_ERRORS, metrics=self.metrics,
+        )
+
+    @cached_property
+    def webhook_secrets(self) -> WebhookSecrets:
+        from chalicelib.adapters.notify import WebhookSecrets
+
+        return WebhookSecrets(self.settings)
+
+    @cached_property
+    def webhook_archive(self) -> WebhookArchive:
+        from chalicelib.services.webhook_archive import WebhookArchive
+
+        return WebhookArchive(self.files)
+
+    @cached_property
+    def payment_store(self) -> DynamoPayments:
+        from chalicelib.adapters.payments import DynamoPayments
+
+        return DynamoPayments()
+
+    @cached_property
+    def payment_service(self) -> PaymentService:
+        from chalicelib.adapters.payments import DynamoProviderEvents
+        from chalicelib.adapters.plans import DynamoPlans
+        from chalicelib.services.payments import PaymentService
+
+        return PaymentService(self.payment_store, DynamoProviderEvents(), self.ledger, self.customers, self.alerts,
+                              plans=DynamoPlans(), tasks=self.tasks, metrics=self.metrics)
+
+    @cached_property
+    def claims(self) -> DynamoClaims:
+        from chalicelib.adapters.dunning import DynamoClaims
+
+        return DynamoClaims()
+
+    @cached_property
+    def receipts(self) -> PaymentReceipts:
+        from chalicelib.formats.receipts import render_receipt_email
+        from chalicelib.services.receipts import PaymentReceipts
+
+        return PaymentReceipts(self.customers, render_receipt_email, self.sender, self.metrics, self.seller,
+                               self.claims)
+
+    @cached_property
+    def settings_admin(self) -> SettingsAdmin:
+        from chalicelib.adapters.dynamo import DynamoPolicies
+        from chalicelib.services.settings_admin import SettingsAdmin
+
+        return SettingsAdmin(DynamoPolicies(), self.customers, invoices=self.ledger)
+
+    @cached_property
+    def task_closer(self) -> TaskCloser:
+        from chalicelib.services.task_closer import TaskCloser
+
+        return TaskCloser(self.tasks)
+
+    @cached_property
+    def task_desk(self) -> TaskDesk:
+        from chalicelib.services.tasks import TaskDesk
+
+        return TaskDesk(self.tasks, self.ledger, self.customers)
+
+    @cached_property
+    def tasks(self) -> DynamoTasks:
+        from chalicelib.adapters.dunning import DynamoTasks
+
+        return DynamoTasks()
+
+    @cached_property
+    def dunning_settings(self) -> DynamoDunningSettings:
+        from chalicelib.adapters.dunning import DynamoDunningSettings
+
+        return DynamoDunningSettings()
+
+    @cached_property
+    def dunning_settings_admin(self) -> DunningSettingsAdmin:
+        from chalicelib.services.dunning_settings import DunningSettingsAdmin
+
+        return DunningSettingsAdmin(self.dunning_settings)
+
+    @cached_property
+    def alerts(self) -> SnsAlerts:
+        from chalicelib.adapters.notify import SnsAlerts
+
+        return SnsAlerts(self.client("sns"), self.settings.finance_alerts_topic)
+
+    @cached_property
+    def sender(self) -> Sender:
+        return self.build_sender(self.client("sesv2"), self.client("sns"))
+
+    def build_sender(self, ses: Any, sns: Any, **clock: Any) -> AwsSender:
+        from chalicelib.adapters.dunning import AwsSender
+
+        settings = self.settings
+        return AwsSender(ses, sns, settings.sender_email, settings.seller_name, settings.ses_configuration_set,
+                         settings.ses_max_send_rate, **clock)
+
+    @property
+    def seller(self) -> Seller:
+        from chalicelib.formats.messages import Seller
+
+        settings = self.settings
+        return Seller(settings.seller_name, settings.sender_email, settings.seller_phone, settings.seller_iban,
+                      settings.seller_bic, settings.seller_address)
+
+    def renderer(self) -> ReminderRenderer:
+        from chalicelib.formats.reminders import ReminderRenderer
+
+        return ReminderRenderer(self.seller, self.settings.pay_url_template)
+
+    @cached_property
+    def way_to_pay(self) -> WayToPay:
+        from chalicelib.services.way_to_pay import WayToPay
+
+        settings = self.settings
+        return WayToPay(settings.no_way_to_pay, self.alerts, self.metrics, settings.stage)
+
+    @cached_property
+    def metrics(self) -> PowertoolsMetrics:
+        from chalicelib.adapters.dunning import PowertoolsMetrics
+
+        return PowertoolsMetrics("Dunwell", "dunwell")
+
+    @cached_property
+    def dunning_service(self) -> DunningService:
+        return self.build_dunning_service(self.sender)
+
+    def build_dunning_service(self, reminder_sender: Sender,
+                              clock: Callable[[], datetime] | None = None) -> DunningService:
+        from chalicelib.adapters.dunning import DynamoDueInvoices, DynamoHistory
+        from chalicelib.services.dunning import DunningService
+
+        return DunningService(
+            DynamoDueInvoices(), self.ledger, self.customers, self.settings_admin.policy_cached,
+            self.dunning_settings.cached, self.claims, reminder_sender,
+            self.renderer(), self.tasks, self.alerts, self.metrics, self.files, DynamoHistory(), clock=clock,
+            refusal=self.way_to_pay.refusal)
+
+    @cached_property
+    def dunning_queue(self) -> SqsWorkQueue | None:
+        if not self.settings.dunning_queue_url:
+            return None
+        from chalicelib.adapters.dunning import SqsWorkQueue
+
+        return SqsWorkQueue(self.client("sqs"), self.settings.dunning_queue_url)
+
+    @cached_property
+    def event_bus(self) -> EventBridgeBus | None:
+        if not self.settings.event_bus_name:
+            return None
+        from chalicelib.adapters.events_out import EventBridgeBus
+
+        return EventBridgeBus(self.client("events"), self.settings.event_bus_name)
+
+    @cached_property
+    def timeline(self) -> Timeline:
+        from chalicelib.adapters.timeline import DynamoEventLog, DynamoSubjects
+        from chalicelib.services.timeline import Timeline
+
+        return Timeline(DynamoEventLog(), DynamoSubjects())
+
+    @cached_property
+    def credit_control(self) -> CreditControl:
+        from chalicelib.services.credit import CreditControl
+
+        return CreditControl(self.customers, self.queries, metrics=self.metrics)
+
+    @cached_property
+    def bounce_handler(self) -> BounceHandler:
+        from chalicelib.services.bounces import BounceHandler
+
+        return BounceHandler(self.customers, self.tasks, self.alerts, self.metrics)
+
+    @cached_property
+    def collections_service(self) -> CollectionsService:
+        from chalicelib.adapters.collections import DynamoDisputes
+        from chalicelib.services.collections import CollectionsService
+
+        return CollectionsService(self.ledger, DynamoDisputes(),
+                                  write_off_collector_limit=self.settings.write_off_collector_limit,
+                                  clock=self.clock, metrics=self.metrics)
+
+    @cached_property
+    def plan_service(self) -> PlanService:
+        from chalicelib.adapters.plans import DynamoPlans
+        from chalicelib.services.plans import PlanService
+
+        return PlanService(DynamoPlans(), self.ledger, self.customers, self.settings_admin.policy_cached,
+                           self.claims, self.sender, self.renderer(), self.tasks, self.alerts,
+                           settings=self.dunning_settings.cached, refusal=self.way_to_pay.refusal, clock=self.clock)
+
+
+_current: Container | None = None
+
+
+def container() -> Container:
+    global _current
+    if _current is None:
+        _current = Container()
+    return _current
+
+
+def use(replacement: Container) -> None:
+    """Serve every builder from `replacement` until the next reset() (tests, the benches' simulations)."""
+    global _current
+    _current = replacement
+
+
+def reset() -> None:
+    """Forget the settings and everything built from them: the next builder starts a new container."""
+    global _current
+    config.reset()
+    _current = None
+
+
+def files() -> S3FileStore:
+    return container().files
+
+
+def ledger() -> DynamoLedger:
+    return container().ledger
+
+
+def customers() -> DynamoCustomers:
+    return container().customers
+
+
+def imports() -> DynamoImports:
+    return container().imports
+
+
+def queries() -> DynamoQueries:
+    return container().queries
+
+
+def api_keys() -> ApiKeys:
+    return container().api_keys
+
+
+def mappings_loader() -> S3MappingLoader:
+    return container().mappings_loader
+
+
+def ingest_service() -> IngestService:
+    return container().ingest_service
+
+
+def webhook_secrets() -> WebhookSecrets:
+    return container().webhook_secrets
 
 
 def cursor_signing_secret() -> str:
@@ -135,226 +437,123 @@ def _process_cursor_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-@cache
-def payment_store() -> Any:
-    _session()
-    from chalicelib.adapters.payments import DynamoPayments
-
-    return DynamoPayments()
+def webhook_archive() -> WebhookArchive:
+    return container().webhook_archive
 
 
-@cache
-def payment_service() -> Any:
-    _session()
-    from chalicelib.adapters.payments import DynamoProviderEvents
-    from chalicelib.adapters.plans import DynamoPlans
-    from chalicelib.services.payments import PaymentService
-
-    return PaymentService(payment_store(), DynamoProviderEvents(), ledger(), customers(), alerts(),
-                          plans=DynamoPlans(), tasks=tasks(), metrics=metrics())
+def payment_store() -> DynamoPayments:
+    return container().payment_store
 
 
-@cache
-def receipts() -> Any:
-    _session()
-    from chalicelib.adapters.dunning import DynamoClaims
-    from chalicelib.formats.receipts import render_receipt_email
-    from chalicelib.services.receipts import PaymentReceipts
-
-    return PaymentReceipts(customers(), render_receipt_email, sender(), metrics(), seller(), DynamoClaims())
+def payment_service() -> PaymentService:
+    return container().payment_service
 
 
-@cache
-def settings_admin() -> Any:
-    _session()
-    from chalicelib.adapters.dynamo import DynamoPolicies
-    from chalicelib.services.settings_admin import SettingsAdmin
-
-    return SettingsAdmin(DynamoPolicies(), customers(), invoices=ledger())
+def receipts() -> PaymentReceipts:
+    return container().receipts
 
 
-@cache
-def task_closer() -> Any:
-    from chalicelib.services.task_closer import TaskCloser
-
-    return TaskCloser(tasks())
+def settings_admin() -> SettingsAdmin:
+    return container().settings_admin
 
 
-@cache
-def tasks() -> Any:
-    _session()
-    from chalicelib.adapters.dunning import DynamoTasks
-
-    return DynamoTasks()
+def task_closer() -> TaskCloser:
+    return container().task_closer
 
 
-@cache
-def dunning_settings() -> Any:
-    _session()
-    from chalicelib.adapters.dunning import DynamoDunningSettings
-
-    return DynamoDunningSettings()
+def task_desk() -> TaskDesk:
+    return container().task_desk
 
 
-@cache
-def alerts() -> Any:
-    from chalicelib.adapters.notify import SnsAlerts
-
-    settings = config.settings()
-    return SnsAlerts(_session().client("sns", endpoint_url=settings.endpoint_url), settings.finance_alerts_topic)
+def tasks() -> DynamoTasks:
+    return container().tasks
 
 
-@cache
-def sender() -> Any:
-    settings = config.settings()
-    session = _session()
-    return build_sender(session.client("sesv2", endpoint_url=settings.endpoint_url),
-                        session.client("sns", endpoint_url=settings.endpoint_url))
+def dunning_settings() -> DynamoDunningSettings:
+    return container().dunning_settings
 
 
-def build_sender(ses: Any, sns: Any, **clock: Any) -> Any:
+def dunning_settings_admin() -> DunningSettingsAdmin:
+    return container().dunning_settings_admin
+
+
+def alerts() -> SnsAlerts:
+    return container().alerts
+
+
+def sender() -> Sender:
+    return container().sender
+
+
+def build_sender(ses: Any, sns: Any, **clock: Any) -> AwsSender:
     """The sender as deployed, over the given SES and SNS clients (bench/scale.py passes simulated ones and a fake
     clock: `clock` and `sleep`)."""
-    from chalicelib.adapters.dunning import AwsSender
-
-    settings = config.settings()
-    return AwsSender(ses, sns, settings.sender_email, settings.seller_name, settings.ses_configuration_set,
-                     settings.ses_max_send_rate, **clock)
+    return container().build_sender(ses, sns, **clock)
 
 
-def seller() -> Any:
-    from chalicelib.formats.messages import Seller
-
-    settings = config.settings()
-    return Seller(settings.seller_name, settings.sender_email, settings.seller_phone, settings.seller_iban,
-                  settings.seller_bic, settings.seller_address)
+def seller() -> Seller:
+    return container().seller
 
 
-@cache
-def way_to_pay() -> Any:
-    from chalicelib.services.way_to_pay import WayToPay
-
-    settings = config.settings()
-    return WayToPay(settings.no_way_to_pay, alerts(), metrics(), settings.stage)
+def way_to_pay() -> WayToPay:
+    return container().way_to_pay
 
 
-@cache
-def metrics() -> Any:
-    from chalicelib.adapters.dunning import PowertoolsMetrics
-
-    return PowertoolsMetrics("Dunwell", "dunwell")
+def metrics() -> PowertoolsMetrics:
+    return container().metrics
 
 
-@cache
-def dunning_service() -> Any:
-    return build_dunning_service(sender())
+def dunning_service() -> DunningService:
+    return container().dunning_service
 
 
-def build_dunning_service(reminder_sender: Any, clock: Any = None) -> Any:
+def build_dunning_service(reminder_sender: Sender,
+                          clock: Callable[[], datetime] | None = None) -> DunningService:
     """The dunning service as deployed, sending through `reminder_sender`: one per Lambda container, so
     bench/scale.py builds one per simulated worker (each with its own sender's pacing) on a fake clock."""
-    _session()
-    from chalicelib.adapters.dunning import DynamoClaims, DynamoDueInvoices, DynamoHistory
-    from chalicelib.formats.reminders import ReminderRenderer
-    from chalicelib.services.dunning import DunningService
-
-    return DunningService(
-        DynamoDueInvoices(), ledger(), customers(), settings_admin().policy_cached, dunning_settings().cached,
-        DynamoClaims(), reminder_sender, ReminderRenderer(seller(), config.settings().pay_url_template), tasks(),
-        alerts(), metrics(), files(), DynamoHistory(), clock=clock, refusal=way_to_pay().refusal)
+    return container().build_dunning_service(reminder_sender, clock)
 
 
-@cache
-def dunning_queue() -> Any:
+def dunning_queue() -> SqsWorkQueue | None:
     """The reminder workers' queue; None where none is configured (then the sweep works in its own process)."""
-    settings = config.settings()
-    if not settings.dunning_queue_url:
-        return None
-    from chalicelib.adapters.dunning import SqsWorkQueue
-
-    return SqsWorkQueue(_session().client("sqs", endpoint_url=settings.endpoint_url), settings.dunning_queue_url)
+    return container().dunning_queue
 
 
-def decode_work(body: str) -> Any:
-    _session()
+def decode_work(body: str) -> WorkItem:
     from chalicelib.adapters.dunning import decode_work as decode
 
     return decode(body)
 
 
-@cache
-def event_bus() -> Any:
+def event_bus() -> EventBridgeBus | None:
     """Where events go out; None where no bus is configured (they are still in the audit trail)."""
-    settings = config.settings()
-    if not settings.event_bus_name:
-        return None
-    from chalicelib.adapters.events_out import EventBridgeBus
-
-    return EventBridgeBus(_session().client("events", endpoint_url=settings.endpoint_url), settings.event_bus_name)
+    return container().event_bus
 
 
-def decode_stream_records(records: Any) -> Any:
-    _session()
+def decode_stream_records(records: Sequence[Mapping[str, Any]]) -> list[StreamChange]:
     from chalicelib.adapters.events_out import decode_stream_records as decode
 
     return decode(records)
 
 
-@cache
-def timeline() -> Any:
-    _session()
-    from chalicelib.adapters.timeline import DynamoEventLog, DynamoSubjects
-    from chalicelib.services.timeline import Timeline
-
-    return Timeline(DynamoEventLog(), DynamoSubjects())
+def timeline() -> Timeline:
+    return container().timeline
 
 
-@cache
-def credit_control() -> Any:
-    from chalicelib.services.credit import CreditControl
-
-    return CreditControl(customers(), queries(), metrics=metrics())
+def credit_control() -> CreditControl:
+    return container().credit_control
 
 
-@cache
-def bounce_handler() -> Any:
-    from chalicelib.services.bounces import BounceHandler
-
-    return BounceHandler(customers(), tasks(), alerts(), metrics())
+def bounce_handler() -> BounceHandler:
+    return container().bounce_handler
 
 
-@cache
-def collections_service() -> Any:
-    _session()
-    from chalicelib.adapters.collections import DynamoDisputes
-    from chalicelib.services.collections import CollectionsService
-
-    return CollectionsService(ledger(), DynamoDisputes(),
-                              write_off_collector_limit=config.settings().write_off_collector_limit,
-                              metrics=metrics())
+def collections_service() -> CollectionsService:
+    return container().collections_service
 
 
-@cache
-def plan_service() -> Any:
-    _session()
-    from chalicelib.adapters.dunning import DynamoClaims
-    from chalicelib.adapters.plans import DynamoPlans
-    from chalicelib.formats.reminders import ReminderRenderer
-    from chalicelib.services.plans import PlanService
-
-    return PlanService(DynamoPlans(), ledger(), customers(), settings_admin().policy_cached, DynamoClaims(), sender(),
-                       ReminderRenderer(seller(), config.settings().pay_url_template), tasks(), alerts(),
-                       settings=dunning_settings().cached, refusal=way_to_pay().refusal)
+def plan_service() -> PlanService:
+    return container().plan_service
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)
-_BUILDERS = (_session, s3_client, files, ledger, customers, imports, queries, api_keys, mappings_loader,
-             ingest_service, webhook_secrets, payment_store, payment_service, settings_admin, task_closer, tasks,
-             dunning_settings, alerts, dunning_service, bounce_handler, dunning_queue, sender,
-             metrics, collections_service, plan_service, receipts, event_bus, timeline, credit_control, way_to_pay)
-
-
-def reset() -> None:
-    config.reset()
-    for builder in _BUILDERS:
-        builder.cache_clear()

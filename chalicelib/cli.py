@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", default="admin", choices=["viewer", "collector", "admin"])
     args = parser.parse_args(argv)
     if args.command == "create-api-key":
+        bootstrap.bind_tables()
         issued = bootstrap.api_keys().issue(args.name, args.role, actor="system:cli")
         print(json.dumps({"id": issued.key_id, "name": issued.name, "role": issued.role.label,
                           "api_key": issued.api_key}, indent=2))

@@ -35,21 +35,19 @@ from chalicelib.adapters.models import (
 from chalicelib.domain.dunning.charges import RateTable
 from chalicelib.domain.invoice import Invoice, InvoiceStatus
 from chalicelib.domain.plans import PlanStatus
-from chalicelib.services.dunning import (
-    MAX_CATCH_UP_DAYS,
-    Claim,
-    DunningSettings,
-    OutgoingEmail,
-    Task,
-    WorkItem,
-)
 from chalicelib.services.ports import (
+    MAX_CATCH_UP_DAYS,
     AlreadyClaimed,
     AuditEvent,
+    Claim,
     Claimed,
+    DunningSettings,
     InvoicesChanged,
+    OutgoingEmail,
     SendFailed,
+    Task,
     VersionConflict,
+    WorkItem,
 )
 
 SETTINGS_ID = "#dunning-settings"  # not a valid policy id, so it never collides with a policy

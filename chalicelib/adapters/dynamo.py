@@ -35,11 +35,12 @@ from chalicelib.domain.ids import reference_key
 from chalicelib.domain.invoice import OUTSTANDING_STATUSES, CreditNote, Invoice, LedgerCharge
 from chalicelib.domain.money import Money
 from chalicelib.domain.terms import PaymentTerms
-from chalicelib.services.api_keys import KeyRecord, Role
 from chalicelib.services.ports import (
     AuditEvent,
     ImportRecord,
     InsertConflict,
+    KeyRecord,
+    Role,
     StoredCustomer,
     VersionConflict,
 )

@@ -7,8 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chalicelib.adapters.models import EventModel
-from chalicelib.services.events_out import StreamChange
-from chalicelib.services.ports import AuditEvent
+from chalicelib.services.ports import AuditEvent, StreamChange
 
 
 def decode_stream_records(records: Sequence[Mapping[str, Any]]) -> list[StreamChange]:

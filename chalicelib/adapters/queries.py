@@ -3,7 +3,6 @@ pages with an opaque cursor that can span several index partitions (e.g. all sta
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,11 +17,10 @@ from chalicelib.adapters.dynamo import (
 )
 from chalicelib.adapters.models import CreditNoteModel, CustomerModel, ImportModel, InvoiceModel, PaymentModel
 from chalicelib.adapters.payments import model_to_payment
+from chalicelib.domain.balances import BalanceSummary, summarize
 from chalicelib.domain.customer import Customer
-from chalicelib.domain.invoice import OUTSTANDING_STATUSES, CreditNote, Invoice, InvoiceStatus
-from chalicelib.domain.money import Money
-from chalicelib.services.ports import ImportRecord
-from chalicelib.services.read_models import BalanceSummary, InvoiceFilter, Page, PaymentFilter
+from chalicelib.domain.invoice import OUTSTANDING_STATUSES, Invoice, InvoiceStatus
+from chalicelib.services.ports import ImportRecord, InvoiceFilter, Page, PaymentFilter
 
 
 def _due_range(f: InvoiceFilter) -> Condition | None:
@@ -80,28 +78,10 @@ class DynamoQueries:
 
     def balance_summary(self, customer_id: str, today: date) -> BalanceSummary:
         """Reads the customer's outstanding invoices only (a filter on its own partition)."""
-        outstanding: dict[str, Money] = {}
-        overdue: dict[str, Money] = {}
-        counts: dict[str, int] = defaultdict(int)
-        oldest: date | None = None
         query = InvoiceModel.by_customer.query(
             customer_id, filter_condition=InvoiceModel.status.is_in(*[s.value for s in OUTSTANDING_STATUSES]))
-        for m in query:
-            invoice = model_to_invoice(m)
-            balance = invoice.balance
-            outstanding[balance.currency] = outstanding.get(balance.currency, Money.zero(balance.currency)) + balance
-            counts["open"] += 1
-            if invoice.due_date < today:
-                overdue[balance.currency] = overdue.get(balance.currency, Money.zero(balance.currency)) + balance
-                counts["overdue"] += 1
-                oldest = invoice.due_date if oldest is None else min(oldest, invoice.due_date)
-        credit: dict[str, Money] = {}
-        for n in CreditNoteModel.by_customer.query(customer_id):
-            note: CreditNote = model_to_credit_note(n)
-            if not note.unapplied.is_zero:
-                code = note.amount.currency
-                credit[code] = credit.get(code, Money.zero(code)) + note.unapplied
-        return BalanceSummary(outstanding, overdue, counts["open"], counts["overdue"], credit, oldest)
+        return summarize((model_to_invoice(m) for m in query),
+                         (model_to_credit_note(n) for n in CreditNoteModel.by_customer.query(customer_id)), today)
 
     def import_record(self, import_id: str) -> ImportRecord | None:
         m = get_or_none(ImportModel, import_id, consistent=False)

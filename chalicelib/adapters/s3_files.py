@@ -51,6 +51,9 @@ class S3FileStore:
         body = json.dumps(document, indent=2, ensure_ascii=False, default=str).encode("utf-8")
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
 
+    def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
     def get_json(self, key: str) -> Any:
         try:
             body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()

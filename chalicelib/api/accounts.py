@@ -12,7 +12,7 @@ from chalicelib.api.views import customer_view
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.domain.money import Money
-from chalicelib.services.api_keys import Role
+from chalicelib.services.ports import Role
 
 blueprint = Blueprint(__name__)
 MAX_REASON = 500

@@ -32,7 +32,7 @@ from chalicelib.domain.collections import DISPUTE_REASONS, Dispute, DisputeStatu
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.domain.plans import MAX_PLAN_INVOICES, PaymentPlan, PlanProgress, PlanStatus, instalment_json
-from chalicelib.services.api_keys import Role
+from chalicelib.services.ports import Role
 
 blueprint = Blueprint(__name__)
 DISPUTE_FIELDS = ("reason", "amount", "note")

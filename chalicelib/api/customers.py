@@ -19,7 +19,7 @@ from chalicelib.api.http import (
 from chalicelib.api.views import customer_view, money_map
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import is_valid_id
-from chalicelib.services.api_keys import Role
+from chalicelib.services.ports import Role
 from chalicelib.services.settings_admin import CUSTOMER_FIELDS
 
 blueprint = Blueprint(__name__)

@@ -3,7 +3,6 @@ and the agency hand-off export."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,8 +26,7 @@ from chalicelib.api.http import (
 from chalicelib.domain.dunning.policy import MAX_OFFSET_DAYS
 from chalicelib.domain.errors import DomainError, Kind, NotFound, StaleVersion
 from chalicelib.domain.ids import is_valid_id
-from chalicelib.services.api_keys import Role
-from chalicelib.services.ports import AuditEvent
+from chalicelib.services.ports import Role
 
 blueprint = Blueprint(__name__)
 TASK_FIELDS = ("title", "customer_id", "invoice_id", "note")
@@ -81,7 +79,7 @@ def run_now() -> dict[str, Any]:
 @blueprint.route("/dunning/settings", methods=["GET"])
 @endpoint(blueprint, role=Role.VIEWER)
 def get_settings() -> dict[str, Any]:
-    settings: Any = bootstrap.dunning_settings().get()
+    settings: Any = bootstrap.dunning_settings_admin().current()
     return {**settings.to_dict(), "version": settings.version}
 
 
@@ -91,8 +89,8 @@ def put_settings() -> dict[str, Any]:
     from chalicelib.domain.dunning.charges import RateTable
 
     body = json_body(blueprint)
-    store: Any = bootstrap.dunning_settings()
-    current = store.get()
+    admin = bootstrap.dunning_settings_admin()
+    current = admin.current()
     if "version" in body and body["version"] != current.version:
         raise StaleVersion(f"settings are at version {current.version}; read them again and retry")
     updated = current
@@ -112,11 +110,7 @@ def put_settings() -> dict[str, Any]:
         for index, row in enumerate(body["reference_rates"]):
             _check_rate_row(row, f"reference_rates[{index}]")
         updated = replace(updated, rate_table=RateTable.from_rows(body["reference_rates"]))
-    now = datetime.now(UTC)
-    event = AuditEvent("settings#dunning", "dunning.settings_saved", actor(blueprint), now, str(current.version + 1),
-                       updated.to_dict())
-    store.save(updated, event, actor(blueprint), now)
-    saved = store.get()
+    saved = admin.save(current, updated, actor(blueprint))
     return {**saved.to_dict(), "version": saved.version}
 
 
@@ -159,8 +153,6 @@ def list_tasks() -> dict[str, Any]:
 @endpoint(blueprint, role=Role.COLLECTOR, body=TASK_FIELDS)
 def create_task() -> Response:
     """A task opened by hand: a call to make, a document to chase."""
-    from chalicelib.services.dunning import Task
-
     body = json_body(blueprint)
     title = text_field(body, "title", required=True, limit=500)
     note = text_field(body, "note", required=False)
@@ -171,17 +163,9 @@ def create_task() -> Response:
         if value is not None and (not isinstance(value, str) or not is_valid_id(value)):
             raise ApiError(400, "invalid_parameter", f"{name} is not an id", name)
         subjects[name] = value
-    invoice_id, customer_id = subjects["invoice_id"], subjects["customer_id"]
-    if invoice_id is not None:
-        invoice = bootstrap.ledger().get_invoices([invoice_id]).get(invoice_id)
-        if invoice is None:
-            raise NotFound("invoice", invoice_id)
-        customer_id = customer_id or invoice.customer_id
-    elif customer_id is not None and bootstrap.customers().get_customer(customer_id) is None:
-        raise NotFound("customer", customer_id)
-    task = Task(f"tsk_{uuid.uuid4().hex[:24]}", "manual", title, customer_id, invoice_id,
-                {"note": note} if note else {}, datetime.now(UTC), actor(blueprint))
-    return Response(body=_task_view(bootstrap.tasks().create(task)), status_code=201)
+    task = bootstrap.task_desk().open_by_hand(title, note, subjects["customer_id"], subjects["invoice_id"],
+                                              actor(blueprint))
+    return Response(body=_task_view(task), status_code=201)
 
 
 @blueprint.route("/tasks/{task_id}/complete", methods=["POST"])
@@ -189,7 +173,7 @@ def create_task() -> Response:
 def complete_task(task_id: str) -> dict[str, Any]:
     task = None
     if len(task_id) <= MAX_TASK_ID:
-        task = bootstrap.tasks().complete(task_id, actor(blueprint), datetime.now(UTC))
+        task = bootstrap.task_desk().complete(task_id, actor(blueprint))
     if task is None:
         raise NotFound("task", task_id)
     return _task_view(task)

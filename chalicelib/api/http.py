@@ -26,7 +26,8 @@ from chalicelib.domain.errors import InvalidMoney, NotFound
 from chalicelib.domain.money import parse_plain_amount
 from chalicelib.formats.json_limits import nesting_depth
 from chalicelib.observability import logger
-from chalicelib.services.api_keys import Principal, Role
+from chalicelib.services.api_keys import Principal
+from chalicelib.services.ports import Role
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50

@@ -9,7 +9,7 @@ from chalicelib import bootstrap
 from chalicelib.api.http import PAGING, decode_cursor, endpoint, page, page_limit, query_params
 from chalicelib.api.views import import_view
 from chalicelib.domain.errors import NotFound
-from chalicelib.services.api_keys import Role
+from chalicelib.services.ports import Role
 
 blueprint = Blueprint(__name__)
 

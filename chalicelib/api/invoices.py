@@ -22,8 +22,7 @@ from chalicelib.api.views import invoice_view
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import is_valid_id
 from chalicelib.domain.invoice import OUTSTANDING_STATUSES, InvoiceStatus
-from chalicelib.services.api_keys import Role
-from chalicelib.services.read_models import InvoiceFilter
+from chalicelib.services.ports import InvoiceFilter, Role
 
 blueprint = Blueprint(__name__)
 

@@ -19,7 +19,8 @@ from chalicelib.api.http import (
     start_key,
 )
 from chalicelib.domain.errors import NotFound
-from chalicelib.services.api_keys import MAX_NAME, KeyRecord, Role
+from chalicelib.services.api_keys import MAX_NAME
+from chalicelib.services.ports import KeyRecord, Role
 
 blueprint = Blueprint(__name__)
 ROLES = tuple(r.label for r in Role)

@@ -25,7 +25,8 @@ from chalicelib.domain.plans import (
     InstalmentState,
     PlanStatus,
 )
-from chalicelib.services.api_keys import MAX_NAME, Role
+from chalicelib.services.api_keys import MAX_NAME
+from chalicelib.services.ports import Role
 
 blueprint = Blueprint(__name__)
 

@@ -28,8 +28,7 @@ from chalicelib.api.views import payment_view
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import invoice_id, is_valid_id, reference_key
 from chalicelib.domain.money import Money
-from chalicelib.services.api_keys import Role
-from chalicelib.services.read_models import PaymentFilter
+from chalicelib.services.ports import PaymentFilter, Role
 
 blueprint = Blueprint(__name__)
 _PAYMENT_ID = re.compile(r"(pay|rfd|chb)_[0-9a-f]{24}")

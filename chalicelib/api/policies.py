@@ -9,7 +9,7 @@ from chalicelib import bootstrap
 from chalicelib.api.http import actor, endpoint, json_body
 from chalicelib.domain.dunning.policy import POLICY_FIELDS
 from chalicelib.domain.errors import NotFound
-from chalicelib.services.api_keys import Role
+from chalicelib.services.ports import Role
 
 blueprint = Blueprint(__name__)
 POLICY_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

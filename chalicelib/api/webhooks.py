@@ -4,7 +4,6 @@ written answers 5xx, so the provider retries."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,19 +20,10 @@ blueprint = Blueprint(__name__)
 JSON = ["application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"]
 
 
-def _archive(provider: str, raw: bytes) -> str:
-    """Content-addressed, so a retried delivery overwrites its own copy instead of adding one."""
-    now = datetime.now(UTC)
-    key = f"webhooks/{provider}/{now:%Y/%m/%d}/{hashlib.sha256(raw).hexdigest()}.json"
-    bootstrap.s3_client().put_object(Bucket=bootstrap.files().bucket, Key=key, Body=raw,
-                                     ContentType="application/json")
-    return key
-
-
 def _record(provider: str, raw: bytes, batch: Any) -> list[str]:
     from chalicelib.domain.errors import DomainError
 
-    raw_key = _archive(provider, raw)
+    raw_key = bootstrap.webhook_archive().keep(provider, raw)
     service = bootstrap.payment_service()
     outcomes = []
     for event in batch.events:

@@ -139,6 +139,17 @@ class Customer:
         return json.dumps(self.to_dict(), sort_keys=True)
 
 
+def destination_for(customer: Customer, channel: str) -> str | None:
+    """Where a message on `channel` goes: the first contact with an address for it (a suppressed email never)."""
+    for contact in customer.contacts:
+        if channel == "email" and contact.email_suppressed:
+            continue
+        value = contact.email if channel == "email" else contact.phone
+        if value:
+            return value
+    return None
+
+
 def contact_to_dict(contact: Contact) -> dict[str, str | bool | None]:
     return {"name": contact.name, "email": contact.email, "phone": contact.phone,
             "language": contact.language, "timezone": contact.timezone, "email_suppressed": contact.email_suppressed}

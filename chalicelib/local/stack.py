@@ -249,6 +249,7 @@ class LocalStack:
         try:
             from chalicelib import bootstrap
 
+            bootstrap.bind_tables()
             issued = bootstrap.api_keys().issue(name="local-admin", role="admin", actor="system:local")
         except Exception:
             log.exception("could not issue the local admin API key: the API will answer 401 to everything")

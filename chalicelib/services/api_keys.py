@@ -11,33 +11,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import IntEnum
 from typing import Any, Protocol
 
-from chalicelib.services.ports import AuditEvent, utc_now
+from chalicelib.services.ports import AuditEvent, KeyRecord, Role, utc_now
 
 TOKEN_PREFIX = "dwk"  # noqa: S105 - a public prefix, not a secret
 KEY_ID = re.compile(r"[0-9a-f]{16}")  # what `issue` makes: 8 random bytes as hex
 MAX_NAME = 100
-
-
-class Role(IntEnum):
-    """Ordered: each role can do everything the ones below it can."""
-
-    VIEWER = 1
-    COLLECTOR = 2
-    ADMIN = 3
-
-    @classmethod
-    def parse(cls, name: str) -> Role:
-        try:
-            return cls[name.upper()]
-        except KeyError:
-            raise ValueError(f"role must be one of: {', '.join(r.name.lower() for r in cls)}") from None
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
 
 
 @dataclass(frozen=True)
@@ -59,18 +39,6 @@ class IssuedKey:
     api_key: str  # the bearer token; shown once, never stored
     created_at: datetime | None = None
     created_by: str = ""
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    key_id: str
-    name: str
-    role: Role
-    secret_sha256: str
-    created_at: datetime
-    created_by: str
-    revoked_at: datetime | None = None
-    revoked_by: str | None = None
 
 
 class KeyStore(Protocol):

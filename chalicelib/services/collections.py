@@ -26,8 +26,7 @@ from chalicelib.domain.collections import (
 from chalicelib.domain.errors import DomainError, Kind, NotFound
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
-from chalicelib.services.api_keys import Role
-from chalicelib.services.ports import AuditEvent, Metrics, VersionConflict, conflict_retries, utc_now
+from chalicelib.services.ports import AuditEvent, Metrics, Role, VersionConflict, conflict_retries, utc_now
 
 
 class NeedsApproval(DomainError):

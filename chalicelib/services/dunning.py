@@ -22,12 +22,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib.domain.collections import PromiseOutcome, promise_outcome, settle_promise
-from chalicelib.domain.customer import Contact, Customer
-from chalicelib.domain.dunning.calendar import InvalidTimezone, load_timezone, next_send_time
-from chalicelib.domain.dunning.charges import DEFAULT_RATE_TABLE, Charge, RateTable
+from chalicelib.domain.customer import Customer, destination_for
+from chalicelib.domain.dunning.calendar import customer_tz, end_of_day_anywhere, next_send_time, window_start
+from chalicelib.domain.dunning.charges import Charge
 from chalicelib.domain.dunning.decision import CHANNELS, Decision, decide, history_of, state_of
 from chalicelib.domain.dunning.policy import TONES, Policy, Step
 from chalicelib.domain.errors import NotFound
@@ -35,92 +35,41 @@ from chalicelib.domain.invoice import Invoice, LedgerCharge
 from chalicelib.domain.masking import mask
 from chalicelib.domain.money import Money
 from chalicelib.services.ports import (
+    CLAIM_LEASE,
+    RETRY_AFTER_FAILURE,
     Alerts,
     AuditEvent,
     Claim,
     Claims,
+    Customers,
+    DueInvoices,
+    DunningSettings,
+    Exports,
+    History,
+    Invoices,
     Metrics,
     OutgoingEmail,
+    Renderer,
     Sender,
     StoredCustomer,
     Task,
     TaskStore,
     VersionConflict,
+    WorkItem,
+    WorkQueue,
     conflict_retries,
+    flag_unconfirmed,
 )
-from chalicelib.services.send_once import CLAIM_LEASE, Attempt, Delivered, Outcome, SendOnce
+from chalicelib.services.send_once import Attempt, Delivered, Outcome, SendOnce
 from chalicelib.services.way_to_pay import never_refused
 
 SYSTEM = "system:dunning"
-RETRY_AFTER_FAILURE = timedelta(hours=1)
 CHARGE_CODES = {"fee": "late_fee", "interest": "interest", "compensation": "compensation"}
 TONE_RANK = {tone: rank for rank, tone in enumerate(TONES)}
 REVIEW_REASONS = frozenset({"needs_review", "too_few_notices"})
 
 
-MAX_CATCH_UP_DAYS = 365  # older debts at go-live wait for a collector's release (decision.py)
-
-
-@dataclass(frozen=True)
-class DunningSettings:
-    kill_switch: bool = False
-    rate_table: RateTable = DEFAULT_RATE_TABLE
-    version: int = 0
-    max_catch_up_days: int = MAX_CATCH_UP_DAYS
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kill_switch": self.kill_switch, "reference_rates": self.rate_table.to_rows(),
-                "max_catch_up_days": self.max_catch_up_days}
-
-
-# ---- ports -----------------------------------------------------------------------------------------
-
-class DueInvoices(Protocol):
-    def due_for_action(self, until: datetime, limit: int) -> list[Invoice]: ...
-
-
-class Invoices(Protocol):
-    def get_invoices(self, invoice_ids: Iterable[str]) -> dict[str, Invoice]: ...
-    def save_invoice(self, invoice: Invoice, events: Sequence[AuditEvent], now: datetime) -> Invoice: ...
-
-
-class Customers(Protocol):
-    def get_customers(self, customer_ids: Iterable[str]) -> dict[str, StoredCustomer]: ...
-    def update_customer(self, stored: StoredCustomer, customer: Customer, events: Sequence[AuditEvent],
-                        now: datetime) -> None: ...
-
-
-class Renderer(Protocol):
-    def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
-              deadline: date | None, promise_date: date | None = None) -> tuple[str, str, str]: ...
-    def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None,
-            promise_date: date | None = None) -> str: ...
-    def line(self, invoice: Invoice, principal: Money, charges: Sequence[tuple[str, Money]], today: date,
-             discount: Any) -> Any: ...
-
-
-class Exports(Protocol):
-    def put_json(self, key: str, document: Mapping[str, Any]) -> None: ...
-
-
-class History(Protocol):
-    def events(self, entity: str) -> list[AuditEvent]: ...
-
-
 WORK_ITEM_INVOICES = 100  # invoices per work message: ~1 KB each, well under SQS's 256 KB
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    run_id: str
-    customer_id: str
-    as_of: date | None
-    invoices: Sequence[Invoice]
-
-
-class WorkQueue(Protocol):
-    def send(self, items: Sequence[WorkItem]) -> int:
-        """Queue the items; returns how many messages were sent."""
 
 
 # ---- results ---------------------------------------------------------------------------------------
@@ -645,19 +594,6 @@ class DunningService:
 
 # ---- helpers ---------------------------------------------------------------------------------------
 
-def flag_unconfirmed(tasks: TaskStore, alerts: Alerts, claim: Claim, customer: Customer, now: datetime, actor: str,
-                     what: str) -> None:
-    """A message whose outcome is unknown (the sender died after handing it over) is not sent again: a human is
-    told, by a task and an alert, to check the provider's logs."""
-    tasks.open(Task(f"unconfirmed:{claim.message_key}", "unconfirmed_reminder",
-                    f"Check whether the {claim.channel} {what} of {claim.local_date} reached {customer.name}",
-                    customer.customer_id, None, {"message_key": claim.message_key, "lines": claim.lines}, now, actor))
-    alerts.publish("Dunwell: reminder outcome unknown", {
-        "message_key": claim.message_key, "customer_id": customer.customer_id,
-        "why": "the sending process stopped between handing the message over and recording it; it was not sent "
-               "again"})
-
-
 def _chunks(items: Sequence[Invoice], size: int) -> list[Sequence[Invoice]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
@@ -666,34 +602,6 @@ def _missed_promise(planned: Sequence[Planned]) -> date | None:
     """The broken promise a message mentions (tone promise_missed): only when every invoice in it had one."""
     dates = [p.invoice.broken_promise for p in planned]
     return max(d for d in dates if d is not None) if dates and None not in dates else None
-
-
-def end_of_day_anywhere(day: date) -> datetime:
-    """The last moment of `day` anywhere on Earth (UTC-12): every invoice due for action on that day."""
-    return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=12)
-
-
-def customer_tz(customer: Customer, policy: Policy) -> Any:
-    try:
-        return load_timezone(customer.timezone or policy.default_timezone)
-    except InvalidTimezone:
-        return load_timezone(policy.default_timezone)
-
-
-def window_start(day: date, customer: Customer, policy: Policy) -> datetime:
-    """Simulated clock: the start of the customer's send window on `day` (their local time)."""
-    tz = customer_tz(customer, policy)
-    return datetime.combine(day, policy.send_window.start, tz).astimezone(UTC)
-
-
-def destination_for(customer: Customer, channel: str) -> str | None:
-    for contact in customer.contacts:
-        if channel == "email" and contact.email_suppressed:
-            continue
-        value = contact.email if channel == "email" else contact.phone
-        if value:
-            return value
-    return None
 
 
 def _charge_json(charge: Charge) -> dict[str, Any]:

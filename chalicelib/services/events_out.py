@@ -8,24 +8,11 @@ number, and the stream retries from there: nothing is dropped, and order per ent
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from chalicelib.services.ports import AuditEvent
+from chalicelib.services.ports import EventBus, StreamChange
 
 SOURCE = "dunwell"
-
-
-@dataclass(frozen=True)
-class StreamChange:
-    sequence_number: str
-    event_id: str  # "<entity>/<event key>": unique and stable for each audit event
-    event: AuditEvent | None  # None: not a new audit event (a TTL delete, an update): nothing to publish
-
-
-class EventBus(Protocol):
-    def put(self, entries: Sequence[dict[str, Any]]) -> list[bool]:
-        """Put up to 10 entries; one flag per entry, True when EventBridge accepted it."""
 
 
 def entry_for(change: StreamChange) -> dict[str, Any]:

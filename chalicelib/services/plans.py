@@ -21,8 +21,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from chalicelib.domain.customer import Customer
-from chalicelib.domain.dunning.calendar import is_sendable_now, next_send_time
+from chalicelib.domain.customer import Customer, destination_for
+from chalicelib.domain.dunning.calendar import (
+    customer_tz,
+    end_of_day_anywhere,
+    is_sendable_now,
+    next_send_time,
+    window_start,
+)
 from chalicelib.domain.dunning.policy import Policy
 from chalicelib.domain.errors import NotAllowed, NotFound
 from chalicelib.domain.invoice import Invoice
@@ -44,9 +50,11 @@ from chalicelib.domain.plans import (
     released,
     schedule,
 )
-from chalicelib.services.dunning import (
+from chalicelib.services.ports import (
+    CLAIM_LEASE,
     RETRY_AFTER_FAILURE,
     Alerts,
+    AuditEvent,
     Claim,
     Claims,
     Customers,
@@ -55,14 +63,10 @@ from chalicelib.services.dunning import (
     Sender,
     Task,
     TaskStore,
-    customer_tz,
-    destination_for,
-    end_of_day_anywhere,
+    VersionConflict,
     flag_unconfirmed,
-    window_start,
 )
-from chalicelib.services.ports import AuditEvent, VersionConflict
-from chalicelib.services.send_once import CLAIM_LEASE, Attempt, Delivered, Outcome, SendOnce
+from chalicelib.services.send_once import Attempt, Delivered, Outcome, SendOnce
 from chalicelib.services.way_to_pay import never_refused
 
 SYSTEM = "system:plans"

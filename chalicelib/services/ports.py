@@ -8,12 +8,15 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from enum import IntEnum
 from typing import IO, Any, Protocol
 
-from chalicelib.domain.customer import Customer
+from chalicelib.domain.customer import Contact, Customer
+from chalicelib.domain.dunning.charges import DEFAULT_RATE_TABLE, RateTable
 from chalicelib.domain.errors import Kind
-from chalicelib.domain.invoice import CreditNote, Invoice
+from chalicelib.domain.invoice import CreditNote, Invoice, InvoiceStatus
+from chalicelib.domain.money import Money
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,10 @@ class ImportRecord:
 
 # ---- messages to customers and work for people (dunning, plans, receipts, payments) ---------------------
 
+CLAIM_LEASE = timedelta(minutes=10)  # how long a claim in `sending` belongs to the run that wrote it
+RETRY_AFTER_FAILURE = timedelta(hours=1)
+
+
 class InvoicesChanged(Exception):
     """Invoices of a message stopped being chaseable (paid, disputed, ...) between the sweep's read and the claim."""
 
@@ -287,3 +294,149 @@ class Alerts(Protocol):
 
 class Metrics(Protocol):
     def count(self, name: str, value: int, dimensions: Mapping[str, str]) -> None: ...
+
+
+def flag_unconfirmed(tasks: TaskStore, alerts: Alerts, claim: Claim, customer: Customer, now: datetime, actor: str,
+                     what: str) -> None:
+    """A message whose outcome is unknown (the sender died after handing it over) is not sent again: a human is
+    told, by a task and an alert, to check the provider's logs."""
+    tasks.open(Task(f"unconfirmed:{claim.message_key}", "unconfirmed_reminder",
+                    f"Check whether the {claim.channel} {what} of {claim.local_date} reached {customer.name}",
+                    customer.customer_id, None, {"message_key": claim.message_key, "lines": claim.lines}, now, actor))
+    alerts.publish("Dunwell: reminder outcome unknown", {
+        "message_key": claim.message_key, "customer_id": customer.customer_id,
+        "why": "the sending process stopped between handing the message over and recording it; it was not sent "
+               "again"})
+
+
+# ---- dunning --------------------------------------------------------------------------------------
+
+MAX_CATCH_UP_DAYS = 365  # older debts at go-live wait for a collector's release (decision.py)
+
+
+@dataclass(frozen=True)
+class DunningSettings:
+    kill_switch: bool = False
+    rate_table: RateTable = DEFAULT_RATE_TABLE
+    version: int = 0
+    max_catch_up_days: int = MAX_CATCH_UP_DAYS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kill_switch": self.kill_switch, "reference_rates": self.rate_table.to_rows(),
+                "max_catch_up_days": self.max_catch_up_days}
+
+
+class DueInvoices(Protocol):
+    def due_for_action(self, until: datetime, limit: int) -> list[Invoice]: ...
+
+
+class Invoices(Protocol):
+    def get_invoices(self, invoice_ids: Iterable[str]) -> dict[str, Invoice]: ...
+    def save_invoice(self, invoice: Invoice, events: Sequence[AuditEvent], now: datetime) -> Invoice: ...
+
+
+class Customers(Protocol):
+    def get_customers(self, customer_ids: Iterable[str]) -> dict[str, StoredCustomer]: ...
+    def update_customer(self, stored: StoredCustomer, customer: Customer, events: Sequence[AuditEvent],
+                        now: datetime) -> None: ...
+
+
+class Renderer(Protocol):
+    def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
+              deadline: date | None, promise_date: date | None = None) -> tuple[str, str, str]: ...
+    def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None,
+            promise_date: date | None = None) -> str: ...
+    def line(self, invoice: Invoice, principal: Money, charges: Sequence[tuple[str, Money]], today: date,
+             discount: Any) -> Any: ...
+
+
+class Exports(Protocol):
+    def put_json(self, key: str, document: Mapping[str, Any]) -> None: ...
+
+
+class History(Protocol):
+    def events(self, entity: str) -> list[AuditEvent]: ...
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    run_id: str
+    customer_id: str
+    as_of: date | None
+    invoices: Sequence[Invoice]
+
+
+class WorkQueue(Protocol):
+    def send(self, items: Sequence[WorkItem]) -> int:
+        """Queue the items; returns how many messages were sent."""
+
+
+# ---- API keys -------------------------------------------------------------------------------------
+
+class Role(IntEnum):
+    """Ordered: each role can do everything the ones below it can."""
+
+    VIEWER = 1
+    COLLECTOR = 2
+    ADMIN = 3
+
+    @classmethod
+    def parse(cls, name: str) -> Role:
+        try:
+            return cls[name.upper()]
+        except KeyError:
+            raise ValueError(f"role must be one of: {', '.join(r.name.lower() for r in cls)}") from None
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    key_id: str
+    name: str
+    role: Role
+    secret_sha256: str
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+
+
+# ---- events out -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StreamChange:
+    sequence_number: str
+    event_id: str  # "<entity>/<event key>": unique and stable for each audit event
+    event: AuditEvent | None  # None: not a new audit event (a TTL delete, an update): nothing to publish
+
+
+class EventBus(Protocol):
+    def put(self, entries: Sequence[dict[str, Any]]) -> list[bool]:
+        """Put up to 10 entries; one flag per entry, True when EventBridge accepted it."""
+
+
+# ---- the read side (what the finance API lists) ---------------------------------------------------
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    statuses: Sequence[InvoiceStatus] = ()
+    customer_id: str | None = None
+    due_before: date | None = None  # due_date < due_before
+    due_after: date | None = None  # due_date > due_after
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    unapplied: bool = False
+    customer_id: str | None = None
+    received_from: date | None = None  # inclusive
+    received_to: date | None = None  # inclusive
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    cursor: dict[str, Any] | None  # {"p": partition index, "k": DynamoDB LastEvaluatedKey}

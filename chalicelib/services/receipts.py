@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.services.ports import (
+    CLAIM_LEASE,
     AuditEvent,
     Claim,
     Claims,
@@ -27,7 +28,7 @@ from chalicelib.services.ports import (
     Sender,
     StoredCustomer,
 )
-from chalicelib.services.send_once import CLAIM_LEASE, Delivered, Outcome, SendOnce
+from chalicelib.services.send_once import Delivered, Outcome, SendOnce
 
 log = logging.getLogger(__name__)
 RECORDED = "payment.payment_recorded"

@@ -25,12 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from chalicelib.services.ports import AlreadyClaimed, Claim, Claims, InvoicesChanged, SendFailed
-
-CLAIM_LEASE = timedelta(minutes=10)
 
 
 class SendState(StrEnum):

@@ -8,7 +8,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib import bootstrap, config
-from chalicelib.adapters.models import ALL_MODELS, bind_tables
+from chalicelib.adapters.models import ALL_MODELS
 from chalicelib.local.moto_dynamodb import install
 
 # DynamoDB's transaction semantics at the cost of the items touched (moto's own copies whole tables).
@@ -20,7 +20,7 @@ def aws() -> Iterator[None]:
     with mock_aws():
         bootstrap.reset()
         settings = config.settings()
-        bind_tables(settings)
+        bootstrap.bind_tables(settings)
         for model in ALL_MODELS:
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=False)
         boto3.client("s3", region_name=settings.region).create_bucket(

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from chalicelib import bootstrap
-from chalicelib.services.dunning import Task
+from chalicelib.services.ports import Task
 from tests.integration.helpers import get_json
 
 

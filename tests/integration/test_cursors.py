@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from pynamodb.connection.base import Connection
 
 from chalicelib import bootstrap
-from chalicelib.services.dunning import Task
+from chalicelib.services.ports import Task
 from tests.integration.helpers import drop, dunwell_csv, get_json, invoice_row
 
 LISTS = ["/invoices", "/invoices?status=open", "/customers", "/imports", "/payments", "/tasks", "/disputes",

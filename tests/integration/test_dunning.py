@@ -396,7 +396,7 @@ def test_a_stage_without_a_way_to_pay_sends_no_reminder_says_why_and_alerts_fina
     assert {(m["reason"], m["run"]) for m in refusals} == {("no_way_to_pay", "plans"), ("no_way_to_pay", "invoices")}
 
     # A queued work item is consumed without a send too.
-    from chalicelib.services.dunning import WorkItem
+    from chalicelib.services.ports import WorkItem
     invoices = bootstrap.ledger().get_invoices(["INV-1"])
     worked = bootstrap.dunning_service().work(WorkItem("run-1", "acme", date(2026, 12, 8), list(invoices.values())))
     assert worked.refused == refused["refused"] and mails() == []

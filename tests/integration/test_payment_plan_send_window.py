@@ -18,13 +18,11 @@ ONE = [{"due_date": "2026-11-23", "amount": "600.00"}]  # a Monday
 
 
 @pytest.fixture
-def clock(dunning: None, monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
+def clock(dunning: None) -> Callable[[datetime], None]:
     """The API's and the plan sweep's 'now'."""
-    def set_to(at: datetime) -> None:
-        monkeypatch.setattr(bootstrap.plan_service(), "clock", lambda: at)
-        monkeypatch.setattr(bootstrap.collections_service(), "clock", lambda: at)
-
-    return set_to
+    now: list[datetime] = []
+    bootstrap.use(bootstrap.Container(clock=lambda: now[-1] if now else datetime.now(UTC)))
+    return now.append
 
 
 def test_a_plan_made_on_a_saturday_is_reminded_on_monday_not_at_once(

@@ -19,12 +19,13 @@ from tests.integration.test_collections import mails, post, row, run, text_of
 
 
 @pytest.fixture
-def plan_clock(dunning: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def plan_clock(dunning: None) -> Iterator[Any]:
     """Set the API's 'now' for plans and payments: `plan_clock("2026-11-20")`."""
+    now: list[datetime] = []
+    bootstrap.use(bootstrap.Container(clock=lambda: now[-1] if now else datetime.now(UTC)))
+
     def set_to(day: str, hour: int = 10) -> None:
-        at = datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
-        monkeypatch.setattr(bootstrap.plan_service(), "clock", lambda: at)
-        monkeypatch.setattr(bootstrap.collections_service(), "clock", lambda: at)
+        now.append(datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC))
 
     yield set_to
 

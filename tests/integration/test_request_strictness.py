@@ -13,7 +13,7 @@ from app import app
 from chalicelib.api.http import MAX_TEXT, route_input
 from chalicelib.api.openapi import document
 from chalicelib.domain.invoice import InvoiceStatus
-from chalicelib.services.dunning import Task
+from chalicelib.services.ports import Task
 from tests.integration.helpers import drop, dunwell_csv, get_json, invoice_row
 
 UNKNOWN = "zz_not_a_parameter"

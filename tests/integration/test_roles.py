@@ -10,7 +10,7 @@ import pytest
 
 from app import app
 from chalicelib.api.http import required_role
-from chalicelib.services.api_keys import Role
+from chalicelib.services.ports import Role
 from tests.integration.conftest import issue_key
 
 PUBLIC = {"/health", "/openapi.json"}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamo import event_to_model
 from chalicelib.adapters.models import EventModel
-from chalicelib.services.dunning import Task
+from chalicelib.services.ports import Task
 from tests.integration.helpers import drop, dunwell_csv, invoice_row
 
 OPENED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chalicelib.domain.dunning.policy import SendWindow
+from chalicelib.domain.customer import Customer
+from chalicelib.domain.dunning.policy import Policy, SendWindow
 from chalicelib.domain.errors import DomainError
 
 WEEKDAYS = frozenset(range(5))  # Monday..Friday
@@ -125,3 +126,22 @@ def is_sendable_now(now_utc: datetime, tz: ZoneInfo, country: str | None, window
         raise ValueError("now_utc must be an aware datetime")
     local = now_utc.astimezone(tz)
     return is_business_day(local.date(), country, business_days_only) and window.start <= local.time() < window.end
+
+
+def end_of_day_anywhere(day: date) -> datetime:
+    """The last moment of `day` anywhere on Earth (UTC-12): every invoice due for action on that day."""
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC) + timedelta(hours=12)
+
+
+def customer_tz(customer: Customer, policy: Policy) -> ZoneInfo:
+    """The customer's own timezone; the policy's default when it has none or names none that exists."""
+    try:
+        return load_timezone(customer.timezone or policy.default_timezone)
+    except InvalidTimezone:
+        return load_timezone(policy.default_timezone)
+
+
+def window_start(day: date, customer: Customer, policy: Policy) -> datetime:
+    """Simulated clock: the start of the customer's send window on `day` (their local time)."""
+    tz = customer_tz(customer, policy)
+    return datetime.combine(day, policy.send_window.start, tz).astimezone(UTC)

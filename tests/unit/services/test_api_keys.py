@@ -1,8 +1,8 @@
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from chalicelib.services.api_keys import ApiKeys, KeyRecord, Role
-from chalicelib.services.ports import AuditEvent
+from chalicelib.services.api_keys import ApiKeys
+from chalicelib.services.ports import AuditEvent, KeyRecord, Role
 
 
 class MemoryKeys:

@@ -10,9 +10,8 @@ from chalicelib.domain.collections import Outcome
 from chalicelib.domain.errors import DisputeOpen, DisputeResolved, IdempotencyKeyReused, NotFound
 from chalicelib.domain.invoice import Document, DocumentKind, Invoice, InvoiceStatus
 from chalicelib.domain.money import Money
-from chalicelib.services.api_keys import Role
 from chalicelib.services.collections import CollectionsService, NeedsApproval
-from chalicelib.services.ports import ConflictRetriesExhausted, VersionConflict
+from chalicelib.services.ports import ConflictRetriesExhausted, Role, VersionConflict
 from tests.unit.services.fakes import Metrics
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)

@@ -6,9 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from chalicelib.services.ports import AlreadyClaimed, Claim, Claimed, InvoicesChanged, SendFailed
+from chalicelib.services.ports import CLAIM_LEASE, AlreadyClaimed, Claim, Claimed, InvoicesChanged, SendFailed
 from chalicelib.services.send_once import (
-    CLAIM_LEASE,
     TRANSITIONS,
     Delivered,
     Outcome,
