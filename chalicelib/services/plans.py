@@ -64,13 +64,13 @@ from chalicelib.services.ports import (
     Task,
     TaskStore,
     VersionConflict,
+    conflict_retries,
     flag_unconfirmed,
 )
 from chalicelib.services.send_once import Attempt, Delivered, Outcome, SendOnce
 from chalicelib.services.way_to_pay import never_refused
 
 SYSTEM = "system:plans"
-ATTEMPTS = 5
 
 
 # ---- ports -----------------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ class PlanService:
             raise NotAllowed("count needs first_due_date", field="first_due_date")
         plan_id = self.new_id()
         grace = DEFAULT_GRACE_DAYS if grace_days is None else grace_days
-        for _attempt in range(ATTEMPTS):
+        for _attempt in conflict_retries(f"creating a payment plan for customer {customer_id}"):
             now = self.clock()
             customer = self._customer(customer_id)
             policy = self.policy_for(customer.policy_id)
@@ -205,7 +205,7 @@ class PlanService:
             except VersionConflict:
                 continue  # an invoice changed (a payment, the sweep): decide again from what it is now
             return PlanView(saved, progress(saved, {i.invoice_id: i for i in saved_invoices}, today), today)
-        raise VersionConflict(f"the invoices of customer {customer_id} kept changing")
+        raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
     def view(self, plan_id: str) -> PlanView:
         plan = self._plan(plan_id)
@@ -376,7 +376,7 @@ class PlanService:
     def _record(self, plan: PaymentPlan, markers: set[str], events: list[AuditEvent], next_at: datetime | None,
                 now: datetime) -> None:
         current: PaymentPlan | None = plan
-        for _attempt in range(ATTEMPTS):
+        for _attempt in conflict_retries(f"recording reminders on payment plan {plan.plan_id}"):
             if current is None:
                 return
             active = current.status is PlanStatus.ACTIVE
@@ -398,7 +398,7 @@ class PlanService:
              ) -> PaymentPlan | None:
         """End the plan and put its invoices back on the ladder; None when it was not active (any more)."""
         current: PaymentPlan | None = plan
-        for _attempt in range(ATTEMPTS):
+        for _attempt in conflict_retries(f"ending payment plan {plan.plan_id}"):
             if current is None or current.status is not PlanStatus.ACTIVE:
                 return None
             ended = current.ended(status, actor, reason, now)
@@ -417,7 +417,7 @@ class PlanService:
                 return saved
             except VersionConflict:
                 current = self.plans.get(plan.plan_id)  # a payment or the collector got there first: again
-        raise VersionConflict(f"payment plan {plan.plan_id} kept changing")
+        raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
     def _send_time(self, day: date | None, customer: Customer, policy: Policy) -> datetime | None:
         """The start of the customer's send window on `day` (or the next sending day)."""
