@@ -516,7 +516,8 @@ def _webhook(processor: Processor) -> Schema:
     ok = {status: dict(response) for status, response in processor.documented_acknowledgements.items()}
     header = processor.signature_header
     bad_signature = str(processor.invalid_signature_status)
-    op = operation("webhooks", f"{processor.title} notifications", None, ("200", ok["200"]),
+    first = next(iter(ok))
+    op = operation("webhooks", f"{processor.title} notifications", None, (first, ok[first]),
                    params=[{"name": header, "in": "header", "required": True, "schema": STRING,
                             "description": "the processor's signature of the raw body"}] if header else [],
                    body={"type": ["object", "array"]}, errors=("500",) if bad_signature not in ERRORS else (
@@ -524,7 +525,7 @@ def _webhook(processor: Processor) -> Schema:
     if bad_signature not in ERRORS:  # a status only this processor answers, for a bad signature only
         op["responses"][bad_signature] = _error(bad_signature, f"{processor.title}: the signature is invalid")
         op["responses"] = dict(sorted(op["responses"].items()))
-    op["responses"].update({k: v for k, v in ok.items() if k != "200"})
+    op["responses"].update({k: v for k, v in ok.items() if k != first})
     op["x-dunwell-auth"] = "signature"
     return op
 
