@@ -16,16 +16,18 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_built_in_processors_in_their_listed_order():
-    assert list(registry.processors()) == ["stripe", "gocardless", "adyen"]
+    assert list(registry.processors())[:3] == ["stripe", "gocardless", "adyen"]
+    assert len(registry.processors()) == len(registry.BUILT_IN)
     assert registry.find("adyen") is registry.processors()["adyen"]
     assert registry.find("paypal") is None
 
 
 @pytest.mark.parametrize("name", ["stripe", "Stripe", "pay-pal", "pay.pal", "", "9pay", "p" * 33])
 def test_a_taken_or_unsafe_name_is_refused(name):
+    before = list(registry.processors())
     with pytest.raises(ValueError, match="payment processor"):
         registry.register(replace(STRIPE, name=name))
-    assert list(registry.processors()) == ["stripe", "gocardless", "adyen"]
+    assert list(registry.processors()) == before
 
 
 def test_register_and_unregister():
