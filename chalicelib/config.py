@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
@@ -51,7 +51,6 @@ class Settings:
     payment_plans_table: str
     webhook_secrets_arn: str | None
     finance_alerts_topic: str | None
-    webhook_secrets_env: dict[str, str]
     cursor_signing_key: str | None
     cursor_signing_key_arn: str | None
     running_in_lambda: bool
@@ -73,6 +72,10 @@ class Settings:
     event_bus_name: str | None
     ses_max_send_rate: float | None
     adyen_manual_capture_accounts: frozenset[str] = frozenset()
+    # The variables as read, where a processor's secret variable is looked up when its webhook first needs it:
+    # which variables exist is the processor registry's to say, and loading it here would cost every function's
+    # cold start. Out of repr and comparisons: it holds secrets.
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def no_way_to_pay(self) -> str | None:
@@ -106,11 +109,6 @@ class Settings:
             payment_plans_table=table("PAYMENT_PLANS_TABLE", "payment-plans"),
             webhook_secrets_arn=e.get("WEBHOOK_SECRETS_ARN") or None,
             finance_alerts_topic=e.get("FINANCE_ALERTS_TOPIC") or None,
-            # Local development and tests: secrets straight from the environment (comma-separated
-            # during a rotation). In AWS they come from Secrets Manager (WEBHOOK_SECRETS_ARN).
-            webhook_secrets_env={provider: e[var] for provider, var in (
-                ("stripe", "STRIPE_WEBHOOK_SECRET"), ("gocardless", "GOCARDLESS_WEBHOOK_SECRET"),
-                ("adyen", "ADYEN_HMAC_KEY")) if e.get(var)},
             # The key list cursors (`next_cursor`) are signed with: CURSOR_SIGNING_KEY where set, else in AWS the
             # Secrets Manager secret CURSOR_SIGNING_KEY_ARN (the API function's only); with neither, outside
             # Lambda, a random key per process (chalicelib/bootstrap.py).
@@ -144,7 +142,17 @@ class Settings:
             # other account, Adyen's default automatic capture, a successful AUTHORISATION is.
             adyen_manual_capture_accounts=frozenset(
                 a.strip() for a in (e.get("ADYEN_MANUAL_CAPTURE_ACCOUNTS") or "").split(",") if a.strip()),
+            environment=e,
         )
+
+    @property
+    def webhook_secrets_env(self) -> dict[str, str]:
+        """Local development and tests: each processor's secrets straight from the variable its module names
+        (comma-separated during a rotation). In AWS they come from Secrets Manager (WEBHOOK_SECRETS_ARN)."""
+        from chalicelib.formats.processors.registry import processors
+
+        return {name: self.environment[p.variable] for name, p in processors().items()
+                if self.environment.get(p.variable)}
 
 
 @lru_cache(maxsize=1)

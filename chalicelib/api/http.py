@@ -24,7 +24,6 @@ from chalicelib import bootstrap
 from chalicelib.api.errors import error_answer
 from chalicelib.domain.errors import InvalidMoney, NotFound
 from chalicelib.domain.money import parse_plain_amount
-from chalicelib.formats.json_limits import nesting_depth
 from chalicelib.observability import logger
 from chalicelib.services.api_keys import Principal
 from chalicelib.services.ports import Role
@@ -199,6 +198,9 @@ def _check_request(blueprint: Blueprint, accepts: RouteInput) -> None:
         return  # the view decides whether it needs a body (json_body answers 400 when it does)
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, "body_too_large", f"the body is at most {MAX_BODY_BYTES} bytes")
+    # Imported here: the formats package loads every file parser (and defusedxml), which routes never need.
+    from chalicelib.formats.json_limits import nesting_depth
+
     if nesting_depth(raw if isinstance(raw, bytes) else raw.encode(), MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise ApiError(400, "invalid_json", f"the body nests more than {MAX_JSON_DEPTH} levels")
     parsed = json_body(blueprint)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from functools import cache
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from chalice import Blueprint
 
@@ -27,6 +27,9 @@ from chalicelib.domain.plans import (
 )
 from chalicelib.services.api_keys import MAX_NAME
 from chalicelib.services.ports import Role
+
+if TYPE_CHECKING:
+    from chalicelib.formats.processors.registry import Processor
 
 blueprint = Blueprint(__name__)
 
@@ -427,13 +430,12 @@ ERRORS: dict[str, str] = {
     "413": "The body is larger than the route takes (`body_too_large`)",
     "415": "The body is not `application/json` (`unsupported_media_type`)",
     "422": "A domain rule refuses it (`field` names the value at fault)",
-    "498": "GoCardless: the signature is invalid",
     "500": "Not recorded; the sender should retry",
 }
 
 
-def _error(status: str) -> Schema:
-    return {"description": ERRORS[status], "content": {"application/json": {"schema": ref("Error")}}}
+def _error(status: str, description: str | None = None) -> Schema:
+    return {"description": description or ERRORS[status], "content": {"application/json": {"schema": ref("Error")}}}
 
 
 def _json(description: str, schema: Schema) -> Schema:
@@ -507,16 +509,42 @@ def operation(tag: str, summary: str, role: Role | None, ok: tuple[str, Schema],
     return op
 
 
-def _webhook(provider: str, signature_header: str, bad_signature: str, ok: dict[str, Schema]) -> Schema:
-    op = operation("webhooks", f"{provider} notifications", None, ("200", ok["200"]),
-                   params=[{"name": signature_header, "in": "header", "required": True, "schema": STRING,
-                            "description": "the processor's signature of the raw body"}] if signature_header else [],
-                   body={"type": ["object", "array"]}, errors=(bad_signature, "500"),
-                   description="Authenticated by the processor's signature, not an API key. 5xx makes the "
-                               "processor retry: the event was not recorded.")
-    op["responses"].update({k: v for k, v in ok.items() if k != "200"})
+WEBHOOK_AUTH = ("Authenticated by the processor's signature, not an API key. 5xx makes the processor retry: the "
+                "event was not recorded.")
+
+
+def _webhook(processor: Processor) -> Schema:
+    ok = {status: dict(response) for status, response in processor.documented_acknowledgements.items()}
+    header = processor.signature_header
+    bad_signature = str(processor.invalid_signature_status)
+    first = next(iter(ok))
+    op = operation("webhooks", f"{processor.title} notifications", None, (first, ok[first]),
+                   params=[{"name": header, "in": "header", "required": True, "schema": STRING,
+                            "description": "the processor's signature of the raw body"}] if header else [],
+                   body={"type": ["object", "array"]}, errors=("500",) if bad_signature not in ERRORS else (
+                       bad_signature, "500"), description=WEBHOOK_AUTH)
+    if bad_signature not in ERRORS:  # a status only this processor answers, for a bad signature only
+        op["responses"][bad_signature] = _error(bad_signature, f"{processor.title}: the signature is invalid")
+        op["responses"] = dict(sorted(op["responses"].items()))
+    op["responses"].update({k: v for k, v in ok.items() if k != first})
     op["x-dunwell-auth"] = "signature"
     return op
+
+
+def _webhooks() -> dict[str, dict[str, Schema]]:
+    """From the processor registry: each processor's own operation, and the route they share."""
+    from chalicelib.formats.processors.registry import processors
+
+    names = list(processors())
+    shared = operation("webhooks", "Any payment processor's notifications", None, (
+        "200", {"description": "Recorded; each processor's own operation documents its answers"}),
+        params=[path_param("provider", "the processor: " + ", ".join(f"`{n}`" for n in names))],
+        body={"type": ["object", "array"]}, errors=("500",), description=WEBHOOK_AUTH + " The operations at each "
+        "processor's own URL document its signature and answers; any other name is 404.")
+    shared["parameters"][0]["schema"]["enum"] = names
+    shared["x-dunwell-auth"] = "signature"
+    return {**{f"/webhooks/{name}": {"post": _webhook(p)} for name, p in processors().items()},
+            "/webhooks/{provider}": {"post": shared}}
 
 
 def _paths() -> dict[str, dict[str, Schema]]:
@@ -705,14 +733,6 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "api-keys", "Revoke an API key (idempotent)", admin, ("200", _json("The key, revoked", ref("ApiKey"))),
             params=[path_param("key_id", "the key's id (the part after `dwk_`)")],
             description="Takes effect at once in the container that handles it, within 60 s everywhere.")},
-        "/webhooks/stripe": {"post": _webhook("Stripe", "Stripe-Signature", "400", {
-            "200": _json("Recorded", ref("WebhookAccepted"))})},
-        "/webhooks/gocardless": {"post": _webhook("GoCardless", "Webhook-Signature", "498", {
-            "200": {"description": "Recorded, and one of the events is acted on"},
-            "204": {"description": "Recorded; none of the events is acted on"}})},
-        "/webhooks/adyen": {"post": _webhook("Adyen", "", "401", {
-            "200": {"description": "Recorded (HMAC in each notification item)",
-                    "content": {"text/plain": {"schema": {"const": "[accepted]"}}}}})},
     }
 
 
@@ -744,6 +764,8 @@ def _document() -> dict[str, Any]:
 def document(base_path: str = "") -> dict[str, Any]:
     """The document; `base_path` is where the API is mounted (API Gateway's stage, e.g. `/api`)."""
     doc = copy.deepcopy(_document())
+    # Not cached with the rest: the processor registry can grow after the first call (a test's processor).
+    doc["paths"].update(_webhooks())
     doc["servers"] = [{"url": base_path or "/"}]
     return doc
 

@@ -15,13 +15,14 @@ DEFAULT_REGION = "eu-west-1"
 DEFAULT_STACK_NAME = "dunwell-local"
 DEFAULT_MAIL_FROM = "collections@dunwell.local"
 
-# Local-only webhook secrets, documented in the README so scripts can sign test webhooks. Never used in AWS.
-WEBHOOK_SECRET_DEFAULTS = {
-    "stripe": ("STRIPE_WEBHOOK_SECRET", "whsec_local_dunwell_dev_secret"),
-    "gocardless": ("GOCARDLESS_WEBHOOK_SECRET", "gc_local_dunwell_dev_secret"),
-    # hex of "DUNWELL-LOCAL-ADYEN-HMAC-KEY-001": Adyen HMAC keys are 64 hex characters
-    "adyen": ("ADYEN_HMAC_KEY", "44554e57454c4c2d4c4f43414c2d414459454e2d484d41432d4b45592d303031"),
-}
+
+def webhook_secret_defaults() -> dict[str, tuple[str, str]]:
+    """Local-only webhook secrets by processor, as (variable, value): each processor's module declares its own,
+    documented in the README so scripts can sign test webhooks. Never used in AWS."""
+    from chalicelib.formats.processors.registry import processors
+
+    return {name: (p.variable, p.local_default) for name, p in processors().items()}
+
 
 # A seller that is obviously not real, so the mail `make run` writes shows bank details as a deployed stage's
 # would: the IBAN is the standard documentation example (valid check digits, no one's account), its BIC the one
@@ -51,7 +52,7 @@ class LocalOptions:
     stage: str = "local"
     mail_from: str = DEFAULT_MAIL_FROM
     webhook_secrets: Mapping[str, str] = field(
-        default_factory=lambda: {name: default for name, (_, default) in WEBHOOK_SECRET_DEFAULTS.items()}
+        default_factory=lambda: {name: default for name, (_, default) in webhook_secret_defaults().items()}
     )
     seller: Mapping[str, str] = field(default_factory=lambda: dict(DEMO_SELLER))
     schedules_at_start: bool = False
@@ -79,7 +80,8 @@ class LocalOptions:
             stack_name=e.get("DUNWELL_LOCAL_STACK_NAME") or DEFAULT_STACK_NAME,
             mail_from=e.get("DUNWELL_MAIL_FROM") or DEFAULT_MAIL_FROM,
             seller=seller,
-            webhook_secrets={name: e.get(var) or default for name, (var, default) in WEBHOOK_SECRET_DEFAULTS.items()},
+            webhook_secrets={name: e.get(var) or default
+                             for name, (var, default) in webhook_secret_defaults().items()},
             schedules_at_start=(e.get("DUNWELL_SCHEDULES_AT_START") or "").lower() in ("1", "true", "yes"),
             schedule_speedup=float(e.get("DUNWELL_SCHEDULE_SPEEDUP") or 1),
         )

@@ -27,7 +27,7 @@ from chalicelib.local.aws import EmbeddedMoto, LocalStackError, check_port_free,
 from chalicelib.local.cfn_yaml import Resolver, load_template
 from chalicelib.local.events import QueuePoller, wire
 from chalicelib.local.invoke import Function, Invoker
-from chalicelib.local.options import WEBHOOK_SECRET_DEFAULTS, LocalOptions
+from chalicelib.local.options import LocalOptions, webhook_secret_defaults
 from chalicelib.local.outbox import Outbox, embedded_source, http_source
 from chalicelib.local.provision import provision
 from chalicelib.local.scheduler import Scheduler, jobs_of
@@ -219,7 +219,7 @@ class LocalStack:
         """As in AWS: template Globals, then the Chalice stage's variables over them; then the local values."""
         os.environ.update(from_template)
         os.environ.update(from_chalice_config)
-        for name, (variable, _) in WEBHOOK_SECRET_DEFAULTS.items():
+        for name, (variable, _) in webhook_secret_defaults().items():
             os.environ[variable] = self.options.webhook_secrets[name]
         os.environ.update(self.options.seller)
         os.environ.update(

@@ -10,6 +10,7 @@ import pytest
 
 from app import app
 from chalicelib.api.http import required_role
+from chalicelib.formats.processors.registry import processors
 from chalicelib.services.ports import Role
 from tests.integration.conftest import issue_key
 
@@ -69,12 +70,13 @@ def test_every_route_answers_every_role_as_its_view_requires(client, aws):
         view = app.routes[path][method].view_function
         if path.startswith("/webhooks/"):
             # Signed by the processor: an API key changes nothing; an unsigned body is refused, never a 5xx.
-            answers = [call(client, method, url, token) for token in (None, *tokens.values())]
-            statuses = {status for status, _ in answers}
-            codes = {body.get("error", {}).get("code") for _, body in answers}
-            if len(statuses) != 1 or not statuses <= {400, 401, 498} or not codes <= {"invalid_signature",
-                                                                                         "malformed_webhook"}:
-                problems.append(f"{method} {path}: unsigned answers {sorted(statuses)} {sorted(map(str, codes))}")
+            for url in (f"/webhooks/{name}" for name in processors()):  # one route, each processor's URL
+                answers = [call(client, method, url, token) for token in (None, *tokens.values())]
+                statuses = {status for status, _ in answers}
+                codes = {body.get("error", {}).get("code") for _, body in answers}
+                if len(statuses) != 1 or not statuses <= {400, 401, 498} or not codes <= {"invalid_signature",
+                                                                                             "malformed_webhook"}:
+                    problems.append(f"{method} {url}: unsigned answers {sorted(statuses)} {sorted(map(str, codes))}")
             continue
         needed = required_role(view)
         status, body = call(client, method, url, None)

@@ -77,6 +77,7 @@ from chalicelib.formats.processors.base import (
     split_references,
     usable_secrets,
 )
+from chalicelib.formats.processors.registry import Acknowledgement, Delivery, Processor
 
 PROVIDER = "adyen"
 ACK_BODY = "[accepted]"
@@ -220,4 +221,25 @@ def verify_and_parse_adyen(raw_body: bytes, hmac_keys_hex: Sequence[str], *,
                                   for i, item in enumerate(items)])
 
 
-__all__ = ["ACK_BODY", "ADYEN_EXPONENTS", "SIGNED_FIELDS", "sign_item", "signing_string", "verify_and_parse_adyen"]
+def _verify_and_parse(delivery: Delivery) -> WebhookBatch:
+    manual = delivery.settings.adyen_manual_capture_accounts if delivery.settings is not None else frozenset()
+    return verify_and_parse_adyen(delivery.body, delivery.secrets, manual_capture_accounts=manual)
+
+
+PROCESSOR = Processor(
+    name=PROVIDER,
+    title="Adyen",
+    variable="ADYEN_HMAC_KEY",
+    # hex of "DUNWELL-LOCAL-ADYEN-HMAC-KEY-001": Adyen HMAC keys are 64 hex characters
+    local_default="44554e57454c4c2d4c4f43414c2d414459454e2d484d41432d4b45592d303031",
+    signature_header=None,
+    invalid_signature_status=401,
+    verify_and_parse=_verify_and_parse,
+    acknowledge=lambda batch: Acknowledgement(200, ACK_BODY, {"Content-Type": "text/plain"}),
+    documented_acknowledgements={"200": {"description": "Recorded (HMAC in each notification item)",
+                                         "content": {"text/plain": {"schema": {"const": ACK_BODY}}}}},
+)
+
+
+__all__ = ["ACK_BODY", "ADYEN_EXPONENTS", "PROCESSOR", "SIGNED_FIELDS", "sign_item", "signing_string",
+           "verify_and_parse_adyen"]

@@ -79,6 +79,7 @@ from chalicelib.formats.processors.base import (
     split_references,
     usable_secrets,
 )
+from chalicelib.formats.processors.registry import Acknowledgement, Delivery, Processor
 
 PROVIDER = "gocardless"
 SIGNATURE_HEADER = "Webhook-Signature"
@@ -209,8 +210,33 @@ def _event_or_review(raw: Any, index: int) -> PaymentEvent | IgnoredEvent:
         return IgnoredEvent(event_id, "malformed", f"unreadable event: {exc.reason}", needs_review=True)
 
 
+def _verify_and_parse(delivery: Delivery) -> WebhookBatch:
+    verify_gocardless(delivery.body, delivery.headers.get(SIGNATURE_HEADER.lower()), delivery.secrets)
+    return parse_gocardless(delivery.body)
+
+
+def _acknowledge(batch: WebhookBatch) -> Acknowledgement:
+    # GoCardless: 204 when none of the events is one we act on, 200 otherwise.
+    return Acknowledgement(200 if batch.events else 204, "")
+
+
+PROCESSOR = Processor(
+    name=PROVIDER,
+    title="GoCardless",
+    variable="GOCARDLESS_WEBHOOK_SECRET",
+    local_default="gc_local_dunwell_dev_secret",
+    signature_header=SIGNATURE_HEADER,
+    invalid_signature_status=INVALID_SIGNATURE_STATUS,
+    verify_and_parse=_verify_and_parse,
+    acknowledge=_acknowledge,
+    documented_acknowledgements={"200": {"description": "Recorded, and one of the events is acted on"},
+                                 "204": {"description": "Recorded; none of the events is acted on"}},
+)
+
+
 __all__ = [
     "INVALID_SIGNATURE_STATUS",
+    "PROCESSOR",
     "REQUIRED_PAYMENT_METADATA",
     "SIGNATURE_HEADER",
     "parse_gocardless",

@@ -109,6 +109,7 @@ from chalicelib.formats.processors.base import (
     split_references,
     usable_secrets,
 )
+from chalicelib.formats.processors.registry import Acknowledgement, Delivery, Processor
 
 PROVIDER = "stripe"
 SIGNATURE_HEADER = "Stripe-Signature"
@@ -359,10 +360,30 @@ def parse_stripe(raw_body: bytes) -> WebhookBatch:
     return build_batch(PROVIDER, [item])
 
 
+def _verify_and_parse(delivery: Delivery) -> WebhookBatch:
+    verify_stripe(delivery.body, delivery.headers.get(SIGNATURE_HEADER.lower()), delivery.secrets, delivery.now)
+    return parse_stripe(delivery.body)
+
+
+PROCESSOR = Processor(
+    name=PROVIDER,
+    title="Stripe",
+    variable="STRIPE_WEBHOOK_SECRET",
+    local_default="whsec_local_dunwell_dev_secret",
+    signature_header=SIGNATURE_HEADER,
+    invalid_signature_status=400,
+    verify_and_parse=_verify_and_parse,
+    acknowledge=lambda batch: Acknowledgement(200, {"received": True}),
+    documented_acknowledgements={"200": {"description": "Recorded", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/WebhookAccepted"}}}}},
+)
+
+
 __all__ = [
     "DEFAULT_FUTURE_TOLERANCE_SECONDS",
     "DEFAULT_TOLERANCE_SECONDS",
     "HANDLED_TYPES",
+    "PROCESSOR",
     "SIGNATURE_HEADER",
     "STRIPE_EXPONENTS",
     "MalformedWebhook",
