@@ -34,6 +34,7 @@ from chalicelib.local.scheduler import Scheduler, jobs_of
 from chalicelib.local.streams import StreamPoller, stream_routes
 
 log = logging.getLogger("dw_local")
+LISTEN_BACKLOG = 128
 
 
 class LocalStack:
@@ -265,6 +266,9 @@ class LocalStack:
         # Chalice's own local server: API Gateway emulation, one thread per connection.
         self._api = create_local_server(app, config, self.options.host, self.options.api_port)
         use_quiet_handler(self._api, app, config)
+        # socketserver listens with a backlog of 5: a client opening 20 connections at once (a batch job, the
+        # parallel write-off test) had the rest reset. Listening again on the bound socket raises the backlog.
+        self._api.server.socket.listen(LISTEN_BACKLOG)
         host, port = self._api.server.server_address[:2]
         thread = threading.Thread(target=self._api.server.serve_forever, name="dunwell-api", daemon=True)
         thread.start()
