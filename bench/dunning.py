@@ -265,9 +265,9 @@ def _report(runs: list[Measured]) -> None:
         bound = "SES" if worker_rate > SES_MAX_SEND_RATE else "workers"
         print(f"    {workers:>2} worker(s): {worker_rate:6.1f} reminders/s unthrottled -> {rate:5.1f}/s "
               f"({bound}-bound) -> {100_000 / rate / 3600:.1f} h")
-    print("  as deployed: the hourly sweep dispatches up to 50,000 due invoices a run to the work queue (one message "
+    print("  as deployed: the hourly sweep dispatches up to 150,000 due invoices a run to the work queue (one message "
           "per customer); 4 send_reminders workers at SES_MAX_SEND_RATE=3.5/s each pace themselves to 14/s together: "
-          f"100,000 reminders -> {100_000 / SES_MAX_SEND_RATE / 3600:.1f} h (SES-bound), over 2 sweeps")
+          f"100,000 reminders -> {100_000 / SES_MAX_SEND_RATE / 3600:.1f} h (SES-bound), from one sweep")
     print("  a throttled send slows its worker down and is tried again for up to 10 s; one still refused releases "
           "its claim and the invoice is looked at again an hour later (simulated: python -m bench --only scale)")
 
