@@ -13,7 +13,7 @@ Simulated (AWS and the clock only):
 - time: a discrete-event loop (`Simulation`). The sweep and each worker run in a thread of their own, but
   only one runs at a time, always the one whose fake clock is earliest, so the run is deterministic. Every
   sleep of the code under test (pacing, backoff) and every AWS call advances only the caller's fake time.
-- DynamoDB: moto in memory (with bench/moto_server.py's per-item transaction backup), each request charged
+- DynamoDB: moto in memory (with chalicelib/local/moto_dynamodb.py installed: per-item transaction backup), each request charged
   a fixed latency (LATENCY) on the fake clock. moto's work costs wall time, not fake time.
 - SES: `SimSes`, a token bucket of MaxSendRate (14/s) with one second of burst; a send past it raises
   botocore's ClientError `Throttling` "Maximum sending rate exceeded." as SES does. Accepted messages are
@@ -561,11 +561,15 @@ def measure(reminders: int, customers: int, concurrency: int | None = None,
         "DUNWELL_RESOURCE_PREFIX": "dunwell-bench-scale", "DUNWELL_STAGE": "bench",
         "POWERTOOLS_LOG_LEVEL": "ERROR", "LOG_LEVEL": "ERROR", "SES_MAX_SEND_RATE": str(figures.worker_rate),
         "DUNNING_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/000000000000/dunwell-dunning-work",
+        # A stage without a way to pay sends no reminder: the bench's seller has the documentation example account.
+        "SELLER_NAME": "Bench Seller GmbH (fictional)", "SELLER_IBAN": "DE89370400440532013000",
     })
     os.environ.pop("AWS_ENDPOINT_URL", None)
     from moto import mock_aws
 
-    import bench.moto_server  # noqa: F401  (patches moto's transactions: per-item backup, no table copies)
+    from chalicelib.local.moto_dynamodb import install
+
+    install()  # as make run and the tests: a transaction copies the items it touches, not its tables
 
     _faster_moto()
 
