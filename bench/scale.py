@@ -13,8 +13,8 @@ Simulated (AWS and the clock only):
 - time: a discrete-event loop (`Simulation`). The sweep and each worker run in a thread of their own, but
   only one runs at a time, always the one whose fake clock is earliest, so the run is deterministic. Every
   sleep of the code under test (pacing, backoff) and every AWS call advances only the caller's fake time.
-- DynamoDB: moto in memory (with chalicelib/local/moto_dynamodb.py installed: per-item transaction backup), each request charged
-  a fixed latency (LATENCY) on the fake clock. moto's work costs wall time, not fake time.
+- DynamoDB: moto in memory (chalicelib/local/moto_dynamodb.py installed: per-item transaction backup), each
+  request charged a fixed latency (LATENCY) on the fake clock. moto's work costs wall time, not fake time.
 - SES: `SimSes`, a token bucket of MaxSendRate (14/s) with one second of burst; a send past it raises
   botocore's ClientError `Throttling` "Maximum sending rate exceeded." as SES does. Accepted messages are
   kept, so duplicates and misses are counted from what SES took, not from what Dunwell says it did.
