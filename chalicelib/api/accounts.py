@@ -7,10 +7,8 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
-from chalicelib.api.http import ApiError, actor, amount_field, endpoint, json_body
+from chalicelib.api.http import ApiError, actor, amount_field, endpoint, json_body, known_id
 from chalicelib.api.views import customer_view
-from chalicelib.domain.errors import NotFound
-from chalicelib.domain.ids import is_valid_id
 from chalicelib.domain.money import Money
 from chalicelib.services.ports import Role
 
@@ -19,39 +17,35 @@ MAX_REASON = 500
 MAX_CURRENCY = 16  # a longer code is no typo of an ISO 4217 one; shorter unknown ones are the domain's 422
 
 
-
-def _valid(entity: str, entity_id: str) -> None:
-    if not is_valid_id(entity_id):
-        raise NotFound(entity, entity_id)
-
-
 @blueprint.route("/invoices/{invoice_id}/timeline", methods=["GET"])
 @endpoint(blueprint, role=Role.VIEWER)
 def invoice_timeline(invoice_id: str) -> dict[str, Any]:
-    _valid("invoice", invoice_id)
+    known_id("invoice", invoice_id)
     return {"items": bootstrap.timeline().invoice(invoice_id)}
 
 
 @blueprint.route("/customers/{customer_id}/timeline", methods=["GET"])
 @endpoint(blueprint, role=Role.VIEWER)
 def customer_timeline(customer_id: str) -> dict[str, Any]:
-    _valid("customer", customer_id)
+    known_id("customer", customer_id)
     return {"items": bootstrap.timeline().customer(customer_id)}
 
 
 @blueprint.route("/invoices/{invoice_id}/notes", methods=["POST"])
 @endpoint(blueprint, role=Role.COLLECTOR, body=("text",))
 def note_on_invoice(invoice_id: str) -> Any:
-    _valid("invoice", invoice_id)
-    note = bootstrap.timeline().add_note("invoice", invoice_id, json_body(blueprint).get("text"), actor(blueprint))
-    return Response(body=note, status_code=201)
+    return _add_note("invoice", invoice_id)
 
 
 @blueprint.route("/customers/{customer_id}/notes", methods=["POST"])
 @endpoint(blueprint, role=Role.COLLECTOR, body=("text",))
 def note_on_customer(customer_id: str) -> Any:
-    _valid("customer", customer_id)
-    note = bootstrap.timeline().add_note("customer", customer_id, json_body(blueprint).get("text"), actor(blueprint))
+    return _add_note("customer", customer_id)
+
+
+def _add_note(entity: str, entity_id: str) -> Response:
+    note = bootstrap.timeline().add_note(entity, known_id(entity, entity_id), json_body(blueprint).get("text"),
+                                         actor(blueprint))
     return Response(body=note, status_code=201)
 
 
@@ -63,7 +57,7 @@ def _credit_view(customer: Any) -> dict[str, Any]:
 @blueprint.route("/customers/{customer_id}/credit-hold", methods=["POST"])
 @endpoint(blueprint, role=Role.COLLECTOR, body=("reason",))
 def hold_credit(customer_id: str) -> dict[str, Any]:
-    _valid("customer", customer_id)
+    known_id("customer", customer_id)
     reason = _reason(json_body(blueprint))
     return _credit_view(bootstrap.credit_control().set_hold(customer_id, True, reason, actor(blueprint)))
 
@@ -71,7 +65,7 @@ def hold_credit(customer_id: str) -> dict[str, Any]:
 @blueprint.route("/customers/{customer_id}/credit-hold", methods=["DELETE"])
 @endpoint(blueprint, role=Role.COLLECTOR, body=("reason",))
 def release_credit(customer_id: str) -> dict[str, Any]:
-    _valid("customer", customer_id)
+    known_id("customer", customer_id)
     body = json_body(blueprint) if blueprint.current_request.raw_body else {}
     reason = _reason(body) or "released by staff"
     return _credit_view(bootstrap.credit_control().set_hold(customer_id, False, reason, actor(blueprint)))
@@ -81,7 +75,7 @@ def release_credit(customer_id: str) -> dict[str, Any]:
 @endpoint(blueprint, role=Role.ADMIN, body=("amount", "currency"))
 def set_credit_limit(customer_id: str) -> dict[str, Any]:
     """`{"amount": "50000.00", "currency": "EUR"}`, or `{"amount": null}` for no limit."""
-    _valid("customer", customer_id)
+    known_id("customer", customer_id)
     body = json_body(blueprint)
     limit = None
     amount = amount_field(body, "amount", required=False)

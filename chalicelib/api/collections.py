@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -18,13 +19,12 @@ from chalicelib.api.http import (
     amount_field,
     endpoint,
     idempotency_key,
+    index_page,
     json_body,
-    key_page,
-    page_limit,
+    known_id,
     parse_date,
     query_params,
     request_fingerprint,
-    start_key,
     text_field,
 )
 from chalicelib.api.views import invoice_view
@@ -44,9 +44,7 @@ _DISPUTE_ID = re.compile(r"dsp_[0-9a-f]{24}")
 
 
 def _invoice_id(value: str) -> str:
-    if not is_valid_id(value):
-        raise NotFound("invoice", value)
-    return value
+    return known_id("invoice", value)
 
 
 def _dispute_id(value: str) -> str:
@@ -123,10 +121,9 @@ def list_disputes() -> dict[str, Any]:
     raw = params.get("status", "open")
     if raw not in tuple(s.value for s in DisputeStatus):
         raise ApiError(400, "invalid_parameter", "status must be open or resolved", "status")
-    items, last_key = bootstrap.collections_service().list_disputes(DisputeStatus(raw), page_limit(params),
-                                                                     start_key(params))
     today = _today()
-    return key_page([dispute_view(d, today) for d in items], last_key)
+    return index_page(params, functools.partial(bootstrap.collections_service().list_disputes, DisputeStatus(raw)),
+                      lambda d: dispute_view(d, today))
 
 
 @blueprint.route("/disputes/{dispute_id}", methods=["GET"])
@@ -233,8 +230,7 @@ def plan_view(plan: PaymentPlan, state: PlanProgress | None = None) -> dict[str,
 @blueprint.route("/customers/{customer_id}/payment-plans", methods=["POST"])
 @endpoint(blueprint, role=Role.COLLECTOR, body=PLAN_FIELDS)
 def create_plan(customer_id: str) -> Response:
-    if not is_valid_id(customer_id):
-        raise NotFound("customer", customer_id)
+    known_id("customer", customer_id)
     body = json_body(blueprint)
     ids = body.get("invoice_ids")
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and is_valid_id(i) for i in ids) \
@@ -265,11 +261,9 @@ def create_plan(customer_id: str) -> Response:
 @blueprint.route("/customers/{customer_id}/payment-plans", methods=["GET"])
 @endpoint(blueprint, role=Role.VIEWER, query=PAGING)
 def customer_plans(customer_id: str) -> dict[str, Any]:
-    if not is_valid_id(customer_id):
-        raise NotFound("customer", customer_id)
-    params = query_params(blueprint)
-    items, last_key = bootstrap.plan_service().for_customer(customer_id, page_limit(params), start_key(params))
-    return key_page([plan_view(p) for p in items], last_key)
+    known_id("customer", customer_id)
+    return index_page(query_params(blueprint), functools.partial(bootstrap.plan_service().for_customer, customer_id),
+                      plan_view)
 
 
 @blueprint.route("/payment-plans", methods=["GET"])
@@ -280,8 +274,7 @@ def list_plans() -> dict[str, Any]:
     if raw not in tuple(s.value for s in PlanStatus):
         raise ApiError(400, "invalid_parameter",
                        f"status must be one of: {', '.join(s.value for s in PlanStatus)}", "status")
-    items, last_key = bootstrap.plan_service().by_status(PlanStatus(raw), page_limit(params), start_key(params))
-    return key_page([plan_view(p) for p in items], last_key)
+    return index_page(params, functools.partial(bootstrap.plan_service().by_status, PlanStatus(raw)), plan_view)
 
 
 @blueprint.route("/payment-plans/{plan_id}", methods=["GET"])

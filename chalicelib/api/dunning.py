@@ -3,6 +3,7 @@ and the agency hand-off export."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -15,8 +16,10 @@ from chalicelib.api.http import (
     ApiError,
     actor,
     endpoint,
+    index_page,
     json_body,
     key_page,
+    known_id,
     page_limit,
     parse_date,
     query_params,
@@ -145,8 +148,7 @@ def list_tasks() -> dict[str, Any]:
     status = params.get("status", "open")
     if status not in ("open", "done"):
         raise ApiError(400, "invalid_parameter", "status must be open or done", "status")
-    items, last_key = bootstrap.tasks().list(status, page_limit(params), start_key(params))
-    return key_page([_task_view(t) for t in items], last_key)
+    return index_page(params, functools.partial(bootstrap.tasks().list, status), _task_view)
 
 
 @blueprint.route("/tasks", methods=["POST"])
@@ -202,8 +204,7 @@ def release_for_dunning(invoice_id: str) -> dict[str, Any]:
     """Lets the sweep chase an invoice held for review, starting with the neutral first notice."""
     from chalicelib.api.views import invoice_view
 
-    if not is_valid_id(invoice_id):
-        raise NotFound("invoice", invoice_id)
+    known_id("invoice", invoice_id)
     invoice = bootstrap.dunning_service().release_for_review(invoice_id, actor(blueprint))
     return invoice_view(invoice, datetime.now(UTC).date())
 
@@ -211,7 +212,6 @@ def release_for_dunning(invoice_id: str) -> dict[str, Any]:
 @blueprint.route("/invoices/{invoice_id}/agency-export", methods=["GET"])
 @endpoint(blueprint, role=Role.COLLECTOR)
 def agency_export(invoice_id: str) -> dict[str, Any]:
-    if not is_valid_id(invoice_id):
-        raise NotFound("invoice", invoice_id)
+    known_id("invoice", invoice_id)
     export: dict[str, Any] = bootstrap.dunning_service().agency_export(invoice_id)
     return export

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
@@ -23,10 +23,11 @@ from chalice.app import Request
 from chalicelib import bootstrap
 from chalicelib.api.errors import error_answer
 from chalicelib.domain.errors import InvalidMoney, NotFound
+from chalicelib.domain.ids import is_valid_id
 from chalicelib.domain.money import parse_plain_amount
 from chalicelib.observability import logger
 from chalicelib.services.api_keys import Principal
-from chalicelib.services.ports import Role
+from chalicelib.services.ports import Page, Role
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -42,6 +43,7 @@ MAX_QUERY_VALUE = 8192  # a signed cursor is the longest query value the API iss
 MAX_PATH_ID_BYTES = 512  # no id the API issues is longer; DynamoDB refuses keys over 2048 bytes
 
 F = TypeVar("F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 
 class ApiError(Exception):
@@ -236,6 +238,13 @@ def actor(blueprint: Blueprint) -> str:
 
 def query_params(blueprint: Blueprint) -> dict[str, str]:
     return dict(blueprint.current_request.query_params or {})
+
+
+def known_id(what: str, value: str) -> str:
+    """`value` when it has the shape of a Dunwell id; else NotFound (404) for `what`, as an absent record is."""
+    if not is_valid_id(value):
+        raise NotFound(what, value)
+    return value
 
 
 def query_values(blueprint: Blueprint, name: str) -> list[str]:
@@ -465,6 +474,21 @@ def start_key(params: dict[str, str]) -> dict[str, Any] | None:
 def key_page(items: list[dict[str, Any]], last_key: dict[str, Any] | None) -> dict[str, Any]:
     """A page of one index's query: its items and, when there is more, the cursor to the next page."""
     return page(items, {"p": 0, "k": last_key} if last_key else None)
+
+
+def cursor_page(params: dict[str, str], fetch: Callable[[int, dict[str, Any] | None], Page],
+                view: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """One page of a paged query (`limit`, `cursor`): each item through `view`, and the next cursor."""
+    result = fetch(page_limit(params), decode_cursor(params))
+    return page([view(item) for item in result.items], result.cursor)
+
+
+def index_page(params: dict[str, str], fetch: Callable[[int, dict[str, Any] | None],
+                                                       tuple[Sequence[_T], dict[str, Any] | None]],
+               view: Callable[[_T], dict[str, Any]]) -> dict[str, Any]:
+    """One page of one index's query (`limit`, `cursor`): each item through `view`, and the next cursor."""
+    items, last_key = fetch(page_limit(params), start_key(params))
+    return key_page([view(item) for item in items], last_key)
 
 
 def reject_unknown(body: dict[str, Any], allowed: Collection[str]) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib import bootstrap
-from chalicelib.api.http import PAGING, decode_cursor, endpoint, page, page_limit, query_params
+from chalicelib.api.http import PAGING, cursor_page, endpoint, query_params
 from chalicelib.api.views import import_view
 from chalicelib.domain.errors import NotFound
 from chalicelib.services.ports import Role
@@ -17,9 +17,7 @@ blueprint = Blueprint(__name__)
 @blueprint.route("/imports", methods=["GET"])
 @endpoint(blueprint, role=Role.VIEWER, query=PAGING)
 def list_imports() -> dict[str, Any]:
-    params = query_params(blueprint)
-    result = bootstrap.queries().imports(page_limit(params), decode_cursor(params))
-    return page([import_view(r) for r in result.items], result.cursor)
+    return cursor_page(query_params(blueprint), bootstrap.queries().imports, import_view)
 
 
 @blueprint.route("/imports/{import_id}", methods=["GET"])

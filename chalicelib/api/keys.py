@@ -12,11 +12,9 @@ from chalicelib.api.http import (
     ApiError,
     actor,
     endpoint,
+    index_page,
     json_body,
-    key_page,
-    page_limit,
     query_params,
-    start_key,
 )
 from chalicelib.domain.errors import NotFound
 from chalicelib.services.api_keys import MAX_NAME
@@ -59,9 +57,7 @@ def issue_key() -> Response:
 @blueprint.route("/api-keys", methods=["GET"])
 @endpoint(blueprint, role=Role.ADMIN, query=PAGING)
 def list_keys() -> dict[str, Any]:
-    params = query_params(blueprint)
-    records, last_key = bootstrap.api_keys().list(page_limit(params), start_key(params))
-    return key_page([key_view(r) for r in records], last_key)
+    return index_page(query_params(blueprint), bootstrap.api_keys().list, key_view)
 
 
 @blueprint.route("/api-keys/{key_id}", methods=["DELETE"])

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,12 +14,11 @@ from chalicelib.api.http import (
     PAGING,
     ApiError,
     amount_field,
-    decode_cursor,
+    cursor_page,
     endpoint,
     idempotency_key,
     json_body,
-    page,
-    page_limit,
+    known_id,
     parse_bool,
     parse_date,
     query_params,
@@ -55,8 +55,7 @@ def list_payments() -> dict[str, Any]:
         raise ApiError(400, "invalid_parameter", "customer_id is not a valid id", "customer_id")
     filters = PaymentFilter(unapplied=bool(parse_bool(params, "unapplied")), customer_id=customer_id,
                             received_from=parse_date(params, "from"), received_to=parse_date(params, "to"))
-    result = bootstrap.queries().payments(filters, page_limit(params), decode_cursor(params))
-    return page([payment_view(p) for p in result.items], result.cursor)
+    return cursor_page(params, functools.partial(bootstrap.queries().payments, filters), payment_view)
 
 
 @blueprint.route("/payments/{payment_id}", methods=["GET"])
@@ -125,8 +124,7 @@ def allocate(payment_id: str) -> dict[str, Any]:
 @blueprint.route("/payments/{payment_id}/allocations/{invoice_ref}", methods=["DELETE"])
 @endpoint(blueprint, role=Role.COLLECTOR)
 def unallocate(payment_id: str, invoice_ref: str) -> dict[str, Any]:
-    if not is_valid_id(invoice_ref):
-        raise NotFound("invoice", invoice_ref)
+    known_id("invoice", invoice_ref)
     return payment_view(bootstrap.payment_service().unallocate(_payment_id(payment_id), invoice_ref,
                                                                f"key:{_actor()}"))
 
