@@ -42,26 +42,26 @@ MAX_JSON_DEPTH = 64
 MAX_SIGNATURE_HEADER = 4096  # a header carries a timestamp and a signature or two, not kilobytes
 
 
-class SignatureError(Exception):
-    """The request's signature does not verify. `reason` is safe to log and to return."""
+class WebhookError(Exception):
+    """A webhook or one of its events refused, with a `reason` that is safe to log and to return."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SignatureError(WebhookError):
+    """The request's signature does not verify."""
 
     code = "invalid_signature"
     kind = Kind.UNAUTHENTICATED
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
-
-class MalformedWebhook(Exception):
+class MalformedWebhook(WebhookError):
     """The body is not JSON, or lacks a field every event of its kind must carry."""
 
     code = "malformed_webhook"
     kind = Kind.MALFORMED
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +79,8 @@ class WebhookBatch:
     ignored: tuple[IgnoredEvent, ...]
 
 
-class Unprocessable(Exception):
+class Unprocessable(WebhookError):
     """Internal: an event whose values cannot be normalised; becomes IgnoredEvent(needs_review=True)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 # ---------------------------------------------------------------- secrets and HMAC

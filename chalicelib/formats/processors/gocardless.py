@@ -58,6 +58,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentEvent, PaymentKind
 from chalicelib.formats.processors.base import (
     MAX_SIGNATURE_HEADER,
@@ -123,6 +124,18 @@ def _amount(resource_metadata: Mapping[str, Any]) -> tuple[int, str]:
     return int(amount), currency
 
 
+def _metadata_and_amount(event: Mapping[str, Any], event_id: str, raw_type: str, because: str, where: str
+                         ) -> tuple[Mapping[str, Any], Money] | IgnoredEvent:
+    """The event's resource_metadata and the amount it states, or the event ignored for review when the amount
+    is not usable."""
+    resource_metadata = opt_obj(event, "resource_metadata", where)
+    try:
+        minor, currency = _amount(resource_metadata)
+        return resource_metadata, money_from_processor_minor(minor, currency, {})
+    except Unprocessable as exc:
+        return IgnoredEvent(event_id, raw_type, exc.reason + because, needs_review=True)
+
+
 def _event(raw: Any, index: int) -> PaymentEvent | IgnoredEvent:
     where = f"events[{index}]"
     event = obj(raw, where)
@@ -146,12 +159,10 @@ def _event(raw: Any, index: int) -> PaymentEvent | IgnoredEvent:
         return IgnoredEvent(event_id, raw_type, f"payment action {action} is not acted on" + because)
     occurred_at = parse_iso_datetime(req_str(event, "created_at", where), f"{where}.created_at")
     payment_id = req_str(opt_obj(event, "links", where), "payment", f"{where}.links")
-    resource_metadata = opt_obj(event, "resource_metadata", where)
-    try:
-        minor, currency = _amount(resource_metadata)
-        amount = money_from_processor_minor(minor, currency, {})
-    except Unprocessable as exc:
-        return IgnoredEvent(event_id, raw_type, exc.reason + because, needs_review=True)
+    priced = _metadata_and_amount(event, event_id, raw_type, because, where)
+    if isinstance(priced, IgnoredEvent):
+        return priced
+    resource_metadata, amount = priced
     references = split_references(opt_str(resource_metadata, "invoice_number"))
     if action == "confirmed":
         kind, payment_ref, original = PaymentKind.PAYMENT, payment_id, None
@@ -175,12 +186,10 @@ def _refund_event(event: Mapping[str, Any], event_id: str, raw_type: str, action
     links = opt_obj(event, "links", where)
     refund_id = req_str(links, "refund", f"{where}.links")
     payment_id = req_str(links, "payment", f"{where}.links")
-    resource_metadata = opt_obj(event, "resource_metadata", where)
-    try:
-        minor, currency = _amount(resource_metadata)
-        amount = money_from_processor_minor(minor, currency, {})
-    except Unprocessable as exc:
-        return IgnoredEvent(event_id, raw_type, exc.reason + because, needs_review=True)
+    priced = _metadata_and_amount(event, event_id, raw_type, because, where)
+    if isinstance(priced, IgnoredEvent):
+        return priced
+    resource_metadata, amount = priced
     return PaymentEvent(provider=PROVIDER, event_id=event_id, payment_ref=refund_id, kind=PaymentKind.REFUND,
                         amount=amount, occurred_at=occurred_at, raw_type=raw_type,
                         references=split_references(opt_str(resource_metadata, "invoice_number")),
