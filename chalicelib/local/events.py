@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.local.cfn_yaml import Resolver, TemplateError, deep_merge
-from chalicelib.local.invoke import Invoker
+from chalicelib.local.invoke import Invoker, Poller
 from chalicelib.local.provision import ClientFactory, enable_eventbridge, ensure_queue, function_event_values
 
 log = logging.getLogger("dw_local.events")
@@ -179,19 +179,13 @@ def _sns_route(clients: ClientFactory, stack: str, handler: str, topic: str, dea
     return Route(handler, "sns", url, arn, 1, MAX_RECEIVES, dlq_arn)
 
 
-class QueuePoller:
+class QueuePoller(Poller):
     """A thread that long-polls one route's queue and invokes its handler."""
 
     def __init__(self, route: Route, clients: ClientFactory, invoker: Invoker, stop: threading.Event) -> None:
         self.route = route
         self._sqs = clients("sqs")
-        self._invoker = invoker
-        self._stop = stop
-        self._region = invoker.function.region
-        self.thread = threading.Thread(target=self._run, name=f"dunwell-poll-{route.handler}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
+        super().__init__(invoker, stop, f"dunwell-poll-{route.handler}")
 
     def _run(self) -> None:
         visibility = self._invoker.timeout_seconds(self.route.handler) + 5

@@ -96,3 +96,19 @@ def _preview(result: Any) -> Any:
     except (TypeError, ValueError):
         return repr(result)[:RESULT_PREVIEW_CHARS]
     return result if len(text) <= RESULT_PREVIEW_CHARS else text[:RESULT_PREVIEW_CHARS] + "..."
+
+
+class Poller:
+    """A daemon thread (`thread`) that polls one source and invokes a handler with what it reads, until `stop`."""
+
+    def __init__(self, invoker: Invoker, stop: threading.Event, thread_name: str) -> None:
+        self._invoker = invoker
+        self._stop = stop
+        self._region = invoker.function.region
+        self.thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        raise NotImplementedError

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.local.cfn_yaml import Resolver
-from chalicelib.local.invoke import Invoker
+from chalicelib.local.invoke import Invoker, Poller
 from chalicelib.local.provision import ClientFactory, function_event_values
 
 log = logging.getLogger("dw_local.streams")
@@ -49,17 +49,11 @@ def _record(raw: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, A
             "eventSource": "aws:dynamodb", "awsRegion": region, "dynamodb": stream, "eventSourceARN": stream_arn}
 
 
-class StreamPoller:
+class StreamPoller(Poller):
     def __init__(self, route: StreamRoute, clients: ClientFactory, invoker: Invoker, stop: threading.Event) -> None:
         self.route = route
         self._streams = clients("dynamodbstreams")
-        self._invoker = invoker
-        self._stop = stop
-        self._region = invoker.function.region
-        self.thread = threading.Thread(target=self._run, name=f"dunwell-stream-{route.handler}", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
+        super().__init__(invoker, stop, f"dunwell-stream-{route.handler}")
 
     def _run(self) -> None:
         try:
