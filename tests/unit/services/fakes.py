@@ -25,7 +25,8 @@ from chalicelib.services.ports import (
 
 
 class Ledger:
-    """Invoices, credit notes and customers with the adapters' version checks; every write keeps its audit events."""
+    """Invoices, credit notes and customers with the adapters' version checks; every write keeps its audit events.
+    The one in-memory ledger: the sweeps' tests (sending_fakes.py) use it too."""
 
     def __init__(self, *invoices: Invoice) -> None:
         self.invoices = {i.invoice_id: replace(i, version=i.version or 1) for i in invoices}
@@ -51,6 +52,17 @@ class Ledger:
         self.invoices[invoice.invoice_id] = saved
         self.writes += 1
         return saved
+
+    def pay(self, invoice_id: str) -> None:
+        """A payment recorded by another process (a webhook) in full."""
+        invoice = self.invoices[invoice_id]
+        paid, _rest = invoice.with_payment(invoice.balance)
+        self.invoices[invoice_id] = replace(paid, version=invoice.version + 1)
+
+    # ---- DueInvoices (the sparse due_for_action index) ----
+    def due_for_action(self, until: datetime, limit: int) -> list[Invoice]:
+        due = [i for i in self.invoices.values() if i.next_action_at is not None and i.next_action_at <= until]
+        return sorted(due, key=lambda i: i.next_action_at or until)[:limit]
 
     # ---- LedgerStore ----
     def get_invoices(self, invoice_ids: Any) -> dict[str, Invoice]:

@@ -1,42 +1,14 @@
-"""In-memory ports for the sweeps (DunningService, PlanService): the conditions of the DynamoDB adapters, none
-of their cost. (Payments and ingest have theirs in fakes.py.)"""
+"""In-memory ports for the sweeps (DunningService, PlanService) and the send-once component: the conditions of
+the DynamoDB adapters, none of their cost. (The ledger, and the ports of payments and ingest, are in fakes.py.)"""
 
 from dataclasses import replace
 
 from chalicelib.domain.invoice import InvoiceStatus
 from chalicelib.domain.plans import PlanStatus
 from chalicelib.services.ports import AlreadyClaimed, Claimed, InvoicesChanged, StoredCustomer, VersionConflict
+from chalicelib.services.send_once import SendState, state_of
 
 CHASEABLE = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
-
-
-class Ledger:
-    """Invoices with version checks and the sparse due_for_action index."""
-
-    def __init__(self, *invoices):
-        self.invoices = {i.invoice_id: i for i in invoices}
-        self.events = []
-
-    def due_for_action(self, until, limit):
-        due = [i for i in self.invoices.values() if i.next_action_at is not None and i.next_action_at <= until]
-        return sorted(due, key=lambda i: i.next_action_at)[:limit]
-
-    def get_invoices(self, ids):
-        return {i: self.invoices[i] for i in ids if i in self.invoices}
-
-    def save_invoice(self, invoice, events, now):
-        if self.invoices[invoice.invoice_id].version != invoice.version:
-            raise VersionConflict(invoice.invoice_id)
-        saved = replace(invoice, version=invoice.version + 1)
-        self.invoices[invoice.invoice_id] = saved
-        self.events.extend(events)
-        return saved
-
-    def pay(self, invoice_id):
-        """A payment recorded by another process (a webhook) in full."""
-        invoice = self.invoices[invoice_id]
-        paid, _rest = invoice.with_payment(invoice.balance)
-        self.invoices[invoice_id] = replace(paid, version=invoice.version + 1)
 
 
 class Customers:
@@ -51,19 +23,30 @@ class Customers:
 
 
 class Claims:
-    """DynamoClaims' transaction: the claim unless one exists, and each invoice still chaseable (each plan still
-    active) at that moment."""
+    """DynamoClaims' conditions: the claim unless one exists, and each invoice still chaseable (each plan still
+    active) at that moment; take over, and release, only as the holder of a claim still sending. Without a ledger
+    only the `unchaseable` invoices count as changed; `die_at` ("mark_sent" or "mark") makes the process die
+    instead of that write."""
 
-    def __init__(self, ledger, plans=None):
+    def __init__(self, ledger=None, plans=None, *, unchaseable=()):
         self.ledger, self.plans, self.items = ledger, plans, {}
+        self.unchaseable = set(unchaseable)
+        self.die_at = None
+
+    def _changed(self, invoice_id, claim):
+        if invoice_id in self.unchaseable:
+            return True
+        if self.ledger is None:
+            return False
+        invoice = self.ledger.invoices.get(invoice_id)
+        return invoice is None or invoice.status not in CHASEABLE or invoice.in_plan or (
+            invoice.promised_until is not None and invoice.promised_until >= claim.local_date)
 
     def claim(self, claim, now):
         changed = []
         for line in claim.lines:
             if "invoice_id" in line:
-                invoice = self.ledger.invoices.get(line["invoice_id"])
-                if invoice is None or invoice.status not in CHASEABLE or invoice.in_plan or (
-                        invoice.promised_until is not None and invoice.promised_until >= claim.local_date):
+                if self._changed(line["invoice_id"], claim):
                     changed.append(line["invoice_id"])
             elif self.plans.plans[line["plan_id"]].status is not PlanStatus.ACTIVE:
                 changed.append(line["plan_id"])
@@ -71,7 +54,7 @@ class Claims:
             raise InvoicesChanged(changed)
         if claim.message_key in self.items:
             return AlreadyClaimed(replace(self.items[claim.message_key]))
-        self.items[claim.message_key] = replace(claim)
+        self.items[claim.message_key] = replace(claim, status="sending", recorded=False)
         return Claimed(claim)
 
     def take_over(self, claim, run_id, now):
@@ -82,15 +65,28 @@ class Claims:
         return True
 
     def mark_sent(self, claim, provider_message_id, destination, now):
+        if self.die_at == "mark_sent":
+            raise Died
         item = self.items[claim.message_key]
         item.status, item.provider_message_id, item.destination = "sent", provider_message_id, destination
 
     def mark(self, claim, status, recorded):
+        if self.die_at == "mark":
+            raise Died
         item = self.items[claim.message_key]
         item.status, item.recorded = status, recorded
 
     def release(self, claim):
-        self.items.pop(claim.message_key, None)
+        item = self.items.get(claim.message_key)
+        if item is not None and item.run_id == claim.run_id and item.status == "sending":
+            del self.items[claim.message_key]
+
+    def state(self, key):
+        return state_of(self.items[key]) if key in self.items else SendState.RELEASED
+
+
+class Died(Exception):
+    """The process stopped here (a Lambda timeout, an out-of-memory kill)."""
 
 
 class Sender:

@@ -8,6 +8,7 @@ from chalicelib.domain.dunning.policy import DEFAULT_POLICY
 from chalicelib.services.dunning import DunningService, DunningSettings, WorkItem, window_start
 from tests.unit.dunning.factories import customer, invoice
 from tests.unit.services import sending_fakes as fakes
+from tests.unit.services.fakes import Ledger
 
 TODAY = date(2026, 11, 24)  # a Tuesday, no holiday in DE
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -22,7 +23,7 @@ def due(number, due_date, **kw):
 
 
 def world(*invoices, settings=None):
-    ledger = fakes.Ledger(*invoices)
+    ledger = Ledger(*invoices)
     ports = {"ledger": ledger, "claims": fakes.Claims(ledger), "sender": fakes.Sender(),
              "renderer": fakes.Renderer(), "tasks": fakes.Tasks(), "recorded": fakes.Recorded()}
     recorded = ports["recorded"]

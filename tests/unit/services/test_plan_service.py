@@ -10,13 +10,14 @@ from chalicelib.domain.dunning.policy import DEFAULT_POLICY
 from chalicelib.services.plans import PlanService
 from tests.unit.dunning.factories import customer, invoice
 from tests.unit.services import sending_fakes as fakes
+from tests.unit.services.fakes import Ledger
 
 TODAY = date(2026, 11, 24)  # a Tuesday
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # 10:00 in Berlin, in the send window
 
 
 def world(first_due):
-    ledger = fakes.Ledger(invoice(number="INV-1", total="900.00", due=date(2026, 10, 1), version=1))
+    ledger = Ledger(invoice(number="INV-1", total="900.00", due=date(2026, 10, 1), version=1))
     plans = fakes.Plans(ledger)
     ports = {"ledger": ledger, "plans": plans, "sender": fakes.Sender(), "renderer": fakes.Renderer(),
              "tasks": fakes.Tasks(), "recorded": fakes.Recorded()}

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from chalicelib.services.ports import CLAIM_LEASE, AlreadyClaimed, Claim, Claimed, InvoicesChanged, SendFailed
+from chalicelib.services.ports import CLAIM_LEASE, AlreadyClaimed, Claim, SendFailed
 from chalicelib.services.send_once import (
     TRANSITIONS,
     Delivered,
@@ -15,58 +15,10 @@ from chalicelib.services.send_once import (
     SendState,
     state_of,
 )
+from tests.unit.services.sending_fakes import Claims, Died
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 AFTER_LEASE = NOW + CLAIM_LEASE + timedelta(seconds=1)
-
-
-class Died(Exception):
-    """The process stopped here (a Lambda timeout, an out-of-memory kill)."""
-
-
-class FakeClaims:
-    """The conditions of DynamoClaims: create unless present, take over and release only as the holder."""
-
-    def __init__(self, unchaseable=()):
-        self.items = {}
-        self.unchaseable = set(unchaseable)
-        self.die_at = None  # "mark_sent" or "mark": the process dies instead of this write
-
-    def claim(self, claim, now):
-        changed = [line["invoice_id"] for line in claim.lines if line.get("invoice_id") in self.unchaseable]
-        if changed:
-            raise InvoicesChanged(changed)
-        if claim.message_key in self.items:
-            return AlreadyClaimed(replace(self.items[claim.message_key]))
-        self.items[claim.message_key] = replace(claim, status="sending", recorded=False)
-        return Claimed(claim)
-
-    def take_over(self, claim, run_id, now):
-        item = self.items[claim.message_key]
-        if item.run_id != claim.run_id or item.status != "sending":
-            return False
-        item.run_id = run_id
-        return True
-
-    def mark_sent(self, claim, provider_message_id, destination, now):
-        if self.die_at == "mark_sent":
-            raise Died
-        item = self.items[claim.message_key]
-        item.status, item.provider_message_id, item.destination = "sent", provider_message_id, destination
-
-    def mark(self, claim, status, recorded):
-        if self.die_at == "mark":
-            raise Died
-        item = self.items[claim.message_key]
-        item.status, item.recorded = status, recorded
-
-    def release(self, claim):
-        item = self.items.get(claim.message_key)
-        if item is not None and item.run_id == claim.run_id and item.status == "sending":
-            del self.items[claim.message_key]
-
-    def state(self, key):
-        return state_of(self.items[key]) if key in self.items else SendState.RELEASED
 
 
 class Provider:
@@ -111,7 +63,7 @@ def attempt(claims, provider, recorder, flagged, now=NOW, run_id="run-1", **kwar
 
 @pytest.fixture
 def world():
-    return FakeClaims(), Provider(), Recorder(), []
+    return Claims(), Provider(), Recorder(), []
 
 
 def test_a_message_is_claimed_sent_marked_with_the_provider_id_and_recorded(world):
@@ -231,7 +183,7 @@ def test_a_run_that_died_after_sending_is_repaired_by_recording_without_sending(
 
 
 def test_a_claim_whose_invoices_changed_sends_nothing_and_stops_the_batch():
-    claims, provider, recorder = FakeClaims(unchaseable={"INV-2"}), Provider(), Recorder()
+    claims, provider, recorder = Claims(unchaseable={"INV-2"}), Provider(), Recorder()
     batch = [claim("k1", invoices=("INV-1",)), claim("k2", invoices=("INV-1", "INV-2")), claim("k3")]
     attempts = SendOnce(claims).send(batch, NOW, provider, recorder, None)
     assert [a.outcome for a in attempts] == [Outcome.SENT, Outcome.CHANGED]
@@ -240,7 +192,7 @@ def test_a_claim_whose_invoices_changed_sends_nothing_and_stops_the_batch():
 
 
 def test_nothing_is_recorded_when_the_first_claim_changed():
-    claims, provider, recorder = FakeClaims(unchaseable={"INV-1"}), Provider(), Recorder()
+    claims, provider, recorder = Claims(unchaseable={"INV-1"}), Provider(), Recorder()
     attempts = SendOnce(claims).send([claim()], NOW, provider, recorder, None)
     assert [a.outcome for a in attempts] == [Outcome.CHANGED] and recorder.calls == [] and claims.items == {}
 
