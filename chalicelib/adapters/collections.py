@@ -5,10 +5,10 @@ that was not recorded, nor a dispute closed while its invoice stays held."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.dynamo import get_or_none, model_to_invoice, save_with_invoices
+from chalicelib.adapters.dynamo import at_version, get_or_none, model_to_invoice, save_with_invoices, time_key
 from chalicelib.adapters.models import DisputeModel
 from chalicelib.domain.collections import Dispute, DisputeStatus, Outcome
 from chalicelib.domain.invoice import Invoice
@@ -21,7 +21,7 @@ def dispute_to_model(dispute: Dispute) -> DisputeModel:
     model = DisputeModel(
         dispute_id=dispute.dispute_id,
         status=dispute.status.value,
-        opened_key=f"{dispute.opened_at.astimezone(UTC).isoformat()}#{dispute.dispute_id}",
+        opened_key=time_key(dispute.opened_at, dispute.dispute_id),
         invoice_id=dispute.invoice_id,
         invoice_number=dispute.invoice_number,
         customer_id=dispute.customer_id,
@@ -39,9 +39,7 @@ def dispute_to_model(dispute: Dispute) -> DisputeModel:
         resolved_at=dispute.resolved_at,
         resolved_by=dispute.resolved_by,
     )
-    if dispute.version:
-        model.version = dispute.version
-    return model
+    return at_version(model, dispute.version)
 
 
 def model_to_dispute(m: DisputeModel) -> Dispute:

@@ -17,11 +17,14 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo import (
     DUNNING_SHARDS,
-    action_key_time,
+    action_key,
+    at_version,
+    failed_conditions,
     invoice_to_model,
     is_conditional_failure,
     model_to_invoice,
     save_with_event,
+    time_key,
 )
 from chalicelib.adapters.models import (
     DunningMessageModel,
@@ -57,7 +60,7 @@ CLAIM_RETENTION = timedelta(days=400)
 class DynamoDueInvoices:
     def due_for_action(self, until: datetime, limit: int) -> list[Invoice]:
         """The invoices whose next action is at or before `until`, earliest first, from every shard."""
-        bound = f"{action_key_time(until)}#\uffff"
+        bound = action_key(until, "\uffff")
         found: list[tuple[str, Invoice]] = []
         for shard in range(DUNNING_SHARDS):
             for m in InvoiceModel.due_for_action.query(f"due#{shard}", InvoiceModel.next_action_key <= bound,
@@ -105,8 +108,7 @@ class DynamoClaims:
                 transaction.save(model, condition=DunningMessageModel.message_key.does_not_exist())
             return Claimed(claim)
         except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or []
-            failed = [reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons]
+            failed = failed_conditions(exc)
             if not any(failed):
                 raise
             changed = [key for key, bad in zip(checked + plans, failed, strict=False) if bad]
@@ -158,7 +160,7 @@ def _task_entity(task: Task) -> str:
 
 def _task_model(task: Task) -> TaskModel:
     return TaskModel(task_id=task.task_id, status="open",
-                     created_key=f"{task.created_at.astimezone(UTC).isoformat()}#{task.task_id}",
+                     created_key=time_key(task.created_at, task.task_id),
                      kind=task.kind, title=task.title[:500], customer_id=task.customer_id,
                      invoice_id=task.invoice_id, detail=task.detail, created_at=task.created_at,
                      created_by=task.created_by)
@@ -260,9 +262,7 @@ class DynamoDunningSettings:
     def save(self, settings: DunningSettings, event: AuditEvent, actor: str, now: datetime) -> None:
         model = PolicyModel(policy_id=SETTINGS_ID, list_key="settings", document=settings.to_dict(),
                             updated_at=now, updated_by=actor)
-        if settings.version:
-            model.version = settings.version
-        save_with_event(model, event, SETTINGS_ID)
+        save_with_event(at_version(model, settings.version), event, SETTINGS_ID)
         self._cached = None
 
 

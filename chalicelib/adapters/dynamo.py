@@ -12,7 +12,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
@@ -68,6 +68,30 @@ def get_or_none(model: type[_M], key: str, *, consistent: bool = True, attribute
 
 def is_conditional_failure(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def failed_conditions(exc: TransactWriteError) -> list[bool]:
+    """For each item of a cancelled transaction, in order: whether its condition (a version, an absence) failed."""
+    return [reason is not None and reason.code == "ConditionalCheckFailed" for reason in exc.cancellation_reasons or []]
+
+
+class _Versioned(Protocol):
+    version: Any  # a PynamoDB VersionAttribute
+
+
+_V = TypeVar("_V", bound=_Versioned)
+
+
+def at_version(model: _V, version: int) -> _V:
+    """`model`, to be written over the item read at `version`; for a new record (0) the version attribute starts."""
+    if version:
+        model.version = version
+    return model
+
+
+def time_key(at: datetime, *parts: str, timespec: str = "auto") -> str:
+    """A sort key in time order: the instant in UTC, then `parts`, joined by '#'."""
+    return "#".join((at.astimezone(UTC).isoformat(timespec=timespec), *parts))
 
 
 # What DynamoDB says about one item it refuses (over 400 KB, a number it cannot hold, an empty key), as opposed
@@ -162,6 +186,11 @@ def action_key_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def action_key(at: datetime, record_id: str) -> str:
+    """A due_for_action index key: "<action_key_time>#<record id>" (`next_action_at` reads the time back)."""
+    return f"{action_key_time(at)}#{record_id}"
+
+
 def _charges_to_json(charges: Sequence[LedgerCharge]) -> list[dict[str, Any]] | None:
     if not charges:
         return None
@@ -176,7 +205,7 @@ def _charges_from_json(raw: Any, currency: str) -> tuple[LedgerCharge, ...]:
 def event_to_model(event: AuditEvent) -> EventModel:
     return EventModel(
         entity_key=event.entity,
-        event_key=f"{event.at.astimezone(UTC).isoformat(timespec='microseconds')}#{event.type}#{event.discriminator}",
+        event_key=time_key(event.at, event.type, event.discriminator, timespec="microseconds"),
         type=event.type,
         actor=event.actor,
         at=event.at,
@@ -229,10 +258,8 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
     # Only outstanding invoices with a next action are in the sparse due_for_action index.
     if invoice.next_action_at is not None and invoice.status in OUTSTANDING_STATUSES:
         model.dunning_shard = dunning_shard(invoice.customer_id)
-        model.next_action_key = f"{action_key_time(invoice.next_action_at)}#{invoice.invoice_id}"
-    if invoice.version:
-        model.version = invoice.version
-    return model
+        model.next_action_key = action_key(invoice.next_action_at, invoice.invoice_id)
+    return at_version(model, invoice.version)
 
 
 def model_to_invoice(m: InvoiceModel) -> Invoice:
@@ -299,9 +326,7 @@ def credit_note_to_model(note: CreditNote, import_id: str | None, now: datetime)
         import_id=import_id,
         created_at=now,
     )
-    if note.version:
-        model.version = note.version
-    return model
+    return at_version(model, note.version)
 
 
 def model_to_credit_note(m: CreditNoteModel) -> CreditNote:
@@ -341,9 +366,7 @@ def customer_to_model(customer: Customer, now: datetime, version: int = 0,
         created_at=created_at or now,
         updated_at=now,
     )
-    if version:
-        model.version = version
-    return model
+    return at_version(model, version)
 
 
 def model_to_customer(m: CustomerModel) -> Customer:
@@ -388,8 +411,7 @@ def save_with_invoices(model: Model, invoices: Sequence[Invoice], events: Sequen
             for event in events:
                 transaction.save(event_to_model(event))
     except TransactWriteError as exc:
-        reasons = (exc.cancellation_reasons or [])[:1 + len(invoice_models)]
-        if any(r is not None and r.code == "ConditionalCheckFailed" for r in reasons):
+        if any(failed_conditions(exc)[:1 + len(invoice_models)]):
             raise VersionConflict(key) from exc
         raise
     return invoice_models
@@ -450,8 +472,7 @@ class DynamoLedger:
                 for event in events:
                     transaction.save(event_to_model(event))
         except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or []
-            if reasons and reasons[-1] is not None and reasons[-1].code == "ConditionalCheckFailed":
+            if any(failed_conditions(exc)[-1:]):
                 raise VersionConflict(invoice.invoice_id) from exc
             raise
         return model_to_invoice(model)
@@ -467,11 +488,10 @@ class DynamoLedger:
                     model = invoice_to_model(invoice, now)
                     transaction.update(model, _mutable_invoice_actions(model))
         except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or []
-            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            failed = failed_conditions(exc)
+            if any(failed[:1]):
                 raise InsertConflict([note.credit_note_id]) from exc
-            if invoice is not None and reasons and reasons[-1] is not None \
-                    and reasons[-1].code == "ConditionalCheckFailed":
+            if invoice is not None and any(failed[-1:]):
                 raise VersionConflict(invoice.invoice_id) from exc
             raise
 
@@ -538,8 +558,7 @@ class DynamoCustomers:
                 for event in events:
                     transaction.save(event_to_model(event))
         except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or []
-            if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            if any(failed_conditions(exc)[:1]):
                 raise VersionConflict(customer.customer_id) from exc
             raise
 
@@ -547,7 +566,7 @@ class DynamoCustomers:
 def _record_to_model(record: ImportRecord) -> ImportModel:
     return ImportModel(
         import_id=record.import_id,
-        started_key=f"{record.started_at.astimezone(UTC).isoformat()}#{record.import_id}",
+        started_key=time_key(record.started_at, record.import_id),
         status=record.status,
         source_key=record.source_key,
         source_version=record.source_version,
@@ -641,7 +660,7 @@ class DynamoApiKeys:
                             secret_sha256=record.secret_sha256, created_at=record.created_at,
                             created_by=record.created_by, revoked_at=record.revoked_at,
                             list_key=API_KEYS_LIST_KEY,
-                            created_key=f"{record.created_at.astimezone(UTC).isoformat()}#{record.key_id}")
+                            created_key=time_key(record.created_at, record.key_id))
         with TransactWrite(connection=transaction_connection()) as transaction:
             transaction.save(model, condition=ApiKeyModel.key_id.does_not_exist())
             transaction.save(event_to_model(event))
@@ -664,8 +683,7 @@ class DynamoApiKeys:
                                    condition=ApiKeyModel.key_id.exists() & ApiKeyModel.revoked_at.does_not_exist())
                 transaction.save(event_to_model(event))
         except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or []
-            if not (reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed"):
+            if not any(failed_conditions(exc)[:1]):
                 raise
             # Gone, or revoked by someone else meanwhile: their revocation (and event) stands.
         return self.get(key_id, consistent=True)
@@ -681,6 +699,4 @@ class DynamoPolicies:
 
     def save(self, policy: Policy, version: int, event: AuditEvent, actor: str, now: datetime) -> None:
         model = PolicyModel(policy_id=policy.policy_id, document=policy.to_dict(), updated_at=now, updated_by=actor)
-        if version:
-            model.version = version
-        save_with_event(model, event, policy.policy_id)
+        save_with_event(at_version(model, version), event, policy.policy_id)

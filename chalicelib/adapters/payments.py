@@ -5,7 +5,7 @@ and the notification's status, so a payment is recorded with all its effects or 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -13,10 +13,13 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.adapters.dynamo import (
     DynamoLedger,
     _mutable_invoice_actions,
+    at_version,
     event_to_model,
+    failed_conditions,
     get_or_none,
     invoice_to_model,
     is_conditional_failure,
+    time_key,
 )
 from chalicelib.adapters.models import PaymentModel, ProviderEventModel, transaction_connection
 from chalicelib.domain.cash_application import Allocation
@@ -27,7 +30,7 @@ from chalicelib.services.ports import AlreadyRecorded, AuditEvent, ProviderEvent
 
 
 def _received_key(record: PaymentRecord) -> str:
-    return f"{record.occurred_at.astimezone(UTC).isoformat()}#{record.payment_id}"
+    return time_key(record.occurred_at, record.payment_id)
 
 
 def payment_to_model(record: PaymentRecord) -> PaymentModel:
@@ -61,9 +64,7 @@ def payment_to_model(record: PaymentRecord) -> PaymentModel:
         request=record.request,
         refunded_minor=None if record.refunded is None else record.refunded.minor,
     )
-    if record.version:
-        model.version = record.version
-    return model
+    return at_version(model, record.version)
 
 
 def model_to_payment(m: PaymentModel) -> PaymentRecord:
@@ -130,8 +131,7 @@ class DynamoPayments:
                     invoice_model = invoice_to_model(invoice, now)
                     transaction.update(invoice_model, _mutable_invoice_actions(invoice_model))
         except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or []
-            failed = [i for i, r in enumerate(reasons) if r is not None and r.code == "ConditionalCheckFailed"]
+            failed = [i for i, bad in enumerate(failed_conditions(exc)) if bad]
             if any(i < len(new) for i in failed):
                 raise AlreadyRecorded(new[0].payment_id) from exc
             if failed:

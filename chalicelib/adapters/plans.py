@@ -5,15 +5,17 @@ recorded, nor left held by one that ended."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from chalicelib.adapters.dynamo import (
-    action_key_time,
+    action_key,
+    at_version,
     get_or_none,
     model_to_invoice,
     next_action_at,
     save_with_invoices,
+    time_key,
 )
 from chalicelib.adapters.models import PaymentPlanModel
 from chalicelib.domain.invoice import Invoice
@@ -29,7 +31,7 @@ def plan_to_model(plan: PaymentPlan) -> PaymentPlanModel:
         plan_id=plan.plan_id,
         customer_id=plan.customer_id,
         status=plan.status.value,
-        created_key=f"{plan.created_at.astimezone(UTC).isoformat()}#{plan.plan_id}",
+        created_key=time_key(plan.created_at, plan.plan_id),
         currency=plan.currency,
         grace_days=plan.grace_days,
         invoices=[{"invoice_id": i.invoice_id, "number": i.number, "balance_minor": i.balance.minor,
@@ -46,10 +48,8 @@ def plan_to_model(plan: PaymentPlan) -> PaymentPlanModel:
     )
     if plan.status is PlanStatus.ACTIVE and plan.next_action_at is not None:
         model.due_shard = DUE_SHARD
-        model.next_action_key = f"{action_key_time(plan.next_action_at)}#{plan.plan_id}"
-    if plan.version:
-        model.version = plan.version
-    return model
+        model.next_action_key = action_key(plan.next_action_at, plan.plan_id)
+    return at_version(model, plan.version)
 
 
 def model_to_plan(m: PaymentPlanModel) -> PaymentPlan:
@@ -105,6 +105,6 @@ class DynamoPlans:
 
     def due(self, until: datetime, limit: int) -> list[PaymentPlan]:
         """Active plans whose next look is at or before `until`, earliest first."""
-        bound = f"{action_key_time(until)}#\uffff"
+        bound = action_key(until, "\uffff")
         return [model_to_plan(m) for m in PaymentPlanModel.due_for_action.query(
             DUE_SHARD, PaymentPlanModel.next_action_key <= bound, limit=limit, page_size=min(limit, 500))]
