@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.local.cfn_yaml import Resolver, TemplateError, deep_merge
-from chalicelib.local.invoke import Invoker, Poller
+from chalicelib.local.invoke import Poller
 from chalicelib.local.provision import ClientFactory, enable_eventbridge, ensure_queue, function_event_values
 
 log = logging.getLogger("dw_local.events")
@@ -179,19 +178,17 @@ def _sns_route(clients: ClientFactory, stack: str, handler: str, topic: str, dea
     return Route(handler, "sns", url, arn, 1, MAX_RECEIVES, dlq_arn)
 
 
-class QueuePoller(Poller):
+class QueuePoller(Poller[Route]):
     """A thread that long-polls one route's queue and invokes its handler."""
 
-    def __init__(self, route: Route, clients: ClientFactory, invoker: Invoker, stop: threading.Event) -> None:
-        self.route = route
-        self._sqs = clients("sqs")
-        super().__init__(invoker, stop, f"dunwell-poll-{route.handler}")
+    service = "sqs"
+    thread_prefix = "dunwell-poll"
 
     def _run(self) -> None:
         visibility = self._invoker.timeout_seconds(self.route.handler) + 5
         while not self._stop.is_set():
             try:
-                response = self._sqs.receive_message(
+                response = self._client.receive_message(
                     QueueUrl=self.route.queue_url,
                     MaxNumberOfMessages=self.route.batch_size,
                     WaitTimeSeconds=WAIT_SECONDS,
@@ -243,7 +240,7 @@ class QueuePoller(Poller):
 
     def _delete(self, messages: list[dict[str, Any]]) -> None:
         for message in messages:
-            self._sqs.delete_message(QueueUrl=self.route.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            self._client.delete_message(QueueUrl=self.route.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _retry(self, messages: list[dict[str, Any]]) -> None:
         for message in messages:
@@ -259,7 +256,7 @@ class QueuePoller(Poller):
                 )
             delay = retry_delay(attempts)
             try:
-                self._sqs.change_message_visibility(
+                self._client.change_message_visibility(
                     QueueUrl=self.route.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=delay
                 )
             except Exception as error:

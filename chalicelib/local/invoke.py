@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from chalicelib.local.provision import ClientFactory
 
 log = logging.getLogger("dw_local.invoke")
 
@@ -98,14 +100,28 @@ def _preview(result: Any) -> Any:
     return result if len(text) <= RESULT_PREVIEW_CHARS else text[:RESULT_PREVIEW_CHARS] + "..."
 
 
-class Poller:
-    """A daemon thread (`thread`) that polls one source and invokes a handler with what it reads, until `stop`."""
+class _Route(Protocol):
+    @property
+    def handler(self) -> str: ...
 
-    def __init__(self, invoker: Invoker, stop: threading.Event, thread_name: str) -> None:
+
+R = TypeVar("R", bound=_Route)
+
+
+class Poller(Generic[R]):
+    """A daemon thread (`thread`) that polls one route's source with one AWS client (`service`) and invokes the
+    route's handler with what it reads, until `stop`."""
+
+    service: ClassVar[str]
+    thread_prefix: ClassVar[str]
+
+    def __init__(self, route: R, clients: ClientFactory, invoker: Invoker, stop: threading.Event) -> None:
+        self.route = route
+        self._client = clients(self.service)
         self._invoker = invoker
         self._stop = stop
         self._region = invoker.function.region
-        self.thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"{self.thread_prefix}-{route.handler}", daemon=True)
 
     def start(self) -> None:
         self.thread.start()

@@ -5,15 +5,14 @@ Lambda does with `ReportBatchItemFailures` (then moving on after MAX_ATTEMPTS wi
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from chalicelib.local.cfn_yaml import Resolver
-from chalicelib.local.invoke import Invoker, Poller
-from chalicelib.local.provision import ClientFactory, function_event_values
+from chalicelib.local.invoke import Poller
+from chalicelib.local.provision import function_event_values
 
 log = logging.getLogger("dw_local.streams")
 
@@ -49,16 +48,14 @@ def _record(raw: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, A
             "eventSource": "aws:dynamodb", "awsRegion": region, "dynamodb": stream, "eventSourceARN": stream_arn}
 
 
-class StreamPoller(Poller):
-    def __init__(self, route: StreamRoute, clients: ClientFactory, invoker: Invoker, stop: threading.Event) -> None:
-        self.route = route
-        self._streams = clients("dynamodbstreams")
-        super().__init__(invoker, stop, f"dunwell-stream-{route.handler}")
+class StreamPoller(Poller[StreamRoute]):
+    service = "dynamodbstreams"
+    thread_prefix = "dunwell-stream"
 
     def _run(self) -> None:
         try:
-            shards = self._streams.describe_stream(StreamArn=self.route.stream_arn)["StreamDescription"]["Shards"]
-            iterators = [self._streams.get_shard_iterator(
+            shards = self._client.describe_stream(StreamArn=self.route.stream_arn)["StreamDescription"]["Shards"]
+            iterators = [self._client.get_shard_iterator(
                 StreamArn=self.route.stream_arn, ShardId=shard["ShardId"],
                 ShardIteratorType="TRIM_HORIZON")["ShardIterator"] for shard in shards]
         except Exception as error:
@@ -70,7 +67,7 @@ class StreamPoller(Poller):
             for index, iterator in enumerate(iterators):
                 try:
                     if not pending[index] and iterator:
-                        response = self._streams.get_records(ShardIterator=iterator, Limit=self.route.batch_size)
+                        response = self._client.get_records(ShardIterator=iterator, Limit=self.route.batch_size)
                         iterators[index] = response.get("NextShardIterator") or iterator
                         pending[index] = [_record(r, self.route.stream_arn, self._region)
                                           for r in response.get("Records") or []]
