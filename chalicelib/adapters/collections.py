@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.dynamo import at_version, get_or_none, model_to_invoice, save_with_invoices, time_key
+from chalicelib.adapters.dynamo import at_version, get_mapped, save_with_invoices, time_key
 from chalicelib.adapters.models import DisputeModel
 from chalicelib.domain.collections import Dispute, DisputeStatus, Outcome
 from chalicelib.domain.invoice import Invoice
@@ -70,17 +70,16 @@ def model_to_dispute(m: DisputeModel) -> Dispute:
 
 class DynamoDisputes:
     def get(self, dispute_id: str) -> Dispute | None:
-        m = get_or_none(DisputeModel, dispute_id)
-        return None if m is None else model_to_dispute(m)
+        return get_mapped(DisputeModel, dispute_id, model_to_dispute)
 
     def save(self, dispute: Dispute, invoice: Invoice, events: Sequence[AuditEvent],
              now: datetime) -> tuple[Dispute, Invoice]:
         """The dispute (created when its version is 0), the invoice and the events, all or nothing. Raises
         VersionConflict when either record changed since it was read (or the dispute exists already)."""
         dispute_model = dispute_to_model(dispute)
-        [invoice_model] = save_with_invoices(dispute_model, [invoice], events, now,
-                                             f"dispute {dispute.dispute_id} or invoice {invoice.invoice_id}")
-        return model_to_dispute(dispute_model), model_to_invoice(invoice_model)
+        [saved] = save_with_invoices(dispute_model, [invoice], events, now,
+                                     f"dispute {dispute.dispute_id} or invoice {invoice.invoice_id}")
+        return model_to_dispute(dispute_model), saved
 
     def list(self, status: str, limit: int, cursor: dict[str, Any] | None
              ) -> tuple[list[Dispute], dict[str, Any] | None]:

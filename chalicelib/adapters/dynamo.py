@@ -55,6 +55,7 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 _M = TypeVar("_M", bound=Model)
+_T = TypeVar("_T")
 
 
 def get_or_none(model: type[_M], key: str, *, consistent: bool = True, attributes: Sequence[str] | None = None
@@ -64,6 +65,13 @@ def get_or_none(model: type[_M], key: str, *, consistent: bool = True, attribute
         return model.get(key, consistent_read=consistent, attributes_to_get=attributes)
     except model.DoesNotExist:
         return None
+
+
+def get_mapped(model: type[_M], key: str, to_domain: Callable[[_M], _T], *, consistent: bool = True,
+               attributes: Sequence[str] | None = None) -> _T | None:
+    """The item under `key` as `to_domain` maps it, or None when there is none."""
+    m = get_or_none(model, key, consistent=consistent, attributes=attributes)
+    return None if m is None else to_domain(m)
 
 
 def is_conditional_failure(exc: Exception) -> bool:
@@ -399,9 +407,10 @@ def save_with_event(model: Model, event: AuditEvent, key: str) -> None:
 
 
 def save_with_invoices(model: Model, invoices: Sequence[Invoice], events: Sequence[AuditEvent], now: datetime,
-                       key: str) -> list[InvoiceModel]:
+                       key: str) -> list[Invoice]:
     """A versioned record (new when its version is unset), the invoices it changes (each at the version read)
-    and their audit events, all or nothing: VersionConflict when the record or an invoice changed meanwhile."""
+    and their audit events, all or nothing: VersionConflict when the record or an invoice changed meanwhile.
+    Returns the invoices as saved (at their new versions)."""
     invoice_models = [invoice_to_model(invoice, now) for invoice in invoices]
     try:
         with TransactWrite(connection=transaction_connection()) as transaction:
@@ -414,7 +423,7 @@ def save_with_invoices(model: Model, invoices: Sequence[Invoice], events: Sequen
         if any(failed_conditions(exc)[:1 + len(invoice_models)]):
             raise VersionConflict(key) from exc
         raise
-    return invoice_models
+    return [model_to_invoice(m) for m in invoice_models]
 
 
 def _batch_get(model: type[Model], keys: Iterable[str]) -> Iterator[Any]:
@@ -519,12 +528,11 @@ class DynamoCustomers:
         }
 
     def get_stored(self, customer_id: str) -> StoredCustomer | None:
-        m = get_or_none(CustomerModel, customer_id)
-        return None if m is None else StoredCustomer(model_to_customer(m), m.fingerprint, int(m.version or 0))
+        return get_mapped(CustomerModel, customer_id,
+                          lambda m: StoredCustomer(model_to_customer(m), m.fingerprint, int(m.version or 0)))
 
     def get_customer(self, customer_id: str) -> Customer | None:
-        m = get_or_none(CustomerModel, customer_id, consistent=False)
-        return None if m is None else model_to_customer(m)
+        return get_mapped(CustomerModel, customer_id, model_to_customer, consistent=False)
 
     def insert_customers(self, customers: Sequence[Customer], events: Sequence[AuditEvent], now: datetime
                          ) -> dict[str, str]:
@@ -610,8 +618,7 @@ def model_to_record(m: ImportModel) -> ImportRecord:
 
 class DynamoImports:
     def get(self, import_id: str) -> ImportRecord | None:
-        m = get_or_none(ImportModel, import_id)
-        return None if m is None else model_to_record(m)
+        return get_mapped(ImportModel, import_id, model_to_record)
 
     def claim(self, record: ImportRecord, now: datetime) -> bool:
         """Create the record, or take over one whose worker's lease has run out."""
@@ -666,8 +673,7 @@ class DynamoApiKeys:
             transaction.save(event_to_model(event))
 
     def get(self, key_id: str, consistent: bool = False) -> KeyRecord | None:
-        m = get_or_none(ApiKeyModel, key_id, consistent=consistent)
-        return None if m is None else _key_record(m)
+        return get_mapped(ApiKeyModel, key_id, _key_record, consistent=consistent)
 
     def list(self, limit: int, cursor: dict[str, Any] | None) -> tuple[list[KeyRecord], dict[str, Any] | None]:
         result = ApiKeyModel.all.query(API_KEYS_LIST_KEY, scan_index_forward=False, limit=limit,
@@ -691,8 +697,7 @@ class DynamoApiKeys:
 
 class DynamoPolicies:
     def get(self, policy_id: str) -> tuple[Policy, int] | None:
-        m = get_or_none(PolicyModel, policy_id)
-        return None if m is None else (Policy.from_dict(m.document), int(m.version or 0))
+        return get_mapped(PolicyModel, policy_id, lambda m: (Policy.from_dict(m.document), int(m.version or 0)))
 
     def all(self) -> list[Policy]:
         return [Policy.from_dict(m.document) for m in PolicyModel.all.query("policy")]

@@ -16,6 +16,7 @@ from chalicelib.adapters.dynamo import (
     at_version,
     event_to_model,
     failed_conditions,
+    get_mapped,
     get_or_none,
     invoice_to_model,
     is_conditional_failure,
@@ -99,8 +100,7 @@ def model_to_payment(m: PaymentModel) -> PaymentRecord:
 
 class DynamoPayments:
     def get(self, payment_id: str) -> PaymentRecord | None:
-        m = get_or_none(PaymentModel, payment_id)
-        return None if m is None else model_to_payment(m)
+        return get_mapped(PaymentModel, payment_id, model_to_payment)
 
     def waiting_for(self, provider: str, payment_ref: str) -> list[PaymentRecord]:
         return [model_to_payment(m) for m in PaymentModel.by_original.query(f"{provider}:{payment_ref}")]

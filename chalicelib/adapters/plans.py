@@ -11,8 +11,7 @@ from typing import Any
 from chalicelib.adapters.dynamo import (
     action_key,
     at_version,
-    get_or_none,
-    model_to_invoice,
+    get_mapped,
     next_action_at,
     save_with_invoices,
     time_key,
@@ -80,8 +79,7 @@ def model_to_plan(m: PaymentPlanModel) -> PaymentPlan:
 
 class DynamoPlans:
     def get(self, plan_id: str) -> PaymentPlan | None:
-        m = get_or_none(PaymentPlanModel, plan_id)
-        return None if m is None else model_to_plan(m)
+        return get_mapped(PaymentPlanModel, plan_id, model_to_plan)
 
     def save(self, plan: PaymentPlan, invoices: Sequence[Invoice], events: Sequence[AuditEvent],
              now: datetime) -> tuple[PaymentPlan, list[Invoice]]:
@@ -89,7 +87,7 @@ class DynamoPlans:
         the events, all or nothing; VersionConflict when any of them changed since it was read."""
         model = plan_to_model(plan)
         saved = save_with_invoices(model, invoices, events, now, f"payment plan {plan.plan_id}")
-        return model_to_plan(model), [model_to_invoice(m) for m in saved]
+        return model_to_plan(model), saved
 
     def for_customer(self, customer_id: str, limit: int, cursor: dict[str, Any] | None
                      ) -> tuple[list[PaymentPlan], dict[str, Any] | None]:

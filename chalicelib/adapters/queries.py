@@ -9,7 +9,7 @@ from typing import Any
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.adapters.dynamo import (
-    get_or_none,
+    get_mapped,
     model_to_credit_note,
     model_to_customer,
     model_to_invoice,
@@ -37,8 +37,7 @@ def _due_range(f: InvoiceFilter) -> Condition | None:
 
 class DynamoQueries:
     def invoice(self, invoice_id: str) -> Invoice | None:
-        m = get_or_none(InvoiceModel, invoice_id, consistent=False)
-        return None if m is None else model_to_invoice(m)
+        return get_mapped(InvoiceModel, invoice_id, model_to_invoice, consistent=False)
 
     def invoices(self, f: InvoiceFilter, limit: int, cursor: dict[str, Any] | None) -> Page:
         """By customer: one partition of by_customer, statuses filtered. Otherwise: the by_status
@@ -66,8 +65,7 @@ class DynamoQueries:
         return Page(items, {"p": position, "k": last_key})
 
     def customer(self, customer_id: str) -> Customer | None:
-        m = get_or_none(CustomerModel, customer_id, consistent=False)
-        return None if m is None else model_to_customer(m)
+        return get_mapped(CustomerModel, customer_id, model_to_customer, consistent=False)
 
     def customers(self, limit: int, cursor: dict[str, Any] | None) -> Page:
         result = CustomerModel.by_name.query("customer", limit=limit, last_evaluated_key=cursor.get("k") if cursor
@@ -84,8 +82,7 @@ class DynamoQueries:
                          (model_to_credit_note(n) for n in CreditNoteModel.by_customer.query(customer_id)), today)
 
     def import_record(self, import_id: str) -> ImportRecord | None:
-        m = get_or_none(ImportModel, import_id, consistent=False)
-        return None if m is None else model_to_record(m)
+        return get_mapped(ImportModel, import_id, model_to_record, consistent=False)
 
     def imports(self, limit: int, cursor: dict[str, Any] | None) -> Page:
         result = ImportModel.by_time.query("import", scan_index_forward=False, limit=limit,

@@ -7,7 +7,7 @@ from datetime import datetime
 from pynamodb.exceptions import PutError
 
 from chalicelib.adapters.dunning import DynamoHistory
-from chalicelib.adapters.dynamo import event_to_model, get_or_none, is_conditional_failure
+from chalicelib.adapters.dynamo import event_to_model, get_mapped, get_or_none, is_conditional_failure
 from chalicelib.adapters.models import CustomerModel, InvoiceModel
 from chalicelib.services.ports import AuditEvent
 
@@ -24,8 +24,8 @@ class DynamoEventLog(DynamoHistory):
 
 class DynamoSubjects:
     def invoice_origin(self, invoice_id: str) -> tuple[datetime, str | None] | None:
-        m = get_or_none(InvoiceModel, invoice_id, consistent=False, attributes=["created_at", "import_id"])
-        return None if m is None else (m.created_at, m.import_id)
+        return get_mapped(InvoiceModel, invoice_id, lambda m: (m.created_at, m.import_id), consistent=False,
+                          attributes=["created_at", "import_id"])
 
     def customer_exists(self, customer_id: str) -> bool:
         return get_or_none(CustomerModel, customer_id, consistent=False, attributes=["customer_id"]) is not None
