@@ -101,9 +101,11 @@ def start_stack(home: Path, module: str = "chalicelib.local", **extra_env: str) 
     local_json = stack.state_dir / "local.json"
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
+        # Ready once it has written local.json and printed the banner after it (the banner names the API's URL).
         if local_json.exists():
             stack.info = json.loads(local_json.read_text())
-            return stack
+            if stack.info.get("api_url", "") in stdout.read_text(errors="replace"):
+                return stack
         if process.poll() is not None:
             break
         time.sleep(0.1)
