@@ -134,3 +134,14 @@ def publish_events(event: DynamoDBEvent) -> dict[str, Any]:
         retry = {c.sequence_number for c in changes[unclosed:]}
         failed = [c.sequence_number for c in changes if c.sequence_number in retry or c.sequence_number in failed]
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
+
+
+# Analytics read models follow the invoices table (its stream, NEW_AND_OLD_IMAGES): each projection applies the
+# decoded changes in order and is idempotent, so a failed batch is simply retried whole.
+@app.on_dynamodb_record(stream_arn="arn:aws:dynamodb:eu-west-1:000000000000:table/dunwell-invoices/stream/any",
+                        starting_position="TRIM_HORIZON", batch_size=100, name="project_invoices")
+def project_invoices(event: DynamoDBEvent) -> dict[str, Any]:
+    changes = bootstrap.decode_invoice_changes(event.to_dict()["Records"])
+    for projection in bootstrap.invoice_projections():
+        projection.apply(changes)
+    return {"batchItemFailures": []}

@@ -69,6 +69,13 @@ NULLABLE_DATE: Schema = {"type": ["string", "null"], "format": "date"}
 NULLABLE_DATE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 REFUSED: Schema = {"type": ["string", "null"],
                    "description": "why the run sent nothing at all (the stage has no way to pay), else null"}
+NULLABLE_DECIMAL: Schema = {"type": ["string", "null"], "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+POLICY_BY_RISK: Schema = {
+    "type": "object", "additionalProperties": False,
+    "properties": {band: {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,63}$"}
+                   for band in ("low", "medium", "high")},
+    "description": "the policy a customer without its own policy_id gets for its risk band; a band left out gets "
+                   "the default policy"}
 CURRENCY: Schema = {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217", "examples": ["EUR"]}
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 ID_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,99}|(inv|cn|cus)~[A-Za-z0-9._-]{1,100})$"
@@ -187,7 +194,22 @@ def _schemas() -> dict[str, Schema]:
             "policy_id": {**TEXT, "description": "null: the default policy"},
             "dunning_paused": BOOLEAN, "credit_hold": BOOLEAN,
         }),
-        "CustomerDetail": {"allOf": [ref("Customer"), obj({"balance": ref("BalanceSummary")})]},
+        "CustomerDetail": {"allOf": [ref("Customer"), obj({"balance": ref("BalanceSummary"),
+                                                            "behaviour": ref("PaymentBehaviour"),
+                                                            "risk": ref("Risk")})]},
+        "PaymentBehaviour": obj({
+            "invoices_settled": {**INTEGER, "description": "of its latest 100 settlements"},
+            "average_days_late": NULLABLE_DECIMAL, "median_days_late": NULLABLE_DECIMAL,
+            "on_time_rate": {**NULLABLE_DECIMAL, "description": "percent settled on or before the due date"},
+            "trend": obj({"last_90_days_average_days_late": NULLABLE_DECIMAL,
+                          "before_average_days_late": NULLABLE_DECIMAL,
+                          "direction": {"type": ["string", "null"], "enum": ["slower", "faster", "steady", None]}}),
+            "dispute_rate": {**NULLABLE_DECIMAL, "description": "percent of settled invoices ever disputed"},
+            "promises_kept": INTEGER, "promises_broken": INTEGER,
+        }, description="From the settlement log (README: Payment prediction and cash forecast); days to one decimal."),
+        "Risk": obj({"score": {**INTEGER, "minimum": 0, "maximum": 100},
+                     "band": {"type": "string", "enum": ["low", "medium", "high"]},
+                     "reasons": string_list()}, description="Late-payment risk with its reasons in plain words."),
         "BalanceSummary": obj({
             "outstanding": ref("MoneyByCurrency"), "overdue": ref("MoneyByCurrency"),
             "unapplied_credit": ref("MoneyByCurrency"), "open_invoices": INTEGER, "overdue_invoices": INTEGER,
@@ -281,6 +303,8 @@ def _schemas() -> dict[str, Schema]:
             "actions": string_list(), "next_action_at": NULLABLE_DATE_TIME,
             "discount": nullable(obj({"amount": amount, "last_day": DATE})),
             "unreachable_channels": string_list(), "warnings": string_list(),
+            "policy": obj({"policy_id": TEXT, "why": STRING},
+                          description="the policy applied: set on the customer, chosen by risk band, or default"),
         }, required=["invoice_id", "number", "customer_id", "action", "reason"]),
         "DunningPreview": obj({"as_of": DATE, "counts": {"type": "object", "additionalProperties": INTEGER},
                                "items": {"type": "array", "items": ref("PreviewItem")}}),
@@ -310,6 +334,7 @@ def _schemas() -> dict[str, Schema]:
         "DunningSettings": obj({"kill_switch": BOOLEAN,
                                 "reference_rates": {"type": "array", "items": ref("ReferenceRate")},
                                 "max_catch_up_days": INTEGER,
+                                "policy_by_risk": POLICY_BY_RISK,
                                 "version": INTEGER}),
         "DunningSettingsChanges": obj({
             "kill_switch": {**BOOLEAN, "description": "true stops every reminder"},
@@ -320,6 +345,7 @@ def _schemas() -> dict[str, Schema]:
                 {"scheme": reference_rate["properties"]["scheme"], "valid_from": DATE,
                  "rate": {"oneOf": [ref("Decimal"), INTEGER]}, "source": TEXT},
                 required=["scheme", "valid_from", "rate"], closed=True)},
+            "policy_by_risk": POLICY_BY_RISK,
             "version": {**INTEGER, "description": "the version read; a different one is 409"},
         }, required=[], closed=True),
         "Task": task,

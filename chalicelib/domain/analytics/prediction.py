@@ -173,9 +173,11 @@ def history_reason(known: Sequence[Settled], last: int = 10) -> str:
     """'paid 8 of its last 10 invoices late, 12 days on average' (latest first in `known`)."""
     recent = known[:last]
     late = [s.days_late for s in recent if s.days_late > 0]
-    if not late:
-        return f"paid its last {_plural(len(recent), 'invoice')} on time" if len(recent) > 1 else \
+    if len(recent) == 1:
+        return f"paid its only settled invoice {_plural(late[0], 'day')} late" if late else \
             "paid its only settled invoice on time"
+    if not late:
+        return f"paid its last {len(recent)} invoices on time"
     average = round(sum(late) / len(late))
     return f"paid {len(late)} of its last {_plural(len(recent), 'invoice')} late, {_plural(average, 'day')} on average"
 
