@@ -20,6 +20,7 @@ from chalicelib.api import (
     openapi,
     payments,
     policies,
+    predictions,
     webhooks,
 )
 from chalicelib.api.http import error_shape
@@ -51,6 +52,7 @@ app.register_blueprint(accounts.blueprint)
 app.register_blueprint(collections.blueprint)
 app.register_blueprint(keys.blueprint)
 app.register_blueprint(openapi.blueprint)
+app.register_blueprint(predictions.blueprint)
 
 
 # S3 -> EventBridge -> here (on_s3_event cannot be packaged for CloudFormation). The bucket name is

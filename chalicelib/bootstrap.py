@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
     from chalicelib.services.ports import InvoiceChange, InvoiceProjection, Sender, StreamChange, WorkItem
+    from chalicelib.services.predictions import Predictions
     from chalicelib.services.receipts import PaymentReceipts
     from chalicelib.services.settings_admin import SettingsAdmin
     from chalicelib.services.settlement_log import SettlementLog
@@ -365,6 +366,15 @@ class Container:
         return SettlementLog(DynamoSettlements())
 
     @cached_property
+    def predictions(self) -> Predictions:
+        from chalicelib.adapters.settlements import DynamoSettlements
+        from chalicelib.services.ports import utc_now
+        from chalicelib.services.predictions import Predictions
+
+        clock = self.clock or utc_now
+        return Predictions(self.queries, DynamoSettlements(), today=lambda: clock().date())
+
+    @cached_property
     def invoice_projections(self) -> list[InvoiceProjection]:
         """What the invoices table's stream keeps up to date, in order."""
         return [self.settlement_log]
@@ -575,6 +585,10 @@ def plan_service() -> PlanService:
 
 def settlement_log() -> SettlementLog:
     return container().settlement_log
+
+
+def predictions() -> Predictions:
+    return container().predictions
 
 
 def invoice_projections() -> list[InvoiceProjection]:

@@ -207,6 +207,15 @@ def _schemas() -> dict[str, Schema]:
             "dispute_rate": {**NULLABLE_DECIMAL, "description": "percent of settled invoices ever disputed"},
             "promises_kept": INTEGER, "promises_broken": INTEGER,
         }, description="From the settlement log (README: Payment prediction and cash forecast); days to one decimal."),
+        "Prediction": obj({
+            "invoice_id": STRING, "number": STRING, "customer_id": STRING, "currency": CURRENCY, "balance": amount,
+            "due_date": DATE, "predicted_pay_date": DATE,
+            "late_probability": {"type": "string", "pattern": r"^[01]\.[0-9]{2}$",
+                                 "description": "probability of being paid after the due date, 0.00-1.00"},
+            "expected_days_late": {**INTEGER, "description": "predicted_pay_date - due_date (negative: early)"},
+            "reasons": string_list(),
+        }, description="An invoice open at as_of and its predicted payment (README: Payment prediction and cash "
+                       "forecast)."),
         "Risk": obj({"score": {**INTEGER, "minimum": 0, "maximum": 100},
                      "band": {"type": "string", "enum": ["low", "medium", "high"]},
                      "reasons": string_list()}, description="Late-payment risk with its reasons in plain words."),
@@ -630,6 +639,12 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/payments/{payment_id}/allocations/{invoice_ref}": {"delete": operation(
             "payments", "Take a payment off an invoice", collector, ("200", _json("The payment", ref("Payment"))),
             params=[PAYMENT_ID, path_param("invoice_ref", "the invoice id", ID_PATTERN)], errors=("409", "422"))},
+        "/reports/predictions": {"get": operation(
+            "reports", "Predicted pay dates of the invoices open at as_of", viewer,
+            ("200", _json("A page", {"allOf": [_page("Prediction"), obj({"as_of": DATE})]})),
+            params=[query("as_of", "the day (default: today); learns only from what was known by its end", DATE),
+                    query("customer_id", "only this customer's", {"type": "string", "pattern": ID_PATTERN}),
+                    *PAGING], errors=("422",))},
         "/policies": {"get": operation("policies", "Dunning policies", viewer,
                                        ("200", _json("Every policy (one page)", _page("Policy"))))},
         "/policies/{policy_id}": {
@@ -777,7 +792,7 @@ def _document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "tags": [{"name": t} for t in ("invoices", "customers", "imports", "payments", "policies", "dunning",
-                                       "collections", "accounts", "api-keys", "webhooks", "health")],
+                                       "collections", "accounts", "api-keys", "webhooks", "health", "reports")],
         "paths": _paths(),
         "components": {
             "schemas": _schemas(),
