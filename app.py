@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, Rate
+from chalice import Chalice, Cron, Rate
 from chalice.app import CloudWatchEvent, DynamoDBEvent, SNSEvent, SQSEvent
 
 from chalicelib import bootstrap
@@ -147,3 +147,13 @@ def project_invoices(event: DynamoDBEvent) -> dict[str, Any]:
     for projection in bootstrap.invoice_projections():
         projection.apply(changes)
     return {"batchItemFailures": []}
+
+
+# Late each day (UTC), the day's cash forecast per currency is stored once, so its accuracy can be measured later.
+@app.schedule(Cron(50, 23, "*", "*", "?", "*"), name="snapshot_forecasts")
+def snapshot_forecasts(event: CloudWatchEvent) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    stored: dict[str, bool] = bootstrap.cash_forecast().snapshot(datetime.now(UTC).date())
+    logger.info("forecast snapshots", extra={"stored": stored})
+    return {"stored": stored}

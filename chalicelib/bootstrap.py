@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from chalicelib.services.credit import CreditControl
     from chalicelib.services.dunning import DunningService
     from chalicelib.services.dunning_settings import DunningSettingsAdmin
+    from chalicelib.services.forecast import CashForecast
     from chalicelib.services.ingest_file import IngestService
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
@@ -375,6 +376,17 @@ class Container:
         return Predictions(self.queries, DynamoSettlements(), today=lambda: clock().date())
 
     @cached_property
+    def cash_forecast(self) -> CashForecast:
+        from chalicelib.adapters.plans import DynamoPlans
+        from chalicelib.adapters.settlements import DynamoForecasts, DynamoReceipts
+        from chalicelib.services.forecast import CashForecast
+        from chalicelib.services.ports import utc_now
+
+        clock = self.clock or utc_now
+        return CashForecast(self.predictions, DynamoPlans(), DynamoForecasts(), DynamoReceipts(),
+                            today=lambda: clock().date())
+
+    @cached_property
     def invoice_projections(self) -> list[InvoiceProjection]:
         """What the invoices table's stream keeps up to date, in order."""
         return [self.settlement_log]
@@ -585,6 +597,10 @@ def plan_service() -> PlanService:
 
 def settlement_log() -> SettlementLog:
     return container().settlement_log
+
+
+def cash_forecast() -> CashForecast:
+    return container().cash_forecast
 
 
 def predictions() -> Predictions:

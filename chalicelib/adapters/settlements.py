@@ -4,15 +4,15 @@ invoices table's stream into InvoiceChange records."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import UTCDateTimeAttribute
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo import model_to_invoice
-from chalicelib.adapters.models import InvoiceModel, PredictionModel, transaction_connection
+from chalicelib.adapters.dynamo import is_conditional_failure, model_to_invoice
+from chalicelib.adapters.models import InvoiceModel, PaymentModel, PredictionModel, transaction_connection
 from chalicelib.services.ports import InvoiceChange, Pointer, SettlementEntry, VersionConflict
 
 MONTHS_BACK = 36  # the portfolio's prior looks this far back at most
@@ -148,3 +148,52 @@ def decode_invoice_changes(records: Sequence[Mapping[str, Any]]) -> list[Invoice
             effective = datetime.fromtimestamp(float(stream.get("ApproximateCreationDateTime") or 0), UTC).date()
         changes.append(InvoiceChange(str(stream.get("SequenceNumber", "")), before, after, effective))
     return changes
+
+
+# ---- forecast snapshots and receipts (services/forecast.py) -------------------------------------------------
+
+CURRENCIES_PK = "forecast#currencies"
+
+
+class DynamoForecasts:
+    def put_forecast(self, currency: str, as_of: date, document: Mapping[str, Any]) -> bool:
+        model = PredictionModel(f"forecast#{currency}", as_of.isoformat(), currency=currency, document=dict(document),
+                                created_at=datetime.now(UTC))
+        try:
+            model.save(condition=PredictionModel.pk.does_not_exist())
+        except PutError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        known = self.currencies()
+        if currency not in known:
+            PredictionModel(CURRENCIES_PK, "-", document=sorted({*known, currency})).save()
+        return True
+
+    def get_forecasts(self, currency: str, days: Sequence[date]) -> dict[date, dict[str, Any]]:
+        keys = [(f"forecast#{currency}", d.isoformat()) for d in days]
+        out: dict[date, dict[str, Any]] = {}
+        for m in PredictionModel.batch_get(keys):
+            out[date.fromisoformat(m.sk)] = dict(m.document or {})
+        return out
+
+    def currencies(self) -> list[str]:
+        try:
+            m = PredictionModel.get(CURRENCIES_PK, "-")
+        except PredictionModel.DoesNotExist:
+            return []
+        return [str(c) for c in (m.document or [])]
+
+
+class DynamoReceipts:
+    def received(self, start: date, end: date) -> dict[tuple[str, date], int]:
+        """Money in per (currency, day received), from the payments' by_time index (received_key starts with the
+        received instant, UTC)."""
+        condition = PaymentModel.received_key.between(start.isoformat(), (end + timedelta(days=1)).isoformat())
+        out: dict[tuple[str, date], int] = {}
+        for m in PaymentModel.by_time.query("payment", range_key_condition=condition,
+                                            filter_condition=PaymentModel.kind == "payment"):
+            day = m.occurred_at.astimezone(UTC).date()
+            if start <= day <= end:
+                out[(m.currency, day)] = out.get((m.currency, day), 0) + int(m.amount_minor)
+        return out

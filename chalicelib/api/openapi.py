@@ -216,6 +216,26 @@ def _schemas() -> dict[str, Schema]:
             "reasons": string_list(),
         }, description="An invoice open at as_of and its predicted payment (README: Payment prediction and cash "
                        "forecast)."),
+        "CashForecast": obj({
+            "as_of": DATE, "currency": CURRENCY, "open_ar": amount,
+            "weeks": {"type": "array", "items": obj({"start": DATE, "end": DATE, "expected": amount, "low": amount,
+                                                     "high": amount})},
+            "beyond": {**amount, "description": "expected after the last week"},
+            "at_risk": {**amount, "description": "expected to be paid more than 90 days past due, or instalments "
+                                                 "expected not to be kept"},
+        }, description="Week 1 starts the day after as_of; low/high: a 90% band (README: Payment prediction and "
+                       "cash forecast)."),
+        "CashForecasts": obj({"as_of": DATE, "currencies": {"type": "array", "items": ref("CashForecast")}}),
+        "ForecastAccuracy": obj({"from": DATE, "to": DATE, "currencies": {"type": "array", "items": obj({
+            "currency": CURRENCY,
+            "horizons": {"type": "array", "items": obj({
+                "weeks_ahead": {"type": "integer", "enum": [1, 4, 13]},
+                "wape": {**NULLABLE_DECIMAL, "description": "sum |actual - forecast| / sum actual, percent"},
+                "bias": {**NULLABLE_DECIMAL, "description": "sum (forecast - actual) / sum actual, percent"},
+                "weeks": {"type": "array", "items": obj({"start": DATE, "end": DATE,
+                                                         "forecast": nullable(amount), "actual": amount})},
+            })},
+        })}}),
         "Risk": obj({"score": {**INTEGER, "minimum": 0, "maximum": 100},
                      "band": {"type": "string", "enum": ["low", "medium", "high"]},
                      "reasons": string_list()}, description="Late-payment risk with its reasons in plain words."),
@@ -645,6 +665,20 @@ def _paths() -> dict[str, dict[str, Schema]]:
             params=[query("as_of", "the day (default: today); learns only from what was known by its end", DATE),
                     query("customer_id", "only this customer's", {"type": "string", "pattern": ID_PATTERN}),
                     *PAGING], errors=("422",))},
+        "/reports/forecast": {"get": operation(
+            "reports", "Cash expected per week from the invoices open at as_of", viewer,
+            ("200", _json("One currency's forecast, or (without currency) one per currency",
+                          {"oneOf": [ref("CashForecast"), ref("CashForecasts")]})),
+            params=[query("as_of", "the day (default: today)", DATE),
+                    query("weeks", "how many weeks, 1-26 (default 13)",
+                          {"type": "integer", "minimum": 1, "maximum": 26, "default": 13}),
+                    query("currency", "only this currency", CURRENCY)], errors=("422",))},
+        "/reports/forecast-accuracy": {"get": operation(
+            "reports", "Stored forecasts made 1, 4 and 13 weeks ahead against receipts", viewer,
+            ("200", _json("Per currency and horizon: WAPE, bias and each week", ref("ForecastAccuracy"))),
+            params=[query("from", "first week's first day (default: 13 weeks before to)", DATE),
+                    query("to", "last day (default: today); whole weeks from `from` only", DATE),
+                    query("currency", "only this currency", CURRENCY)], errors=("422",))},
         "/policies": {"get": operation("policies", "Dunning policies", viewer,
                                        ("200", _json("Every policy (one page)", _page("Policy"))))},
         "/policies/{policy_id}": {

@@ -61,6 +61,7 @@ class OpenAtCutoff:
     amount_minor: int
     disputed: bool = False
     promised_until: date | None = None
+    source: Invoice | None = None  # the invoice as it is now, when as_of is today (promises and plans count)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,8 @@ class Predictions:
         disputed = invoice.disputed or invoice.disputed_amount is not None
         return OpenAtCutoff(invoice.invoice_id, invoice.number, invoice.customer_id, invoice.balance,
                             invoice.issue_date, invoice.due_date, invoice.total.minor,
-                            disputed=disputed and current, promised_until=invoice.promised_until if current else None)
+                            disputed=disputed and current, promised_until=invoice.promised_until if current else None,
+                            source=invoice if current else None)
 
     def predict(self, invoices: Sequence[OpenAtCutoff], as_of: date) -> list[PredictedInvoice]:
         """Each invoice's prediction: one Query per customer of `invoices`, and the portfolio."""

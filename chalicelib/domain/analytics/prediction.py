@@ -35,6 +35,12 @@ HISTORY_LIMIT = 100  # the latest settlements of a customer a prediction uses
 PORTFOLIO_LIMIT = 2000  # the latest settlements of the portfolio its prior uses
 FALLBACK_DAYS = 30  # nobody ever paid this late: predict this many days after as_of
 RECENT_DAYS = 90
+# Before the seller has a history: how B2B invoices are commonly paid (days late, share), worth DEFAULT_PRIOR_SAMPLES
+# settlements in every portfolio, so a young ledger predicts a spread of dates rather than one (it fades as
+# settlements accumulate: 30 against the 2,000 of a full portfolio).
+DEFAULT_PRIOR = ((-3, 0.10), (0, 0.25), (3, 0.15), (7, 0.15), (14, 0.12), (21, 0.08), (30, 0.07), (45, 0.04),
+                 (60, 0.02), (90, 0.02))
+DEFAULT_PRIOR_SAMPLES = 30
 TREND_DAYS = 5  # a change of mean days late worth a reason
 
 
@@ -91,6 +97,8 @@ class Prediction:
     late_probability: float
     expected_days_late: int  # predicted_pay_date - due_date (negative: early)
     reasons: tuple[str, ...]
+    # The whole cut mixture: (days late, probability), ascending, summing to 1; what the cash forecast spreads.
+    distribution: tuple[tuple[int, float], ...] = ()
 
 
 def known_at(history: Iterable[Settled], as_of: date, limit: int = HISTORY_LIMIT) -> list[Settled]:
@@ -121,8 +129,6 @@ def fit_portfolio(history: Iterable[tuple[str, Settled]], as_of: date) -> Portfo
     for customer_id, settled in history:
         if settled.settled_on <= as_of:
             by_customer[customer_id].append(settled)
-    if not by_customer:
-        return Portfolio.empty()
     large_residuals: list[float] = []
     dispute_residuals: list[float] = []
     plain_residuals: list[float] = []
@@ -144,13 +150,16 @@ def fit_portfolio(history: Iterable[tuple[str, Settled]], as_of: date) -> Portfo
     plain = median(plain_residuals) if plain_residuals else 0.0
     large_shift = _clamp(median(large_residuals) - plain) if len(large_residuals) >= MIN_EFFECT_SAMPLES else 0
     dispute_shift = _clamp(median(dispute_residuals) - plain) if len(dispute_residuals) >= MIN_EFFECT_SAMPLES else 0
-    counts: dict[int, int] = defaultdict(int)
-    late = 0
+    counts: dict[int, float] = defaultdict(float)
+    late = 0.0
     for days_late, large, disputed in flagged:
         counts[days_late - (large_shift if large else 0) - (dispute_shift if disputed else 0)] += 1
         late += days_late > 0
-    total = len(flagged)
-    return Portfolio(delays=tuple((d, counts[d] / total) for d in sorted(counts)), samples=total,
+    for days_late, share in DEFAULT_PRIOR:
+        counts[days_late] += DEFAULT_PRIOR_SAMPLES * share
+        late += DEFAULT_PRIOR_SAMPLES * share if days_late > 0 else 0
+    total = len(flagged) + DEFAULT_PRIOR_SAMPLES
+    return Portfolio(delays=tuple((d, counts[d] / total) for d in sorted(counts)), samples=len(flagged),
                      late_rate=late / total, large_shift=large_shift, dispute_shift=dispute_shift)
 
 
@@ -237,9 +246,14 @@ def predict(history: Iterable[Settled], invoice: OpenInvoice, portfolio: Portfol
         days_late = _weighted_median(possible)
         total = sum(w for _, w in possible)
         late_probability = sum(w for d, w in possible if d > 0) / total
+        merged: dict[int, float] = defaultdict(float)
+        for d, w in possible:
+            merged[d] += w / total
+        distribution = tuple(sorted(merged.items()))
     else:
         days_late = elapsed + FALLBACK_DAYS
         late_probability = 1.0 if days_late > 0 else 0.0
+        distribution = ((days_late, 1.0),)
         reasons.append("later than any invoice was paid before")
     pay_date = invoice.due_date + timedelta(days=days_late)
     if invoice.promised_until is not None:
@@ -251,4 +265,5 @@ def predict(history: Iterable[Settled], invoice: OpenInvoice, portfolio: Portfol
         else:
             reasons.append(f"a promise to pay by {invoice.promised_until.isoformat()} was not kept")
     return Prediction(predicted_pay_date=pay_date, late_probability=round(late_probability, 4),
-                      expected_days_late=(pay_date - invoice.due_date).days, reasons=tuple(reasons))
+                      expected_days_late=(pay_date - invoice.due_date).days, reasons=tuple(reasons),
+                      distribution=distribution)
