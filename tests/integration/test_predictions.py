@@ -73,3 +73,19 @@ def test_as_of_in_the_future_and_bad_parameters_are_refused(client, ledger, admi
     assert status == 422 and body["error"]["field"] == "as_of"
     assert get_json(client, "/reports/predictions?as_of=yesterday", admin_headers)[0] == 400
     assert get_json(client, "/reports/predictions?sort=x", admin_headers)[0] == 400
+
+
+def test_a_past_day_answers_the_same_after_later_facts_arrive(client, s3, bucket, admin_headers):
+    drop(client, s3, bucket, "incoming/ledger.csv", dunwell_csv(
+        invoice_row("INV-1", "100.00", due="2026-11-10"),
+        invoice_row("INV-2", "250.00", due="2026-11-20")))
+
+    def answer():
+        status, body = get_json(client, f"/reports/predictions?as_of={PAST}", admin_headers)
+        assert status == 200, body
+        return sorted(body["items"], key=lambda item: item["invoice_id"])
+
+    before = answer()
+    old, new = pay("INV-1", "100.00", "evt_later")  # paid (and projected) after PAST
+    client.lambda_.invoke("project_invoices", {"Records": [stream_record("9", old, new)]})
+    assert answer() == before
