@@ -3,8 +3,10 @@ invoice (settled_on = the effective date of the change that brought its balance 
 behaviour, its risk and the payment prediction read its latest settlements in one Query, never the ledger.
 
 An invoice settles when its status becomes `paid` (written off and void are not payments: they leave no record);
-a refund or chargeback that reopens it removes the record. Whether it was ever disputed or promised, and whether a
-promise on it was broken, is remembered on a per-invoice pointer as the changes pass, and copied onto the record.
+a refund or chargeback that reopens it removes the record. An invoice imported already paid leaves none either: when
+it was paid is unknown, and its import date would read as a long delay. Whether it was ever disputed or promised,
+and whether a promise on it was broken, is remembered on a per-invoice pointer as the changes pass, and copied onto
+the record.
 Writes are guarded by the invoice version on the pointer: a redelivered or older change than the one applied
 changes nothing (it may only add a flag), so stream retries and out-of-order records are safe.
 """
@@ -59,6 +61,8 @@ class SettlementLog:
         new_flag = any(n and not w for n, w in zip(now, was, strict=True))
         if settles == was_settled and not new_flag:
             return  # the common change (a reminder, a partial payment): nothing for the log, and nothing read
+        if before is None and settles:
+            return  # imported already paid: when it was paid is unknown, and a guess would teach the model wrong
         version = after.version if after is not None else latest.version + 1
         seen = tuple(a or b for a, b in zip(now, was, strict=True))
         for _ in conflict_retries(f"settlement log of {latest.invoice_id}"):

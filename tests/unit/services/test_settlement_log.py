@@ -116,3 +116,9 @@ def test_profile_reads_the_latest_settlements():
     behaviour, risk = log.profile("C1", date(2026, 3, 1))
     assert behaviour.invoices_settled == 1
     assert risk.reasons[0] == "paid its only settled invoice 20 days late"
+
+
+def test_an_invoice_imported_already_paid_leaves_no_record():
+    store = MemorySettlements()
+    SettlementLog(store).apply([change(1, None, invoice(1, "100"), date(2026, 6, 1))])
+    assert store.entries == {} and store.reads == 0
