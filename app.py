@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Chalice, Rate
+from chalice import Chalice, Cron, Rate
 from chalice.app import CloudWatchEvent, DynamoDBEvent, SNSEvent, SQSEvent
 
 from chalicelib import bootstrap
@@ -20,6 +20,7 @@ from chalicelib.api import (
     openapi,
     payments,
     policies,
+    predictions,
     webhooks,
 )
 from chalicelib.api.http import error_shape
@@ -51,6 +52,7 @@ app.register_blueprint(accounts.blueprint)
 app.register_blueprint(collections.blueprint)
 app.register_blueprint(keys.blueprint)
 app.register_blueprint(openapi.blueprint)
+app.register_blueprint(predictions.blueprint)
 
 
 # S3 -> EventBridge -> here (on_s3_event cannot be packaged for CloudFormation). The bucket name is
@@ -134,3 +136,24 @@ def publish_events(event: DynamoDBEvent) -> dict[str, Any]:
         retry = {c.sequence_number for c in changes[unclosed:]}
         failed = [c.sequence_number for c in changes if c.sequence_number in retry or c.sequence_number in failed]
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
+
+
+# Analytics read models follow the invoices table (its stream, NEW_AND_OLD_IMAGES): each projection applies the
+# decoded changes in order and is idempotent, so a failed batch is simply retried whole.
+@app.on_dynamodb_record(stream_arn="arn:aws:dynamodb:eu-west-1:000000000000:table/dunwell-invoices/stream/any",
+                        starting_position="TRIM_HORIZON", batch_size=100, name="project_invoices")
+def project_invoices(event: DynamoDBEvent) -> dict[str, Any]:
+    changes = bootstrap.decode_invoice_changes(event.to_dict()["Records"])
+    for projection in bootstrap.invoice_projections():
+        projection.apply(changes)
+    return {"batchItemFailures": []}
+
+
+# Late each day (UTC), the day's cash forecast per currency is stored once, so its accuracy can be measured later.
+@app.schedule(Cron(50, 23, "*", "*", "?", "*"), name="snapshot_forecasts")
+def snapshot_forecasts(event: CloudWatchEvent) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    stored: dict[str, bool] = bootstrap.cash_forecast().snapshot(datetime.now(UTC).date())
+    logger.info("forecast snapshots", extra={"stored": stored})
+    return {"stored": stored}

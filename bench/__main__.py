@@ -7,10 +7,11 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
-from bench import coldstart, dunning, ingest, payments, scale, statement, transactions
+from bench import coldstart, dunning, ingest, payments, prediction, scale, statement, transactions
 
-BENCHES = ("ingest", "payments", "coldstart", "dunning", "scale", "transactions", "statement")
+BENCHES = ("ingest", "payments", "coldstart", "dunning", "scale", "transactions", "statement", "prediction")
 
 
 def _guarded(name: str, bench: Callable[[], object], failed: list[str]) -> None:
@@ -46,6 +47,12 @@ def main() -> None:
     parser.add_argument("--scale-customers", type=int, default=scale_customers, help="customers they belong to")
     parser.add_argument("--scale-concurrency", type=int, default=None,
                         help="reminder workers (default: MaximumConcurrency in infra/resources.yaml)")
+    parser.add_argument("--history", type=Path, default=None,
+                        help="prediction backtest on this CSV (customer_id, invoice_id, issue_date, due_date, amount, "
+                             "paid_date[, disputed]) instead of a generated history")
+    parser.add_argument("--prediction-customers", type=int, default=300, help="customers in the generated history")
+    parser.add_argument("--prediction-years", type=int, default=3, help="years of generated history")
+    parser.add_argument("--prediction-seed", type=int, default=20261207, help="seed of the generated history")
     args = parser.parse_args()
     only = set(args.only or BENCHES)
     failed: list[str] = []
@@ -84,6 +91,12 @@ def main() -> None:
               "bound, 0 duplicates, 0 missed)")
         _guarded("scale", lambda: scale.run(args.scale_reminders, args.scale_customers, args.scale_concurrency),
                  failed)
+    if "prediction" in only:
+        print("== payment prediction backtest at month-end cutoffs (budget: beats the due date and the due date plus "
+              "the customer's median past delay on pay-date MAE)")
+        _guarded("prediction", lambda: prediction.run(args.prediction_customers, args.prediction_years,
+                                                      args.prediction_seed, args.history), failed)
+        print()
     if failed:
         sys.exit(f"benches that did not complete: {', '.join(failed)}")
 

@@ -14,7 +14,7 @@ The module-level functions are the container's builders under the names the API 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -48,12 +48,15 @@ if TYPE_CHECKING:
     from chalicelib.services.credit import CreditControl
     from chalicelib.services.dunning import DunningService
     from chalicelib.services.dunning_settings import DunningSettingsAdmin
+    from chalicelib.services.forecast import CashForecast
     from chalicelib.services.ingest_file import IngestService
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
-    from chalicelib.services.ports import Sender, StreamChange, WorkItem
+    from chalicelib.services.ports import InvoiceChange, InvoiceProjection, Sender, StreamChange, WorkItem
+    from chalicelib.services.predictions import Predictions
     from chalicelib.services.receipts import PaymentReceipts
     from chalicelib.services.settings_admin import SettingsAdmin
+    from chalicelib.services.settlement_log import SettlementLog
     from chalicelib.services.task_closer import TaskCloser
     from chalicelib.services.tasks import TaskDesk
     from chalicelib.services.timeline import Timeline
@@ -297,7 +300,11 @@ class Container:
             DynamoDueInvoices(), self.ledger, self.customers, self.settings_admin.policy_cached,
             self.dunning_settings.cached, self.claims, reminder_sender,
             self.renderer(), self.tasks, self.alerts, self.metrics, self.files, DynamoHistory(), clock=clock,
-            refusal=self.way_to_pay.refusal)
+            refusal=self.way_to_pay.refusal, risk_band=self.risk_band)
+
+    def risk_band(self, customer_id: str, as_of: date) -> str:
+        """A customer's risk band (the dunning service asks only where policy_by_risk is set)."""
+        return self.settlement_log.risk_of(customer_id, as_of).band
 
     @cached_property
     def dunning_queue(self) -> SqsWorkQueue | None:
@@ -351,6 +358,38 @@ class Container:
         return PlanService(DynamoPlans(), self.ledger, self.customers, self.settings_admin.policy_cached,
                            self.claims, self.sender, self.renderer(), self.tasks, self.alerts,
                            settings=self.dunning_settings.cached, refusal=self.way_to_pay.refusal, clock=self.clock)
+
+    @cached_property
+    def settlement_log(self) -> SettlementLog:
+        from chalicelib.adapters.settlements import DynamoSettlements
+        from chalicelib.services.settlement_log import SettlementLog
+
+        return SettlementLog(DynamoSettlements())
+
+    @cached_property
+    def predictions(self) -> Predictions:
+        from chalicelib.adapters.settlements import DynamoSettlements
+        from chalicelib.services.ports import utc_now
+        from chalicelib.services.predictions import Predictions
+
+        clock = self.clock or utc_now
+        return Predictions(self.queries, DynamoSettlements(), today=lambda: clock().date())
+
+    @cached_property
+    def cash_forecast(self) -> CashForecast:
+        from chalicelib.adapters.plans import DynamoPlans
+        from chalicelib.adapters.settlements import DynamoForecasts, DynamoReceipts
+        from chalicelib.services.forecast import CashForecast
+        from chalicelib.services.ports import utc_now
+
+        clock = self.clock or utc_now
+        return CashForecast(self.predictions, DynamoPlans(), DynamoForecasts(), DynamoReceipts(),
+                            today=lambda: clock().date())
+
+    @cached_property
+    def invoice_projections(self) -> list[InvoiceProjection]:
+        """What the invoices table's stream keeps up to date, in order."""
+        return [self.settlement_log]
 
 
 _current: Container | None = None
@@ -554,6 +593,28 @@ def collections_service() -> CollectionsService:
 
 def plan_service() -> PlanService:
     return container().plan_service
+
+
+def settlement_log() -> SettlementLog:
+    return container().settlement_log
+
+
+def cash_forecast() -> CashForecast:
+    return container().cash_forecast
+
+
+def predictions() -> Predictions:
+    return container().predictions
+
+
+def invoice_projections() -> list[InvoiceProjection]:
+    return container().invoice_projections
+
+
+def decode_invoice_changes(records: Sequence[Mapping[str, Any]]) -> list[InvoiceChange]:
+    from chalicelib.adapters.settlements import decode_invoice_changes as decode
+
+    return decode(records)
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)

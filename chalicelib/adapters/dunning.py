@@ -256,8 +256,10 @@ class DynamoDunningSettings:
         document = m.document or {}
         rows = document.get("reference_rates")
         table = RateTable.from_rows(rows) if rows is not None else DunningSettings().rate_table
+        by_risk = document.get("policy_by_risk") or {}
         return DunningSettings(bool(document.get("kill_switch", False)), table, int(m.version or 0),
-                               int(document.get("max_catch_up_days", MAX_CATCH_UP_DAYS)))
+                               int(document.get("max_catch_up_days", MAX_CATCH_UP_DAYS)),
+                               {str(k): str(v) for k, v in by_risk.items()})
 
     def save(self, settings: DunningSettings, event: AuditEvent, actor: str, now: datetime) -> None:
         model = PolicyModel(policy_id=SETTINGS_ID, list_key="settings", document=settings.to_dict(),

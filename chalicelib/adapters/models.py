@@ -566,10 +566,39 @@ class PaymentPlanModel(Model):
     due_for_action = PlansDueForAction()
 
 
+class PredictionModel(Model):
+    """What payment prediction and the cash forecast keep (services/settlement_log.py, services/forecast.py), one
+    table of keyed rows: `customer#<customer_id>` / `<settled_on>#<invoice_id>`: a customer's settlement log;
+    `portfolio#<YYYY-MM>` / `<settled_on>#<invoice_id>`: everyone's, by month of settlement; `invoice#<invoice_id>` /
+    `-`: what the log knows of an invoice (its version, flags, where its record is); `forecast#<currency>` /
+    `<as_of>`: a stored forecast."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    customer_id = UnicodeAttribute(null=True)
+    invoice_id = UnicodeAttribute(null=True)
+    number = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    issue_date = UnicodeAttribute(null=True)
+    due_date = UnicodeAttribute(null=True)
+    amount_minor = NumberAttribute(null=True)
+    settled_on = UnicodeAttribute(null=True)
+    disputed = BooleanAttribute(null=True)
+    promised = BooleanAttribute(null=True)
+    promise_broken = BooleanAttribute(null=True)
+    invoice_version = NumberAttribute(null=True)
+    rev = NumberAttribute(null=True)
+    document = JSONAttribute(null=True)
+    created_at = UTCDateTimeAttribute(null=True)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel, PaymentModel,
     ProviderEventModel, PolicyModel, DunningMessageModel, TaskModel, DisputeModel,
-    PaymentPlanModel,
+    PaymentPlanModel, PredictionModel,
 )
 
 
@@ -588,6 +617,7 @@ def table_names(settings: Settings) -> dict[type[Model], str]:
         TaskModel: settings.tasks_table,
         DisputeModel: settings.disputes_table,
         PaymentPlanModel: settings.payment_plans_table,
+        PredictionModel: settings.predictions_table,
     }
 
 

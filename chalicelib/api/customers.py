@@ -52,6 +52,9 @@ def get_customer(customer_id: str) -> dict[str, Any]:
         "oldest_overdue_due_date": summary.oldest_due_date.isoformat() if summary.oldest_due_date else None,
         "as_of": today.isoformat(),
     }
+    behaviour, risk = bootstrap.settlement_log().profile(customer_id, today)
+    view["behaviour"] = behaviour.to_dict()
+    view["risk"] = risk.to_dict()
     return view
 
 

@@ -87,7 +87,8 @@ def get_settings() -> dict[str, Any]:
 
 
 @blueprint.route("/dunning/settings", methods=["PUT"])
-@endpoint(blueprint, role=Role.ADMIN, body=("kill_switch", "reference_rates", "version", "max_catch_up_days"))
+@endpoint(blueprint, role=Role.ADMIN, body=("kill_switch", "reference_rates", "version", "max_catch_up_days",
+                                           "policy_by_risk"))
 def put_settings() -> dict[str, Any]:
     from chalicelib.domain.dunning.charges import RateTable
 
@@ -113,8 +114,28 @@ def put_settings() -> dict[str, Any]:
         for index, row in enumerate(body["reference_rates"]):
             _check_rate_row(row, f"reference_rates[{index}]")
         updated = replace(updated, rate_table=RateTable.from_rows(body["reference_rates"]))
+    if "policy_by_risk" in body:
+        updated = replace(updated, policy_by_risk=_policy_by_risk(body["policy_by_risk"]))
     saved = admin.save(current, updated, actor(blueprint))
     return {**saved.to_dict(), "version": saved.version}
+
+
+def _policy_by_risk(raw: Any) -> dict[str, str]:
+    """{band: policy_id}: bands low, medium, high; each policy must exist (README: policies by risk band)."""
+    from chalicelib.domain.analytics.behaviour import validate_policy_by_risk
+
+    try:
+        by_risk = validate_policy_by_risk(raw)
+    except ValueError as exc:
+        raise InvalidSettings(str(exc), "policy_by_risk") from None
+    admin = bootstrap.settings_admin()
+    for band, policy_id in by_risk.items():
+        try:
+            admin.policy(policy_id)
+        except NotFound:
+            raise InvalidSettings(f"policy_by_risk.{band}: no policy {policy_id!r}",
+                                  f"policy_by_risk.{band}") from None
+    return by_risk
 
 
 def _check_rate_row(row: Any, path: str) -> None:

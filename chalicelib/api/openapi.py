@@ -69,6 +69,13 @@ NULLABLE_DATE: Schema = {"type": ["string", "null"], "format": "date"}
 NULLABLE_DATE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 REFUSED: Schema = {"type": ["string", "null"],
                    "description": "why the run sent nothing at all (the stage has no way to pay), else null"}
+NULLABLE_DECIMAL: Schema = {"type": ["string", "null"], "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+POLICY_BY_RISK: Schema = {
+    "type": "object", "additionalProperties": False,
+    "properties": {band: {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,63}$"}
+                   for band in ("low", "medium", "high")},
+    "description": "the policy a customer without its own policy_id gets for its risk band; a band left out gets "
+                   "the default policy"}
 CURRENCY: Schema = {"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217", "examples": ["EUR"]}
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 ID_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9._-]{0,99}|(inv|cn|cus)~[A-Za-z0-9._-]{1,100})$"
@@ -187,7 +194,51 @@ def _schemas() -> dict[str, Schema]:
             "policy_id": {**TEXT, "description": "null: the default policy"},
             "dunning_paused": BOOLEAN, "credit_hold": BOOLEAN,
         }),
-        "CustomerDetail": {"allOf": [ref("Customer"), obj({"balance": ref("BalanceSummary")})]},
+        "CustomerDetail": {"allOf": [ref("Customer"), obj({"balance": ref("BalanceSummary"),
+                                                            "behaviour": ref("PaymentBehaviour"),
+                                                            "risk": ref("Risk")})]},
+        "PaymentBehaviour": obj({
+            "invoices_settled": {**INTEGER, "description": "of its latest 100 settlements"},
+            "average_days_late": NULLABLE_DECIMAL, "median_days_late": NULLABLE_DECIMAL,
+            "on_time_rate": {**NULLABLE_DECIMAL, "description": "percent settled on or before the due date"},
+            "trend": obj({"last_90_days_average_days_late": NULLABLE_DECIMAL,
+                          "before_average_days_late": NULLABLE_DECIMAL,
+                          "direction": {"type": ["string", "null"], "enum": ["slower", "faster", "steady", None]}}),
+            "dispute_rate": {**NULLABLE_DECIMAL, "description": "percent of settled invoices ever disputed"},
+            "promises_kept": INTEGER, "promises_broken": INTEGER,
+        }, description="From the settlement log (README: Payment prediction and cash forecast); days to one decimal."),
+        "Prediction": obj({
+            "invoice_id": STRING, "number": STRING, "customer_id": STRING, "currency": CURRENCY, "balance": amount,
+            "due_date": DATE, "predicted_pay_date": DATE,
+            "late_probability": {"type": "string", "pattern": r"^[01]\.[0-9]{2}$",
+                                 "description": "probability of being paid after the due date, 0.00-1.00"},
+            "expected_days_late": {**INTEGER, "description": "predicted_pay_date - due_date (negative: early)"},
+            "reasons": string_list(),
+        }, description="An invoice open at as_of and its predicted payment (README: Payment prediction and cash "
+                       "forecast)."),
+        "CashForecast": obj({
+            "as_of": DATE, "currency": CURRENCY, "open_ar": amount,
+            "weeks": {"type": "array", "items": obj({"start": DATE, "end": DATE, "expected": amount, "low": amount,
+                                                     "high": amount})},
+            "beyond": {**amount, "description": "expected after the last week"},
+            "at_risk": {**amount, "description": "expected to be paid more than 90 days past due, or instalments "
+                                                 "expected not to be kept"},
+        }, description="Week 1 starts the day after as_of; low/high: a 90% band (README: Payment prediction and "
+                       "cash forecast)."),
+        "CashForecasts": obj({"as_of": DATE, "currencies": {"type": "array", "items": ref("CashForecast")}}),
+        "ForecastAccuracy": obj({"from": DATE, "to": DATE, "currencies": {"type": "array", "items": obj({
+            "currency": CURRENCY,
+            "horizons": {"type": "array", "items": obj({
+                "weeks_ahead": {"type": "integer", "enum": [1, 4, 13]},
+                "wape": {**NULLABLE_DECIMAL, "description": "sum |actual - forecast| / sum actual, percent"},
+                "bias": {**NULLABLE_DECIMAL, "description": "sum (forecast - actual) / sum actual, percent"},
+                "weeks": {"type": "array", "items": obj({"start": DATE, "end": DATE,
+                                                         "forecast": nullable(amount), "actual": amount})},
+            })},
+        })}}),
+        "Risk": obj({"score": {**INTEGER, "minimum": 0, "maximum": 100},
+                     "band": {"type": "string", "enum": ["low", "medium", "high"]},
+                     "reasons": string_list()}, description="Late-payment risk with its reasons in plain words."),
         "BalanceSummary": obj({
             "outstanding": ref("MoneyByCurrency"), "overdue": ref("MoneyByCurrency"),
             "unapplied_credit": ref("MoneyByCurrency"), "open_invoices": INTEGER, "overdue_invoices": INTEGER,
@@ -281,6 +332,8 @@ def _schemas() -> dict[str, Schema]:
             "actions": string_list(), "next_action_at": NULLABLE_DATE_TIME,
             "discount": nullable(obj({"amount": amount, "last_day": DATE})),
             "unreachable_channels": string_list(), "warnings": string_list(),
+            "policy": obj({"policy_id": TEXT, "why": STRING},
+                          description="the policy applied: set on the customer, chosen by risk band, or default"),
         }, required=["invoice_id", "number", "customer_id", "action", "reason"]),
         "DunningPreview": obj({"as_of": DATE, "counts": {"type": "object", "additionalProperties": INTEGER},
                                "items": {"type": "array", "items": ref("PreviewItem")}}),
@@ -310,6 +363,7 @@ def _schemas() -> dict[str, Schema]:
         "DunningSettings": obj({"kill_switch": BOOLEAN,
                                 "reference_rates": {"type": "array", "items": ref("ReferenceRate")},
                                 "max_catch_up_days": INTEGER,
+                                "policy_by_risk": POLICY_BY_RISK,
                                 "version": INTEGER}),
         "DunningSettingsChanges": obj({
             "kill_switch": {**BOOLEAN, "description": "true stops every reminder"},
@@ -320,6 +374,7 @@ def _schemas() -> dict[str, Schema]:
                 {"scheme": reference_rate["properties"]["scheme"], "valid_from": DATE,
                  "rate": {"oneOf": [ref("Decimal"), INTEGER]}, "source": TEXT},
                 required=["scheme", "valid_from", "rate"], closed=True)},
+            "policy_by_risk": POLICY_BY_RISK,
             "version": {**INTEGER, "description": "the version read; a different one is 409"},
         }, required=[], closed=True),
         "Task": task,
@@ -604,6 +659,26 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/payments/{payment_id}/allocations/{invoice_ref}": {"delete": operation(
             "payments", "Take a payment off an invoice", collector, ("200", _json("The payment", ref("Payment"))),
             params=[PAYMENT_ID, path_param("invoice_ref", "the invoice id", ID_PATTERN)], errors=("409", "422"))},
+        "/reports/predictions": {"get": operation(
+            "reports", "Predicted pay dates of the invoices open at as_of", viewer,
+            ("200", _json("A page", {"allOf": [_page("Prediction"), obj({"as_of": DATE})]})),
+            params=[query("as_of", "the day (default: today); learns only from what was known by its end", DATE),
+                    query("customer_id", "only this customer's", {"type": "string", "pattern": ID_PATTERN}),
+                    *PAGING], errors=("422",))},
+        "/reports/forecast": {"get": operation(
+            "reports", "Cash expected per week from the invoices open at as_of", viewer,
+            ("200", _json("One currency's forecast, or (without currency) one per currency",
+                          {"oneOf": [ref("CashForecast"), ref("CashForecasts")]})),
+            params=[query("as_of", "the day (default: today)", DATE),
+                    query("weeks", "how many weeks, 1-26 (default 13)",
+                          {"type": "integer", "minimum": 1, "maximum": 26, "default": 13}),
+                    query("currency", "only this currency", CURRENCY)], errors=("422",))},
+        "/reports/forecast-accuracy": {"get": operation(
+            "reports", "Stored forecasts made 1, 4 and 13 weeks ahead against receipts", viewer,
+            ("200", _json("Per currency and horizon: WAPE, bias and each week", ref("ForecastAccuracy"))),
+            params=[query("from", "first week's first day (default: 13 weeks before to)", DATE),
+                    query("to", "last day (default: today); whole weeks from `from` only", DATE),
+                    query("currency", "only this currency", CURRENCY)], errors=("422",))},
         "/policies": {"get": operation("policies", "Dunning policies", viewer,
                                        ("200", _json("Every policy (one page)", _page("Policy"))))},
         "/policies/{policy_id}": {
@@ -751,7 +826,7 @@ def _document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "tags": [{"name": t} for t in ("invoices", "customers", "imports", "payments", "policies", "dunning",
-                                       "collections", "accounts", "api-keys", "webhooks", "health")],
+                                       "collections", "accounts", "api-keys", "webhooks", "health", "reports")],
         "paths": _paths(),
         "components": {
             "schemas": _schemas(),

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from chalicelib.domain.analytics.behaviour import PolicyChoice, choose_policy
 from chalicelib.domain.collections import PromiseOutcome, promise_outcome, settle_promise
 from chalicelib.domain.customer import Customer, destination_for
 from chalicelib.domain.dunning.calendar import customer_tz, end_of_day_anywhere, next_send_time, window_start
@@ -126,7 +127,8 @@ class DunningService:
                  metrics: Metrics, exports: Exports, history: History, *,
                  clock: Callable[[], datetime] | None = None, batch_limit: int = 5000, dispatch_limit: int = 150_000,
                  time_left_ms: Callable[[], int] | None = None,
-                 refusal: Callable[[str], str | None] = never_refused) -> None:
+                 refusal: Callable[[str], str | None] = never_refused,
+                 risk_band: Callable[[str, date], str] | None = None) -> None:
         self.due = due
         self.invoices = invoices
         self.customers = customers
@@ -149,6 +151,9 @@ class DunningService:
         self.dispatch_limit = dispatch_limit
         self.time_left_ms = time_left_ms
         self.refusal = refusal
+        # The customer's risk band (one Query of its settlement log), read only for a customer without its own
+        # policy and only when the settings name policies by risk band: never per invoice.
+        self.risk_band = risk_band
 
     # ---- entry points --------------------------------------------------------------------------------
 
@@ -237,7 +242,8 @@ class DunningService:
         settings = self.settings()
         due = self.due.due_for_action(end_of_day_anywhere(as_of), self.batch_limit)
         customers = self.customers.get_customers({i.customer_id for i in due})
-        out = []
+        out: list[dict[str, Any]] = []
+        chosen: dict[str, tuple[Policy, PolicyChoice]] = {}
         for invoice in due:
             stored = customers.get(invoice.customer_id)
             if stored is None:
@@ -245,13 +251,24 @@ class DunningService:
                             "customer_id": invoice.customer_id, "action": "skip", "reason": "unknown_customer"})
                 continue
             customer = stored.customer
-            policy = self.policy_for(customer.policy_id)
+            if customer.customer_id not in chosen:
+                chosen[customer.customer_id] = self.policy_of(customer, settings, as_of)
+            policy, choice = chosen[customer.customer_id]
             decision = decide(state_of(invoice), customer, policy, history_of(invoice),
                               window_start(as_of, customer, policy), customer_paused=customer.dunning_paused,
                               kill_switch=settings.kill_switch, rate_table=settings.rate_table,
                               max_catch_up_days=settings.max_catch_up_days)
-            out.append(_decision_view(invoice, decision))
+            out.append({**_decision_view(invoice, decision), "policy": choice.to_dict()})
         return out
+
+    def policy_of(self, customer: Customer, settings: DunningSettings, today: date) -> tuple[Policy, PolicyChoice]:
+        """The customer's own policy; else, where the settings map risk bands to policies, its band's; else the
+        default. Risk is read once per customer, and only when it can change the answer."""
+        band = None
+        if not customer.policy_id and settings.policy_by_risk and self.risk_band is not None:
+            band = self.risk_band(customer.customer_id, today)
+        choice = choose_policy(customer.policy_id, band, settings.policy_by_risk)
+        return self.policy_for(choice.policy_id), choice
 
     def agency_export(self, invoice_id: str) -> dict[str, Any]:
         """Everything an agency needs to take over one invoice: the invoice, every notice sent with its
@@ -280,7 +297,7 @@ class DunningService:
     def _run_customer(self, stored: StoredCustomer, invoices: list[Invoice], settings: DunningSettings,
                       as_of: date | None, summary: RunSummary) -> None:
         customer = stored.customer
-        policy = self.policy_for(customer.policy_id)
+        policy, _choice = self.policy_of(customer, settings, as_of or self.clock().date())
         now = self.clock() if as_of is None else window_start(as_of, customer, policy)
         invoices = self._settle_promises(customer, policy, invoices, now, summary)
         planned: list[Planned] = []

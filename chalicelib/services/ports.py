@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from enum import IntEnum
 from typing import IO, Any, Protocol
 
+from chalicelib.domain.analytics.behaviour import SettledRecord
+from chalicelib.domain.analytics.prediction import Settled
 from chalicelib.domain.customer import Contact, Customer
 from chalicelib.domain.dunning.charges import DEFAULT_RATE_TABLE, RateTable
 from chalicelib.domain.errors import Kind
@@ -320,10 +322,14 @@ class DunningSettings:
     rate_table: RateTable = DEFAULT_RATE_TABLE
     version: int = 0
     max_catch_up_days: int = MAX_CATCH_UP_DAYS
+    # A customer without its own policy_id gets the policy named for its risk band (domain/analytics/behaviour.py);
+    # empty: risk chooses nothing and the sweep reads no settlement log.
+    policy_by_risk: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kill_switch": self.kill_switch, "reference_rates": self.rate_table.to_rows(),
-                "max_catch_up_days": self.max_catch_up_days}
+                "max_catch_up_days": self.max_catch_up_days,
+                "policy_by_risk": dict(sorted(self.policy_by_risk.items()))}
 
 
 class DueInvoices(Protocol):
@@ -440,3 +446,75 @@ class PaymentFilter:
 class Page:
     items: list[Any]
     cursor: dict[str, Any] | None  # {"p": partition index, "k": DynamoDB LastEvaluatedKey}
+
+
+# ---- analytics: invoice changes, as the invoices table's stream tells them ------------------------
+
+@dataclass(frozen=True)
+class InvoiceChange:
+    sequence_number: str
+    before: Invoice | None  # None on INSERT
+    after: Invoice | None  # None on REMOVE
+    effective_on: date
+
+
+class InvoiceProjection(Protocol):
+    """A read model kept from the invoices table's changes (the stream handler calls each, in order)."""
+
+    def apply(self, changes: Sequence[InvoiceChange]) -> None: ...
+
+
+# ---- analytics: the settlement log (services/settlement_log.py) -----------------------------------
+
+@dataclass(frozen=True)
+class SettlementEntry:
+    """One settled invoice in the log."""
+
+    customer_id: str
+    invoice_id: str
+    number: str
+    currency: str
+    issue_date: date
+    due_date: date
+    amount_minor: int
+    settled_on: date
+    disputed: bool = False
+    promised: bool = False
+    promise_broken: bool = False
+
+    def settled(self) -> Settled:
+        return Settled(invoice_id=self.invoice_id, issue_date=self.issue_date, due_date=self.due_date,
+                       amount_minor=self.amount_minor, settled_on=self.settled_on, disputed=self.disputed,
+                       promised=self.promised)
+
+    def record(self) -> SettledRecord:
+        return SettledRecord(self.settled(), promise_broken=self.promise_broken)
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """What the log knows of one invoice: the latest version applied, where its record is, the flags seen."""
+
+    invoice_id: str
+    customer_id: str
+    version: int
+    settled_on: date | None
+    disputed: bool = False
+    promised: bool = False
+    promise_broken: bool = False
+    rev: int = 0  # bumped by every write: the condition of the next one
+
+    @property
+    def flags(self) -> tuple[bool, bool, bool]:
+        return self.disputed, self.promised, self.promise_broken
+
+
+class SettlementStore(Protocol):
+    def pointer(self, invoice_id: str) -> Pointer | None: ...
+    def write(self, old: Pointer | None, new: Pointer, entry: SettlementEntry | None) -> None:
+        """Replace `old` (as read; VersionConflict when it changed) by `new` in one transaction: the record at
+        old.settled_on goes when the settlement date moved or went, `entry` (if any) is put."""
+    def latest(self, customer_id: str, as_of: date, limit: int) -> list[SettlementEntry]:
+        """The customer's settlements on or before `as_of`, latest first, at most `limit`: one Query."""
+    def portfolio(self, as_of: date, limit: int) -> list[SettlementEntry]:
+        """Every customer's settlements on or before `as_of`, latest first, at most `limit`."""

@@ -1,0 +1,1 @@
+"""Analytics: pure figures over the ledger (no I/O, no clock)."""
