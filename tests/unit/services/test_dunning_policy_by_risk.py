@@ -8,6 +8,7 @@ from chalicelib.domain.dunning.policy import DEFAULT_POLICY
 from chalicelib.services.dunning import DunningService, DunningSettings
 from tests.unit.dunning.factories import customer
 from tests.unit.services import sending_fakes as fakes
+from tests.unit.services.fakes import Ledger
 from tests.unit.services.test_dunning_service import ACME, NOW, TODAY, due
 
 STRICT = replace(DEFAULT_POLICY, policy_id="strict")
@@ -20,7 +21,7 @@ def service(settings, customer_record=ACME, band="high"):
         asked.append((customer_id, as_of))
         return band
 
-    ledger = fakes.Ledger(due("INV-1", date(2026, 12, 1)), due("INV-2", TODAY))
+    ledger = Ledger(due("INV-1", date(2026, 12, 1)), due("INV-2", TODAY))
     recorded = fakes.Recorded()
     policies = {"strict": STRICT}
     svc = DunningService(ledger, ledger, fakes.Customers(customer_record),
