@@ -32,7 +32,7 @@ from chalicelib.adapters.models import (
 from chalicelib.domain.customer import Contact, Customer, contact_to_dict
 from chalicelib.domain.dunning.policy import Policy
 from chalicelib.domain.ids import reference_key
-from chalicelib.domain.invoice import OUTSTANDING_STATUSES, CreditNote, Invoice, LedgerCharge
+from chalicelib.domain.invoice import OUTSTANDING_STATUSES, CreditNote, Invoice, InvoiceStatus, LedgerCharge
 from chalicelib.domain.money import Money
 from chalicelib.domain.terms import PaymentTerms
 from chalicelib.domain.worklists import balance_order_key, number_search_key
@@ -176,6 +176,28 @@ def worklist_keys(invoice: Invoice) -> dict[str, str | None]:
         "balance_key": (f"{invoice.currency}#{balance_order_key(invoice.balance.minor)}#{invoice.invoice_id}"
                         if outstanding else None),
     }
+
+
+def backfill_worklist_keys() -> tuple[int, int]:
+    """One-off, after deploying the work-list indexes: give invoices written before them their keys. Walks the
+    by_status partitions (Queries, no Scan); each update is conditional on the version read, and an invoice that
+    changed meanwhile got its keys from that write. Returns (invoices read, invoices updated); safe to run again."""
+    read = updated = 0
+    for status in InvoiceStatus:
+        for m in InvoiceModel.by_status.query(status.value):
+            read += 1
+            keys = worklist_keys(model_to_invoice(m))
+            if all(getattr(m, name) == value for name, value in keys.items()):
+                continue
+            attributes = InvoiceModel.get_attributes()
+            try:
+                m.update(actions=[attributes[name].remove() if value is None else attributes[name].set(value)
+                                  for name, value in keys.items()])
+                updated += 1
+            except UpdateError as exc:
+                if not is_conditional_failure(exc):
+                    raise
+    return read, updated
 
 
 def action_key_time(at: datetime) -> str:

@@ -64,9 +64,9 @@ def _filter(params: dict[str, str], statuses: tuple[InvoiceStatus, ...], today: 
     search = params.get("q")
     if search is not None:
         search = search.strip()
-        if not 1 <= len(search) <= MAX_SEARCH:
+        if not 1 <= len(search) <= MAX_SEARCH or not search.isprintable():
             raise ApiError(400, "invalid_parameter", f"q is 1 to {MAX_SEARCH} characters (an invoice number or "
-                           "customer name prefix)", "q")
+                           "customer name prefix), printable text", "q")
         refuse(params, ("sort", "customer_id", "overdue", "due_before", "due_after", "currency"),
                "q (a search lists number matches, then the invoices of customers whose name matches)")
     if currency is not None and sort != "-balance":

@@ -110,7 +110,7 @@ def test_search_by_customer_name_lists_their_invoices_once(client, ledger, admin
     ("sort=bogus", "sort"), ("sort=balance", "sort"), ("sort=-balance&due_before=2026-01-01", "due_before"),
     ("sort=-balance&overdue=true", "overdue"), ("currency=EUR", "currency"), ("sort=-balance&currency=eur", "currency"),
     ("sort=-balance&currency=XXY", "currency"), ("q=a&customer_id=acme", "customer_id"), ("q=a&sort=-balance", "sort"),
-    ("q=a&overdue=true", "overdue"), ("q=%20", "q"), ("q=" + "x" * 101, "q"),
+    ("q=a&overdue=true", "overdue"), ("q=%20", "q"), ("q=a%00b", "q"), ("q=" + "x" * 101, "q"),
     ("sort=-days_overdue&status=paid", "status"), ("format=xml", "format"), ("format=csv&limit=5", "limit"),
     ("format=csv&cursor=abc", "cursor"),
 ])
@@ -253,3 +253,19 @@ def test_the_customer_list_answers_from_the_open_balances_port(client, ledger, a
     assert amounts(views["acme"], "balance") == {"EUR": "10.00", "USD": "5.00"}
     assert views["globex"]["balance"] == [] and views["globex"]["overdue"] == []
     assert fake.asked and all(isinstance(d, date) for d in fake.asked)
+
+
+def test_invoices_written_before_the_indexes_get_their_keys_from_the_backfill(client, ledger, admin_headers):
+    from chalicelib.adapters.dynamo import backfill_worklist_keys
+    from chalicelib.adapters.models import InvoiceModel
+
+    for invoice_id in ("A-100", "G-200"):  # as items written before the work-list keys existed
+        model = InvoiceModel.get(invoice_id)
+        model.update(actions=[InvoiceModel.list_shard.remove(), InvoiceModel.number_key.remove(),
+                              InvoiceModel.open_shard.remove(), InvoiceModel.balance_key.remove()])
+    assert numbers(client, "/invoices?sort=-days_overdue", admin_headers)[0] == [
+        n for n in OPEN_BY_DUE if n not in ("A-100", "G-200")]
+    assert backfill_worklist_keys() == (len(ROWS), 2)
+    assert numbers(client, "/invoices?sort=-days_overdue", admin_headers)[0] == OPEN_BY_DUE
+    assert numbers(client, "/invoices?q=A-1", admin_headers)[0] == ["A-100", "A-101", "A-102"]
+    assert backfill_worklist_keys() == (len(ROWS), 0)
