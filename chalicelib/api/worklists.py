@@ -11,7 +11,6 @@ from chalice import Response
 
 from chalicelib.api.http import ApiError
 from chalicelib.domain.currencies import is_known_currency
-from chalicelib.formats.csv_export import CONTENT_TYPE, to_csv
 
 EXPORT_CAP = 10_000  # rows one CSV export holds; a list that selects more is refused (400), never cut short
 EXPORT_PAGE = 200
@@ -69,6 +68,9 @@ def collect(fetch: Callable[[dict[str, Any] | None], tuple[list[Any], dict[str, 
 
 
 def csv_response(name: str, today: date, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Response:
+    # Imported here: the formats package loads every file parser (and defusedxml), which lists never need.
+    from chalicelib.formats.csv_export import CONTENT_TYPE, to_csv
+
     return Response(body=to_csv(header, rows), status_code=200, headers={
         "Content-Type": CONTENT_TYPE,
         "Content-Disposition": f'attachment; filename="{name}-{today.isoformat()}.csv"',
