@@ -52,7 +52,14 @@ if TYPE_CHECKING:
     from chalicelib.services.ingest_file import IngestService
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
-    from chalicelib.services.ports import InvoiceChange, InvoiceProjection, Sender, StreamChange, WorkItem
+    from chalicelib.services.ports import (
+        InvoiceChange,
+        InvoiceProjection,
+        OpenBalances,
+        Sender,
+        StreamChange,
+        WorkItem,
+    )
     from chalicelib.services.predictions import Predictions
     from chalicelib.services.receipts import PaymentReceipts
     from chalicelib.services.settings_admin import SettingsAdmin
@@ -134,6 +141,15 @@ class Container:
         from chalicelib.adapters.queries import DynamoQueries
 
         return DynamoQueries()
+
+    @cached_property
+    def open_balances(self) -> OpenBalances:
+        """Per-customer open balances for GET /customers. The analytics projection (an-core) answers in
+        O(customers); until it is wired here, the invoices table's own indexes answer (adapters/queries.py
+        IndexOpenBalances: the page's customers exactly, sorting by balance up to 10,000 open invoices)."""
+        from chalicelib.adapters.queries import IndexOpenBalances
+
+        return IndexOpenBalances(self.queries)
 
     @cached_property
     def api_keys(self) -> ApiKeys:
@@ -433,6 +449,10 @@ def imports() -> DynamoImports:
 
 def queries() -> DynamoQueries:
     return container().queries
+
+
+def open_balances() -> OpenBalances:
+    return container().open_balances
 
 
 def api_keys() -> ApiKeys:

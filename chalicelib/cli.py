@@ -16,7 +16,15 @@ def main(argv: list[str] | None = None) -> int:
     create = commands.add_parser("create-api-key", help="issue an API key and print its secret once")
     create.add_argument("--name", required=True)
     create.add_argument("--role", default="admin", choices=["viewer", "collector", "admin"])
+    commands.add_parser("backfill-worklist-keys", help="once, after deploying the work-list indexes: key the "
+                        "invoices written before them (Queries by status, conditional updates)")
     args = parser.parse_args(argv)
+    if args.command == "backfill-worklist-keys":
+        from chalicelib.adapters.dynamo import backfill_worklist_keys
+
+        bootstrap.bind_tables()
+        read, updated = backfill_worklist_keys()
+        print(json.dumps({"invoices_read": read, "invoices_updated": updated}))
     if args.command == "create-api-key":
         bootstrap.bind_tables()
         issued = bootstrap.api_keys().issue(args.name, args.role, actor="system:cli")

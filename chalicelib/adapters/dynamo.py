@@ -32,9 +32,10 @@ from chalicelib.adapters.models import (
 from chalicelib.domain.customer import Contact, Customer, contact_to_dict
 from chalicelib.domain.dunning.policy import Policy
 from chalicelib.domain.ids import reference_key
-from chalicelib.domain.invoice import OUTSTANDING_STATUSES, CreditNote, Invoice, LedgerCharge
+from chalicelib.domain.invoice import OUTSTANDING_STATUSES, CreditNote, Invoice, InvoiceStatus, LedgerCharge
 from chalicelib.domain.money import Money
 from chalicelib.domain.terms import PaymentTerms
+from chalicelib.domain.worklists import balance_order_key, number_search_key
 from chalicelib.services.ports import (
     AuditEvent,
     ImportRecord,
@@ -189,6 +190,48 @@ def dunning_shard(customer_id: str) -> str:
     return f"due#{zlib.crc32(customer_id.encode()) % DUNNING_SHARDS}"
 
 
+LIST_SHARDS: Final = 4  # partitions of the work-list indexes (open_by_due, open_by_balance, by_number)
+
+
+def list_shard(invoice_id: str) -> int:
+    return zlib.crc32(invoice_id.encode()) % LIST_SHARDS
+
+
+def worklist_keys(invoice: Invoice) -> dict[str, str | None]:
+    """The work-list index keys of an invoice, written with the rest of the item (no extra request)."""
+    shard = list_shard(invoice.invoice_id)
+    outstanding = invoice.status in OUTSTANDING_STATUSES
+    return {
+        "list_shard": f"all#{shard}",
+        "number_key": f"{number_search_key(invoice.number)}#{invoice.invoice_id}",
+        "open_shard": f"open#{shard}" if outstanding else None,
+        "balance_key": (f"{invoice.currency}#{balance_order_key(invoice.balance.minor)}#{invoice.invoice_id}"
+                        if outstanding else None),
+    }
+
+
+def backfill_worklist_keys() -> tuple[int, int]:
+    """One-off, after deploying the work-list indexes: give invoices written before them their keys. Walks the
+    by_status partitions (Queries, no Scan); each update is conditional on the version read, and an invoice that
+    changed meanwhile got its keys from that write. Returns (invoices read, invoices updated); safe to run again."""
+    read = updated = 0
+    for status in InvoiceStatus:
+        for m in InvoiceModel.by_status.query(status.value):
+            read += 1
+            keys = worklist_keys(model_to_invoice(m))
+            if all(getattr(m, name) == value for name, value in keys.items()):
+                continue
+            attributes = InvoiceModel.get_attributes()
+            try:
+                m.update(actions=[attributes[name].remove() if value is None else attributes[name].set(value)
+                                  for name, value in keys.items()])
+                updated += 1
+            except UpdateError as exc:
+                if not is_conditional_failure(exc):
+                    raise
+    return read, updated
+
+
 def action_key_time(at: datetime) -> str:
     """Sortable UTC text for the due_for_action index (whole seconds, 'Z')."""
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -263,6 +306,8 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         created_at=created_at or now,
         updated_at=now,
     )
+    for name, value in worklist_keys(invoice).items():
+        setattr(model, name, value)
     # Only outstanding invoices with a next action are in the sparse due_for_action index.
     if invoice.next_action_at is not None and invoice.status in OUTSTANDING_STATUSES:
         model.dunning_shard = dunning_shard(invoice.customer_id)

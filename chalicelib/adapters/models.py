@@ -77,6 +77,52 @@ class InvoicesDueForAction(GlobalSecondaryIndex["InvoiceModel"]):
     next_action_key = UnicodeAttribute(range_key=True)
 
 
+class OpenInvoicesByDue(GlobalSecondaryIndex["InvoiceModel"]):
+    """Sparse: only outstanding invoices carry `open_shard`. Earliest due first = most days overdue first.
+    Sharded (by invoice id) so a large import's writes spread over partitions; a page merges the shards."""
+
+    class Meta:
+        index_name = "open_by_due"
+        projection = AllProjection()
+
+    open_shard = UnicodeAttribute(hash_key=True)
+    due_key = UnicodeAttribute(range_key=True)
+
+
+class OpenInvoicesByBalance(GlobalSecondaryIndex["InvoiceModel"]):
+    """Sparse, the same shards: "<currency>#<inverted balance>#<invoice_id>", largest balance first."""
+
+    class Meta:
+        index_name = "open_by_balance"
+        projection = AllProjection()
+
+    open_shard = UnicodeAttribute(hash_key=True)
+    balance_key = UnicodeAttribute(range_key=True)
+
+
+class OpenInvoicesOfCustomer(GlobalSecondaryIndex["InvoiceModel"]):
+    """Sparse: one customer's outstanding invoices, largest balance first (and its open balance, read whole)."""
+
+    class Meta:
+        index_name = "open_by_customer"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    balance_key = UnicodeAttribute(range_key=True)
+
+
+class InvoicesByNumber(GlobalSecondaryIndex["InvoiceModel"]):
+    """Every invoice by its number as domain.worklists.number_search_key spells it: prefix search. Sharded like
+    open_by_due."""
+
+    class Meta:
+        index_name = "by_number"
+        projection = AllProjection()
+
+    list_shard = UnicodeAttribute(hash_key=True)
+    number_key = UnicodeAttribute(range_key=True)
+
+
 class InvoiceModel(Model):
     class Meta(_Meta):
         pass
@@ -119,6 +165,12 @@ class InvoiceModel(Model):
     collector_written_off_minor = NumberAttribute(null=True)  # collectors' part of written_off_minor
     dunning_shard = UnicodeAttribute(null=True)
     next_action_key = UnicodeAttribute(null=True)  # "<UTC yyyy-mm-ddThh:mm:ssZ>#<invoice_id>"
+    # Work lists (set in the same write as the rest of the item; absent on items written before them until they
+    # change or `python -m chalicelib.cli backfill-worklist-keys` runs):
+    list_shard = UnicodeAttribute(null=True)  # "all#<n>" on every invoice
+    number_key = UnicodeAttribute(null=True)  # "<number_search_key>#<invoice_id>"
+    open_shard = UnicodeAttribute(null=True)  # "open#<n>" on outstanding invoices only
+    balance_key = UnicodeAttribute(null=True)  # "<currency>#<balance_order_key>#<invoice_id>", outstanding only
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
@@ -127,6 +179,10 @@ class InvoiceModel(Model):
     by_status = InvoicesByStatus()
     by_reference = InvoicesByReference()
     due_for_action = InvoicesDueForAction()
+    open_by_due = OpenInvoicesByDue()
+    open_by_balance = OpenInvoicesByBalance()
+    open_by_customer = OpenInvoicesOfCustomer()
+    by_number = InvoicesByNumber()
 
 
 class CreditNotesByCustomer(GlobalSecondaryIndex["CreditNoteModel"]):

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from chalice import Blueprint
+from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
 from chalicelib.api.http import (
@@ -19,10 +19,20 @@ from chalicelib.api.http import (
     query_values,
 )
 from chalicelib.api.views import invoice_view
+from chalicelib.api.worklists import (
+    EXPORT_PAGE,
+    MAX_SEARCH,
+    choice,
+    collect,
+    csv_response,
+    currency_param,
+    is_csv,
+    refuse,
+)
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import is_valid_id
-from chalicelib.domain.invoice import OUTSTANDING_STATUSES, InvoiceStatus
-from chalicelib.services.ports import InvoiceFilter, Role
+from chalicelib.domain.invoice import OUTSTANDING_STATUSES, Invoice, InvoiceStatus
+from chalicelib.services.ports import InvoiceFilter, Page, Role
 
 blueprint = Blueprint(__name__)
 
@@ -41,27 +51,73 @@ def _statuses(values: list[str]) -> tuple[InvoiceStatus, ...]:
         raise ApiError(400, "invalid_parameter", f"status must be one or more of: {allowed}", "status") from None
 
 
-@blueprint.route("/invoices", methods=["GET"])
-@endpoint(blueprint, role=Role.VIEWER, query=("status", "customer_id", "overdue", "due_before", "due_after", *PAGING))
-def list_invoices() -> dict[str, Any]:
-    params = query_params(blueprint)
-    today = datetime.now(UTC).date()
-    statuses = _statuses(query_values(blueprint, "status"))
+SORTS = ("due_date", "-days_overdue", "-balance")
+CSV_HEADER = ("number", "customer_id", "currency", "total", "balance", "issue_date", "due_date", "days_overdue",
+              "status", "disputed_amount", "promised_until", "id")
+
+
+def _filter(params: dict[str, str], statuses: tuple[InvoiceStatus, ...], today: date) -> InvoiceFilter | None:
+    """The list asked for; None when it is empty by its own terms. Combinations that no index answers (they would
+    need a Scan, or a filter over every open invoice) are 400 naming the parameter."""
+    sort = choice(params, "sort", SORTS)
+    currency = currency_param(params)
+    search = params.get("q")
+    if search is not None:
+        search = search.strip()
+        if not 1 <= len(search) <= MAX_SEARCH or not search.isprintable():
+            raise ApiError(400, "invalid_parameter", f"q is 1 to {MAX_SEARCH} characters (an invoice number or "
+                           "customer name prefix), printable text", "q")
+        refuse(params, ("sort", "customer_id", "overdue", "due_before", "due_after", "currency"),
+               "q (a search lists number matches, then the invoices of customers whose name matches)")
+    if currency is not None and sort != "-balance":
+        raise ApiError(400, "invalid_parameter", "currency goes with sort=-balance only", "currency")
+    if sort != "due_date" and statuses:
+        raise ApiError(400, "invalid_parameter", f"sort={sort} lists every open invoice; filter by status with "
+                       "sort=due_date", "status")
+    if sort == "-balance":
+        refuse(params, ("overdue", "due_before", "due_after"), "sort=-balance (open invoices by balance)")
     due_before, due_after = parse_date(params, "due_before"), parse_date(params, "due_after")
     if parse_bool(params, "overdue"):
         # Overdue = outstanding and due before today; combined with any due_before given.
-        statuses = tuple(s for s in (statuses or OUTSTANDING_STATUSES) if s in OUTSTANDING_STATUSES)
+        if sort == "due_date":
+            statuses = tuple(s for s in (statuses or OUTSTANDING_STATUSES) if s in OUTSTANDING_STATUSES)
+            if not statuses:
+                return None
         due_before = min(due_before, today) if due_before else today
-        if not statuses:
-            return page([], None)
     customer_id = params.get("customer_id")
     if customer_id is not None and not is_valid_id(customer_id):
         raise ApiError(400, "invalid_parameter", "customer_id is not a valid id", "customer_id")
     if due_before and due_after and due_after >= due_before - timedelta(days=1):
+        return None
+    return InvoiceFilter(statuses, customer_id, due_before, due_after, sort, currency, search)
+
+
+@blueprint.route("/invoices", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER, query=("status", "customer_id", "overdue", "due_before", "due_after", "sort",
+                                              "q", "currency", "format", *PAGING))
+def list_invoices() -> dict[str, Any] | Response:
+    params = query_params(blueprint)
+    today = datetime.now(UTC).date()
+    export = is_csv(params)
+    wanted = _filter(params, _statuses(query_values(blueprint, "status")), today)
+    queries = bootstrap.queries()
+    if export:
+        invoices: list[Invoice] = [] if wanted is None else collect(
+            lambda cursor: _page(queries.invoices(wanted, EXPORT_PAGE, cursor)))
+        return csv_response("invoices", today, CSV_HEADER, [_csv_row(i, today) for i in invoices])
+    if wanted is None:
         return page([], None)
-    result = bootstrap.queries().invoices(
-        InvoiceFilter(statuses, customer_id, due_before, due_after), page_limit(params), decode_cursor(params))
+    result = queries.invoices(wanted, page_limit(params), decode_cursor(params))
     return page([invoice_view(i, today) for i in result.items], result.cursor)
+
+
+def _page(result: Page) -> tuple[list[Any], dict[str, Any] | None]:
+    return result.items, result.cursor
+
+
+def _csv_row(invoice: Invoice, today: date) -> list[object]:
+    view = invoice_view(invoice, today)
+    return [view[name] if name != "id" else invoice.invoice_id for name in CSV_HEADER]
 
 
 @blueprint.route("/invoices/{invoice_id}", methods=["GET"])

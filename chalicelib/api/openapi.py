@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, get_args
 from chalice import Blueprint
 
 from chalicelib.api.http import DEFAULT_PAGE, EARLIEST_DATE, LATEST_DATE, MAX_PAGE, endpoint
+from chalicelib.api.worklists import EXPORT_CAP, MAX_SEARCH
 from chalicelib.domain.collections import DISPUTE_REASONS, DisputeStatus, Outcome
 from chalicelib.domain.dunning.charges import ChargeKind
 from chalicelib.domain.dunning.policy import ACTIONS, CHANNELS, LATE_FEE_SCHEMES, PAYMENT_ALLOCATIONS, TONES
@@ -194,6 +195,11 @@ def _schemas() -> dict[str, Schema]:
             "policy_id": {**TEXT, "description": "null: the default policy"},
             "dunning_paused": BOOLEAN, "credit_hold": BOOLEAN,
         }),
+        "CustomerListItem": {"allOf": [ref("Customer"), obj({
+            "balance": {**ref("MoneyByCurrency"), "description": "open balance today, per currency (sorted by "
+                        "balance or overdue: the currency sorted by)"},
+            "overdue": {**ref("MoneyByCurrency"), "description": "the part of it past due today"},
+        })]},
         "CustomerDetail": {"allOf": [ref("Customer"), obj({"balance": ref("BalanceSummary"),
                                                             "behaviour": ref("PaymentBehaviour"),
                                                             "risk": ref("Risk")})]},
@@ -501,6 +507,15 @@ def _page(item: str) -> Schema:
     return {"allOf": [ref("Page"), obj({"items": {"type": "array", "items": ref(item)}})]}
 
 
+def _list(item: str) -> Schema:
+    """A page as JSON, or every row as CSV (`format=csv`)."""
+    return {"description": f"A page; with `format=csv` every row (at most {EXPORT_CAP}; more is 400 with field "
+                           "`format`) as an attachment, UTF-8 with a BOM, formula-like cells prefixed with '",
+            "headers": {"Content-Disposition": {"description": "with format=csv: `attachment; filename=...`",
+                                                "schema": STRING}},
+            "content": {"application/json": {"schema": _page(item)}, "text/csv": {"schema": STRING}}}
+
+
 def path_param(name: str, description: str, pattern: str | None = None) -> Schema:
     schema: Schema = {"type": "string"}
     if pattern:
@@ -602,19 +617,41 @@ def _webhooks() -> dict[str, dict[str, Schema]]:
             "/webhooks/{provider}": {"post": shared}}
 
 
+INVOICE_LIST = (
+    "Work lists without a Scan: each order has its index (sparse indexes of the open invoices by due date and by "
+    "balance, invoice numbers by prefix). Combinations no index answers are 400 naming the parameter: `q` takes "
+    "only `status`; `-days_overdue` and `-balance` take no `status`; `-balance` takes `currency` and "
+    "`customer_id`, not the due-date filters; `currency` goes with `-balance` only.")
+CUSTOMER_LIST = (
+    "Each customer's open balance and the part of it overdue today (due before today), per currency, amounts as "
+    "strings. Sorted by balance or overdue amount in one currency, largest first (ties by id); a page is an "
+    "offset into that order.")
+
+
 def _paths() -> dict[str, dict[str, Schema]]:
     viewer, collector, admin = Role.VIEWER, Role.COLLECTOR, Role.ADMIN
     return {
         "/health": {"get": operation("health", "Liveness", None, ("200", _json("Alive", ref("Health"))))},
         "/openapi.json": {"get": operation("health", "This document", None, (
             "200", _json("OpenAPI 3.1", {"type": "object"})))},
-        "/invoices": {"get": operation("invoices", "List invoices", viewer, ("200", _json("A page", _page("Invoice"))),
-                                       params=[
-            query("status", "one or a comma list of: " + ", ".join(s.value for s in InvoiceStatus)),
+        "/invoices": {"get": operation("invoices", "List, sort, search and export invoices", viewer,
+                                       ("200", _list("Invoice")), description=INVOICE_LIST, params=[
+            query("status", "one or a comma list of: " + ", ".join(s.value for s in InvoiceStatus) +
+                  " (with sort=due_date or q only)"),
             query("customer_id", "only this customer's", {"type": "string", "pattern": ID_PATTERN}),
             query("overdue", "`true`: outstanding and due before today", FLAG),
             query("due_before", "due before this day (exclusive)", DATE),
             query("due_after", "due after this day (exclusive)", DATE),
+            query("sort", "`due_date` (default): each status in turn by due date; `-days_overdue`: open invoices, "
+                  "most days overdue (earliest due) first; `-balance`: open invoices, largest balance first, "
+                  "currency by currency", {"type": "string", "enum": ["due_date", "-days_overdue", "-balance"],
+                                           "default": "due_date"}),
+            query("q", "search: invoices whose number starts with it (case, blanks and separators ignored: `inv "
+                  "2026` finds `INV-2026-0001`), then the invoices of customers whose name starts with it",
+                  {"type": "string", "minLength": 1, "maxLength": MAX_SEARCH}),
+            query("currency", "with sort=-balance: only this currency's", CURRENCY),
+            query("format", "`csv`: every row as a CSV attachment (no limit or cursor)",
+                  {"type": "string", "enum": ["json", "csv"], "default": "json"}),
             *PAGING])},
         "/invoices/{invoice_id}": {"get": operation("invoices", "One invoice", viewer,
                                                     ("200", _json("The invoice", ref("Invoice"))),
@@ -623,8 +660,17 @@ def _paths() -> dict[str, dict[str, Schema]]:
             "dunning", "The hand-off file for a collection agency", collector,
             ("200", _json("The invoice, customer, notices, charges and history", ref("AgencyExport"))),
             params=[INVOICE_ID])},
-        "/customers": {"get": operation("customers", "List customers by name", viewer,
-                                        ("200", _json("A page", _page("Customer"))), params=PAGING)},
+        "/customers": {"get": operation("customers", "List customers with their balances, sort and export", viewer,
+                                        ("200", _list("CustomerListItem")), description=CUSTOMER_LIST, params=[
+            query("sort", "`name` (default): every customer by name; `-balance` / `-overdue`: the customers with an "
+                  "open balance in one currency, largest first", {"type": "string", "enum": ["name", "-balance",
+                                                                                                  "-overdue"],
+                                                                    "default": "name"}),
+            query("currency", "with sort=-balance or -overdue: the currency compared (needed when customers owe in "
+                  "more than one)", CURRENCY),
+            query("format", "`csv`: every row as a CSV attachment, one line per customer and currency",
+                  {"type": "string", "enum": ["json", "csv"], "default": "json"}),
+            *PAGING])},
         "/customers/{customer_id}": {
             "get": operation("customers", "One customer with its balance", viewer,
                              ("200", _json("The customer", ref("CustomerDetail"))), params=[CUSTOMER_ID]),

@@ -16,7 +16,7 @@ from chalicelib.domain.analytics.behaviour import SettledRecord
 from chalicelib.domain.analytics.prediction import Settled
 from chalicelib.domain.customer import Contact, Customer
 from chalicelib.domain.dunning.charges import DEFAULT_RATE_TABLE, RateTable
-from chalicelib.domain.errors import Kind
+from chalicelib.domain.errors import DomainError, Kind
 from chalicelib.domain.invoice import CreditNote, Invoice, InvoiceStatus
 from chalicelib.domain.money import Money
 
@@ -432,6 +432,34 @@ class InvoiceFilter:
     customer_id: str | None = None
     due_before: date | None = None  # due_date < due_before
     due_after: date | None = None  # due_date > due_after
+    # The order: "due_date" (each status in turn, by due date; one customer: by due date), "-days_overdue" (open
+    # invoices, earliest due first), "-balance" (open invoices, largest balance first, currency by currency).
+    sort: str = "due_date"
+    currency: str | None = None  # with sort="-balance" only
+    search: str | None = None  # an invoice number prefix, or a customer name prefix (then their invoices)
+
+
+class ListRefused(DomainError):
+    """A list asked in a way no index answers (it would need a Scan or a filter over the whole ledger), or more
+    rows than a list answers at once. 400, naming the parameter."""
+
+    code = "invalid_parameter"
+    kind = Kind.MALFORMED
+
+
+@dataclass(frozen=True)
+class CustomerBalance:
+    customer_id: str
+    currency: str
+    balance: Money
+    overdue: Money                     # the part past due at as_of
+    buckets: Mapping[str, Money]       # "current", "1_30", "31_60", "61_90", "over_90"
+
+
+class OpenBalances(Protocol):
+    def customer_balances(self, as_of: date, currency: str | None = None) -> list[CustomerBalance]:
+        """Every customer with an open balance at as_of (in currency, or in each currency), largest first."""
+    def balances_of(self, customer_ids: Sequence[str], as_of: date) -> list[CustomerBalance]: ...
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,8 @@ def test_resources_come_from_the_template(local_stack: RunningStack):
         assert f"dunwell-local-{suffix}" in tables
     invoices = local_stack.client("dynamodb").describe_table(TableName="dunwell-local-invoices")["Table"]
     assert {i["IndexName"] for i in invoices["GlobalSecondaryIndexes"]} == {
-        "by_customer", "by_status", "by_reference", "due_for_action"}
+        "by_customer", "by_status", "by_reference", "due_for_action", "open_by_due", "open_by_balance",
+        "open_by_customer", "by_number"}
 
     bucket = local_stack.info["inbox_bucket"]
     s3 = local_stack.s3()
