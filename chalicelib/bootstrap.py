@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from boto3.session import Session
     from botocore.client import BaseClient
 
+    from chalicelib.adapters.analytics import DynamoAnalytics
     from chalicelib.adapters.dunning import (
         AwsSender,
         DynamoClaims,
@@ -51,8 +52,9 @@ if TYPE_CHECKING:
     from chalicelib.services.ingest_file import IngestService
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
-    from chalicelib.services.ports import Sender, StreamChange, WorkItem
+    from chalicelib.services.ports import InvoiceChange, InvoiceProjection, Sender, StreamChange, WorkItem
     from chalicelib.services.receipts import PaymentReceipts
+    from chalicelib.services.reports import ReportsService
     from chalicelib.services.settings_admin import SettingsAdmin
     from chalicelib.services.task_closer import TaskCloser
     from chalicelib.services.tasks import TaskDesk
@@ -352,6 +354,27 @@ class Container:
                            self.claims, self.sender, self.renderer(), self.tasks, self.alerts,
                            settings=self.dunning_settings.cached, refusal=self.way_to_pay.refusal, clock=self.clock)
 
+    @cached_property
+    def analytics(self) -> DynamoAnalytics:
+        from datetime import UTC
+
+        from chalicelib.adapters.analytics import DynamoAnalytics
+        from chalicelib.services.ports import utc_now
+
+        clock = self.clock or utc_now
+        return DynamoAnalytics(self.client("dynamodb"), today=lambda: clock().astimezone(UTC).date())
+
+    @cached_property
+    def invoice_projections(self) -> list[InvoiceProjection]:
+        """What the invoices table's stream feeds, in order (each idempotent on its own)."""
+        return [self.analytics]
+
+    @cached_property
+    def reports(self) -> ReportsService:
+        from chalicelib.services.reports import ReportsService
+
+        return ReportsService(self.analytics, self.customers, clock=self.clock)
+
 
 _current: Container | None = None
 
@@ -554,6 +577,24 @@ def collections_service() -> CollectionsService:
 
 def plan_service() -> PlanService:
     return container().plan_service
+
+
+def analytics() -> DynamoAnalytics:
+    return container().analytics
+
+
+def invoice_projections() -> list[InvoiceProjection]:
+    return container().invoice_projections
+
+
+def decode_invoice_records(records: Sequence[Mapping[str, Any]]) -> list[InvoiceChange]:
+    from chalicelib.adapters.analytics import decode_invoice_records as decode
+
+    return decode(records)
+
+
+def reports() -> ReportsService:
+    return container().reports
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)

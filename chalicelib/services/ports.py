@@ -440,3 +440,36 @@ class PaymentFilter:
 class Page:
     items: list[Any]
     cursor: dict[str, Any] | None  # {"p": partition index, "k": DynamoDB LastEvaluatedKey}
+
+
+# ---- analytics ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InvoiceChange:
+    """One change of an invoice as the invoices table's stream reports it, with the day it takes effect."""
+
+    sequence_number: str
+    before: Invoice | None  # None on INSERT
+    after: Invoice | None  # None on REMOVE
+    effective_on: date  # when the change takes effect (issue date, payment received, else the day recorded)
+
+
+class InvoiceProjection(Protocol):
+    def apply(self, changes: Sequence[InvoiceChange]) -> None:
+        """Fold the changes in, in order; applying one again (stream redelivery) changes nothing."""
+
+
+@dataclass(frozen=True)
+class CustomerBalance:
+    customer_id: str
+    currency: str
+    balance: Money
+    overdue: Money                     # the part past due at as_of
+    buckets: Mapping[str, Money]       # "current", "1_30", "31_60", "61_90", "over_90"
+
+
+class OpenBalances(Protocol):
+    def customer_balances(self, as_of: date, currency: str | None = None) -> list[CustomerBalance]:
+        """Every customer with an open balance at as_of (in currency, or in each currency), largest first."""
+
+    def balances_of(self, customer_ids: Sequence[str], as_of: date) -> list[CustomerBalance]: ...

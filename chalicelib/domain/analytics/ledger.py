@@ -165,6 +165,16 @@ def baseline_states(invoice: Invoice, recorded_on: date) -> list[tuple[Invoice |
     return [(None, issued, invoice.issue_date), (issued, invoice, max(recorded_on, invoice.issue_date))]
 
 
+def currency_scope(currency: str) -> str:
+    """The scope of everything in one currency."""
+    return f"cur#{currency}"
+
+
+def customer_scope(customer_id: str, currency: str) -> str:
+    """The scope of one customer's invoices in one currency."""
+    return f"cust#{customer_id}#{currency}"
+
+
 # ---- periods --------------------------------------------------------------------------------------------------
 
 def year_key(year: int) -> str:
