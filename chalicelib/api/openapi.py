@@ -772,13 +772,13 @@ def _report_schemas() -> dict[str, Schema]:
 
 def _report_paths() -> dict[str, dict[str, Schema]]:
     viewer = Role.VIEWER
-    csv = {"description": "The report as CSV (format=csv): one row per customer, then the currency's total",
-           "content": {"text/csv": {"schema": {"type": "string"}}}}
+    csv: Schema = {"text/csv": {"schema": {"type": "string", "description": "format=csv: one row per customer, "
+                                                                             "then the currency's total"}}}
     aging = operation(
         "reports", "Aging as of a day", viewer,
         ("200", {"description": "With `currency`: one AgingReport; without: one per currency",
                  "content": {"application/json": {"schema": {"oneOf": [ref("AgingReport"), ref("AgingReports")]}},
-                             **csv["content"]}}),
+                             **csv}}),
         params=[query("as_of", "the day (default today; not in the future)", DATE),
                 query("currency", "one currency's report (else one block per currency)", CURRENCY),
                 query("customer_id", "one customer only", {"type": "string", "pattern": ID_PATTERN}),
