@@ -8,9 +8,9 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from bench import coldstart, dunning, ingest, payments, scale, statement, transactions
+from bench import coldstart, dunning, ingest, payments, reports, scale, statement, transactions
 
-BENCHES = ("ingest", "payments", "coldstart", "dunning", "scale", "transactions", "statement")
+BENCHES = ("ingest", "payments", "coldstart", "dunning", "scale", "transactions", "statement", "reports")
 
 
 def _guarded(name: str, bench: Callable[[], object], failed: list[str]) -> None:
@@ -46,6 +46,9 @@ def main() -> None:
     parser.add_argument("--scale-customers", type=int, default=scale_customers, help="customers they belong to")
     parser.add_argument("--scale-concurrency", type=int, default=None,
                         help="reminder workers (default: MaximumConcurrency in infra/resources.yaml)")
+    big_ledger, small_ledger = (int(n) for n in os.environ.get("DUNWELL_BENCH_REPORTS", "100000,10000").split(","))
+    parser.add_argument("--reports-big", type=int, default=big_ledger, help="invoices in the reports' big ledger")
+    parser.add_argument("--reports-small", type=int, default=small_ledger, help="... and in the small one")
     args = parser.parse_args()
     only = set(args.only or BENCHES)
     failed: list[str] = []
@@ -84,6 +87,11 @@ def main() -> None:
               "bound, 0 duplicates, 0 missed)")
         _guarded("scale", lambda: scale.run(args.scale_reminders, args.scale_customers, args.scale_concurrency),
                  failed)
+    if "reports" in only:
+        print(f"== reports, {args.reports_big:,} vs {args.reports_small:,} invoices over two years, 1,000 customers "
+              "(budgets: a one-year metrics report <= 800 items read at both sizes; aging today O(customers))")
+        _guarded("reports", lambda: reports.run(args.reports_big, args.reports_small), failed)
+        print()
     if failed:
         sys.exit(f"benches that did not complete: {', '.join(failed)}")
 

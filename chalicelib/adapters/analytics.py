@@ -34,9 +34,11 @@ from chalicelib.domain.analytics.ledger import (
     Movement,
     Totals,
     baseline_states,
+    collapsed,
     currency_scope,
     customer_scope,
     movements,
+    period_end,
     period_keys,
     prefix_keys,
 )
@@ -47,7 +49,7 @@ from chalicelib.services.ports import CustomerBalance, InvoiceChange
 log = logging.getLogger(__name__)
 
 MAX_TRANSACTION_ITEMS = 100
-MAX_ATTRIBUTES_PER_ITEM = 150  # keeps each update expression well under DynamoDB's 4 KB
+MAX_ATTRIBUTES_PER_ITEM = 24  # short update expressions: DynamoDB allows 4 KB; moto parses long ones slowly
 CONFLICT_ATTEMPTS = 6
 FLOW_PREFIX = "f:"
 DUE_PREFIX = "d:"
@@ -133,12 +135,15 @@ def unit_updates(unit: _Unit) -> dict[tuple[str, str], _ItemUpdate]:
 
 def _add_movement(updates: dict[tuple[str, str], _ItemUpdate], movement: Movement) -> None:
     scopes = (currency_scope(movement.currency), customer_scope(movement.customer_id, movement.currency))
-    for scope in scopes:
-        for key in period_keys(movement.on):
-            _merge(updates.setdefault((scope, key), _ItemUpdate()), movement.totals)
+    for key in period_keys(movement.on):
+        totals = Totals(movement.totals.flows, collapsed(movement.totals.by_due, period_end(key)))
+        for scope in scopes:
+            _merge(updates.setdefault((scope, key), _ItemUpdate()), totals)
     if movement.totals.by_due:
         item = updates.setdefault((f"open#{movement.customer_id}", movement.currency), _ItemUpdate())
-        for due, amount in movement.totals.by_due.items():
+        # Read for today and later only; no movement is effective after the day it is recorded but an invoice
+        # issued ahead, whose due dates are never before its issue date.
+        for due, amount in collapsed(movement.totals.by_due, movement.on).items():
             item.by_due[due] = item.by_due.get(due, 0) + amount
             item.balance += amount
         item.sets.update({"currency": movement.currency, "customer_id": movement.customer_id})
@@ -240,6 +245,10 @@ class DynamoAnalytics:
         items: dict[tuple[str, str], _ItemUpdate] = {}
         for unit in units.values():
             updates = unit_updates(unit)
+            if not updates:
+                # Nothing moved (a reminder sent, a next action set): the marker stays where it is; a later change
+                # still finds it below its own version, and counting nothing twice changes nothing.
+                continue
             merged = {**items}
             for key, update in updates.items():
                 merged[key] = _combined(merged.get(key), update)

@@ -89,7 +89,7 @@ class ReportsService:
         else:
             totals = aging(self.analytics.aggregates(currency_scope(currency), [day]).at(day).by_due, day)
             if day >= self.today():
-                balances, last, _ = self.analytics.open_page(currency, limit, start)
+                balances, last, _ = self.analytics.open_page(currency, limit, start.get("k") if start else None)
                 next_page = {"p": 0, "k": last} if last else None
             else:
                 everyone = self.analytics.customer_balances(day, currency)

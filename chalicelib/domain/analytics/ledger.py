@@ -165,6 +165,34 @@ def baseline_states(invoice: Invoice, recorded_on: date) -> list[tuple[Invoice |
     return [(None, issued, invoice.issue_date), (issued, invoice, max(recorded_on, invoice.issue_date))]
 
 
+# Due dates more than 90 days before the last day a period item is read for are all "over 90 days past due" to every
+# report that reads it, so the item keeps them as one: LONG_PAST_DUE (bounded items: a year's item holds the due
+# dates of its last quarter, not of the whole year).
+LONG_PAST_DUE = date.min
+LONG_PAST_DUE_DAYS = 90
+
+
+def period_end(key: str) -> date:
+    """The last day of a period: a report reads its item only for days from then on."""
+    level, year = parse_key(key)
+    if level == "Y":
+        return date(year, 12, 31)
+    if level == "M":
+        return month_end(year, int(key[7:9]))
+    return date.fromisoformat(key[2:])
+
+
+def collapsed(by_due: Mapping[date, int], read_from: date) -> dict[date, int]:
+    """`by_due` as an item read only for days on or after `read_from` keeps it: due dates over 90 days before it,
+    summed as LONG_PAST_DUE. The balance, current AR and aging at any such day are unchanged."""
+    floor = read_from - timedelta(days=LONG_PAST_DUE_DAYS)
+    out: dict[date, int] = {}
+    for due, amount in by_due.items():
+        key = LONG_PAST_DUE if due < floor else due
+        out[key] = out.get(key, 0) + amount
+    return out
+
+
 def currency_scope(currency: str) -> str:
     """The scope of everything in one currency."""
     return f"cur#{currency}"

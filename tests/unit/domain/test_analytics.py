@@ -23,8 +23,10 @@ from chalicelib.domain.analytics.ledger import (
     Aggregates,
     Totals,
     baseline_states,
+    collapsed,
     movements,
     parse_key,
+    period_end,
     period_keys,
     prefix_keys,
     summed,
@@ -55,14 +57,16 @@ def paid(inv: Invoice, minor: int) -> Invoice:
 class Book:
     """An in-memory projection: period sums per scope, exactly as the adapter keeps them."""
 
-    def __init__(self) -> None:
+    def __init__(self, collapse: bool = False) -> None:
         self.items: dict[str, dict[str, Totals]] = {}
+        self.collapse = collapse  # as the adapter stores them: long past due dates summed as one
 
     def apply(self, before: Invoice | None, after: Invoice | None, on: date) -> None:
         for m in movements(before, after, on):
             for scope in (f"cur#{m.currency}", f"cust#{m.customer_id}#{m.currency}"):
                 for key in period_keys(m.on):
-                    self.items.setdefault(scope, {}).setdefault(key, Totals()).add(m.totals)
+                    by_due = collapsed(m.totals.by_due, period_end(key)) if self.collapse else m.totals.by_due
+                    self.items.setdefault(scope, {}).setdefault(key, Totals()).add(Totals(m.totals.flows, by_due))
 
     def aggregates(self, scope: str = "cur#EUR") -> Aggregates:
         items = self.items.get(scope, {})
@@ -250,8 +254,8 @@ def state_at(states: list[tuple[date, Invoice]], t: date) -> Invoice | None:
     return current
 
 
-def project(history: list[list[tuple[date, Invoice]]], order: list[tuple[int, int]]) -> Book:
-    book = Book()
+def project(history: list[list[tuple[date, Invoice]]], order: list[tuple[int, int]], collapse: bool = False) -> Book:
+    book = Book(collapse)
     for i, j in order:
         states = history[i]
         before = states[j - 1][1] if j else None
@@ -303,3 +307,18 @@ def test_a_late_arriving_movement_never_changes_a_report_for_an_earlier_day(
 def test_summed_adds_periods_with_the_same_key() -> None:
     merged = summed([("D#2025-01-01", Totals({SALES: 1})), ("D#2025-01-01", Totals({SALES: 2}))])
     assert merged["D#2025-01-01"].flows == {SALES: 3}
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories(), st.integers(0, 900))
+def test_items_that_keep_long_past_due_dates_as_one_answer_the_same(
+        history: list[list[tuple[date, Invoice]]], offset: int) -> None:
+    order = [(i, j) for i, states in enumerate(history) for j in range(len(states))]
+    exact, kept = project(history, order), project(history, order, collapse=True)
+    t = START + timedelta(days=offset)
+    for scope in ("cur#EUR", "cust#a#EUR"):
+        a, b = exact.aggregates(scope).at(t), kept.aggregates(scope).at(t)
+        assert aging(a.by_due, t) == aging(b.by_due, t) and a.current(t) == b.current(t)
+        assert a.flows == b.flows
+    assert metrics(exact.aggregates(), t - timedelta(days=200), t) == metrics(kept.aggregates(),
+                                                                              t - timedelta(days=200), t)
