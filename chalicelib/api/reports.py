@@ -19,7 +19,6 @@ from chalicelib.api.http import (
 )
 from chalicelib.domain.currencies import is_known_currency
 from chalicelib.domain.ids import is_valid_id
-from chalicelib.formats.csv_export import CONTENT_TYPE, to_csv
 from chalicelib.services.ports import Role
 
 blueprint = Blueprint(__name__)
@@ -58,6 +57,9 @@ def aging_report() -> Any:
         raise ApiError(400, "invalid_parameter", "format must be json or csv", "format")
     service = bootstrap.reports()
     if shape == "csv":
+        # Here, not at import: the formats package loads its parsers (cold start).
+        from chalicelib.formats.csv_export import CONTENT_TYPE, to_csv
+
         header, rows = service.aging_rows(as_of, currency, customer_id)
         day = (as_of or service.today()).isoformat()
         name = f"aging-{day}{'-' + currency if currency else ''}.csv"
