@@ -206,3 +206,20 @@ def test_backfill_reprojects_every_invoice_once(client: Any, s3: Any, bucket: st
     assert aging["total"] == "2400.00"
     assert main(["backfill-analytics"]) == 0
     assert get(client, "/reports/aging?as_of=2026-06-30&currency=EUR", viewer) == aging
+
+
+def test_the_effective_date_is_written_with_its_change_and_never_inherited(aws: None) -> None:
+    from dataclasses import replace
+    from datetime import date
+
+    from chalicelib.adapters.dynamo import invoice_to_model, model_to_invoice
+    from chalicelib.domain.invoice import Invoice
+    from chalicelib.domain.money import Money
+
+    zero = Money.zero("EUR")
+    invoice = Invoice("INV-1", "INV-1", "acme", date(2026, 1, 1), date(2026, 1, 31), Money.of("10", "EUR"), zero,
+                      zero, zero, zero)
+    paid = invoice_to_model(replace(invoice, effective_on=date(2026, 1, 20)), TODAY)
+    assert paid.effective_on == "2026-01-20"
+    assert model_to_invoice(paid).effective_on is None  # the next change, built from what is read, has none
+    assert invoice_to_model(model_to_invoice(paid), TODAY).effective_on is None
