@@ -239,8 +239,9 @@ class DynamoAnalytics:
             if unit is None:
                 expected = None if change.before is None else -1
                 units[subject.invoice_id] = _Unit(subject.invoice_id, [change], expected)
-            else:
+            elif change_version(change) > change_version(unit.changes[-1]):
                 unit.changes.append(change)
+            # else: the same change twice in one batch (or an older one after it): counted once
         batch: list[_Unit] = []
         items: dict[tuple[str, str], _ItemUpdate] = {}
         for unit in units.values():
@@ -302,7 +303,8 @@ class DynamoAnalytics:
 
     def _transact(self, batch: list[_Unit], items: dict[tuple[str, str], _ItemUpdate]) -> None:
         requests = [{"Update": _marker_request(self.table, unit)} for unit in batch]
-        requests += [{"Update": _update_request(self.table, key, update)} for key, update in items.items()]
+        updates = (_update_request(self.table, key, update) for key, update in items.items())
+        requests += [{"Update": update} for update in updates if update["UpdateExpression"]]  # all-zero: nothing
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
                 self._client.transact_write_items(TransactItems=requests)

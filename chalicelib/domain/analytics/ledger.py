@@ -161,7 +161,7 @@ def baseline_states(invoice: Invoice, recorded_on: date) -> list[tuple[Invoice |
     zero = Money.zero(invoice.currency)
     issued = replace(invoice, paid_in_source=zero, applied_payments=zero, credited=zero, written_off=zero,
                      charges=(), disputed=False, disputed_amount=None, promised_until=None, promised_amount=None,
-                     promise_balance=None, broken_promise=None, in_plan=False)
+                     promise_balance=None, broken_promise=None, in_plan=False, version=invoice.version - 1)
     return [(None, issued, invoice.issue_date), (issued, invoice, max(recorded_on, invoice.issue_date))]
 
 
