@@ -250,12 +250,16 @@ class DynamoAnalytics:
                 # Nothing moved (a reminder sent, a next action set): the marker stays where it is; a later change
                 # still finds it below its own version, and counting nothing twice changes nothing.
                 continue
+            if _too_big(updates, 1):  # counted change by change (each against its marker), alone
+                if batch:
+                    self._commit(batch, items)
+                    batch, items = [], {}
+                self._commit_alone(unit)
+                continue
             merged = {**items}
             for key, update in updates.items():
                 merged[key] = _combined(merged.get(key), update)
-            too_big = len(merged) + len(batch) + 1 > MAX_TRANSACTION_ITEMS or any(
-                u.attributes() > MAX_ATTRIBUTES_PER_ITEM for u in merged.values())
-            if batch and too_big:
+            if batch and _too_big(merged, len(batch) + 1):
                 self._commit(batch, items)
                 batch, items = [], {}
                 merged = dict(updates)
@@ -434,10 +438,14 @@ def _combined(first: _ItemUpdate | None, second: _ItemUpdate) -> _ItemUpdate:
     return out
 
 
+def _too_big(updates: Mapping[tuple[str, str], _ItemUpdate], markers: int) -> bool:
+    return len(updates) + markers > MAX_TRANSACTION_ITEMS or any(
+        u.attributes() > MAX_ATTRIBUTES_PER_ITEM for u in updates.values())
+
+
 def _split(unit: _Unit, updates: dict[tuple[str, str], _ItemUpdate]) -> list[_Unit]:
     """A unit too big for one transaction is counted change by change, each against the marker the last left."""
-    if len(updates) + 1 <= MAX_TRANSACTION_ITEMS and all(
-            u.attributes() <= MAX_ATTRIBUTES_PER_ITEM for u in updates.values()):
+    if not _too_big(updates, 1):
         return [unit]
     parts = []
     expected = unit.expected

@@ -274,3 +274,29 @@ def test_the_adapter_counts_any_redelivery_once_and_agrees_with_the_pure_ledger(
                 assert stored.current(t) == expected.current(t)
 
     check()
+
+
+def test_an_invoice_changed_too_often_for_one_transaction_is_counted_change_by_change(aws: None) -> None:
+    from dataclasses import replace
+    from datetime import date, timedelta
+
+    from chalicelib.adapters.analytics import DynamoAnalytics
+    from chalicelib.domain.analytics.ledger import COLLECTED
+    from chalicelib.domain.invoice import Invoice
+    from chalicelib.domain.money import Money
+    from chalicelib.services.ports import InvoiceChange
+
+    zero = Money.zero("EUR")
+    state = Invoice("INV-1", "INV-1", "acme", date(2025, 1, 1), date(2025, 1, 31), Money.of("100", "EUR"), zero,
+                    zero, zero, zero, version=1)
+    changes = [InvoiceChange("0", None, state, state.issue_date)]
+    for n in range(40):  # forty payments received on forty days: ~240 period items
+        after = replace(state, applied_payments=state.applied_payments + Money.of("1", "EUR"), version=n + 2)
+        changes.append(InvoiceChange(str(n + 1), state, after, date(2025, 2, 1) + timedelta(days=n)))
+        state = after
+    analytics = DynamoAnalytics(boto3.client("dynamodb", region_name=config.settings().region))
+    analytics.apply(changes)
+    analytics.apply(changes[10:30])  # redelivered
+    day = date(2025, 3, 31)
+    totals = analytics.aggregates("cur#EUR", [day]).at(day)
+    assert totals.flow(COLLECTED) == 40_00 and totals.balance == 60_00
