@@ -101,7 +101,7 @@ def countback_dso(agg: Aggregates, end: date, months: int = COUNTBACK_MONTHS) ->
     """Days of sales the AR at `end` represents, counted back month by month (the month of `end` up to `end`)."""
     remaining = Decimal(agg.at(end).balance)
     if remaining <= 0:
-        return Decimal(0) if remaining == 0 else None
+        return one_decimal(Decimal(0)) if remaining == 0 else None
     days = Decimal(0)
     last = end
     for _ in range(months):
