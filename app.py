@@ -21,6 +21,7 @@ from chalicelib.api import (
     payments,
     policies,
     predictions,
+    reports,
     webhooks,
 )
 from chalicelib.api.http import error_shape
@@ -51,6 +52,7 @@ app.register_blueprint(dunning.blueprint)
 app.register_blueprint(accounts.blueprint)
 app.register_blueprint(collections.blueprint)
 app.register_blueprint(keys.blueprint)
+app.register_blueprint(reports.blueprint)
 app.register_blueprint(openapi.blueprint)
 app.register_blueprint(predictions.blueprint)
 
@@ -138,14 +140,21 @@ def publish_events(event: DynamoDBEvent) -> dict[str, Any]:
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
 
 
-# Analytics read models follow the invoices table (its stream, NEW_AND_OLD_IMAGES): each projection applies the
-# decoded changes in order and is idempotent, so a failed batch is simply retried whole.
+# Every change of an invoice (before and after) is folded into the analytics table: period sums per currency and
+# customer, and open balances. Each projection counts a change once, however often the stream delivers it.
+# infra/resources.yaml points this at the stack's invoices table stream; this ARN only names the kind of source.
 @app.on_dynamodb_record(stream_arn="arn:aws:dynamodb:eu-west-1:000000000000:table/dunwell-invoices/stream/any",
                         starting_position="TRIM_HORIZON", batch_size=100, name="project_invoices")
 def project_invoices(event: DynamoDBEvent) -> dict[str, Any]:
-    changes = bootstrap.decode_invoice_changes(event.to_dict()["Records"])
-    for projection in bootstrap.invoice_projections():
-        projection.apply(changes)
+    records = event.to_dict()["Records"]
+    try:
+        changes = bootstrap.decode_invoice_records(records)
+        for projection in bootstrap.invoice_projections():
+            projection.apply(changes)
+    except Exception:  # the whole batch again, from its first record: counting is idempotent
+        logger.exception("invoice projection failed; the stream delivers the batch again")
+        return {"batchItemFailures": [{"itemIdentifier": str(r["dynamodb"].get("SequenceNumber"))}
+                                      for r in records[:1]]}
     return {"batchItemFailures": []}
 
 

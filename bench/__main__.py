@@ -9,9 +9,10 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import coldstart, dunning, ingest, payments, prediction, scale, statement, transactions
+from bench import coldstart, dunning, ingest, payments, prediction, reports, scale, statement, transactions
 
-BENCHES = ("ingest", "payments", "coldstart", "dunning", "scale", "transactions", "statement", "prediction")
+BENCHES = ("ingest", "payments", "coldstart", "dunning", "scale", "transactions", "statement", "reports",
+           "prediction")
 
 
 def _guarded(name: str, bench: Callable[[], object], failed: list[str]) -> None:
@@ -53,6 +54,9 @@ def main() -> None:
     parser.add_argument("--prediction-customers", type=int, default=300, help="customers in the generated history")
     parser.add_argument("--prediction-years", type=int, default=3, help="years of generated history")
     parser.add_argument("--prediction-seed", type=int, default=20261207, help="seed of the generated history")
+    big_ledger, small_ledger = (int(n) for n in os.environ.get("DUNWELL_BENCH_REPORTS", "100000,10000").split(","))
+    parser.add_argument("--reports-big", type=int, default=big_ledger, help="invoices in the reports' big ledger")
+    parser.add_argument("--reports-small", type=int, default=small_ledger, help="... and in the small one")
     args = parser.parse_args()
     only = set(args.only or BENCHES)
     failed: list[str] = []
@@ -96,6 +100,10 @@ def main() -> None:
               "the customer's median past delay on pay-date MAE)")
         _guarded("prediction", lambda: prediction.run(args.prediction_customers, args.prediction_years,
                                                       args.prediction_seed, args.history), failed)
+    if "reports" in only:
+        print(f"== reports, {args.reports_big:,} vs {args.reports_small:,} invoices over two years, 1,000 customers "
+              "(budgets: a one-year metrics report <= 800 items read at both sizes; aging today O(customers))")
+        _guarded("reports", lambda: reports.run(args.reports_big, args.reports_small), failed)
         print()
     if failed:
         sys.exit(f"benches that did not complete: {', '.join(failed)}")

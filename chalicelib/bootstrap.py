@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from boto3.session import Session
     from botocore.client import BaseClient
 
+    from chalicelib.adapters.analytics import DynamoAnalytics
     from chalicelib.adapters.dunning import (
         AwsSender,
         DynamoClaims,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     )
     from chalicelib.services.predictions import Predictions
     from chalicelib.services.receipts import PaymentReceipts
+    from chalicelib.services.reports import ReportsService
     from chalicelib.services.settings_admin import SettingsAdmin
     from chalicelib.services.settlement_log import SettlementLog
     from chalicelib.services.task_closer import TaskCloser
@@ -403,9 +405,25 @@ class Container:
                             today=lambda: clock().date())
 
     @cached_property
+    def analytics(self) -> DynamoAnalytics:
+        from datetime import UTC
+
+        from chalicelib.adapters.analytics import DynamoAnalytics
+        from chalicelib.services.ports import utc_now
+
+        clock = self.clock or utc_now
+        return DynamoAnalytics(self.client("dynamodb"), today=lambda: clock().astimezone(UTC).date())
+
+    @cached_property
     def invoice_projections(self) -> list[InvoiceProjection]:
-        """What the invoices table's stream keeps up to date, in order."""
-        return [self.settlement_log]
+        """What the invoices table's stream feeds, in order (each idempotent on its own)."""
+        return [self.analytics, self.settlement_log]
+
+    @cached_property
+    def reports(self) -> ReportsService:
+        from chalicelib.services.reports import ReportsService
+
+        return ReportsService(self.analytics, self.customers, clock=self.clock)
 
 
 _current: Container | None = None
@@ -627,14 +645,22 @@ def predictions() -> Predictions:
     return container().predictions
 
 
+def analytics() -> DynamoAnalytics:
+    return container().analytics
+
+
 def invoice_projections() -> list[InvoiceProjection]:
     return container().invoice_projections
 
 
-def decode_invoice_changes(records: Sequence[Mapping[str, Any]]) -> list[InvoiceChange]:
-    from chalicelib.adapters.settlements import decode_invoice_changes as decode
+def decode_invoice_records(records: Sequence[Mapping[str, Any]]) -> list[InvoiceChange]:
+    from chalicelib.adapters.analytics import decode_invoice_records as decode
 
     return decode(records)
+
+
+def reports() -> ReportsService:
+    return container().reports
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)

@@ -1,5 +1,7 @@
 """Operator commands. `python -m chalicelib.cli create-api-key --name alice --role admin` issues a key
-against the tables named in the environment (see README: the first admin key)."""
+against the tables named in the environment (see README: the first admin key); `backfill-analytics` counts every
+invoice the analytics projection has not counted yet (a ledger older than the projection); running it again
+changes nothing."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", default="admin", choices=["viewer", "collector", "admin"])
     commands.add_parser("backfill-worklist-keys", help="once, after deploying the work-list indexes: key the "
                         "invoices written before them (Queries by status, conditional updates)")
+    commands.add_parser("backfill-analytics", help="project every invoice not yet counted into the analytics table")
     args = parser.parse_args(argv)
     if args.command == "backfill-worklist-keys":
         from chalicelib.adapters.dynamo import backfill_worklist_keys
@@ -31,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"id": issued.key_id, "name": issued.name, "role": issued.role.label,
                           "api_key": issued.api_key}, indent=2))
         print("Store the api_key now: only its hash is kept.", file=sys.stderr)
+    elif args.command == "backfill-analytics":
+        bootstrap.bind_tables()
+        from chalicelib.adapters.analytics import backfill
+
+        counted = backfill(bootstrap.invoice_projections())
+        print(json.dumps({"invoices": counted}))
     return 0
 
 

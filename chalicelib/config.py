@@ -50,6 +50,7 @@ class Settings:
     disputes_table: str
     payment_plans_table: str
     predictions_table: str
+    analytics_table: str
     webhook_secrets_arn: str | None
     finance_alerts_topic: str | None
     cursor_signing_key: str | None
@@ -109,6 +110,7 @@ class Settings:
             disputes_table=table("DISPUTES_TABLE", "disputes"),
             payment_plans_table=table("PAYMENT_PLANS_TABLE", "payment-plans"),
             predictions_table=table("PREDICTIONS_TABLE", "predictions"),
+            analytics_table=table("ANALYTICS_TABLE", "analytics"),
             webhook_secrets_arn=e.get("WEBHOOK_SECRETS_ARN") or None,
             finance_alerts_topic=e.get("FINANCE_ALERTS_TOPIC") or None,
             # The key list cursors (`next_cursor`) are signed with: CURSOR_SIGNING_KEY where set, else in AWS the

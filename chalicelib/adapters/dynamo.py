@@ -303,6 +303,7 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         last_notice_on=invoice.last_notice_on.isoformat() if invoice.last_notice_on else None,
         review_released=invoice.review_released,
         collector_written_off_minor=_minor(invoice.collector_written_off),
+        effective_on=invoice.effective_on.isoformat() if invoice.effective_on else None,
         created_at=created_at or now,
         updated_at=now,
     )

@@ -163,6 +163,7 @@ class InvoiceModel(Model):
     last_notice_on = UnicodeAttribute(null=True)  # the customer's local date of the last notice about it
     review_released = BooleanAttribute(default=False)  # a collector released it for automatic dunning
     collector_written_off_minor = NumberAttribute(null=True)  # collectors' part of written_off_minor
+    effective_on = UnicodeAttribute(null=True)  # this change's effective date when not updated_at's (analytics)
     dunning_shard = UnicodeAttribute(null=True)
     next_action_key = UnicodeAttribute(null=True)  # "<UTC yyyy-mm-ddThh:mm:ssZ>#<invoice_id>"
     # Work lists (set in the same write as the rest of the item; absent on items written before them until they
@@ -651,10 +652,37 @@ class PredictionModel(Model):
     created_at = UTCDateTimeAttribute(null=True)
 
 
+class OpenBalancesByCurrency(GlobalSecondaryIndex["AnalyticsModel"]):
+    """Every customer's current open balance in a currency, largest first (only the "open" items carry
+    `currency`; reports query `balance > 0`, so customers with nothing open are not read)."""
+
+    class Meta:
+        index_name = "open_balances"
+        projection = AllProjection()
+
+    currency = UnicodeAttribute(hash_key=True)
+    balance = NumberAttribute(range_key=True)
+
+
+class AnalyticsModel(Model):
+    """The analytics projection (chalicelib/adapters/analytics.py writes it with the low-level client: its period
+    items carry one attribute per flow and per due date). Declared here for its keys and index."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    currency = UnicodeAttribute(null=True)
+    balance = NumberAttribute(null=True)
+
+    open_balances = OpenBalancesByCurrency()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel, PaymentModel,
     ProviderEventModel, PolicyModel, DunningMessageModel, TaskModel, DisputeModel,
-    PaymentPlanModel, PredictionModel,
+    PaymentPlanModel, PredictionModel, AnalyticsModel,
 )
 
 
@@ -674,6 +702,7 @@ def table_names(settings: Settings) -> dict[type[Model], str]:
         DisputeModel: settings.disputes_table,
         PaymentPlanModel: settings.payment_plans_table,
         PredictionModel: settings.predictions_table,
+        AnalyticsModel: settings.analytics_table,
     }
 
 

@@ -7,13 +7,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pynamodb.attributes import UTCDateTimeAttribute
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo import is_conditional_failure, model_to_invoice
-from chalicelib.adapters.models import InvoiceModel, PaymentModel, PredictionModel, transaction_connection
-from chalicelib.services.ports import InvoiceChange, Pointer, SettlementEntry, VersionConflict
+from chalicelib.adapters.dynamo import is_conditional_failure
+from chalicelib.adapters.models import PaymentModel, PredictionModel, transaction_connection
+from chalicelib.services.ports import Pointer, SettlementEntry, VersionConflict
 
 MONTHS_BACK = 36  # the portfolio's prior looks this far back at most
 
@@ -129,25 +128,6 @@ class DynamoSettlements:
             if last_key is None:
                 position += 1
         return out, None if position >= len(partitions) else {"p": position, "k": last_key}
-
-
-def decode_invoice_changes(records: Sequence[Mapping[str, Any]]) -> list[InvoiceChange]:
-    """Stream records of the invoices table (NEW_AND_OLD_IMAGES) as InvoiceChange; effective_on is the date of the
-    new image's updated_at (the old one's on REMOVE, the record's own time when neither says)."""
-    changes = []
-    for record in records:
-        stream = record.get("dynamodb") or {}
-        old, new = stream.get("OldImage"), stream.get("NewImage")
-        before = model_to_invoice(InvoiceModel.from_raw_data(dict(old))) if old else None
-        after = model_to_invoice(InvoiceModel.from_raw_data(dict(new))) if new else None
-        stamp = (new or old or {}).get("updated_at", {}).get("S")
-        if stamp:
-            parsed: datetime = UTCDateTimeAttribute().deserialize(stamp)  # type: ignore[no-untyped-call]
-            effective = parsed.astimezone(UTC).date()
-        else:
-            effective = datetime.fromtimestamp(float(stream.get("ApproximateCreationDateTime") or 0), UTC).date()
-        changes.append(InvoiceChange(str(stream.get("SequenceNumber", "")), before, after, effective))
-    return changes
 
 
 # ---- forecast snapshots and receipts (services/forecast.py) -------------------------------------------------

@@ -857,6 +857,67 @@ def _paths() -> dict[str, dict[str, Schema]]:
     }
 
 
+# ---------------------------------------------------------------------------------------------- reports
+
+AGING_BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
+FIGURE: Schema = {"type": ["string", "null"], "pattern": r"^-?[0-9]+\.[0-9]$",
+                  "description": "days or percent to one decimal; null where undefined (no sales, nothing settled)"}
+
+
+def _report_schemas() -> dict[str, Schema]:
+    amount = ref("Amount")
+    buckets = obj({name: amount for name in AGING_BUCKETS},
+                  description="Open balance by days past due at as_of: `current` is due on or after as_of.")
+    period = {"sales": amount, "collected": amount, "ending_ar": amount, "ending_current_ar": amount,
+              "dso": FIGURE, "best_possible_dso": FIGURE, "add": FIGURE, "cei": FIGURE}
+    aging_report = obj({
+        "as_of": DATE, "currency": CURRENCY, "buckets": ref("AgingBuckets"), "total": amount,
+        "customers": {"type": "array", "items": obj({"customer_id": STRING, "name": TEXT,
+                                                      "buckets": ref("AgingBuckets"), "total": amount})},
+        "next_cursor": {"type": ["string", "null"]}}, required=["as_of", "currency", "buckets", "total", "customers"],
+        description="One currency's aging; customers by total, largest first (with `currency`, paged by "
+                    "`next_cursor`; without it, each block lists the first `limit` customers).")
+    return {
+        "AgingBuckets": buckets,
+        "AgingReport": aging_report,
+        "AgingReports": obj({"as_of": DATE, "currencies": {"type": "array", "items": ref("AgingReport")}}),
+        "MetricsReport": obj({
+            "from": DATE, "to": DATE, "currency": CURRENCY, **period,
+            "dso_countback": FIGURE, "bad_debt_ratio": FIGURE, "average_days_late": FIGURE,
+            "on_time_rate": FIGURE, "promise_kept_rate": FIGURE, "days_deduction_outstanding": FIGURE,
+            "months": {"type": "array", "items": obj({"month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                                                       "from": DATE, "to": DATE, **period})}},
+            description="Credit Research Foundation metrics over [from, to] (README.md, Analytics, defines each)."),
+    }
+
+
+def _report_paths() -> dict[str, dict[str, Schema]]:
+    viewer = Role.VIEWER
+    csv: Schema = {"text/csv": {"schema": {"type": "string", "description": "format=csv: one row per customer, "
+                                                                             "then the currency's total"}}}
+    aging = operation(
+        "reports", "Aging as of a day", viewer,
+        ("200", {"description": "With `currency`: one AgingReport; without: one per currency",
+                 "content": {"application/json": {"schema": {"oneOf": [ref("AgingReport"), ref("AgingReports")]}},
+                             **csv}}),
+        params=[query("as_of", "the day (default today; not in the future)", DATE),
+                query("currency", "one currency's report (else one block per currency)", CURRENCY),
+                query("customer_id", "one customer only", {"type": "string", "pattern": ID_PATTERN}),
+                query("format", "`json` (default) or `csv`", {"type": "string", "enum": ["json", "csv"]}),
+                *PAGING],
+        description="Exactly what was open at the end of as_of: invoices issued by then, less payments (by the "
+                    "day received), credits and write-offs effective by then. A report for a past day never "
+                    "changes when later facts arrive.")
+    metrics = operation(
+        "reports", "Collection metrics (DSO, countback DSO, BPDSO, ADD, CEI, ...)", viewer,
+        ("200", _json("The metrics for the period and each month in it", ref("MetricsReport"))),
+        params=[query("from", "first day (default: the first of the month eleven months before `to`)", DATE),
+                query("to", "last day (default today; not in the future)", DATE),
+                query("currency", "needed when the ledger has more than one currency", CURRENCY)],
+        errors=("422",))
+    return {"/reports/aging": {"get": aging}, "/reports/metrics": {"get": metrics}}
+
+
 @cache
 def _document() -> dict[str, Any]:
     return {
@@ -873,9 +934,9 @@ def _document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "tags": [{"name": t} for t in ("invoices", "customers", "imports", "payments", "policies", "dunning",
                                        "collections", "accounts", "api-keys", "webhooks", "health", "reports")],
-        "paths": _paths(),
+        "paths": {**_paths(), **_report_paths()},
         "components": {
-            "schemas": _schemas(),
+            "schemas": {**_schemas(), **_report_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "dwk_<id>_<secret>",
                                            "description": "an API key: `Authorization: Bearer dwk_...`"}},
         },

@@ -157,6 +157,9 @@ class Invoice:
     last_notice_on: date | None = None
     review_released: bool = False
     collector_written_off: Money | None = None  # the part of `written_off` collectors wrote off (their limit's sum)
+    # When this change takes effect, if not on the day it is recorded (a payment applied: the day it was received).
+    # Set by the writer of one change; never read back from the store, so the next change does not inherit it.
+    effective_on: date | None = None
 
     @classmethod
     def from_document(cls, document: Document) -> Invoice:

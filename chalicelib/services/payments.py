@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.cash_application import (
@@ -238,14 +238,16 @@ class PaymentService:
         """Write the record with the invoices its allocations change, in one transaction. The invoices
         are the ones read for the match; if one changed since, the version check fails and we retry."""
         touched = self._with_allocations(record.allocations, record.recorded_by, record.payment_id, now,
-                                         matched.invoices)
+                                         matched.invoices, record.occurred_at.astimezone(UTC).date())
         balances = {i.invoice_id: i.balance for i, _ in touched}
         events = [e for _, e in touched] + [self._payment_event(record, now, balances)]
         self.payments.commit(new=[record], invoices=[i for i, _ in touched], events=events, notification=note,
                              now=now)
 
     def _with_allocations(self, allocations: Sequence[Allocation], actor: str, payment_id: str,
-                          now: datetime, known: dict[str, Invoice]) -> list[tuple[Invoice, AuditEvent]]:
+                          now: datetime, known: dict[str, Invoice],
+                          received_on: date) -> list[tuple[Invoice, AuditEvent]]:
+        """Each invoice with its allocation applied, effective on the day the money was received (analytics)."""
         current = dict(known)
         touched = []
         for allocation in allocations:
@@ -255,6 +257,7 @@ class PaymentService:
             updated, left = invoice.with_payment(allocation.amount)
             if not left.is_zero:  # the balance moved since the match: match again
                 raise VersionConflict(f"invoice {invoice.number} changed since it was matched")
+            updated = replace(updated, effective_on=received_on)
             current[allocation.invoice_id] = updated
             touched.append((updated, AuditEvent(
                 f"invoice#{invoice.invoice_id}", "invoice.payment_applied", actor, now, payment_id,
@@ -469,6 +472,7 @@ class PaymentService:
                               customer_id=payment.customer_id or invoice.customer_id)
             paid, left = invoice.with_payment(wanted)
             assert left.is_zero
+            paid = replace(paid, effective_on=payment.occurred_at.astimezone(UTC).date())  # when it was received
             return updated, paid, [
                 AuditEvent(f"invoice#{invoice.invoice_id}", "invoice.payment_applied", actor, now,
                            f"{payment_id}:{now.timestamp()}",

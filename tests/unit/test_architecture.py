@@ -112,7 +112,7 @@ def test_every_builder_of_the_api_is_the_containers():
     assert {"ledger", "tasks", "plan_service", "dunning_service", "sender", "api_keys"} <= delegating
     stand_alone = {name for name in _builders() if "." not in name} - delegating
     assert stand_alone == {"bind_tables", "container", "use", "reset", "cursor_signing_secret", "decode_work",
-                           "decode_stream_records", "decode_invoice_changes"}
+                           "decode_stream_records", "decode_invoice_records"}
 
 
 def test_the_lambda_import_path_never_reaches_the_local_stack_or_moto():
