@@ -20,7 +20,15 @@ from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
 from chalicelib.api.errors import error_answer
-from chalicelib.api.http import INPUT_ATTRIBUTE, ROLE_ATTRIBUTE, ApiError, RouteInput, parse_date, query_params
+from chalicelib.api.http import (
+    INPUT_ATTRIBUTE,
+    PAGE_ERRORS,
+    ROLE_ATTRIBUTE,
+    ApiError,
+    RouteInput,
+    parse_date,
+    query_params,
+)
 from chalicelib.services.api_keys import Principal
 from chalicelib.services.ports import Role
 from chalicelib.services.sessions import SESSION_COOKIE, SESSION_TTL, SIGNIN_COOKIE, SIGNIN_TTL, Session
@@ -34,6 +42,7 @@ FORM = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 4096
 SIGNIN_FIELDS = frozenset({"api_key", "csrf_token"})
 DASHBOARD = "/reports/dashboard"
+RETRY_AFTER = "retry_after"
 
 
 class Redirect(Exception):
@@ -146,7 +155,9 @@ def page(role: Role | None, *, query: Collection[str] = (), form: Collection[str
             except Redirect as redirect:
                 return html("", 303, headers={"Location": redirect.location})
             except ApiError as exc:
-                return _error_page(exc.status, exc.message, signed_in)
+                wait = getattr(exc, RETRY_AFTER, None)
+                return _error_page(exc.status, exc.message, signed_in,
+                                   {"Retry-After": str(wait)} if wait is not None else None)
             except Exception as exc:
                 known = error_answer(exc)
                 if known is not None:
@@ -175,6 +186,21 @@ def _error_page(status: int, message: str, signed_in: bool, headers: dict[str, s
         extra.setdefault("WWW-Authenticate", 'Bearer realm="dunwell"')
     return html(render_error(base=base_path(), title=TITLES.get(status, "Error"), message=message,
                              signed_in=signed_in), status, headers=extra)
+
+
+def _throttled(wait: int) -> ApiError:
+    error = ApiError(429, "too_many_attempts", f"Too many failed sign-ins. Try again in {wait} seconds.")
+    setattr(error, RETRY_AFTER, wait)  # read back by `page`, which sends it as Retry-After
+    return error
+
+
+def _chalice_error(status: int, message: str) -> Response:
+    """A page's answer to an error Chalice gives before the view (415 for a body that is not a form, 405)."""
+    return _error_page(status, message, False)
+
+
+for _path in ("/signin", "/signout", DASHBOARD):
+    PAGE_ERRORS[_path] = _chalice_error
 
 
 def is_page(view: Callable[..., Any]) -> bool:
@@ -237,8 +263,7 @@ def signin(who: Principal | None, session: Session | None) -> Response:
     wait = throttle.retry_after(client)
     if wait is not None:
         log.warning("sign-in throttled", extra={"client": client})
-        return _error_page(429, f"Too many failed sign-ins. Try again in {wait} seconds.", False,
-                           {"Retry-After": str(wait)})
+        raise _throttled(wait)
     if not _same_origin():
         log.warning("cross-site sign-in refused", extra={"client": client})
         return _signin_form(403, "This sign-in did not come from this site's own form. Sign in here.")
