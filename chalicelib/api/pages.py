@@ -231,14 +231,16 @@ def signin_page(who: Principal | None, session: Session | None) -> Response:
 
 
 def _same_origin() -> bool:
-    """Origin (when the browser sends it) names this host, and Sec-Fetch-Site does not say cross-site."""
+    """Fetch metadata, where the browser sends it, says the form came from this site; else an Origin header that
+    names a host must name this one. (Under `Referrer-Policy: no-referrer` a browser sends `Origin: null` on a
+    form post, so "null" and no header leave the decision to the CSRF token, which is checked in every case.)"""
     headers = blueprint.current_request.headers
-    fetch_site = str(headers.get("sec-fetch-site") or "")
-    if fetch_site and fetch_site not in ("same-origin", "none"):
-        return False
+    fetch_site = str(headers.get("sec-fetch-site") or "").lower()
+    if fetch_site:
+        return fetch_site in ("same-origin", "none")
     origin = str(headers.get("origin") or "")
-    if not origin:
-        return True  # older browsers send none on a same-origin POST; the CSRF token still must match
+    if not origin or origin == "null":
+        return True
     return urlsplit(origin).netloc.lower() == str(headers.get("host") or "").lower() != ""
 
 

@@ -47,12 +47,15 @@ def _n(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.1')):f}"
 
 
-def nice_ticks(low: Decimal, high: Decimal, count: int = 5) -> list[Decimal]:
-    """Round tick values covering [low, high] (0 included), about `count` of them, step 1, 2 or 5 x 10^n."""
+def nice_ticks(low: Decimal, high: Decimal, count: int = 5, min_step: Decimal | None = None) -> list[Decimal]:
+    """Round tick values covering [low, high] (0 included), about `count` of them, step 1, 2 or 5 x 10^n (at least
+    `min_step`: 1 for counts)."""
     low, high = min(low, Decimal(0)), max(high, Decimal(0))
     if low == high:
         high = low + 1
     raw = (high - low) / max(1, count)
+    if min_step is not None:
+        raw = max(raw, min_step)
     exponent = raw.adjusted()
     magnitude = Decimal(1).scaleb(exponent)
     step = next(m * magnitude for m in (Decimal(1), Decimal(2), Decimal(5), Decimal(10)) if m * magnitude >= raw)
@@ -127,12 +130,14 @@ def _slots(count: int) -> tuple[Decimal, list[Decimal]]:
 
 
 def bar_chart(chart_id: str, title: str, desc: str, labels: Sequence[str], values: Sequence[Decimal | None],
-              *, fmt: Format = plain, y_label: str = "") -> str:
-    """One bar per label, its value written above it (or "n/a" where None); zero-based axis."""
+              *, fmt: Format = plain, y_label: str = "", counts: bool = False) -> str:
+    """One bar per label, its value written above it (or "n/a" where None); zero-based axis (whole-number ticks
+    for `counts`)."""
     if len(labels) != len(values):
         raise ValueError("one value per label")
     known = [v for v in values if v is not None]
-    ticks = nice_ticks(min(known, default=Decimal(0)), max(known, default=Decimal(1)))
+    ticks = nice_ticks(min(known, default=Decimal(0)), max(known, default=Decimal(1)),
+                       min_step=Decimal(1) if counts else None)
     scale = _Scale(ticks)
     slot, centres = _slots(len(labels))
     width = slot * Decimal("0.6")

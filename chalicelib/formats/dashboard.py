@@ -202,7 +202,7 @@ def view(figures: DashboardFigures, *, charts_too: bool = True) -> dict[str, Any
                 "chart-disputes", f"Open disputes by age at the end of {figures.as_of}",
                 f"Bar chart of the number of open disputes per age band; {disputes['open']} open in all. The "
                 f"table below gives every count and amount.", [a.label for a in ages],
-                [Decimal(a.count) for a in ages], fmt=compact, y_label="disputes")
+                [Decimal(a.count) for a in ages], fmt=compact, y_label="disputes", counts=True)
     result["disputes"] = disputes
     return result
 

@@ -82,3 +82,9 @@ def test_negative_values_hang_below_the_zero_line():
     root = parse(charts.bar_chart("c", "t", "d", ["a", "b"], [D(-5), D(10)]))
     bars = [r for r in root.iter(f"{SVG}rect") if r.get("fill") == charts.BAR]
     assert float(bars[0].get("y")) > float(bars[1].get("y"))
+
+
+def test_count_axes_tick_in_whole_numbers():
+    assert charts.nice_ticks(D(0), D(1), min_step=D(1)) == [D(0), D(1)]
+    root = parse(charts.bar_chart("c", "t", "d", ["a"], [D(1)], counts=True))
+    assert "0.2" not in [t.text for t in root.iter(f"{SVG}text")]
