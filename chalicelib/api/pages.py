@@ -41,6 +41,7 @@ PAGE_ATTRIBUTE = "dunwell_page"  # set on every view `page` wraps: an HTML page 
 FORM = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 4096
 SIGNIN_FIELDS = frozenset({"api_key", "csrf_token"})
+SIGNOUT_FIELDS = frozenset({"csrf_token"})
 DASHBOARD = "/reports/dashboard"
 RETRY_AFTER = "retry_after"
 
@@ -244,7 +245,8 @@ def _same_origin() -> bool:
     return urlsplit(origin).netloc.lower() == str(headers.get("host") or "").lower() != ""
 
 
-def _form() -> dict[str, str]:
+def _form(allowed: Collection[str]) -> dict[str, str]:
+    """The form's fields (the first value of each); a field the form does not have is 400, like a JSON body's."""
     raw = blueprint.current_request.raw_body or b""
     if len(raw) > MAX_FORM_BYTES:
         raise ApiError(413, "body_too_large", f"The form is at most {MAX_FORM_BYTES} bytes.")
@@ -253,6 +255,9 @@ def _form() -> dict[str, str]:
                           strict_parsing=False, max_num_fields=10)
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "invalid_request", "The form could not be read.") from None
+    unknown = sorted(set(fields) - set(allowed))
+    if unknown:
+        raise ApiError(400, "invalid_parameter", f"The form has no field {unknown[0]!r}.", unknown[0])
     return {name: values[0] for name, values in fields.items() if values}
 
 
@@ -269,7 +274,7 @@ def signin(who: Principal | None, session: Session | None) -> Response:
     if not _same_origin():
         log.warning("cross-site sign-in refused", extra={"client": client})
         return _signin_form(403, "This sign-in did not come from this site's own form. Sign in here.")
-    fields = _form()
+    fields = _form(SIGNIN_FIELDS)
     sessions = bootstrap.sessions()
     if not sessions.check_signin_token(request_cookie(SIGNIN_COOKIE), fields.get("csrf_token")):
         return _signin_form(403, "The sign-in form had expired (or cookies are off). Enter your key again.")
@@ -286,13 +291,13 @@ def signin(who: Principal | None, session: Session | None) -> Response:
 
 
 @blueprint.route("/signout", methods=["POST"], content_types=[FORM])
-@page(None, form=("csrf_token",))
+@page(None, form=SIGNOUT_FIELDS)
 def signout(who: Principal | None, session: Session | None) -> Response:
     """Ends the browser's session (its cookie); needs the page's CSRF token. Revoking the key ends them all."""
     location = {"Location": f"{base_path()}/signin?signed_out=1"}
     if session is None:
         return html("", 303, cookies=[expired(SESSION_COOKIE)], headers=location)
-    if not _same_origin() or not bootstrap.sessions().check_csrf(session, _form().get("csrf_token")):
+    if not _same_origin() or not bootstrap.sessions().check_csrf(session, _form(SIGNOUT_FIELDS).get("csrf_token")):
         raise ApiError(403, "forbidden", "This sign-out did not come from this site's own page.")
     return html("", 303, cookies=[expired(SESSION_COOKIE)], headers=location)
 

@@ -242,3 +242,13 @@ def test_the_dashboard_with_every_figure_wired(browser, aws):
     for chart in ("chart-aging", "chart-dso", "chart-cei", "chart-forecast", "chart-disputes"):
         assert f'id="{chart}"' in html
     assert "ACME &lt;Widgets&gt; &amp; Sons" in html and NOT_CONFIGURED not in html
+
+
+def test_every_page_refuses_an_unknown_query_parameter_and_a_form_an_unknown_field(browser, aws):
+    for path in ("/signin", "/reports/dashboard"):
+        response = browser.client.http.get(f"{path}?zz_unknown=1", headers={
+            "Authorization": f"Bearer {issue_key('viewer')}"})
+        assert response.status_code == 400 and "zz_unknown" in response.body.decode(), path
+    page = browser.get("/signin")
+    response = browser.form("/signin", {"api_key": "dwk_x", "csrf_token": token_of(page), "zz_unknown": "1"})
+    assert response.status_code == 400 and "zz_unknown" in response.body.decode()
