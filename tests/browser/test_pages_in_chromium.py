@@ -101,6 +101,13 @@ def test_signing_in_by_keyboard_alone_opens_an_accessible_dashboard(driver, stac
     summary.send_keys(Keys.ENTER)
     assert driver.find_element(By.CSS_SELECTOR, "#h-disputes ~ details").get_attribute("open") is not None
 
+    # An error is a page too, and as accessible.
+    driver.get(stack.api_url + "/reports/dashboard?currency=XYZ")
+    assert "not an ISO 4217 currency code" in driver.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    violations = run_axe(driver)
+    assert not violations, describe(violations)
+    driver.get(stack.api_url + "/reports/dashboard")
+
     fresh_tab = driver.find_element(By.CSS_SELECTOR, "header form button")
     fresh_tab.send_keys(Keys.ENTER)
     wait_for_url(driver, "/signin?signed_out=1")
@@ -125,3 +132,15 @@ def test_the_dashboard_with_every_figure_is_accessible(driver, tmp_path: Path):
     (tmp_path / "dashboard-full.png").write_bytes(screenshot)
     colours, share = not_blank(screenshot)
     assert colours > 100 and share > 0.1, (colours, share)
+
+
+def test_the_digest_email_is_accessible(driver, tmp_path: Path):
+    from chalicelib.formats.dashboard import render_digest
+    from tests.dashboard_fakes import full_dashboard
+
+    page = tmp_path / "digest.html"
+    page.write_text(render_digest(full_dashboard().figures(date(2026, 12, 6), "EUR"), seller_name="Test Seller",
+                                  dashboard_url="https://dunwell.example/api/reports/dashboard").html)
+    driver.get(page.as_uri())
+    violations = run_axe(driver)
+    assert not violations, describe(violations)
