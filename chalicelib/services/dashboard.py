@@ -8,13 +8,14 @@ Disputes by age is implemented here from the disputes table's `by_status` index 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from chalicelib.domain.collections import Dispute, DisputeStatus
 from chalicelib.services.ports import (
+    AGING_BUCKETS,
     AgingFigures,
     AgingSource,
     DashboardFigures,
@@ -170,4 +171,46 @@ def dispute_ages(disputes: Sequence[Dispute], as_of: date) -> list[DisputeAge]:
     return [DisputeAge(band, label, counts[band], amounts[band]) for band, label, *_ in DISPUTE_BANDS]
 
 
-__all__ = ["Dashboard", "DisputeAges", "ForecastWeek", "MonthFigures", "OverdueCustomer", "dispute_ages"]
+# ------------------------------------------------------------------------- from the reports' JSON shapes
+#
+# The report routes of issue 12 answer documented JSON (amounts and figures as decimal strings). Whichever service
+# produces those answers can feed the dashboard through these converters, e.g. in bootstrap:
+#     class ReportAging:  # AgingSource
+#         def aging(self, as_of, currency): return aging_figures(reports.aging(as_of=as_of, currency=currency))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None or value == "" else Decimal(str(value))
+
+
+def aging_figures(report: Mapping[str, Any]) -> AgingFigures | None:
+    """GET /reports/aging for one currency (`{"currency", "buckets": {...}, "total"}`) -> AgingFigures; None when
+    the report has no buckets."""
+    buckets = report.get("buckets") or {}
+    if not buckets:
+        return None
+    return AgingFigures(str(report["currency"]), {name: Decimal(str(buckets.get(name, "0")))
+                                                  for name in AGING_BUCKETS}, Decimal(str(report["total"])))
+
+
+def month_figures(report: Mapping[str, Any]) -> list[MonthFigures]:
+    """GET /reports/metrics' `months` (`{"month", "dso", "best_possible_dso", "add", "cei", ...}`), oldest first."""
+    months = sorted(report.get("months") or [], key=lambda m: str(m["month"]))
+    return [MonthFigures(str(m["month"]), _decimal(m.get("dso")), _decimal(m.get("best_possible_dso")),
+                         _decimal(m.get("add")), _decimal(m.get("cei"))) for m in months]
+
+
+def forecast_weeks(report: Mapping[str, Any], actuals: Mapping[date, Decimal] | None = None) -> list[ForecastWeek]:
+    """GET /reports/forecast's `weeks` (`{"start", "end", "expected", "low", "high"}`) -> ForecastWeeks, with the
+    actual receipts of the weeks that are over where `actuals` (by week start) has them."""
+    weeks = []
+    for week in sorted(report.get("weeks") or [], key=lambda w: str(w["start"])):
+        start = date.fromisoformat(str(week["start"]))
+        weeks.append(ForecastWeek(start, date.fromisoformat(str(week["end"])), Decimal(str(week["expected"])),
+                                  Decimal(str(week["low"])), Decimal(str(week["high"])),
+                                  (actuals or {}).get(start)))
+    return weeks
+
+
+__all__ = ["Dashboard", "DisputeAges", "ForecastWeek", "MonthFigures", "OverdueCustomer", "aging_figures",
+           "dispute_ages", "forecast_weeks", "month_figures"]

@@ -9,7 +9,16 @@ from decimal import Decimal
 from chalicelib.domain.collections import Dispute, DisputeStatus
 from chalicelib.domain.money import Money
 from chalicelib.formats.dashboard import content_security_policy, render_dashboard, render_digest, style_hash
-from chalicelib.services.dashboard import NOT_CONFIGURED, UNAVAILABLE, Dashboard, DisputeAges, first_month
+from chalicelib.services.dashboard import (
+    NOT_CONFIGURED,
+    UNAVAILABLE,
+    Dashboard,
+    DisputeAges,
+    aging_figures,
+    first_month,
+    forecast_weeks,
+    month_figures,
+)
 from tests.dashboard_fakes import FakeAging, FakeDisputes, FakeMetrics, full_dashboard
 
 AS_OF = date(2026, 12, 6)
@@ -129,3 +138,20 @@ def test_an_empty_digest_says_why_for_every_figure():
     digest = render_digest(Dashboard(metrics=FakeMetrics()).figures(AS_OF, "EUR"), seller_name="S",
                            dashboard_url=None)
     assert digest.text.count(NOT_CONFIGURED) == 4 and "DSO 40.8" in digest.text and "dashboard" not in digest.text
+
+
+def test_the_report_answers_convert_to_the_dashboards_figures():
+    aging = aging_figures({"as_of": "2026-12-06", "currency": "EUR", "total": "1500.00", "customers": [],
+                           "buckets": {"current": "1000.00", "1_30": "300.00", "31_60": "0.00", "61_90": "0.00",
+                                       "over_90": "200.00"}, "next_cursor": None})
+    assert aging is not None and aging.total == Decimal("1500.00") and aging.buckets["over_90"] == Decimal("200.00")
+    assert aging_figures({"currency": "EUR", "buckets": {}, "total": "0"}) is None
+    months = month_figures({"months": [
+        {"month": "2026-11", "dso": "41.2", "best_possible_dso": "30.0", "add": "11.2", "cei": "85.0"},
+        {"month": "2026-10", "dso": None, "best_possible_dso": None, "add": None, "cei": "79.5"}]})
+    assert [m.month for m in months] == ["2026-10", "2026-11"] and months[0].dso is None
+    assert months[1].add == Decimal("11.2")
+    weeks = forecast_weeks({"weeks": [{"start": "2026-12-07", "end": "2026-12-13", "expected": "100.00",
+                                       "low": "80.00", "high": "120.00"}]},
+                           {date(2026, 12, 7): Decimal("95.00")})
+    assert weeks[0].expected == Decimal("100.00") and weeks[0].actual == Decimal("95.00")
