@@ -18,6 +18,7 @@ from chalicelib.api import (
     invoices,
     keys,
     openapi,
+    pages,
     payments,
     policies,
     predictions,
@@ -55,6 +56,7 @@ app.register_blueprint(keys.blueprint)
 app.register_blueprint(reports.blueprint)
 app.register_blueprint(openapi.blueprint)
 app.register_blueprint(predictions.blueprint)
+app.register_blueprint(pages.blueprint)
 
 
 # S3 -> EventBridge -> here (on_s3_event cannot be packaged for CloudFormation). The bucket name is
@@ -96,6 +98,15 @@ def dunning_sweep(event: CloudWatchEvent) -> dict[str, Any]:
     result: dict[str, Any] = {**summary.to_dict(), "plans": plans.to_dict()}
     logger.info("dunning sweep", extra={"summary": result})
     return result
+
+
+# Hourly, so Monday 07:00 in the seller's time zone is met wherever it is; the digest goes once per week and
+# recipient (its send-once claims), so every other run of the week does nothing.
+@app.schedule(Rate(1, unit=Rate.HOURS), name="weekly_digest")
+def weekly_digest(event: CloudWatchEvent) -> dict[str, Any]:
+    outcome: dict[str, Any] = bootstrap.weekly_digest().run().to_dict()
+    logger.info("weekly digest", extra={"outcome": outcome})
+    return outcome
 
 
 # One message per customer with due invoices; a failed message is retried alone (partial batch response).

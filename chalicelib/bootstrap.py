@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from chalicelib.services.bounces import BounceHandler
     from chalicelib.services.collections import CollectionsService
     from chalicelib.services.credit import CreditControl
+    from chalicelib.services.dashboard import Dashboard
+    from chalicelib.services.digest import WeeklyDigest
     from chalicelib.services.dunning import DunningService
     from chalicelib.services.dunning_settings import DunningSettingsAdmin
     from chalicelib.services.forecast import CashForecast
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from chalicelib.services.predictions import Predictions
     from chalicelib.services.receipts import PaymentReceipts
     from chalicelib.services.reports import ReportsService
+    from chalicelib.services.sessions import Sessions, SignInThrottle
     from chalicelib.services.settings_admin import SettingsAdmin
     from chalicelib.services.settlement_log import SettlementLog
     from chalicelib.services.task_closer import TaskCloser
@@ -424,6 +427,53 @@ class Container:
         from chalicelib.services.reports import ReportsService
 
         return ReportsService(self.analytics, self.customers, clock=self.clock)
+    def now(self) -> datetime:
+        from chalicelib.services.ports import utc_now
+
+        return (self.clock or utc_now)()
+
+    def seller_today(self) -> date:
+        """Today in the seller's time zone (SELLER_TIMEZONE): the dashboard's default `as_of`."""
+        from zoneinfo import ZoneInfo
+
+        return self.now().astimezone(ZoneInfo(self.settings.seller_timezone)).date()
+
+    @cached_property
+    def sessions(self) -> Sessions:
+        from chalicelib.services.sessions import Sessions, derive_key
+
+        return Sessions(self.api_keys, lambda: derive_key(cursor_signing_secret()), clock=self.clock)
+
+    @cached_property
+    def signin_throttle(self) -> SignInThrottle:
+        from chalicelib.services.sessions import SignInThrottle
+
+        return SignInThrottle()
+
+    @cached_property
+    def dashboard(self) -> Dashboard:
+        """The dashboard's figures. Wired here: disputes by age (the disputes table). To wire (issue 12): `aging`
+        and `metrics` (an-core's services/reports.py), `forecast` and `overdue` (an-predict's forecast and risk,
+        over an-core's per-customer balances); each unwired one shows as "not configured" on the page."""
+        from chalicelib.adapters.collections import DynamoDisputes
+        from chalicelib.services.dashboard import Dashboard, DisputeAges
+
+        return Dashboard(disputes=DisputeAges(DynamoDisputes(), self.seller_today))
+
+    @cached_property
+    def weekly_digest(self) -> WeeklyDigest:
+        from chalicelib.formats.dashboard import render_digest
+        from chalicelib.services.digest import WeeklyDigest
+        from chalicelib.services.ports import DashboardFigures
+
+        settings = self.settings
+
+        def render(figures: DashboardFigures) -> Any:
+            return render_digest(figures, seller_name=settings.seller_name, dashboard_url=settings.dashboard_url)
+
+        return WeeklyDigest(self.dashboard, render, self.sender, self.claims, self.metrics,
+                            recipients=settings.digest_recipients, timezone=settings.seller_timezone,
+                            currency=settings.reporting_currency, clock=self.now)
 
 
 _current: Container | None = None
@@ -661,6 +711,20 @@ def decode_invoice_records(records: Sequence[Mapping[str, Any]]) -> list[Invoice
 
 def reports() -> ReportsService:
     return container().reports
+def sessions() -> Sessions:
+    return container().sessions
+
+
+def signin_throttle() -> SignInThrottle:
+    return container().signin_throttle
+
+
+def dashboard() -> Dashboard:
+    return container().dashboard
+
+
+def weekly_digest() -> WeeklyDigest:
+    return container().weekly_digest
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)

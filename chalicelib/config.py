@@ -31,6 +31,16 @@ def _checked(env: dict[str, str], name: str, check: Callable[[str], str]) -> str
         raise ConfigError(f"{name}={value!r}: {exc}") from None
 
 
+def _timezone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"SELLER_TIMEZONE={name!r}: not an IANA time zone such as Europe/Berlin") from None
+    return name.strip()
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str
@@ -74,6 +84,13 @@ class Settings:
     event_bus_name: str | None
     ses_max_send_rate: float | None
     adyen_manual_capture_accounts: frozenset[str] = frozenset()
+    # The dashboard's default currency and the weekly digest's (REPORTING_CURRENCY), the seller's time zone for the
+    # digest's Monday morning (SELLER_TIMEZONE), who gets it (DIGEST_RECIPIENTS, comma-separated; none: no digest)
+    # and the dashboard's public address the digest links to (DASHBOARD_URL, optional).
+    reporting_currency: str = "EUR"
+    seller_timezone: str = "UTC"
+    digest_recipients: tuple[str, ...] = ()
+    dashboard_url: str | None = None
     # The variables as read, where a processor's secret variable is looked up when its webhook first needs it:
     # which variables exist is the processor registry's to say, and loading it here would cost every function's
     # cold start. Out of repr and comparisons: it holds secrets.
@@ -146,6 +163,11 @@ class Settings:
             # other account, Adyen's default automatic capture, a successful AUTHORISATION is.
             adyen_manual_capture_accounts=frozenset(
                 a.strip() for a in (e.get("ADYEN_MANUAL_CAPTURE_ACCOUNTS") or "").split(",") if a.strip()),
+            reporting_currency=(e.get("REPORTING_CURRENCY") or "EUR").strip().upper(),
+            seller_timezone=_timezone(e.get("SELLER_TIMEZONE") or "UTC"),
+            digest_recipients=tuple(dict.fromkeys(
+                a.strip() for a in (e.get("DIGEST_RECIPIENTS") or "").split(",") if a.strip())),
+            dashboard_url=e.get("DASHBOARD_URL") or None,
             environment=e,
         )
 

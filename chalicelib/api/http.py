@@ -75,13 +75,27 @@ _CHALICE_ERRORS = {
 }
 
 
+# The HTML pages' resource paths, each with how it answers an error as a page (chalicelib/api/pages.py fills it).
+PAGE_ERRORS: dict[str, Callable[[int, str], Response]] = {}
+
+
 def error_shape(event: Request, get_response: Callable[[Request], Response]) -> Response:
     """HTTP middleware: an error Chalice answers itself (405 for a method the path does not route, 415 for a body
-    that is not JSON, its catch-all 500) gets the documented shape, like every other error of the API."""
+    that is not JSON, its catch-all 500) gets the documented shape, like every other error of the API (on an HTML
+    page: a page)."""
     response = get_response(event)
     body = response.body
     if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
         return response
+    page_error = PAGE_ERRORS.get(str((event.context or {}).get("resourcePath") or ""))
+    if page_error is not None:
+        shown = "Send the form as the page does." if response.status_code == 415 else str(body["Message"])
+        answer = page_error(response.status_code, shown if response.status_code < 500 else
+                            "Something went wrong on our side; it has been logged.")
+        allow = response.headers.get("Allow")
+        if allow:
+            answer.headers["Allow"] = allow
+        return answer
     code = _CHALICE_ERRORS.get(str(body["Code"]), "invalid_request" if response.status_code < 500 else "internal")
     field = None
     message = str(body["Message"])

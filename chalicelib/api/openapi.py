@@ -918,6 +918,81 @@ def _report_paths() -> dict[str, dict[str, Schema]]:
     return {"/reports/aging": {"get": aging}, "/reports/metrics": {"get": metrics}}
 
 
+PAGE_EXTENSION = "x-dunwell-page"
+PAGE_AUTH = ("An HTML page for a browser (chalicelib/api/pages.py). Signed in by the session cookie that "
+             "`POST /signin` sets (only the pages read it; the JSON API never does), or a bearer key. Every answer "
+             "carries `Cache-Control: no-store`, `Referrer-Policy: no-referrer`, `X-Content-Type-Options: nosniff` "
+             "and a Content-Security-Policy without scripts or external assets.")
+
+
+def _html(description: str) -> Schema:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _redirect(description: str) -> Schema:
+    return {"description": description, "headers": {"Location": {"schema": STRING}}}
+
+
+def _page_op(summary: str, role: Role | None, ok: tuple[str, Schema], *, params: list[Schema] | None = None,
+             form: Schema | None = None, errors: dict[str, str], description: str = "") -> Schema:
+    op: Schema = {"tags": ["pages"], "summary": summary, ROLE_EXTENSION: role.label if role else None,
+                  PAGE_EXTENSION: True, "description": " ".join(filter(None, (description, PAGE_AUTH)))}
+    op["security"] = [{"session": []}, {"bearer": []}] if role is not None else []
+    if params:
+        op["parameters"] = params
+    if form is not None:
+        op["requestBody"] = {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": form}}}
+    op["responses"] = {ok[0]: ok[1], **{status: _redirect(text) if status.startswith("3") else _html(text)
+                                        for status, text in sorted(errors.items())}}
+    return op
+
+
+def _pages() -> dict[str, dict[str, Schema]]:
+    """The staff's HTML pages: sign-in, sign-out, the dashboard."""
+    csrf = {"type": "string", "description": "the token in the form's hidden field"}
+    form_errors = {"400": "The form could not be read", "413": "The form is too large",
+                   "415": "Not a form (`application/x-www-form-urlencoded`)"}
+    return {
+        "/signin": {
+            "get": _page_op(
+                "The sign-in form", None, ("200", _html("The form; sets the short-lived pre-session cookie "
+                                                        "`__Host-dunwell_signin` its CSRF token is bound to")),
+                params=[query("signed_out", "`1`: say that the browser was signed out")],
+                errors={"400": "An unknown query parameter (an API key is never taken from a URL)"},
+                description="A browser signed in already is sent on to the dashboard (303)."),
+            "post": _page_op(
+                "Sign in with an API key", None,
+                ("303", _redirect("Signed in: the session cookie `__Host-dunwell_session` (30 minutes, HttpOnly, "
+                                  "Secure, SameSite=Strict, Path=/) is set and the browser goes to "
+                                  "/reports/dashboard")),
+                form=obj({"api_key": {"type": "string", "description": "an API key, `dwk_...`", "maxLength": 200},
+                          "csrf_token": csrf}, closed=True),
+                errors={**form_errors, "401": "The key is unknown or revoked: the form again, saying so",
+                        "403": "A cross-site request, or the form's CSRF token does not match its cookie",
+                        "429": "Too many failed sign-ins from this address (Retry-After says how long to wait)"},
+                description="The same keys and roles as the API. The key is checked like a bearer key; revoking "
+                            "it ends its sessions at once (every page checks the key again)."),
+        },
+        "/signout": {"post": _page_op(
+            "Sign out", None, ("303", _redirect("The session cookie is cleared; the browser goes to the sign-in "
+                                                "page")),
+            form=obj({"csrf_token": csrf}, closed=True),
+            errors={**form_errors, "403": "The CSRF token does not belong to this session, or a cross-site request"},
+            description="Needs the page's CSRF token. Revoke the key (DELETE /api-keys/{key_id}) to end every "
+                        "session of it.")},
+        "/reports/dashboard": {"get": _page_op(
+            "The collections dashboard", Role.VIEWER,
+            ("200", _html("Aging, DSO / best possible DSO / ADD over 12 months, CEI by month, the 13-week forecast "
+                          "against actuals, the largest overdue customers with their risk band and disputes by "
+                          "age, as inline SVG charts with a data table each; a figure without a source or data "
+                          "says so")),
+            params=[query("as_of", "the figures at the end of this day (default: today in SELLER_TIMEZONE)", DATE),
+                    query("currency", "ISO 4217 (default: REPORTING_CURRENCY)", CURRENCY)],
+            errors={"303": "Not signed in: the browser goes to /signin", "400": "A bad `as_of` or `currency`, or "
+                    "an unknown parameter", "401": "A bearer key that is unknown or revoked"})},
+    }
+
+
 @cache
 def _document() -> dict[str, Any]:
     return {
@@ -933,12 +1008,16 @@ def _document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "tags": [{"name": t} for t in ("invoices", "customers", "imports", "payments", "policies", "dunning",
-                                       "collections", "accounts", "api-keys", "webhooks", "health", "reports")],
-        "paths": {**_paths(), **_report_paths()},
+                                       "collections", "accounts", "api-keys", "webhooks", "health", "reports",
+                                       "pages")],
+        "paths": {**_paths(), **_report_paths(), **_pages()},
         "components": {
             "schemas": {**_schemas(), **_report_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "dwk_<id>_<secret>",
-                                           "description": "an API key: `Authorization: Bearer dwk_...`"}},
+                                           "description": "an API key: `Authorization: Bearer dwk_...`"},
+                                "session": {"type": "apiKey", "in": "cookie", "name": "__Host-dunwell_session",
+                                            "description": "the browser session `POST /signin` sets; read by the "
+                                                           "HTML pages only, never by the JSON API"}},
         },
     }
 

@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from enum import IntEnum
-from typing import IO, Any, Protocol
+from typing import IO, Any, Generic, Protocol, TypeVar
 
 from chalicelib.domain.analytics.behaviour import SettledRecord
 from chalicelib.domain.analytics.prediction import Settled
@@ -546,3 +547,124 @@ class SettlementStore(Protocol):
         """The customer's settlements on or before `as_of`, latest first, at most `limit`: one Query."""
     def portfolio(self, as_of: date, limit: int) -> list[SettlementEntry]:
         """Every customer's settlements on or before `as_of`, latest first, at most `limit`."""
+# ---- the dashboard and the weekly digest (chalicelib/services/dashboard.py) -----------------------
+#
+# What the page and the digest show, as data. Each figure comes from a narrow port below; the dashboard composes
+# them (DashboardSource). A port that is not configured, or has nothing yet, is shown as such in plain words:
+# never as a made-up number. Amounts are Decimals in the currency's units; days and percentages Decimals to one
+# decimal; None where a figure is undefined (a month without sales has no DSO).
+
+AGING_BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
+
+
+@dataclass(frozen=True)
+class AgingFigures:
+    """Open AR at the end of `as_of` by days past due (analytics-design.md's buckets), in one currency."""
+
+    currency: str
+    buckets: Mapping[str, Decimal]  # every key of AGING_BUCKETS
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """One month of the collection metrics, that month alone as the period (issue 12 item 3)."""
+
+    month: str  # "YYYY-MM"
+    dso: Decimal | None
+    best_possible_dso: Decimal | None
+    add: Decimal | None
+    cei: Decimal | None  # percent
+
+
+@dataclass(frozen=True)
+class ForecastWeek:
+    """A forecast week: expected receipts with their low-high range; `actual` receipts once the week is over."""
+
+    start: date
+    end: date
+    expected: Decimal
+    low: Decimal
+    high: Decimal
+    actual: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class OverdueCustomer:
+    customer_id: str
+    name: str
+    overdue: Decimal  # past due at as_of
+    total: Decimal  # open at as_of
+    risk_band: str | None = None  # low | medium | high; None where no risk is known
+    risk_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DisputeAge:
+    """Open disputes at as_of whose age falls in a band."""
+
+    band: str  # "0_7", "8_30", "31_60", "over_60"
+    label: str  # "0-7 days"
+    count: int
+    amount: Decimal  # what they dispute: the deduction, or the invoice's balance when opened
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Figure(Generic[T]):
+    """One figure of the dashboard: its value, or why there is none (`missing`, plain words for the page)."""
+
+    value: T | None
+    missing: str | None = None
+
+    @property
+    def shown(self) -> bool:
+        return self.value is not None and self.missing is None
+
+
+@dataclass(frozen=True)
+class DashboardFigures:
+    as_of: date
+    currency: str
+    aging: Figure[AgingFigures]
+    months: Figure[tuple[MonthFigures, ...]]  # oldest first, 12 months ending with as_of's month
+    forecast: Figure[tuple[ForecastWeek, ...]]
+    overdue_customers: Figure[tuple[OverdueCustomer, ...]]  # largest overdue first
+    disputes: Figure[tuple[DisputeAge, ...]]
+
+
+class AgingSource(Protocol):
+    def aging(self, as_of: date, currency: str) -> AgingFigures | None:
+        """Open AR by bucket at the end of `as_of` (services/reports.py of an-core); None when the ledger has
+        nothing in `currency` yet."""
+
+
+class MonthlyMetricsSource(Protocol):
+    def monthly(self, first_month: date, as_of: date, currency: str) -> Sequence[MonthFigures]:
+        """DSO, BPDSO, ADD and CEI per calendar month from `first_month` (its 1st) to `as_of`'s month (the last
+        month up to `as_of` only), oldest first (services/reports.py of an-core: the `months` of
+        GET /reports/metrics). Empty when there is no history yet."""
+
+
+class ForecastSource(Protocol):
+    def forecast_against_actuals(self, as_of: date, currency: str, weeks: int) -> Sequence[ForecastWeek]:
+        """The `weeks` forecast weeks after `as_of` (week 1 starts the day after), and the weeks before it that a
+        stored forecast snapshot covered, with their actual receipts (an-predict's cash forecast and its
+        snapshots); oldest first. Empty when no forecast can be made yet."""
+
+
+class OverdueCustomersSource(Protocol):
+    def largest_overdue(self, as_of: date, currency: str, limit: int) -> Sequence[OverdueCustomer]:
+        """The `limit` customers with the most past due at `as_of`, largest first, each with its risk band and
+        reasons where known (an-core's per-customer balances, an-predict's risk)."""
+
+
+class DisputeAgesSource(Protocol):
+    def disputes_by_age(self, as_of: date, currency: str) -> Sequence[DisputeAge]:
+        """Disputes open at the end of `as_of`, by how long they had been open then."""
+
+
+class DashboardSource(Protocol):
+    def figures(self, as_of: date, currency: str) -> DashboardFigures: ...

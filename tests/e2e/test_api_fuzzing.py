@@ -3,7 +3,7 @@ operation gets its documented examples, the coverage phase's boundary and invali
 cases; every answer must be documented (status code and body schema) and never a 5xx.
 
 Bounded and reproducible: at most 5 generated cases per operation in the fuzzing phase, deterministic generation
-(the same inputs every run; two workers, so their order may vary), about a minute in all. The schemathesis CLI runs
+(the same inputs every run, in the same order: one worker), about a minute and a half in all. The schemathesis CLI runs
 it: its pytest plugin's lazy loading (`from_fixture`) fails on pytest 9 (`request.node._nodeid` is gone).
 
 The webhooks are left out: without a processor's signature every request is refused before any parsing, so
@@ -84,7 +84,9 @@ def test_the_api_answers_every_generated_input_as_documented(fuzz_stack: Running
         "--checks", ",".join(CHECKS),
         "--phases", "examples,coverage,fuzzing",
         "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic",
-        "--workers", "2", "--request-timeout", "30", "--output-truncate", "false",
+        # One worker: two generate concurrently, and CPython 3.11's ast.parse (Hypothesis describes filter lambdas
+        # with it) is not thread-safe: "SystemError: AST constructor recursion depth mismatch" failed runs at random.
+        "--workers", "1", "--request-timeout", "30", "--output-truncate", "false",
     ]
     started = time.monotonic()
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=TIME_LIMIT, check=False)

@@ -13,6 +13,7 @@ import schemathesis
 from app import app
 from chalicelib.api.http import required_role
 from chalicelib.api.openapi import ROLE_EXTENSION, document
+from chalicelib.api.pages import is_page
 from chalicelib.formats.processors.registry import processors
 from tests.integration.conftest import issue_key
 from tests.integration.helpers import drop, dunwell_csv, get_json, invoice_row
@@ -72,6 +73,15 @@ def test_documented_roles_and_path_parameters_match_the_views():
             problems.append(f"{method} {path}: 401 not documented")
         if role is not None and role.label != "viewer" and "403" not in statuses:
             problems.append(f"{method} {path}: 403 not documented")
+        if op.get("x-dunwell-page"):  # an HTML page (chalicelib/api/pages.py): its errors are pages too
+            if not is_page(view):
+                problems.append(f"{method} {path}: documented as a page, but the view is not wrapped by page()")
+            for status, response in op["responses"].items():
+                if status.startswith(("4", "5")) and set(response["content"]) != {"text/html"}:
+                    problems.append(f"{method} {path}: {status} of a page is not text/html")
+            continue
+        if is_page(view):
+            problems.append(f"{method} {path}: an HTML page not documented with x-dunwell-page")
         for status, response in op["responses"].items():
             if status.startswith(("4", "5")) and not path.startswith("/webhooks/"):
                 schema = response["content"]["application/json"]["schema"]

@@ -10,6 +10,7 @@ import pytest
 
 from app import app
 from chalicelib.api.http import required_role
+from chalicelib.api.pages import is_page
 from chalicelib.formats.processors.registry import processors
 from chalicelib.services.ports import Role
 from tests.integration.conftest import issue_key
@@ -78,6 +79,9 @@ def test_every_route_answers_every_role_as_its_view_requires(client, aws):
                                                                                              "malformed_webhook"}:
                     problems.append(f"{method} {url}: unsigned answers {sorted(statuses)} {sorted(map(str, codes))}")
             continue
+        if is_page(view):
+            problems += page_problems(client, method, path, required_role(view), tokens)
+            continue
         needed = required_role(view)
         status, body = call(client, method, url, None)
         if path in PUBLIC:
@@ -97,3 +101,28 @@ def test_every_route_answers_every_role_as_its_view_requires(client, aws):
             elif not (200 <= status < 300 or status in ALLOWED):
                 problems.append(f"{method} {path}: {status} {body} for {role.label} (needs {needed.label})")
     assert not problems, "\n".join(problems)
+
+
+def page_problems(client, method: str, path: str, needed, tokens) -> list[str]:
+    """An HTML page (chalicelib/api/pages.py): a browser that is not signed in is sent to the sign-in page (GET) or
+    refused (a form needs its CSRF token, a JSON body is no form); a bearer key at or above its role sees it."""
+    problems = []
+    status, _ = call(client, method, path, None)
+    response = client.http.request(method, path, headers={}, body=b"")
+    if method == "GET" and needed is not None:
+        if status != 303 or response.headers.get("Location") != "/signin":
+            problems.append(f"{method} {path}: {status} without a session (expected 303 to /signin)")
+    elif method == "GET":
+        if status != 200:
+            problems.append(f"{method} {path}: public page answered {status}")
+    elif status not in (403, 415):
+        problems.append(f"{method} {path}: a JSON body without a session answered {status} (expected 403 or 415)")
+    if method == "GET":
+        for role, token in tokens.items():
+            status, _ = call(client, method, path, token)
+            expected = 200 if needed is None or role >= needed else 403
+            if status != expected:
+                problems.append(f"{method} {path}: {status} for {role.label} (expected {expected})")
+    if response.headers.get("Content-Type") != "text/html; charset=utf-8":
+        problems.append(f"{method} {path}: not answered as HTML")
+    return problems
