@@ -452,13 +452,21 @@ class Container:
 
     @cached_property
     def dashboard(self) -> Dashboard:
-        """The dashboard's figures. Wired here: disputes by age (the disputes table). To wire (issue 12): `aging`
-        and `metrics` (an-core's services/reports.py), `forecast` and `overdue` (an-predict's forecast and risk,
-        over an-core's per-customer balances); each unwired one shows as "not configured" on the page."""
+        """The dashboard's figures, from the same use cases as the report routes."""
         from chalicelib.adapters.collections import DynamoDisputes
         from chalicelib.services.dashboard import Dashboard, DisputeAges
+        from chalicelib.services.dashboard_sources import (
+            ForecastAgainstActuals,
+            OverdueWithRisk,
+            ReportAging,
+            ReportMonths,
+        )
 
-        return Dashboard(disputes=DisputeAges(DynamoDisputes(), self.seller_today))
+        return Dashboard(aging=ReportAging(self.reports), metrics=ReportMonths(self.reports),
+                         forecast=ForecastAgainstActuals(self.cash_forecast),
+                         overdue=OverdueWithRisk(self.reports, self.customers.get_customers,
+                                                 self.settlement_log.risk_of),
+                         disputes=DisputeAges(DynamoDisputes(), self.seller_today))
 
     @cached_property
     def weekly_digest(self) -> WeeklyDigest:

@@ -17,6 +17,7 @@ import pytest
 from chalicelib import bootstrap, config
 from chalicelib.adapters.models import AnalyticsModel, InvoiceModel
 from chalicelib.local.streams import _record
+from chalicelib.services.dashboard import NOT_CONFIGURED, UNAVAILABLE
 from tests.integration.conftest import issue_key
 from tests.integration.helpers import HEADER, drop
 
@@ -300,3 +301,18 @@ def test_an_invoice_changed_too_often_for_one_transaction_is_counted_change_by_c
     day = date(2025, 3, 31)
     totals = analytics.aggregates("cur#EUR", [day]).at(day)
     assert totals.flow(COLLECTED) == 40_00 and totals.balance == 60_00
+
+
+def test_the_dashboard_shows_the_reports_figures(client: Any, s3: Any, bucket: str, stream: Stream,
+                                                 viewer: dict[str, str]) -> None:
+    seed(client, s3, bucket, stream)
+    response = client.http.get("/reports/dashboard?as_of=2026-01-31&currency=EUR", headers=viewer)
+    assert response.status_code == 200
+    html = response.body.decode()
+    assert NOT_CONFIGURED not in html and UNAVAILABLE not in html
+    aging = get(client, "/reports/aging?as_of=2026-01-31&currency=EUR", viewer)
+    months = get(client, "/reports/metrics?from=2025-02-01&to=2026-01-31&currency=EUR", viewer)["months"]
+    # The same figures as the JSON reports: the aging total, January's DSO, and Bolt, the one customer overdue.
+    assert "2,300.00" in html and aging["total"] == "2300.00"
+    assert months[-1]["month"] == "2026-01" and months[-1]["dso"] in html
+    assert "Bolt Ltd" in html
