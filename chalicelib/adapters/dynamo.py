@@ -29,7 +29,7 @@ from chalicelib.adapters.models import (
     PolicyModel,
     transaction_connection,
 )
-from chalicelib.domain.customer import Contact, Customer, contact_to_dict
+from chalicelib.domain.customer import Address, Contact, Customer, contact_to_dict
 from chalicelib.domain.dunning.policy import Policy
 from chalicelib.domain.ids import reference_key
 from chalicelib.domain.invoice import OUTSTANDING_STATUSES, CreditNote, Invoice, LedgerCharge
@@ -370,6 +370,8 @@ def customer_to_model(customer: Customer, now: datetime, version: int = 0,
         dunning_paused=customer.dunning_paused,
         credit_hold=customer.credit_hold,
         payment_receipts=customer.payment_receipts,
+        address=customer.address.to_dict() if customer.address else None,
+        address_edited=customer.address_edited,
         fingerprint=customer.fingerprint(),
         created_at=created_at or now,
         updated_at=now,
@@ -396,6 +398,8 @@ def model_to_customer(m: CustomerModel) -> Customer:
         dunning_paused=bool(m.dunning_paused),
         credit_hold=bool(m.credit_hold),
         payment_receipts=bool(m.payment_receipts),
+        address=Address.from_dict(m.address) if m.address else None,
+        address_edited=bool(m.address_edited),
     )
 
 

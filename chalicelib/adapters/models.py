@@ -189,6 +189,8 @@ class CustomerModel(Model):
     dunning_paused = BooleanAttribute(default=False)
     credit_hold = BooleanAttribute(default=False)
     payment_receipts = BooleanAttribute(default=False)
+    address = JSONAttribute(null=True)  # {"line1", "line2", "postal_code", "city", "region", "country"}
+    address_edited = BooleanAttribute(default=False)  # set by staff: files no longer change it
     fingerprint = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
