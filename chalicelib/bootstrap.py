@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from chalicelib.services.dunning_settings import DunningSettingsAdmin
     from chalicelib.services.forecast import CashForecast
     from chalicelib.services.ingest_file import IngestService
+    from chalicelib.services.invoice_documents import InvoiceDocuments
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
     from chalicelib.services.ports import InvoiceChange, InvoiceProjection, Sender, StreamChange, WorkItem
@@ -269,6 +270,14 @@ class Container:
         return Seller(settings.seller_name, settings.sender_email, settings.seller_phone, settings.seller_iban,
                       settings.seller_bic, settings.seller_address)
 
+    @cached_property
+    def invoice_documents(self) -> InvoiceDocuments:
+        from chalicelib.formats.invoice_pdf import InvoicePdfRenderer
+        from chalicelib.services.invoice_documents import InvoiceDocuments
+
+        return InvoiceDocuments(self.files, self.ledger, self.customers,
+                                InvoicePdfRenderer(self.seller, self.settings.pay_url_template))
+
     def renderer(self) -> ReminderRenderer:
         from chalicelib.formats.reminders import ReminderRenderer
 
@@ -445,6 +454,10 @@ def mappings_loader() -> S3MappingLoader:
 
 def ingest_service() -> IngestService:
     return container().ingest_service
+
+
+def invoice_documents() -> InvoiceDocuments:
+    return container().invoice_documents
 
 
 def webhook_secrets() -> WebhookSecrets:

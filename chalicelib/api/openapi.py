@@ -635,6 +635,21 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/invoices/{invoice_id}": {"get": operation("invoices", "One invoice", viewer,
                                                     ("200", _json("The invoice", ref("Invoice"))),
                                                     params=[INVOICE_ID])},
+        "/invoices/{invoice_id}/pdf": {"get": operation(
+            "invoices", "The invoice as a PDF", viewer,
+            ("200", {"description": "The ERP's own PDF where it dropped one under incoming/documents/ (the document "
+                                    "of record; header X-Dunwell-Document: original), else Dunwell's rendering in "
+                                    "the customer's language (X-Dunwell-Document: rendered). Binary: send "
+                                    "Accept: application/pdf or */*.",
+                     "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}),
+            params=[INVOICE_ID])},
+        "/invoices/{invoice_id}/ubl": {"get": operation(
+            "invoices", "The invoice's UBL XML, as received", viewer,
+            ("200", {"description": "The original UBL 2.1 / Peppol XML of an invoice that came as UBL (the latest "
+                                    "version); 404 for an invoice from another format. Send Accept: "
+                                    "application/xml or */*.",
+                     "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}}}),
+            params=[INVOICE_ID])},
         "/invoices/{invoice_id}/agency-export": {"get": operation(
             "dunning", "The hand-off file for a collection agency", collector,
             ("200", _json("The invoice, customer, notices, charges and history", ref("AgencyExport"))),
