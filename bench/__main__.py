@@ -9,9 +9,9 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import coldstart, dunning, ingest, payments, prediction, scale, statement, transactions
+from bench import coldstart, dunning, ingest, payments, pdf, prediction, scale, statement, transactions
 
-BENCHES = ("ingest", "payments", "coldstart", "dunning", "scale", "transactions", "statement", "prediction")
+BENCHES = ("ingest", "payments", "coldstart", "dunning", "scale", "transactions", "statement", "prediction", "pdf")
 
 
 def _guarded(name: str, bench: Callable[[], object], failed: list[str]) -> None:
@@ -96,6 +96,10 @@ def main() -> None:
               "the customer's median past delay on pay-date MAE)")
         _guarded("prediction", lambda: prediction.run(args.prediction_customers, args.prediction_years,
                                                       args.prediction_seed, args.history), failed)
+        print()
+    if "pdf" in only:
+        print("== invoice PDFs (budget: cold import of app.py within 1.5 x a bare `import boto3`)")
+        _guarded("pdf", pdf.run, failed)
         print()
     if failed:
         sys.exit(f"benches that did not complete: {', '.join(failed)}")

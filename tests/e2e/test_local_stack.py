@@ -237,6 +237,27 @@ def test_uploaded_invoices_are_listed(local_stack: RunningStack, first_upload: d
     assert partly_paid["balance"] == expected_balance("INV-2026-1002") == "680.40"
 
 
+def test_invoice_pdf_over_http_rendered_then_the_erps_own(local_stack: RunningStack, first_upload: dict):
+    """Binary bodies pass the local gateway untouched (Chalice base64-encodes application/pdf; the gateway
+    decodes it): Dunwell's rendering first, then the ERP's own PDF once dropped under incoming/documents/."""
+    import pypdf
+
+    wait_for(lambda: get(local_stack, "/invoices/INV-2026-1001").status_code == 200, INGEST_TIMEOUT, 0.25,
+             "INV-2026-1001 not imported")
+    rendered = get(local_stack, "/invoices/INV-2026-1001/pdf")  # requests sends Accept: */*
+    assert rendered.status_code == 200, rendered.text[:300]
+    assert rendered.headers["Content-Type"] == "application/pdf"
+    assert rendered.headers["X-Dunwell-Document"] == "rendered"
+    text = pypdf.PdfReader(io.BytesIO(rendered.content)).pages[0].extract_text().replace("\xa0", " ")
+    assert "Rechnung INV-2026-1001" in text and "4.000,00 €" in text  # de customer, the balance after the credit
+    original = b"%PDF-1.7\n" + bytes(range(256)) + b"\n%%EOF\n"  # every byte value: nothing may be re-encoded
+    local_stack.s3().put_object(Bucket=local_stack.info["inbox_bucket"], Key="incoming/documents/INV-2026-1001.pdf",
+                                Body=original)
+    served = wait_for(lambda: (lambda r: r if r.headers.get("X-Dunwell-Document") == "original" else None)(
+        get(local_stack, "/invoices/INV-2026-1001/pdf")), INGEST_TIMEOUT, 0.25, "the original PDF is not served")
+    assert served.content == original
+
+
 def test_the_file_is_kept_under_processed_with_a_report(local_stack: RunningStack, first_upload: dict):
     processed = wait_for(lambda: [k for k in keys(local_stack, "processed/") if k.endswith("dunwell-invoices.csv")],
                          INGEST_TIMEOUT, 0.25, f"nothing under processed/: {keys(local_stack, '')}")
