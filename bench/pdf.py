@@ -41,7 +41,8 @@ def render_once() -> bytes:
                       eur("0"), eur("200.00"), eur("34.56"), eur("0"), buyer_reference="PO 4711",
                       charges=(LedgerCharge("fee", eur("5.00"), "fee", "k", date(2026, 11, 3)),))
     customer = Customer("acme", "Acme Maschinenbau GmbH", language="de",
-                        payment_terms=PaymentTerms.parse("2/10 net 30"), address=Address(line1="Hauptstraße 5", postal_code="10115", city="Berlin", country="DE"))
+                        payment_terms=PaymentTerms.parse("2/10 net 30"),
+                        address=Address(line1="Hauptstraße 5", postal_code="10115", city="Berlin", country="DE"))
     seller = Seller("Nordlicht Handels GmbH", "ar@nordlicht.example", "+49 40 123456", "DE89370400440532013000",
                     "COBADEFFXXX", ("Speicherstadt 1", "20457 Hamburg"))
     return InvoicePdfRenderer(seller, "https://pay.example.com/i/{invoice_id}")(invoice, customer, date(2026, 11, 5))
