@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from chalicelib.services.dunning_settings import DunningSettingsAdmin
     from chalicelib.services.forecast import CashForecast
     from chalicelib.services.ingest_file import IngestService
+    from chalicelib.services.invoice_delivery import InvoiceDelivery
     from chalicelib.services.invoice_documents import InvoiceDocuments
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
@@ -397,8 +398,16 @@ class Container:
 
     @cached_property
     def invoice_projections(self) -> list[InvoiceProjection]:
-        """What the invoices table's stream keeps up to date, in order."""
-        return [self.settlement_log]
+        """What the invoices table's stream keeps up to date, in order (delivery last: it sends)."""
+        return [self.settlement_log, self.invoice_delivery]
+
+    @cached_property
+    def invoice_delivery(self) -> InvoiceDelivery:
+        from chalicelib.formats.invoice_mail import render_invoice_mail
+        from chalicelib.services.invoice_delivery import InvoiceDelivery
+
+        return InvoiceDelivery(self.customers, self.ledger, self.invoice_documents, render_invoice_mail, self.sender,
+                               self.claims, self.metrics, self.seller)
 
 
 _current: Container | None = None

@@ -260,6 +260,7 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         last_notice_on=invoice.last_notice_on.isoformat() if invoice.last_notice_on else None,
         review_released=invoice.review_released,
         collector_written_off_minor=_minor(invoice.collector_written_off),
+        delivered_at=invoice.delivered_at,
         created_at=created_at or now,
         updated_at=now,
     )
@@ -306,6 +307,7 @@ def model_to_invoice(m: InvoiceModel) -> Invoice:
         last_notice_on=date.fromisoformat(m.last_notice_on) if m.last_notice_on else None,
         review_released=bool(m.review_released),
         collector_written_off=None if m.collector_written_off_minor is None else money(m.collector_written_off_minor),
+        delivered_at=m.delivered_at,
     )
 
 
@@ -372,6 +374,7 @@ def customer_to_model(customer: Customer, now: datetime, version: int = 0,
         payment_receipts=customer.payment_receipts,
         address=customer.address.to_dict() if customer.address else None,
         address_edited=customer.address_edited,
+        invoice_delivery=None if customer.invoice_delivery == "none" else customer.invoice_delivery,
         fingerprint=customer.fingerprint(),
         created_at=created_at or now,
         updated_at=now,
@@ -400,6 +403,7 @@ def model_to_customer(m: CustomerModel) -> Customer:
         payment_receipts=bool(m.payment_receipts),
         address=Address.from_dict(m.address) if m.address else None,
         address_edited=bool(m.address_edited),
+        invoice_delivery=m.invoice_delivery or "none",
     )
 
 

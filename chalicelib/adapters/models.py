@@ -117,6 +117,7 @@ class InvoiceModel(Model):
     last_notice_on = UnicodeAttribute(null=True)  # the customer's local date of the last notice about it
     review_released = BooleanAttribute(default=False)  # a collector released it for automatic dunning
     collector_written_off_minor = NumberAttribute(null=True)  # collectors' part of written_off_minor
+    delivered_at = UTCDateTimeAttribute(null=True)  # its latest version last sent to the customer
     dunning_shard = UnicodeAttribute(null=True)
     next_action_key = UnicodeAttribute(null=True)  # "<UTC yyyy-mm-ddThh:mm:ssZ>#<invoice_id>"
     created_at = UTCDateTimeAttribute()
@@ -191,6 +192,7 @@ class CustomerModel(Model):
     payment_receipts = BooleanAttribute(default=False)
     address = JSONAttribute(null=True)  # {"line1", "line2", "postal_code", "city", "region", "country"}
     address_edited = BooleanAttribute(default=False)  # set by staff: files no longer change it
+    invoice_delivery = UnicodeAttribute(null=True)  # "email"; absent: "none"
     fingerprint = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

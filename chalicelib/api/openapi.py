@@ -183,6 +183,8 @@ def _schemas() -> dict[str, Schema]:
             "promised_until": NULLABLE_DATE, "in_payment_plan": BOOLEAN, "payment_plan_id": TEXT, "version": INTEGER,
             "promised_amount": nullable(amount), "broken_promise": NULLABLE_DATE, "dispute_id": TEXT,
             "disputed_amount": nullable(amount), "undisputed_balance": amount,
+            "delivered_at": {**NULLABLE_DATE_TIME, "description": "when its latest version was last emailed to the "
+                                                                  "customer (invoice_delivery: email)"},
         }),
         "Contact": contact,
         "ContactInput": contact_input,
@@ -195,6 +197,7 @@ def _schemas() -> dict[str, Schema]:
             "dunning_paused": BOOLEAN, "credit_hold": BOOLEAN,
             "address": nullable(ref("Address")),
             "address_edited": {**BOOLEAN, "description": "staff set the address: later files no longer change it"},
+            "invoice_delivery": {"type": "string", "enum": ["none", "email"]},
         }),
         "Address": obj({
             "line1": TEXT, "line2": TEXT, "postal_code": TEXT, "city": TEXT, "region": TEXT,
@@ -265,6 +268,9 @@ def _schemas() -> dict[str, Schema]:
             "language": {**TEXT, "examples": ["de", "fr-CH"]},
             "timezone": {**TEXT, "examples": ["Europe/Berlin"]},
             "payment_receipts": {**BOOLEAN, "description": "email a receipt for each payment received"},
+            "invoice_delivery": {"type": "string", "enum": ["none", "email"],
+                                 "description": "email: each new invoice, and each corrected version, is emailed "
+                                                "to the first contact with its PDF (and its UBL XML)"},
             "address": {**nullable(ref("AddressInput")),
                         "description": "the billing address; once set here a later file no longer changes it"},
         }, required=[], closed=True, description="At least one field; each changed field is audited."),

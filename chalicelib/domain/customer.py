@@ -69,6 +69,7 @@ class Contact:
 
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+INVOICE_DELIVERY = ("none", "email")  # how a customer receives its new invoices (later: more channels)
 ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "region", "country")
 _ADDRESS_MAX = 200
 # Countries that write the town before the postcode ("Springfield, IL 62701"; "London" / "SW1A 1AA").
@@ -150,6 +151,7 @@ class Customer:
     payment_receipts: bool = False  # email a receipt for each payment received
     address: Address | None = None  # the billing address
     address_edited: bool = False  # staff set the address: files no longer change it
+    invoice_delivery: str = "none"  # "email": each new invoice (and each corrected version) is emailed as a PDF
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -158,6 +160,9 @@ class Customer:
             object.__setattr__(self, "language", validate_language(self.language))
         if self.timezone is not None:
             validate_timezone(self.timezone)
+        if self.invoice_delivery not in INVOICE_DELIVERY:
+            raise InvalidDocument(f"invoice_delivery must be one of {', '.join(INVOICE_DELIVERY)}",
+                                  field="invoice_delivery")
         if self.credit_limit is not None and self.credit_limit.is_negative:
             raise InvalidDocument("credit limit cannot be negative", field="credit_limit")
 
@@ -202,6 +207,7 @@ class Customer:
             "payment_receipts": self.payment_receipts,
             "address": self.address.to_dict() if self.address else None,
             "address_edited": self.address_edited,
+            "invoice_delivery": self.invoice_delivery,
         }
 
     def fingerprint(self) -> str:
@@ -210,6 +216,8 @@ class Customer:
         data = self.to_dict()
         if data["address"] is None and not data["address_edited"]:
             del data["address"], data["address_edited"]
+        if data["invoice_delivery"] == "none":
+            del data["invoice_delivery"]
         return json.dumps(data, sort_keys=True)
 
 

@@ -157,6 +157,7 @@ class Invoice:
     last_notice_on: date | None = None
     review_released: bool = False
     collector_written_off: Money | None = None  # the part of `written_off` collectors wrote off (their limit's sum)
+    delivered_at: datetime | None = None  # when its latest version was last sent to the customer (invoice_delivery)
 
     @classmethod
     def from_document(cls, document: Document) -> Invoice:

@@ -11,7 +11,7 @@ from datetime import datetime
 from time import monotonic
 from typing import Any, Protocol
 
-from chalicelib.domain.customer import ADDRESS_FIELDS, Address, Contact, Customer
+from chalicelib.domain.customer import ADDRESS_FIELDS, INVOICE_DELIVERY, Address, Contact, Customer
 from chalicelib.domain.dunning.policy import DEFAULT_POLICY, Policy, PolicyError
 from chalicelib.domain.errors import InvalidDocument, NotFound
 from chalicelib.domain.invoice import Invoice
@@ -30,7 +30,8 @@ class CustomerEditor(Protocol):
                         now: datetime) -> None: ...
 
 
-CUSTOMER_FIELDS = {"policy_id", "dunning_paused", "contacts", "language", "timezone", "payment_receipts", "address"}
+CUSTOMER_FIELDS = {"policy_id", "dunning_paused", "contacts", "language", "timezone", "payment_receipts", "address",
+                   "invoice_delivery"}
 
 
 class InvoiceReviewer(Protocol):
@@ -127,6 +128,11 @@ class SettingsAdmin:
                 fields[name] = value
         if "contacts" in changes:
             fields["contacts"] = _contacts(changes["contacts"])
+        if "invoice_delivery" in changes:
+            if changes["invoice_delivery"] not in INVOICE_DELIVERY:
+                raise InvalidDocument(f"invoice_delivery must be one of {', '.join(INVOICE_DELIVERY)}",
+                                      field="invoice_delivery")
+            fields["invoice_delivery"] = changes["invoice_delivery"]
         if "address" in changes:
             # Staff's address is kept: a later file no longer changes it (null clears it, and keeps it cleared).
             fields["address"], fields["address_edited"] = _address(changes["address"]), True
