@@ -88,3 +88,11 @@ def test_ubl_of_an_invoice_from_csv_is_404(client, s3, bucket):
                                                  "EUR,10.00,0,,,\n").encode())
     response = fetch(client, "/invoices/RE-2026-19/ubl", accept="application/xml")
     assert response.status_code == 404
+
+
+def test_a_client_that_accepts_no_binary_gets_a_400_in_the_api_error_shape(client, s3, bucket):
+    drop(client, s3, bucket, "incoming/a.csv", (HEADER + "RE-2026-20,kunde,Kunde GmbH,de,DE,2026-11-01,2026-12-01,,"
+                                                 "EUR,10.00,0,,,\n").encode())
+    response = fetch(client, "/invoices/RE-2026-20/pdf", accept="application/json")
+    assert response.status_code == 400, response.body[:200]
+    assert "Accept header" in json.loads(response.body)["error"]["message"]
