@@ -82,6 +82,9 @@ def run() -> None:
           f"(imports + font) median {statistics.median(first):.0f} ms")
 
     stack = [_package_dir(n) for n in ("fpdf", "segno", "PIL", "fontTools")] + [ROOT / "chalicelib" / "fonts"]
+    bundled = _package_dir("PIL").parent / "pillow.libs"  # the manylinux wheel's own copies of libjpeg, zlib, ...
+    if bundled.is_dir():
+        stack.append(bundled)
     deflated, raw = _zipped_size(stack)
     print(f"the PDF stack in the deployment zip (fpdf2, segno, Pillow, fontTools, DejaVu Sans): +{deflated / 1e6:.1f} "
           f"MB zipped, +{raw / 1e6:.1f} MB unzipped (this venv's wheels; `make package` builds Lambda's)")
