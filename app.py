@@ -29,6 +29,8 @@ from chalicelib.api.http import error_shape
 from chalicelib.observability import logger, observe
 
 app = Chalice(app_name="dunwell", configure_logs=False)
+# Invoice documents (GET /invoices/{id}/pdf, /ubl) are bytes: base64 through API Gateway, raw to the client.
+app.api.binary_types.extend(["application/pdf", "application/xml"])
 
 
 def bind_tables(event: Any, get_response: Any) -> Any:

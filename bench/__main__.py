@@ -9,10 +9,10 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import coldstart, dunning, ingest, payments, prediction, reports, scale, statement, transactions
+from bench import coldstart, dunning, ingest, payments, pdf, prediction, reports, scale, statement, transactions
 
 BENCHES = ("ingest", "payments", "coldstart", "dunning", "scale", "transactions", "statement", "reports",
-           "prediction")
+           "prediction", "pdf")
 
 
 def _guarded(name: str, bench: Callable[[], object], failed: list[str]) -> None:
@@ -104,6 +104,10 @@ def main() -> None:
         print(f"== reports, {args.reports_big:,} vs {args.reports_small:,} invoices over two years, 1,000 customers "
               "(budgets: a one-year metrics report <= 800 items read at both sizes; aging today O(customers))")
         _guarded("reports", lambda: reports.run(args.reports_big, args.reports_small), failed)
+        print()
+    if "pdf" in only:
+        print("== invoice PDFs (budget: cold import of app.py within 1.5 x a bare `import boto3`)")
+        _guarded("pdf", pdf.run, failed)
         print()
     if failed:
         sys.exit(f"benches that did not complete: {', '.join(failed)}")

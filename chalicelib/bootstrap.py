@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from chalicelib.services.dunning_settings import DunningSettingsAdmin
     from chalicelib.services.forecast import CashForecast
     from chalicelib.services.ingest_file import IngestService
+    from chalicelib.services.invoice_delivery import InvoiceDelivery
+    from chalicelib.services.invoice_documents import InvoiceDocuments
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
     from chalicelib.services.ports import (
@@ -290,6 +292,14 @@ class Container:
         return Seller(settings.seller_name, settings.sender_email, settings.seller_phone, settings.seller_iban,
                       settings.seller_bic, settings.seller_address)
 
+    @cached_property
+    def invoice_documents(self) -> InvoiceDocuments:
+        from chalicelib.formats.invoice_pdf import InvoicePdfRenderer
+        from chalicelib.services.invoice_documents import InvoiceDocuments
+
+        return InvoiceDocuments(self.files, self.ledger, self.customers,
+                                InvoicePdfRenderer(self.seller, self.settings.pay_url_template))
+
     def renderer(self) -> ReminderRenderer:
         from chalicelib.formats.reminders import ReminderRenderer
 
@@ -419,14 +429,15 @@ class Container:
 
     @cached_property
     def invoice_projections(self) -> list[InvoiceProjection]:
-        """What the invoices table's stream feeds, in order (each idempotent on its own)."""
-        return [self.analytics, self.settlement_log]
+        """What the invoices table's stream feeds, in order (each idempotent on its own; delivery last: it sends)."""
+        return [self.analytics, self.settlement_log, self.invoice_delivery]
 
     @cached_property
     def reports(self) -> ReportsService:
         from chalicelib.services.reports import ReportsService
 
         return ReportsService(self.analytics, self.customers, clock=self.clock)
+
     def now(self) -> datetime:
         from chalicelib.services.ports import utc_now
 
@@ -482,6 +493,14 @@ class Container:
         return WeeklyDigest(self.dashboard, render, self.sender, self.claims, self.metrics,
                             recipients=settings.digest_recipients, timezone=settings.seller_timezone,
                             currency=settings.reporting_currency, clock=self.now)
+
+    @cached_property
+    def invoice_delivery(self) -> InvoiceDelivery:
+        from chalicelib.formats.invoice_mail import render_invoice_mail
+        from chalicelib.services.invoice_delivery import InvoiceDelivery
+
+        return InvoiceDelivery(self.customers, self.ledger, self.invoice_documents, render_invoice_mail, self.sender,
+                               self.claims, self.metrics, self.seller)
 
 
 _current: Container | None = None
@@ -541,6 +560,10 @@ def mappings_loader() -> S3MappingLoader:
 
 def ingest_service() -> IngestService:
     return container().ingest_service
+
+
+def invoice_documents() -> InvoiceDocuments:
+    return container().invoice_documents
 
 
 def webhook_secrets() -> WebhookSecrets:

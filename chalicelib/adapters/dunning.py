@@ -372,11 +372,14 @@ class AwsSender:
         message["X-Dunwell-Message-Key"] = email.message_key
         message.set_content(email.text)
         message.add_alternative(email.html, subtype="html")
+        for attachment in email.attachments:  # the message becomes multipart/mixed around the alternative
+            maintype, _, subtype = attachment.content_type.partition("/")
+            message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
         request: dict[str, Any] = {
             "FromEmailAddress": self.sender,
             "Destination": {"ToAddresses": [email.to]},
             "Content": {"Raw": {"Data": message.as_bytes()}},
-            "EmailTags": [{"Name": "dunwell", "Value": "reminder"}],
+            "EmailTags": [{"Name": "dunwell", "Value": email.tag}],
         }
         if self.configuration_set:
             request["ConfigurationSetName"] = self.configuration_set

@@ -29,7 +29,7 @@ from chalicelib.adapters.models import (
     PolicyModel,
     transaction_connection,
 )
-from chalicelib.domain.customer import Contact, Customer, contact_to_dict
+from chalicelib.domain.customer import Address, Contact, Customer, contact_to_dict
 from chalicelib.domain.dunning.policy import Policy
 from chalicelib.domain.ids import reference_key
 from chalicelib.domain.invoice import OUTSTANDING_STATUSES, CreditNote, Invoice, InvoiceStatus, LedgerCharge
@@ -304,6 +304,7 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         review_released=invoice.review_released,
         collector_written_off_minor=_minor(invoice.collector_written_off),
         effective_on=invoice.effective_on.isoformat() if invoice.effective_on else None,
+        delivered_at=invoice.delivered_at,
         created_at=created_at or now,
         updated_at=now,
     )
@@ -352,6 +353,7 @@ def model_to_invoice(m: InvoiceModel) -> Invoice:
         last_notice_on=date.fromisoformat(m.last_notice_on) if m.last_notice_on else None,
         review_released=bool(m.review_released),
         collector_written_off=None if m.collector_written_off_minor is None else money(m.collector_written_off_minor),
+        delivered_at=m.delivered_at,
     )
 
 
@@ -416,6 +418,9 @@ def customer_to_model(customer: Customer, now: datetime, version: int = 0,
         dunning_paused=customer.dunning_paused,
         credit_hold=customer.credit_hold,
         payment_receipts=customer.payment_receipts,
+        address=customer.address.to_dict() if customer.address else None,
+        address_edited=customer.address_edited,
+        invoice_delivery=None if customer.invoice_delivery == "none" else customer.invoice_delivery,
         fingerprint=customer.fingerprint(),
         created_at=created_at or now,
         updated_at=now,
@@ -442,6 +447,9 @@ def model_to_customer(m: CustomerModel) -> Customer:
         dunning_paused=bool(m.dunning_paused),
         credit_hold=bool(m.credit_hold),
         payment_receipts=bool(m.payment_receipts),
+        address=Address.from_dict(m.address) if m.address else None,
+        address_edited=bool(m.address_edited),
+        invoice_delivery=m.invoice_delivery or "none",
     )
 
 

@@ -164,6 +164,7 @@ class InvoiceModel(Model):
     review_released = BooleanAttribute(default=False)  # a collector released it for automatic dunning
     collector_written_off_minor = NumberAttribute(null=True)  # collectors' part of written_off_minor
     effective_on = UnicodeAttribute(null=True)  # this change's effective date when not updated_at's (analytics)
+    delivered_at = UTCDateTimeAttribute(null=True)  # its latest version last sent to the customer
     dunning_shard = UnicodeAttribute(null=True)
     next_action_key = UnicodeAttribute(null=True)  # "<UTC yyyy-mm-ddThh:mm:ssZ>#<invoice_id>"
     # Work lists (set in the same write as the rest of the item; absent on items written before them until they
@@ -246,6 +247,9 @@ class CustomerModel(Model):
     dunning_paused = BooleanAttribute(default=False)
     credit_hold = BooleanAttribute(default=False)
     payment_receipts = BooleanAttribute(default=False)
+    address = JSONAttribute(null=True)  # {"line1", "line2", "postal_code", "city", "region", "country"}
+    address_edited = BooleanAttribute(default=False)  # set by staff: files no longer change it
+    invoice_delivery = UnicodeAttribute(null=True)  # "email"; absent: "none"
     fingerprint = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

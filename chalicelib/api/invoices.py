@@ -127,3 +127,34 @@ def get_invoice(invoice_id: str) -> dict[str, Any]:
     if invoice is None:
         raise NotFound("invoice", invoice_id)
     return invoice_view(invoice, datetime.now(UTC).date())
+
+
+# Binary answers: app.py lists these content types in binary_types, so API Gateway (and the local gateway) pass the
+# bytes through; a client must accept them (`Accept: application/pdf` or `*/*`, as browsers and curl send).
+PDF, XML = "application/pdf", "application/xml"
+
+
+def _document(body: bytes, content_type: str, filename: str, source: str) -> Response:
+    return Response(body=body, status_code=200, headers={
+        "Content-Type": content_type, "Content-Disposition": f'inline; filename="{filename}"',
+        "X-Dunwell-Document": source, "Cache-Control": "private, no-store"})
+
+
+@blueprint.route("/invoices/{invoice_id}/pdf", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def invoice_pdf(invoice_id: str) -> Response:
+    """The ERP's own PDF when it dropped one (the document of record), else Dunwell's rendering."""
+    if not is_valid_id(invoice_id):
+        raise NotFound("invoice", invoice_id)
+    document = bootstrap.invoice_documents().pdf(invoice_id)
+    return _document(document.body, PDF, document.filename, document.source)
+
+
+@blueprint.route("/invoices/{invoice_id}/ubl", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def invoice_ubl(invoice_id: str) -> Response:
+    """The UBL XML of an invoice that came as UBL, as received (the latest version)."""
+    if not is_valid_id(invoice_id):
+        raise NotFound("invoice", invoice_id)
+    document = bootstrap.invoice_documents().ubl(invoice_id)
+    return _document(document.body, XML, document.filename, document.source)

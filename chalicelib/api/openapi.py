@@ -184,6 +184,8 @@ def _schemas() -> dict[str, Schema]:
             "promised_until": NULLABLE_DATE, "in_payment_plan": BOOLEAN, "payment_plan_id": TEXT, "version": INTEGER,
             "promised_amount": nullable(amount), "broken_promise": NULLABLE_DATE, "dispute_id": TEXT,
             "disputed_amount": nullable(amount), "undisputed_balance": amount,
+            "delivered_at": {**NULLABLE_DATE_TIME, "description": "when its latest version was last emailed to the "
+                                                                  "customer (invoice_delivery: email)"},
         }),
         "Contact": contact,
         "ContactInput": contact_input,
@@ -194,12 +196,27 @@ def _schemas() -> dict[str, Schema]:
             "credit_limit": nullable(amount), "credit_limit_currency": TEXT, "tax_id": TEXT,
             "policy_id": {**TEXT, "description": "null: the default policy"},
             "dunning_paused": BOOLEAN, "credit_hold": BOOLEAN,
+            "address": nullable(ref("Address")),
+            "address_edited": {**BOOLEAN, "description": "staff set the address: later files no longer change it"},
+            "invoice_delivery": {"type": "string", "enum": ["none", "email"]},
         }),
         "CustomerListItem": {"allOf": [ref("Customer"), obj({
             "balance": {**ref("MoneyByCurrency"), "description": "open balance today, per currency (sorted by "
                         "balance or overdue: the currency sorted by)"},
             "overdue": {**ref("MoneyByCurrency"), "description": "the part of it past due today"},
         })]},
+        "Address": obj({
+            "line1": TEXT, "line2": TEXT, "postal_code": TEXT, "city": TEXT, "region": TEXT,
+            "country": {"type": ["string", "null"], "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
+        }, description="The billing (postal) address."),
+        "AddressInput": obj({
+            "line1": {"type": "string", "minLength": 1, "maxLength": 200},
+            "line2": {"type": ["string", "null"], "maxLength": 200},
+            "postal_code": {"type": ["string", "null"], "maxLength": 200},
+            "city": {"type": "string", "minLength": 1, "maxLength": 200},
+            "region": {"type": ["string", "null"], "maxLength": 200},
+            "country": {"type": "string", "pattern": "^[A-Za-z]{2}$", "description": "ISO 3166-1 alpha-2"},
+        }, required=["line1", "city", "country"], closed=True),
         "CustomerDetail": {"allOf": [ref("Customer"), obj({"balance": ref("BalanceSummary"),
                                                             "behaviour": ref("PaymentBehaviour"),
                                                             "risk": ref("Risk")})]},
@@ -257,6 +274,11 @@ def _schemas() -> dict[str, Schema]:
             "language": {**TEXT, "examples": ["de", "fr-CH"]},
             "timezone": {**TEXT, "examples": ["Europe/Berlin"]},
             "payment_receipts": {**BOOLEAN, "description": "email a receipt for each payment received"},
+            "invoice_delivery": {"type": "string", "enum": ["none", "email"],
+                                 "description": "email: each new invoice, and each corrected version, is emailed "
+                                                "to the first contact with its PDF (and its UBL XML)"},
+            "address": {**nullable(ref("AddressInput")),
+                        "description": "the billing address; once set here a later file no longer changes it"},
         }, required=[], closed=True, description="At least one field; each changed field is audited."),
         "Import": obj({
             "id": STRING,
@@ -656,6 +678,21 @@ def _paths() -> dict[str, dict[str, Schema]]:
         "/invoices/{invoice_id}": {"get": operation("invoices", "One invoice", viewer,
                                                     ("200", _json("The invoice", ref("Invoice"))),
                                                     params=[INVOICE_ID])},
+        "/invoices/{invoice_id}/pdf": {"get": operation(
+            "invoices", "The invoice as a PDF", viewer,
+            ("200", {"description": "The ERP's own PDF where it dropped one under incoming/documents/ (the document "
+                                    "of record; header X-Dunwell-Document: original), else Dunwell's rendering in "
+                                    "the customer's language (X-Dunwell-Document: rendered). Binary: send "
+                                    "Accept: application/pdf or */*.",
+                     "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}),
+            params=[INVOICE_ID])},
+        "/invoices/{invoice_id}/ubl": {"get": operation(
+            "invoices", "The invoice's UBL XML, as received", viewer,
+            ("200", {"description": "The original UBL 2.1 / Peppol XML of an invoice that came as UBL (the latest "
+                                    "version); 404 for an invoice from another format. Send Accept: "
+                                    "application/xml or */*.",
+                     "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}}}),
+            params=[INVOICE_ID])},
         "/invoices/{invoice_id}/agency-export": {"get": operation(
             "dunning", "The hand-off file for a collection agency", collector,
             ("200", _json("The invoice, customer, notices, charges and history", ref("AgencyExport"))),

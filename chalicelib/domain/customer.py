@@ -68,6 +68,70 @@ class Contact:
             validate_timezone(self.timezone)
 
 
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+INVOICE_DELIVERY = ("none", "email")  # how a customer receives its new invoices (later: more channels)
+ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "region", "country")
+_ADDRESS_MAX = 200
+# Countries that write the town before the postcode ("Springfield, IL 62701"; "London" / "SW1A 1AA").
+_TOWN_FIRST = frozenset({"US", "CA", "AU"})
+_POSTCODE_LINE = frozenset({"GB", "IE"})
+
+
+def validate_country(value: str, field: str = "country") -> str:
+    clean = value.strip().upper()
+    if not _COUNTRY.match(clean):
+        raise InvalidDocument(f"{value!r} is not a two-letter ISO 3166-1 country code", field=field)
+    return clean
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A billing (postal) address. Every part optional but one of the first line or the city; the country is an
+    ISO 3166-1 alpha-2 code."""
+
+    line1: str | None = None
+    line2: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ADDRESS_FIELDS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            clean = " ".join(value.split())
+            if len(clean) > _ADDRESS_MAX:
+                raise InvalidDocument(f"address {name} is longer than {_ADDRESS_MAX} characters",
+                                      field=f"address.{name}")
+            object.__setattr__(self, name, clean or None)
+        if self.country is not None:
+            object.__setattr__(self, "country", validate_country(self.country, "address.country"))
+        if not self.line1 and not self.city:
+            raise InvalidDocument("an address needs at least a first line or a city", field="address")
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {name: getattr(self, name) for name in ADDRESS_FIELDS}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, str | None]) -> Address:
+        return cls(**{name: raw.get(name) for name in ADDRESS_FIELDS})
+
+    def lines(self) -> tuple[str, ...]:
+        """The address as printed above the country line (the country is named by the caller, in its language)."""
+        street = tuple(x for x in (self.line1, self.line2) if x)
+        code, city, region = self.postal_code, self.city, self.region
+        if self.country in _TOWN_FIRST:
+            comma = city and (region or code) and self.country != "AU"  # "Springfield, IL 62701"; "Brisbane QLD 4000"
+            town = " ".join(x for x in (f"{city}," if comma else city, region, code) if x)
+            return (*street, town) if town else street
+        if self.country in _POSTCODE_LINE:
+            return tuple(x for x in (*street, city, region, code) if x)
+        town = " ".join(x for x in (code, city) if x)
+        return tuple(x for x in (*street, town, region) if x)
+
+
 @dataclass(frozen=True, slots=True)
 class Customer:
     customer_id: str
@@ -85,6 +149,9 @@ class Customer:
     dunning_paused: bool = False
     credit_hold: bool = False  # new orders blocked (by escalation or by hand)
     payment_receipts: bool = False  # email a receipt for each payment received
+    address: Address | None = None  # the billing address
+    address_edited: bool = False  # staff set the address: files no longer change it
+    invoice_delivery: str = "none"  # "email": each new invoice (and each corrected version) is emailed as a PDF
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -93,6 +160,9 @@ class Customer:
             object.__setattr__(self, "language", validate_language(self.language))
         if self.timezone is not None:
             validate_timezone(self.timezone)
+        if self.invoice_delivery not in INVOICE_DELIVERY:
+            raise InvalidDocument(f"invoice_delivery must be one of {', '.join(INVOICE_DELIVERY)}",
+                                  field="invoice_delivery")
         if self.credit_limit is not None and self.credit_limit.is_negative:
             raise InvalidDocument("credit limit cannot be negative", field="credit_limit")
 
@@ -115,6 +185,9 @@ class Customer:
             currency=incoming.currency or self.currency,
             payment_terms=incoming.payment_terms or self.payment_terms,
             tax_id=incoming.tax_id or self.tax_id,
+            # A file brings the ERP's current address, unless staff corrected it here (as contacts: a file
+            # never takes back what staff set).
+            address=self.address if self.address_edited else (incoming.address or self.address),
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -132,11 +205,20 @@ class Customer:
             "dunning_paused": self.dunning_paused,
             "credit_hold": self.credit_hold,
             "payment_receipts": self.payment_receipts,
+            "address": self.address.to_dict() if self.address else None,
+            "address_edited": self.address_edited,
+            "invoice_delivery": self.invoice_delivery,
         }
 
     def fingerprint(self) -> str:
-        """Equal for equal customer data: an unchanged customer in a file costs no write."""
-        return json.dumps(self.to_dict(), sort_keys=True)
+        """Equal for equal customer data: an unchanged customer in a file costs no write. A customer without an
+        address keeps the fingerprint it had before addresses existed (a re-drop after the upgrade writes nothing)."""
+        data = self.to_dict()
+        if data["address"] is None and not data["address_edited"]:
+            del data["address"], data["address_edited"]
+        if data["invoice_delivery"] == "none":
+            del data["invoice_delivery"]
+        return json.dumps(data, sort_keys=True)
 
 
 def destination_for(customer: Customer, channel: str) -> str | None:

@@ -160,6 +160,7 @@ class Invoice:
     # When this change takes effect, if not on the day it is recorded (a payment applied: the day it was received).
     # Set by the writer of one change; never read back from the store, so the next change does not inherit it.
     effective_on: date | None = None
+    delivered_at: datetime | None = None  # when its latest version was last sent to the customer (invoice_delivery)
 
     @classmethod
     def from_document(cls, document: Document) -> Invoice:

@@ -15,12 +15,20 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
-from chalicelib.domain.customer import Contact, Customer, validate_email, validate_language, validate_phone
+from chalicelib.domain.customer import (
+    Address,
+    Contact,
+    Customer,
+    validate_email,
+    validate_language,
+    validate_phone,
+)
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.ids import customer_id_for
 from chalicelib.domain.invoice import Document, DocumentKind
 from chalicelib.domain.money import Money, amount_from_digits, normalise_currency, parse_amount
 from chalicelib.domain.terms import PaymentTerms
+from chalicelib.formats.countries import country_code
 from chalicelib.formats.mapping import ALWAYS_REQUIRED, CUSTOMER_FIELDS, Mapping, normalise_value
 from chalicelib.formats.records import ParsedItem, RowError, SourceRecord, covering
 
@@ -405,6 +413,7 @@ class DocumentBuilder:
         if terms_text:
             with suppress(_Problem):  # reported once, by the document
                 terms = self.terms(terms_text)
+        address = self._address(values, country.upper() if country else None, problems)
         if problems or not name:
             return problems
         try:
@@ -415,9 +424,31 @@ class DocumentBuilder:
                 contacts=contacts,
                 language=language,
                 timezone=timezone,
-                country=country.upper() if country else None,
+                country=country.upper() if country else (address.country if address else None),
                 payment_terms=terms,
                 tax_id=get("tax_id"),
+                address=address,
             )
         except DomainError as exc:
             return [_Problem(exc.field or "customer_name", exc.message)]
+
+    def _address(self, values: dict[str, str], country: str | None, problems: list[_Problem]) -> Address | None:
+        """The billing address, when the file has one. Its country cell may be a code or a name (Xero and
+        QuickBooks keep free text); a name no one knows leaves the address without a country rather than
+        rejecting the invoice. Xero's third and fourth lines join the second."""
+        get = values.get
+        line1, city = get("address_line1"), get("city")
+        if not line1 and not city:
+            return None
+        country_text = get("address_country")
+        if country_text:
+            country = country_code(country_text) or country
+        extra = ", ".join(x for x in (get("address_line2"), get("address_line3"), get("address_line4")) if x)
+        try:
+            return Address(line1=line1, line2=extra or None, postal_code=get("postal_code"), city=city,
+                           region=get("region"), country=country)
+        except DomainError as exc:
+            part = (exc.field or "address").removeprefix("address.")
+            field = {"line1": "address_line1", "line2": "address_line2", "country": "address_country"}.get(part, part)
+            problems.append(_Problem(field if field in values else "address_line1", exc.message))
+            return None

@@ -26,7 +26,8 @@ _WHITESPACE = re.compile(r"[ \t\r\n]*")
 _CUSTOMER_KEYS = {
     "id": "customer_id", "name": "customer_name", "contact_name": "contact_name", "email": "email",
     "phone": "phone", "language": "language", "timezone": "timezone", "country": "country", "terms": "terms",
-    "tax_id": "tax_id",
+    "tax_id": "tax_id", "address_line1": "address_line1", "address_line2": "address_line2",
+    "postal_code": "postal_code", "city": "city", "region": "region",
 }
 _FLAT_CUSTOMER_FIELDS = frozenset((*CUSTOMER_FIELDS, "terms"))
 

@@ -25,6 +25,8 @@ DOCUMENT_FIELDS = (
 )
 CUSTOMER_FIELDS = (
     "customer_id", "customer_name", "contact_name", "email", "phone", "language", "timezone", "country", "tax_id",
+    *("address_line1", "address_line2", "address_line3", "address_line4", "postal_code", "city", "region",
+      "address_country"),
 )
 LINE_FIELDS = ("quantity", "unit_amount", "discount_percent", "line_amount", "tax_amount")
 FIELDS = frozenset(DOCUMENT_FIELDS + CUSTOMER_FIELDS + LINE_FIELDS)

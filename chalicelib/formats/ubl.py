@@ -19,7 +19,7 @@ from decimal import Decimal
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from chalicelib.domain.customer import Contact, Customer, validate_email, validate_phone
+from chalicelib.domain.customer import Address, Contact, Customer, validate_email, validate_phone
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.ids import customer_id_for
 from chalicelib.domain.invoice import Document, DocumentKind
@@ -212,6 +212,7 @@ def _buyer(root: ET.Element) -> Customer:
             # number is kept for staff to read but not used as a channel.
             extra["telephone"], phone = phone, None
     country = (_text(party, "cac:PostalAddress/cac:Country/cbc:IdentificationCode") or "").upper()
+    address = _address(party, country if _COUNTRY.match(country) else None)
     contact_name = _text(party, "cac:Contact/cbc:Name")
     contacts = (Contact(name=contact_name, email=email, phone=phone),) if email or phone else ()
     return Customer(
@@ -221,4 +222,23 @@ def _buyer(root: ET.Element) -> Customer:
         country=country if _COUNTRY.match(country) else None,
         tax_id=_text(party, "cac:PartyTaxScheme/cbc:CompanyID"),
         extra=extra,
+        address=address,
     )
+
+
+def _address(party: ET.Element, country: str | None) -> Address | None:
+    """The buyer's PostalAddress (BG-8): street (BT-50), additional street (BT-51), address line (BT-163), city
+    (BT-52), post code (BT-53), country subdivision (BT-54), country (BT-55)."""
+    postal = party.find("cac:PostalAddress", NS)
+    if postal is None:
+        return None
+    line1, city = _text(postal, "cbc:StreetName"), _text(postal, "cbc:CityName")
+    if not line1 and not city:
+        return None
+    extra = ", ".join(x for x in (_text(postal, "cbc:AdditionalStreetName"),
+                                  _text(postal, "cac:AddressLine/cbc:Line")) if x)
+    try:
+        return Address(line1=line1, line2=extra or None, postal_code=_text(postal, "cbc:PostalZone"), city=city,
+                       region=_text(postal, "cbc:CountrySubentity"), country=country)
+    except DomainError as exc:
+        raise _Problem(f"{_BUYER}/cac:PostalAddress", exc.message) from exc

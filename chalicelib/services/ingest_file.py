@@ -53,6 +53,11 @@ from chalicelib.services.ports import (
 )
 
 INCOMING = "incoming/"
+# An ERP's own PDF of an invoice, named by its number: incoming/documents/<invoice number>.pdf ("/" in a number as a
+# folder: incoming/documents/2026/0042.pdf). Kept under documents/invoices/<invoice id>.pdf, whether the invoice
+# row came before or comes after; never read as an invoice file.
+DOCUMENTS_IN = "incoming/documents/"
+DOCUMENTS = "documents/invoices/"
 BANK = "bank/"  # bank statements: their credit lines are payments
 CHUNK_ROWS = 1000
 REJECTED_SAMPLE = 200  # rejected rows kept on the import record; the S3 report has every one
@@ -174,6 +179,8 @@ class IngestService:
         key = unquote_plus(raw_key)  # S3 event keys are URL-encoded ('+' for space)
         if not key.startswith((INCOMING, BANK)) or key.endswith("/"):
             return IngestOutcome(None, "ignored", key)
+        if key.startswith(DOCUMENTS_IN) or raw_key.startswith(DOCUMENTS_IN):
+            return self._take_document(key if self.files.head(key) is not None else raw_key)
         info = self.files.head(key)
         if info is None and key != raw_key and raw_key.startswith((INCOMING, BANK)):
             # A key delivered as it is (moto's S3 -> EventBridge does not encode): 'a+b.csv' is then no space.
@@ -218,6 +225,34 @@ class IngestService:
                         redriven.append(info.key)
         return redriven
 
+    def _take_document(self, key: str) -> IngestOutcome:
+        """An invoice's original PDF: moved to documents/invoices/<invoice id>.pdf (a later drop replaces it);
+        anything but a PDF goes to rejected/documents/ with a report."""
+        if self.files.head(key) is None:
+            return IngestOutcome(None, "missing", key)
+        name = key[len(DOCUMENTS_IN):]
+        number = name[:-4] if name.lower().endswith(".pdf") else ""
+        body = self.files.open(key)
+        head = body.read(5)
+        body.close()
+        reason = None
+        if not number.strip():
+            reason = "documents/ takes an invoice's PDF named <invoice number>.pdf"
+        elif head != b"%PDF-":
+            reason = "not a PDF (it does not start with %PDF-)"
+        if reason is None:
+            destination = invoice_document_key(invoice_id(number), "pdf")
+            self.files.copy(key, destination)
+            self.files.delete(key)
+            return IngestOutcome(None, "document", key, destination)
+        now = self.clock()
+        destination = f"{REJECTED}/{now.astimezone(UTC):%Y/%m/%d}/documents/{now.astimezone(UTC):%H%M%S%f}/{name}"
+        self.files.copy(key, destination)
+        self.files.put_json(destination + ".report.json", {"status": REJECTED, "source_key": key, "reason": reason,
+                                                           "received_at": now.isoformat()})
+        self.files.delete(key)
+        return IngestOutcome(None, REJECTED, key, destination, destination + ".report.json")
+
     # ---- steps -----------------------------------------------------------------------------------
 
     def _new_record(self, import_id: str, key: str, now: datetime, size: int, sha: str | None = None) -> ImportRecord:
@@ -241,7 +276,10 @@ class IngestService:
         try:
             parsed = self.parse(self.files.open(record.source_key), record.source_key, self.load_mappings())
             record.format, record.mapping = parsed.format, parsed.mapping
-            self._store_all(parsed.items, record, tally)
+            items = parsed.items
+            if parsed.format == "ubl":  # one document per file: its XML is kept as the invoice's original
+                items = list(items)
+            self._store_all(items, record, tally)
         except UnreadableFile as exc:
             if not tally.wrote:
                 return self._reject(record, exc.reason, tally)
@@ -251,6 +289,10 @@ class IngestService:
             return self._finish(record, PROCESSED_WITH_ERRORS, exc.reason, tally)
         if not tally.counts["rows_imported"] and not tally.wrote:
             return self._reject(record, self._nothing_imported(tally), tally)
+        if parsed.format == "ubl" and not tally.counts["rows_rejected"]:
+            for item in items:
+                if isinstance(item, SourceRecord) and item.document.kind is DocumentKind.INVOICE:
+                    self.files.copy(record.source_key, invoice_document_key(item.document.document_id, "xml"))
         return self._finish(record, self._status(tally), None, tally)
 
     @staticmethod
@@ -630,6 +672,11 @@ class IngestService:
     def _event(entity: str, type_: str, now: datetime, record_id: str, data: dict[str, Any] | None = None
                ) -> AuditEvent:
         return AuditEvent(entity=entity, type=type_, actor=ACTOR, at=now, discriminator=record_id, data=data or {})
+
+
+def invoice_document_key(invoice_id: str, extension: str) -> str:
+    """Where an invoice's original is kept: its ERP PDF (`pdf`) or its UBL XML (`xml`)."""
+    return f"{DOCUMENTS}{invoice_id}.{extension}"
 
 
 def _error(item: SourceRecord, field: str | None, reason: str, value: str | None = None) -> RowError:

@@ -222,6 +222,15 @@ class OutgoingEmail:
     html: str
     text: str
     message_key: str
+    attachments: tuple[Attachment, ...] = ()
+    tag: str = "reminder"  # the SES message tag "dunwell" (reminder, invoice)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # "application/pdf"
+    data: bytes
 
 
 @dataclass

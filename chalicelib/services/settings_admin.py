@@ -11,7 +11,7 @@ from datetime import datetime
 from time import monotonic
 from typing import Any, Protocol
 
-from chalicelib.domain.customer import Contact, Customer
+from chalicelib.domain.customer import ADDRESS_FIELDS, INVOICE_DELIVERY, Address, Contact, Customer
 from chalicelib.domain.dunning.policy import DEFAULT_POLICY, Policy, PolicyError
 from chalicelib.domain.errors import InvalidDocument, NotFound
 from chalicelib.domain.invoice import Invoice
@@ -30,7 +30,8 @@ class CustomerEditor(Protocol):
                         now: datetime) -> None: ...
 
 
-CUSTOMER_FIELDS = {"policy_id", "dunning_paused", "contacts", "language", "timezone", "payment_receipts"}
+CUSTOMER_FIELDS = {"policy_id", "dunning_paused", "contacts", "language", "timezone", "payment_receipts", "address",
+                   "invoice_delivery"}
 
 
 class InvoiceReviewer(Protocol):
@@ -127,6 +128,14 @@ class SettingsAdmin:
                 fields[name] = value
         if "contacts" in changes:
             fields["contacts"] = _contacts(changes["contacts"])
+        if "invoice_delivery" in changes:
+            if changes["invoice_delivery"] not in INVOICE_DELIVERY:
+                raise InvalidDocument(f"invoice_delivery must be one of {', '.join(INVOICE_DELIVERY)}",
+                                      field="invoice_delivery")
+            fields["invoice_delivery"] = changes["invoice_delivery"]
+        if "address" in changes:
+            # Staff's address is kept: a later file no longer changes it (null clears it, and keeps it cleared).
+            fields["address"], fields["address_edited"] = _address(changes["address"]), True
         updated = replace(stored.customer, **fields)  # validates language, timezone, contacts
         before, after = stored.customer.to_dict(), updated.to_dict()
         diff = [{"field": k, "before": before[k], "after": after[k]} for k in sorted(after) if before[k] != after[k]]
@@ -170,3 +179,22 @@ def _contacts(raw: Any) -> tuple[Contact, ...]:
                                   field=f"contacts[{index}].email_suppressed")
         contacts.append(Contact(**item))
     return tuple(contacts)
+
+
+def _address(raw: Any) -> Address | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise InvalidDocument("address must be an object or null", field="address")
+    extra = set(raw) - set(ADDRESS_FIELDS)
+    if extra:
+        raise InvalidDocument(f"address has unknown fields {sorted(extra)}; allowed: {', '.join(ADDRESS_FIELDS)}",
+                              field=f"address.{sorted(extra)[0]}")
+    for name, value in raw.items():
+        if value is not None and not isinstance(value, str):
+            raise InvalidDocument(f"address.{name} must be a string or null", field=f"address.{name}")
+    for name in ("line1", "city", "country"):
+        if not (raw.get(name) or "").strip():
+            raise InvalidDocument(f"address.{name} is required (a letter needs a street, a city and a country)",
+                                  field=f"address.{name}")
+    return Address.from_dict(raw)

@@ -238,6 +238,61 @@ def test_uploaded_invoices_are_listed(local_stack: RunningStack, first_upload: d
     assert partly_paid["balance"] == expected_balance("INV-2026-1002") == "680.40"
 
 
+def test_invoice_pdf_over_http_rendered_then_the_erps_own(local_stack: RunningStack, first_upload: dict):
+    """Binary bodies pass the local gateway untouched (Chalice base64-encodes application/pdf; the gateway
+    decodes it): Dunwell's rendering first, then the ERP's own PDF once dropped under incoming/documents/."""
+    import pypdf
+
+    wait_for(lambda: get(local_stack, "/invoices/INV-2026-1001").status_code == 200, INGEST_TIMEOUT, 0.25,
+             "INV-2026-1001 not imported")
+    rendered = get(local_stack, "/invoices/INV-2026-1001/pdf")  # requests sends Accept: */*
+    assert rendered.status_code == 200, rendered.text[:300]
+    assert rendered.headers["Content-Type"] == "application/pdf"
+    assert rendered.headers["X-Dunwell-Document"] == "rendered"
+    text = pypdf.PdfReader(io.BytesIO(rendered.content)).pages[0].extract_text().replace("\xa0", " ")
+    assert "Rechnung INV-2026-1001" in text and "4.000,00 €" in text  # de customer, the balance after the credit
+    original = b"%PDF-1.7\n" + bytes(range(256)) + b"\n%%EOF\n"  # every byte value: nothing may be re-encoded
+    local_stack.s3().put_object(Bucket=local_stack.info["inbox_bucket"], Key="incoming/documents/INV-2026-1001.pdf",
+                                Body=original)
+    served = wait_for(lambda: (lambda r: r if r.headers.get("X-Dunwell-Document") == "original" else None)(
+        get(local_stack, "/invoices/INV-2026-1001/pdf")), INGEST_TIMEOUT, 0.25, "the original PDF is not served")
+    assert served.content == original
+
+
+def test_a_customer_set_to_email_receives_its_new_invoice_as_a_pdf_in_the_outbox(local_stack: RunningStack):
+    """invoice_delivery: email on `make run`: the invoices table's stream -> delivery -> SES (moto) -> .eml with the
+    PDF attached. A customer of its own, so no other test's mail counts change."""
+    from datetime import UTC, datetime
+
+    tag = uuid.uuid4().hex[:6].upper()
+    customer, today = f"DLV-{tag}", datetime.now(UTC).date().isoformat()
+    header = "invoice_number,customer_id,customer_name,email,language,issue_date,due_date,currency,total\n"
+
+    def drop(number: str) -> None:
+        body = header + f"{number},{customer},Delivery Test {tag} Ltd,ap-{tag.lower()}@customer.example,en,{today}," \
+            f"{today},EUR,321.00\n"
+        local_stack.s3().put_object(Bucket=local_stack.info["inbox_bucket"], Key=f"incoming/{number}.csv",
+                                    Body=body.encode())
+        wait_for(lambda: get(local_stack, f"/invoices/{number}").status_code == 200, INGEST_TIMEOUT, 0.25,
+                 f"{number} not imported")
+
+    drop(f"A-{tag}")
+    patched = requests.patch(f"{local_stack.api_url}/customers/{customer}", json={"invoice_delivery": "email"},
+                             headers=local_stack.auth, timeout=10)
+    assert patched.status_code == 200, patched.text
+    drop(f"B-{tag}")
+    outbox = Path(local_stack.info["outbox_dir"])
+
+    def delivered() -> list[str]:
+        return [p.read_text() for p in outbox.glob("*.eml") if f"Invoice B-{tag}" in p.read_text()]
+
+    (mail,) = wait_for(delivered, INGEST_TIMEOUT, 0.25, f"no delivery of B-{tag} in {outbox}")
+    assert "application/pdf" in mail and f'filename="B-{tag}.pdf"' in mail
+    assert not [p for p in outbox.glob("*.eml") if f"Invoice A-{tag}" in p.read_text()]  # before the setting
+    wait_for(lambda: get(local_stack, f"/invoices/B-{tag}").json()["delivered_at"], INGEST_TIMEOUT, 0.25,
+             "delivered_at not set")
+
+
 def test_the_file_is_kept_under_processed_with_a_report(local_stack: RunningStack, first_upload: dict):
     processed = wait_for(lambda: [k for k in keys(local_stack, "processed/") if k.endswith("dunwell-invoices.csv")],
                          INGEST_TIMEOUT, 0.25, f"nothing under processed/: {keys(local_stack, '')}")

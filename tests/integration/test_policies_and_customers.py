@@ -84,3 +84,50 @@ def test_bad_customer_changes_are_refused(client, s3, bucket, body, status, fiel
     assert got == status and error["error"]["field"] == field
     assert send(client, "patch", "/customers/acme", "viewer", {"dunning_paused": True})[0] == 403
     assert send(client, "patch", "/customers/nobody", "collector", {"dunning_paused": True})[0] == 404
+
+
+ADDRESS_HEADER = ("invoice_number,customer_id,customer_name,issue_date,due_date,currency,total,country,"
+                  "address_line1,postal_code,city\n")
+
+
+def address_csv(number: str, street: str, postal_code: str, city: str) -> bytes:
+    return (ADDRESS_HEADER + f"{number},acme,Acme GmbH,2026-11-01,2026-12-01,EUR,10.00,DE,{street},{postal_code},"
+            f"{city}\n").encode()
+
+
+def test_address_from_a_file_edited_by_staff_and_kept_against_later_files(client, s3, bucket, admin_headers):
+    drop(client, s3, bucket, "incoming/a.csv", address_csv("INV-1", "Hauptstr. 5", "10115", "Berlin"))
+    _, fetched = get_json(client, "/customers/acme", admin_headers)
+    assert fetched["address"] == {"line1": "Hauptstr. 5", "line2": None, "postal_code": "10115", "city": "Berlin",
+                                  "region": None, "country": "DE"}
+    assert fetched["address_edited"] is False
+    # The ERP moves the customer: a file brings the new address while staff have not touched it.
+    drop(client, s3, bucket, "incoming/b.csv", address_csv("INV-2", "Ring 1", "20095", "Hamburg"))
+    _, fetched = get_json(client, "/customers/acme", admin_headers)
+    assert fetched["address"]["city"] == "Hamburg"
+
+    status, customer = send(client, "patch", "/customers/acme", "collector", {
+        "address": {"line1": "Postfach 12 34", "postal_code": "80001", "city": "München", "country": "de"}})
+    assert status == 200, customer
+    assert customer["address"]["country"] == "DE" and customer["address_edited"] is True
+    (event,) = [e for e in EventModel.query("customer#acme")
+                if e.type == "customer.updated" and e.actor.startswith("key:")]
+    assert {c["field"] for c in event.data["changes"]} == {"address", "address_edited"}
+
+    drop(client, s3, bucket, "incoming/c.csv", address_csv("INV-3", "Ring 9", "20095", "Hamburg"))
+    _, fetched = get_json(client, "/customers/acme", admin_headers)
+    assert fetched["address"]["line1"] == "Postfach 12 34" and fetched["address_edited"] is True
+
+
+@pytest.mark.parametrize(("address", "field"), [
+    ({"line1": "x", "city": "y", "country": "DE", "street": "z"}, "address.street"),
+    ({"line1": "x", "city": "y"}, "address.country"),
+    ({"line1": "x", "city": "y", "country": "Germany"}, "address.country"),
+    ({"line1": "x", "city": 5, "country": "DE"}, "address.city"),
+    ({"line1": "x" * 201, "city": "y", "country": "DE"}, "address.line1"),
+    ("Hauptstr. 5", "address"),
+])
+def test_bad_addresses_are_refused(client, s3, bucket, address, field):
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(invoice_row("INV-1")))
+    got, error = send(client, "patch", "/customers/acme", "collector", {"address": address})
+    assert got == 422 and error["error"]["field"] == field, error

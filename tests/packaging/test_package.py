@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,20 @@ def test_ships_pinned_runtime_dependencies_not_dev_tools(package: Package) -> No
         assert dev_only not in top, dev_only
     # Chalice's own runtime (chalice/app.py) is vendored by chalice itself; the CLI is not.
     assert {n for n in package.zip_names if n.startswith("chalice/")} <= {"chalice/__init__.py", "chalice/app.py"}
+
+
+def test_compiled_dependencies_are_manylinux_wheels_not_built_here(package: Package) -> None:
+    """A wheel `chalice package` could not download for Lambda's platform is built from source against this
+    machine's libraries (tag linux_x86_64) and may not load on Lambda: Pillow 13 did, for want of a manylinux2014
+    wheel. Every compiled dependency must be a manylinux wheel."""
+    zipped = zipfile.ZipFile(package.out / "deployment.zip")
+    local = []
+    for name in package.zip_names:
+        if name.endswith(".dist-info/WHEEL"):
+            tags = [line for line in zipped.read(name).decode().splitlines() if line.startswith("Tag:")]
+            if any(tag.endswith("-linux_x86_64") for tag in tags):
+                local.append(name.split("/")[0])
+    assert not local, f"built from source, not manylinux: {local}"
 
 
 def test_every_function_uses_the_built_zip(package: Package) -> None:

@@ -1,0 +1,97 @@
+"""Invoice PDFs: time to render one (fpdf2, DejaVu Sans subset, EPC QR code), the first one in a fresh process
+(imports and font parsing included), what the PDF stack adds to the deployment zip, and `import app` against a bare
+`import boto3` (fpdf2 and segno must not load at cold start)."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from bench import coldstart
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = 50
+_FIRST = (
+    "import time; t = time.perf_counter(); from bench.pdf import render_once; render_once(); "
+    "print((time.perf_counter() - t) * 1000)"
+)
+
+
+def render_once() -> bytes:
+    from chalicelib.domain.customer import Address, Customer
+    from chalicelib.domain.invoice import Invoice, LedgerCharge
+    from chalicelib.domain.money import Money
+    from chalicelib.domain.terms import PaymentTerms
+    from chalicelib.formats.invoice_pdf import InvoicePdfRenderer
+    from chalicelib.formats.messages import Seller
+
+    def eur(text: str) -> Money:
+        return Money.of(Decimal(text), "EUR")
+
+    invoice = Invoice("INV-2026-1001", "INV-2026-1001", "acme", date(2026, 11, 1), date(2026, 12, 1), eur("1234.56"),
+                      eur("0"), eur("200.00"), eur("34.56"), eur("0"), buyer_reference="PO 4711",
+                      charges=(LedgerCharge("fee", eur("5.00"), "fee", "k", date(2026, 11, 3)),))
+    customer = Customer("acme", "Acme Maschinenbau GmbH", language="de",
+                        payment_terms=PaymentTerms.parse("2/10 net 30"),
+                        address=Address(line1="Hauptstraße 5", postal_code="10115", city="Berlin", country="DE"))
+    seller = Seller("Nordlicht Handels GmbH", "ar@nordlicht.example", "+49 40 123456", "DE89370400440532013000",
+                    "COBADEFFXXX", ("Speicherstadt 1", "20457 Hamburg"))
+    return InvoicePdfRenderer(seller, "https://pay.example.com/i/{invoice_id}")(invoice, customer, date(2026, 11, 5))
+
+
+def _zipped_size(paths: list[Path]) -> tuple[int, int]:
+    """(deflated, raw) bytes of these files and folders, zipped the way `chalice package` zips them."""
+    buffer = io.BytesIO()
+    raw = 0
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for root in paths:
+            for path in [root] if root.is_file() else root.rglob("*"):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    archive.write(path, path.relative_to(root.parent).as_posix())
+                    raw += path.stat().st_size
+    return len(buffer.getvalue()), raw
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.origin is not None, name
+    return Path(spec.origin).parent
+
+
+def run() -> None:
+    render_once()  # warm: imports, font parsing
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        pdf = render_once()
+        times.append((time.perf_counter() - started) * 1000)
+    env = {**os.environ, "AWS_DEFAULT_REGION": "eu-west-1"}
+    first = [float(subprocess.run([sys.executable, "-c", _FIRST], cwd=ROOT, env=env, capture_output=True, text=True,
+                                  check=True).stdout.strip().splitlines()[-1]) for _ in range(3)]
+    print(f"render one invoice PDF (de, QR code, 1 page, {len(pdf) / 1024:.0f} KB): mean {statistics.mean(times):.1f} "
+          f"ms, p95 {sorted(times)[int(RUNS * 0.95) - 1]:.1f} ms over {RUNS}; the first in a fresh process "
+          f"(imports + font) median {statistics.median(first):.0f} ms")
+
+    stack = [_package_dir(n) for n in ("fpdf", "segno", "PIL", "fontTools")] + [ROOT / "chalicelib" / "fonts"]
+    bundled = _package_dir("PIL").parent / "pillow.libs"  # the manylinux wheel's own copies of libjpeg, zlib, ...
+    if bundled.is_dir():
+        stack.append(bundled)
+    deflated, raw = _zipped_size(stack)
+    print(f"the PDF stack in the deployment zip (fpdf2, segno, Pillow, fontTools, DejaVu Sans): +{deflated / 1e6:.1f} "
+          f"MB zipped, +{raw / 1e6:.1f} MB unzipped (this venv's wheels; `make package` builds Lambda's)")
+    built = ROOT / "build" / "prod" / "deployment.zip"
+    if built.is_file():
+        print(f"build/prod/deployment.zip as last built by `make package`: {built.stat().st_size / 1e6:.1f} MB")
+
+    boto3_ms, app_ms = coldstart._median_ms("boto3"), coldstart._median_ms("app")
+    print(f"cold import (median of 7): import boto3 {boto3_ms:.0f} ms, import app {app_ms:.0f} ms "
+          f"= {app_ms / boto3_ms:.2f}x (budget 1.5x; fpdf2 and segno load only when a PDF is made)")
