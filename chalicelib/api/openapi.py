@@ -13,6 +13,7 @@ from chalice import Blueprint
 
 from chalicelib.api.http import DEFAULT_PAGE, EARLIEST_DATE, LATEST_DATE, MAX_PAGE, endpoint
 from chalicelib.api.worklists import EXPORT_CAP, MAX_SEARCH
+from chalicelib.domain.analytics.aging import BUCKETS
 from chalicelib.domain.collections import DISPUTE_REASONS, DisputeStatus, Outcome
 from chalicelib.domain.dunning.charges import ChargeKind
 from chalicelib.domain.dunning.policy import ACTIONS, CHANNELS, LATE_FEE_SCHEMES, PAYMENT_ALLOCATIONS, TONES
@@ -896,14 +897,14 @@ def _paths() -> dict[str, dict[str, Schema]]:
 
 # ---------------------------------------------------------------------------------------------- reports
 
-AGING_BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
+
 FIGURE: Schema = {"type": ["string", "null"], "pattern": r"^-?[0-9]+\.[0-9]$",
                   "description": "days or percent to one decimal; null where undefined (no sales, nothing settled)"}
 
 
 def _report_schemas() -> dict[str, Schema]:
     amount = ref("Amount")
-    buckets = obj({name: amount for name in AGING_BUCKETS},
+    buckets = obj({name: amount for name in BUCKETS},
                   description="Open balance by days past due at as_of: `current` is due on or after as_of.")
     period = {"sales": amount, "collected": amount, "ending_ar": amount, "ending_current_ar": amount,
               "dso": FIGURE, "best_possible_dso": FIGURE, "add": FIGURE, "cei": FIGURE}

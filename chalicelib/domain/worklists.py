@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date
 
+from chalicelib.domain.analytics.aging import BUCKETS, bucket_of
 from chalicelib.domain.ids import reference_key
 from chalicelib.domain.money import Money
 
 BALANCE_DIGITS = 20  # minor units below 10**20: far beyond any invoice; DynamoDB numbers hold 38 digits
 _LIMIT = 10 ** BALANCE_DIGITS
-AGING_BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
 
 
 def _ascending(minor: int) -> str:
@@ -43,28 +43,14 @@ def name_search_key(text: str) -> str:
     return text.lstrip().casefold()
 
 
-def aging_bucket(due: date, as_of: date) -> str:
-    """Days past due at as_of (shared definitions: current = due on or after as_of)."""
-    days = (as_of - due).days
-    if days <= 0:
-        return "current"
-    if days <= 30:
-        return "1_30"
-    if days <= 60:
-        return "31_60"
-    if days <= 90:
-        return "61_90"
-    return "over_90"
-
-
 def open_amounts(items: Iterable[tuple[str, Money, date]], as_of: date
                  ) -> dict[tuple[str, str], tuple[Money, Money, Mapping[str, Money]]]:
     """(customer_id, balance, due date) of open invoices -> per (customer, currency): balance, overdue, buckets."""
     totals: dict[tuple[str, str], dict[str, Money]] = {}
     for customer_id, balance, due in items:
         buckets = totals.setdefault((customer_id, balance.currency),
-                                    {b: Money.zero(balance.currency) for b in AGING_BUCKETS})
-        bucket = aging_bucket(due, as_of)
+                                    {b: Money.zero(balance.currency) for b in BUCKETS})
+        bucket = bucket_of(due, as_of)
         buckets[bucket] = buckets[bucket] + balance
     result: dict[tuple[str, str], tuple[Money, Money, Mapping[str, Money]]] = {}
     for key, buckets in totals.items():

@@ -13,9 +13,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
+from chalicelib.domain.analytics.aging import BUCKETS
 from chalicelib.domain.collections import Dispute, DisputeStatus
 from chalicelib.services.ports import (
-    AGING_BUCKETS,
     AgingFigures,
     AgingSource,
     DashboardFigures,
@@ -190,7 +190,7 @@ def aging_figures(report: Mapping[str, Any]) -> AgingFigures | None:
     if not buckets:
         return None
     return AgingFigures(str(report["currency"]), {name: Decimal(str(buckets.get(name, "0")))
-                                                  for name in AGING_BUCKETS}, Decimal(str(report["total"])))
+                                                  for name in BUCKETS}, Decimal(str(report["total"])))
 
 
 def month_figures(report: Mapping[str, Any]) -> list[MonthFigures]:

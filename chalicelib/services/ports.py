@@ -563,7 +563,6 @@ class SettlementStore(Protocol):
 # never as a made-up number. Amounts are Decimals in the currency's units; days and percentages Decimals to one
 # decimal; None where a figure is undefined (a month without sales has no DSO).
 
-AGING_BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
 
 
 @dataclass(frozen=True)
@@ -571,7 +570,7 @@ class AgingFigures:
     """Open AR at the end of `as_of` by days past due (analytics-design.md's buckets), in one currency."""
 
     currency: str
-    buckets: Mapping[str, Decimal]  # every key of AGING_BUCKETS
+    buckets: Mapping[str, Decimal]  # every key of domain.analytics.aging.BUCKETS
     total: Decimal
 
 

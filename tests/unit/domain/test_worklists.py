@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chalicelib.domain.analytics.aging import bucket_of
 from chalicelib.domain.money import Money
 from chalicelib.domain.worklists import (
-    aging_bucket,
     balance_order_key,
     name_search_key,
     number_search_key,
@@ -71,7 +71,7 @@ def test_name_prefix_is_casefolded_like_the_by_name_index():
                                               (91, "over_90")])
 def test_aging_buckets_by_days_past_due(days, bucket):
     as_of = date(2026, 6, 30)
-    assert aging_bucket(as_of - timedelta(days=days), as_of) == bucket
+    assert bucket_of(as_of - timedelta(days=days), as_of) == bucket
 
 
 def test_open_amounts_per_customer_and_currency():
