@@ -120,7 +120,8 @@ def movements(before: Invoice | None, after: Invoice | None, effective_on: date)
         main.by_due[before.due_date] = -_balance(before)
     if after is not None:
         main.by_due[after.due_date] = main.by_due.get(after.due_date, 0) + _balance(after)
-    if _settled(after) and not _settled(before):
+    # Settled by a change seen here; an invoice imported already paid has no known pay date, so no days late.
+    if before is not None and _settled(after) and not _settled(before):
         assert after is not None
         days_late = (effective_on - after.due_date).days
         amount = after.total.minor

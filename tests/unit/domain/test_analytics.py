@@ -89,6 +89,13 @@ def test_an_invoice_issued_then_paid_late_moves_sales_collection_and_settles() -
     assert move.totals.flow(ON_TIME_COUNT) == 0
 
 
+def test_an_invoice_imported_already_paid_has_no_known_pay_date_and_no_days_late() -> None:
+    already = invoice(paid_in_source=eur(100_00))
+    (move,) = movements(None, already, already.issue_date)
+    assert move.totals.flows[SALES] == 100_00 and move.totals.flow(COLLECTED) == 100_00
+    assert move.totals.flow(SETTLED_COUNT) == 0 and move.totals.flow(SETTLED_AMOUNT_DAYS) == 0
+
+
 def test_a_charge_counts_on_its_own_day_and_a_due_date_change_moves_the_balance() -> None:
     issued = invoice()
     fee = LedgerCharge("fee", eur(5_00), "late", "1:fee", date(2025, 3, 1))
