@@ -174,8 +174,6 @@ def project_invoices(event: DynamoDBEvent) -> dict[str, Any]:
 # Late each day (UTC), the day's cash forecast per currency is stored once, so its accuracy can be measured later.
 @app.schedule(Cron(50, 23, "*", "*", "?", "*"), name="snapshot_forecasts")
 def snapshot_forecasts(event: CloudWatchEvent) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    stored: dict[str, bool] = bootstrap.cash_forecast().snapshot(datetime.now(UTC).date())
+    stored: dict[str, bool] = bootstrap.cash_forecast().snapshot()
     logger.info("forecast snapshots", extra={"stored": stored})
     return {"stored": stored}

@@ -127,8 +127,10 @@ class CashForecast:
                                               INSTALMENT_KEPT),), None)
                 for row in state.instalments if row.remaining.minor > 0]
 
-    def snapshot(self, as_of: date, weeks: int = 13) -> dict[str, bool]:
-        """Store today's forecast per currency, once per as_of (a second run stores nothing)."""
+    def snapshot(self, as_of: date | None = None, weeks: int = 13) -> dict[str, bool]:
+        """Store the forecast per currency as of `as_of` (default: today by the service's clock), once per as_of
+        (a second run stores nothing)."""
+        as_of = as_of or self.today()
         return {currency: self.snapshots.put_forecast(currency, as_of, forecast_view(currency, result))
                 for currency, result in self.forecast(as_of, weeks).items()}
 

@@ -84,6 +84,7 @@ def test_snapshots_are_stored_once_per_day_and_scored_against_receipts(client, l
     forecasts = bootstrap.cash_forecast()
     assert forecasts.snapshot(date(2026, 11, 25)) == {"EUR": True, "USD": True}
     assert forecasts.snapshot(date(2026, 11, 25)) == {"EUR": False, "USD": False}
+    assert forecasts.snapshot() == {"EUR": False, "USD": False}  # the schedule's call: today by the clock, stored
     bootstrap.payment_service().receive(PaymentEvent(
         provider="stripe", event_id="evt_1", payment_ref="pi_1", kind=PaymentKind.PAYMENT,
         amount=Money.of("100.00", "EUR"), occurred_at=datetime(2026, 11, 27, 9, 0, tzinfo=UTC), raw_type="test",
