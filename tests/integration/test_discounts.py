@@ -91,3 +91,17 @@ def test_a_webhook_in_time_then_its_refund_takes_the_discount_back(
     assert service.receive(event("evt_2", PaymentKind.REFUND, "re_1", "980.00")).outcome == "reversed"
     _, body = get_json(client, "/invoices/INV-1", admin_headers)
     assert (body["status"], body["balance"], body["discounted"]) == ("open", "1000.00", "0.00")
+
+
+def test_a_bank_statement_line_booked_inside_the_window_earns_the_discount_one_booked_after_does_not(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str]) -> None:
+    setup(client, s3, bucket, admin_headers)
+    statement = ("date,amount,currency,payer_name,reference,bank_ref\n"
+                 "2026-11-09,980.00,EUR,Acme GmbH,Rechnung INV-1,REF-1\n"
+                 "2026-11-13,490.00,EUR,Acme GmbH,Rechnung INV-2,REF-2\n")
+    outcome = drop(client, s3, bucket, "bank/week-46.csv", statement.encode())
+    assert outcome["status"] == "processed", outcome
+    _, first = get_json(client, "/invoices/INV-1", admin_headers)
+    _, second = get_json(client, "/invoices/INV-2", admin_headers)
+    assert (first["status"], first["discounted"]) == ("paid", "20.00")
+    assert (second["status"], second["balance"], second["discounted"]) == ("partially_paid", "10.00", "0.00")

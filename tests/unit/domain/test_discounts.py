@@ -190,3 +190,17 @@ def test_discount_aware_cash_application_never_gives_an_invoice_more_than_its_ba
         after, _, _ = apply_payment(by_id[allocation.invoice_id], TERMS, allocation.amount, received_on, "pay_1")
         assert_ledger(after)
         assert allocation.amount <= by_id[allocation.invoice_id].balance
+
+
+def test_an_erp_reporting_the_discount_as_paid_replaces_the_booked_discount_instead_of_being_rejected() -> None:
+    paid, _, _ = apply_payment(invoice(), TERMS, eur("980.00"), LAST_DAY, "pay_1")
+    gross = Document(kind=DocumentKind.INVOICE, number="INV-1", customer_id="acme", issue_date=ISSUED,
+                     due_date=ISSUED + timedelta(days=30), total=eur("1000.00"), paid_in_source=eur("1000.00"))
+    amended, changes = paid.amended_by(gross)
+    assert amended.discounted.is_zero and amended.balance.is_zero and amended.status is InvoiceStatus.PAID
+    assert ("discounted", "20.00", "0.00") in [(c.field, c.before, c.after) for c in changes]
+    net = replace(gross, paid_in_source=eur("980.00"))  # the ERP posts the cash only: the discount stays
+    kept, _ = paid.amended_by(net)
+    assert kept.discounted == eur("20.00") and kept.balance.is_zero
+    assert_ledger(amended)
+    assert_ledger(kept)
