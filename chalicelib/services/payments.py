@@ -463,8 +463,8 @@ class PaymentService:
             for allocation in reopen:
                 invoice = current[allocation.invoice_id]
                 reopened = invoice.without_payment(allocation.amount).needs_review(now)  # dunning resumes
-                # The discount that payment earned goes with it: what it paid no longer covers the discounted amount.
-                reopened, discount = take_back(reopened, original.payment_id)
+                # A discount booked goes with the money: what is paid no longer covers the discounted amount.
+                reopened, discount = take_back(reopened)
                 if chargeback:
                     reopened = replace(reopened, disputed=True)  # the customer contests it: a dispute is open
                 invoices.append(reopened)
@@ -599,7 +599,7 @@ class PaymentService:
                                message=f"payment {payment_id} is not applied to invoice {invoice_ref}")
             amount = sum((a.amount for a in allocated), Money.zero(payment.amount.currency))
             invoice = self.invoices.get_invoices([invoice_ref])[invoice_ref]
-            reopened, discount = take_back(invoice.without_payment(amount).needs_review(now), payment_id)
+            reopened, discount = take_back(invoice.without_payment(amount).needs_review(now))
             updated = replace(payment, allocations=tuple(a for a in payment.allocations if a.invoice_id != invoice_ref),
                               unapplied=payment.unapplied + amount)
             events = [
