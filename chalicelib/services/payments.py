@@ -557,7 +557,10 @@ class PaymentService:
         raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
     def allocate(self, payment_id: str, invoice_ref: str, amount: Money | None, actor: str) -> PaymentRecord:
-        """Staff apply unapplied cash to an invoice (all of it, or `amount`)."""
+        """Staff apply unapplied cash to an invoice (all of it, or `amount`). Measured against an early-payment
+        discount's last day by the day the money was received, like every other way money is applied."""
+        applied_last: list[Applied] = []  # what the committed attempt decided (a discount taken late opens a task)
+
         def change(now: datetime, payment: PaymentRecord) -> tuple[PaymentRecord, Invoice, list[AuditEvent]]:
             if payment.kind is not PaymentKind.PAYMENT:
                 raise InvalidDocument("only a payment's cash can be applied", field="payment_id")
@@ -576,18 +579,15 @@ class PaymentService:
             merged = _merge(payment.allocations, Allocation(invoice.invoice_id, invoice.number, wanted))
             updated = replace(payment, allocations=merged, unapplied=payment.unapplied - wanted,
                               customer_id=payment.customer_id or invoice.customer_id)
-            # Effective (and measured against an early-payment discount's last day) when the money was received.
             applied = self._applied(invoice, wanted, payment.occurred_at.astimezone(UTC).date(), payment_id, actor,
                                     now, {}, by_hand=True)
-            assert applied is not None
-            late.clear()
-            late.append(applied)
+            assert applied is not None  # wanted <= balance, checked above
+            applied_last[:] = [applied]
             return updated, applied.invoice, [*applied.events,
                 AuditEvent(f"payment#{payment_id}", "payment.allocated", actor, now, invoice.invoice_id,
                            {"invoice_id": invoice.invoice_id, "amount": wanted.to_api()})]
-        late: list[Applied] = []
         done = self._staff_change(payment_id, invoice_ref, change)
-        self._open_discount_tasks(late, payment_id, actor, self.clock())
+        self._open_discount_tasks(applied_last, payment_id, actor, self.clock())
         return done
 
     def unallocate(self, payment_id: str, invoice_ref: str, actor: str) -> PaymentRecord:

@@ -124,6 +124,15 @@ def test_cash_applied_by_hand_books_the_discount_and_taking_it_off_takes_the_dis
     assert [e["reason"] for e in world.events("invoice.discount_reversed")] == ["unallocated"]
 
 
+def test_cash_received_late_applied_by_hand_opens_the_discount_taken_late_task() -> None:
+    world = World()
+    world.receive("980.00", LATE, references=("unknown",))
+    world.service.allocate(payment_id_for("stripe", PaymentKind.PAYMENT, "ch_1"), "INV-1", None, "user:ann")
+    assert world.inv().balance == eur("20.00") and world.inv().discounted.is_zero
+    [task] = world.tasks.tasks.values()
+    assert task.kind == "discount_taken_late" and task.created_by == "user:ann"
+
+
 def test_a_refund_of_the_payment_that_earned_the_discount_takes_the_discount_back() -> None:
     world = World()
     world.receive("980.00")
