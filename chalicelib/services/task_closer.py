@@ -1,6 +1,6 @@
-"""Tasks end themselves when their reason ends: an escalation or a broken promise asks a collector to chase an
-unpaid invoice, so once the invoice is paid or written off (nothing owed) the task is completed, with its audit
-event (`task.completed`, actor `system:tasks`, the reason).
+"""Tasks end themselves when their reason ends: an escalation, a broken promise or an early-payment discount taken
+late asks a collector to chase an unpaid invoice, so once the invoice is paid or written off (nothing owed) the task
+is completed, with its audit event (`task.completed`, actor `system:tasks`, the reason).
 
 Run from the events table's stream (`publish_events`), which carries every change to an invoice as its audit
 event, whichever path settled it (a webhook, a bank line, a hand allocation, a write-off, a credit note, an ERP

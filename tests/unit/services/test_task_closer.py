@@ -67,3 +67,12 @@ def test_a_failure_names_the_event_to_retry_from():
               event("invoice#INV-2", status="written_off")]
     assert closer.on_events(events) == 2
     assert [t for t, _, _ in tasks.completed] == ["e1"]
+
+
+def test_a_discount_taken_late_task_ends_when_the_difference_is_paid_or_written_off():
+    tasks = Tasks(task("d1", "discount_taken_late", "INV-1"))
+    closer = TaskCloser(tasks, clock=lambda: AT)
+    closer.on_events([event("invoice#INV-1", status="partially_paid", balance="20.00")])
+    assert tasks.tasks["d1"].status == "open"
+    closer.on_events([event("invoice#INV-1", status="written_off", balance="0.00")])
+    assert [t for t, _, _ in tasks.completed] == ["d1"]
