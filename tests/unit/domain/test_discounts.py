@@ -183,13 +183,14 @@ def test_discount_aware_cash_application_never_gives_an_invoice_more_than_its_ba
     invoices = [invoice(str(cents(t).amount), number=f"INV-{i}") for i, t in enumerate(totals)]
     received_on = ISSUED + timedelta(days=received)
     items = [open_item(i, TERMS, received_on) for i in invoices]
-    result = match_payment(cents(pay), referenced=items, customer_id="acme")
-    assert result.allocated + result.unapplied == cents(pay)
     by_id = {i.invoice_id: i for i in invoices}
-    for allocation in result.allocations:
-        after, _, _ = apply_payment(by_id[allocation.invoice_id], TERMS, allocation.amount, received_on, "pay_1")
-        assert_ledger(after)
-        assert allocation.amount <= by_id[allocation.invoice_id].balance
+    for result in (match_payment(cents(pay), referenced=items, customer_id="acme"),
+                   match_payment(cents(pay), customer_id="acme", customer_items=items)):
+        assert result.allocated + result.unapplied == cents(pay)
+        for allocation in result.allocations:
+            after, _, _ = apply_payment(by_id[allocation.invoice_id], TERMS, allocation.amount, received_on, "pay_1")
+            assert_ledger(after)
+            assert allocation.amount <= by_id[allocation.invoice_id].balance
 
 
 def test_an_erp_reporting_the_discount_as_paid_replaces_the_booked_discount_instead_of_being_rejected() -> None:
