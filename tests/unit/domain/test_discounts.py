@@ -4,9 +4,10 @@ Property-tested: total + charged = balance + paid + credited + written_off + dis
 
 from dataclasses import replace
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.cash_application import match_payment
@@ -137,11 +138,13 @@ days = st.integers(min_value=0, max_value=40)
 
 
 @settings(max_examples=300, deadline=None)
-@given(total=st.integers(min_value=1, max_value=10_000_000), percent=percents, pay=st.integers(0, 12_000_000),
+@given(total=st.integers(min_value=1, max_value=10_000_000), percent=percents,
+       how=st.sampled_from(["any", "discounted", "near"]), pay=st.integers(0, 12_000_000),
        earlier=st.integers(0, 10_000_000), received=days, charged=st.integers(0, 50_000),
        credited=st.integers(0, 10_000_000))
-def test_the_ledger_invariant_and_the_rule_hold_for_any_payment(total: int, percent: str, pay: int, earlier: int,
-                                                                received: int, charged: int, credited: int) -> None:
+def test_the_ledger_invariant_and_the_rule_hold_for_any_payment(total: int, percent: str, how: str, pay: int,
+                                                                earlier: int, received: int, charged: int,
+                                                                credited: int) -> None:
     terms = PaymentTerms.parse(f"{percent}/10 net 30")
     inv = invoice(str(cents(total).amount))
     if charged:
@@ -150,7 +153,15 @@ def test_the_ledger_invariant_and_the_rule_hold_for_any_payment(total: int, perc
     inv, _ = inv.with_payment(cents(min(earlier, inv.balance.minor)))
     received_on = ISSUED + timedelta(days=received)
     before = inv
+    # Aim at the interesting amounts too: what settles it with the discount, and a little either side of it.
+    offer_amount = min(int((Decimal(inv.total.minor) * Decimal(percent) / 100).quantize(Decimal(1), ROUND_HALF_UP)),
+                       inv.balance.minor)
+    if how == "discounted":
+        pay = inv.balance.minor - offer_amount
+    elif how == "near":
+        pay = max(0, inv.balance.minor - offer_amount + pay % (2 * offer_amount + 3) - offer_amount - 1)
     after, left, decision = apply_payment(inv, terms, cents(pay), received_on, "pay_1")
+    event(decision.outcome.value)
     assert_ledger(after)
     # What the payment took plus what it left over is the payment; a discount never exceeds the offer.
     assert (after.paid - before.paid) + left == cents(pay)
