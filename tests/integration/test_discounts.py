@@ -105,3 +105,30 @@ def test_a_bank_statement_line_booked_inside_the_window_earns_the_discount_one_b
     _, second = get_json(client, "/invoices/INV-2", admin_headers)
     assert (first["status"], first["discounted"]) == ("paid", "20.00")
     assert (second["status"], second["balance"], second["discounted"]) == ("partially_paid", "10.00", "0.00")
+
+
+def test_a_discounted_payment_costs_one_read_more_than_a_full_one_within_the_webhook_budget(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str],
+        monkeypatch: Any) -> None:
+    """The customer's terms are read only for money short of what it quotes: 4 DynamoDB requests for a payment in
+    full, 5 (the budget of `make bench --only payments`) for one at the discounted amount."""
+    from pynamodb.connection.base import Connection
+
+    setup(client, s3, bucket, admin_headers)
+    calls: list[str] = []
+    original = Connection._make_api_call
+
+    def counted(conn: Any, operation_name: str, operation_kwargs: dict[str, Any]) -> Any:
+        calls.append(operation_name)
+        return original(conn, operation_name, operation_kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", counted)
+    service = bootstrap.payment_service()
+    received = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
+    for ref, number, amount in (("pi_full", "INV-1", "1000.00"), ("pi_disc", "INV-2", "490.00")):
+        calls.clear()
+        service.receive(PaymentEvent(provider="stripe", event_id=f"evt_{ref}", payment_ref=ref,
+                                     kind=PaymentKind.PAYMENT, amount=Money.of(amount, "EUR"), occurred_at=received,
+                                     raw_type="test", references=(number,)))
+        assert len(calls) == (4 if ref == "pi_full" else 5), calls
+    assert InvoiceModel.get("INV-2").discounted_minor == 1000
