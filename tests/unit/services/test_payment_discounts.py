@@ -14,7 +14,7 @@ from chalicelib.domain.invoice import Document, DocumentKind, Invoice, InvoiceSt
 from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentEvent, PaymentKind, payment_id_for
 from chalicelib.domain.terms import PaymentTerms
-from chalicelib.services.payments import PaymentService
+from chalicelib.services.payments import PaymentService, discount_task
 from chalicelib.services.ports import Backoff, StoredCustomer
 from tests.unit.services.fakes import Alerts, Ledger, Metrics, Notifications, Payments
 from tests.unit.services.sending_fakes import Tasks
@@ -99,6 +99,9 @@ def test_the_discounted_amount_received_after_the_last_day_leaves_the_difference
     assert task.kind == "discount_taken_late" and task.invoice_id == "INV-1"
     assert task.detail["amount"] == "20.00" and task.detail["last_day"] == "2026-11-11"
     assert [e["amount"] for e in world.events("invoice.discount_taken_late")] == ["20.00"]
+    # The events stream, should this process have stopped before opening it, opens the very same task.
+    [late_event] = [e for e in world.ledger.events if e.type == "invoice.discount_taken_late"]
+    assert discount_task(late_event) == task
 
 
 def test_a_manual_payment_received_in_time_but_keyed_in_later_earns_the_discount() -> None:
