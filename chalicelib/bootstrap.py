@@ -56,7 +56,9 @@ if TYPE_CHECKING:
     from chalicelib.services.invoice_delivery import InvoiceDelivery
     from chalicelib.services.invoice_documents import InvoiceDocuments
     from chalicelib.services.payments import PaymentService
+    from chalicelib.services.plan_requests import PlanRequests
     from chalicelib.services.plans import PlanService
+    from chalicelib.services.portal_actions import PortalActions
     from chalicelib.services.ports import (
         InvoiceChange,
         InvoiceProjection,
@@ -503,6 +505,22 @@ class Container:
                                self.claims, self.metrics, self.seller)
 
 
+    @cached_property
+    def plan_requests(self) -> PlanRequests:
+        from chalicelib.adapters.plan_requests import DynamoPlanRequests
+        from chalicelib.formats.plan_request_mail import PlanRequestMailRenderer
+        from chalicelib.services.plan_requests import PlanRequests
+
+        return PlanRequests(DynamoPlanRequests(), self.ledger, self.customers, self.plan_service, self.tasks,
+                            self.claims, self.sender, PlanRequestMailRenderer(self.seller), clock=self.clock)
+
+    @cached_property
+    def portal_actions(self) -> PortalActions:
+        from chalicelib.services.portal_actions import PortalActions
+
+        return PortalActions(self.ledger, self.collections_service, lambda: self.plan_requests)
+
+
 _current: Container | None = None
 
 
@@ -759,3 +777,11 @@ def weekly_digest() -> WeeklyDigest:
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)
+
+
+def plan_requests() -> PlanRequests:
+    return container().plan_requests
+
+
+def portal_actions() -> PortalActions:
+    return container().portal_actions
