@@ -193,10 +193,11 @@ class PlanRequests:
         try:
             view = self.plans.view(plan_id)  # made by an earlier attempt (or this request was accepted already)
         except NotFound:
-            view = self.plans.create(
-                request.customer_id, list(request.invoice_ids), count=instalments or request.instalments,
-                first_due_date=first_date or request.first_date, grace_days=grace_days,
-                note=f"from plan request {request_id}", actor=actor, plan_id=plan_id)
+            count = request.instalments if instalments is None else instalments
+            first = request.first_date if first_date is None else first_date
+            view = self.plans.create(request.customer_id, list(request.invoice_ids), count=count,
+                                     first_due_date=first, grace_days=grace_days,
+                                     note=f"from plan request {request_id}", actor=actor, plan_id=plan_id)
         for _attempt in conflict_retries(f"accepting plan request {request_id}"):
             if request.status is PlanRequestStatus.ACCEPTED:
                 break
