@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.domain.customer import Customer
+from chalicelib.domain.delivery import deliverable
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.invoice import Invoice
 from chalicelib.services.invoice_documents import InvoiceDocuments
@@ -45,7 +46,6 @@ from chalicelib.services.ports import (
 from chalicelib.services.send_once import Attempt, Delivered, Outcome, SendOnce
 
 log = logging.getLogger(__name__)
-FRESH_DAYS = 14
 ACTOR = "system:delivery"
 
 
@@ -68,13 +68,6 @@ def new_version(change: InvoiceChange) -> bool:
     if after is None:
         return False
     return change.before is None or change.before.fingerprint != after.fingerprint
-
-
-def deliverable(invoice: Invoice) -> bool:
-    if invoice.void or invoice.balance.amount <= 0:
-        return False
-    first_seen = invoice.first_seen_on or invoice.issue_date
-    return (first_seen - invoice.issue_date).days <= FRESH_DAYS
 
 
 def delivery_key(invoice: Invoice) -> str:
