@@ -372,7 +372,8 @@ class Container:
     def bounce_handler(self) -> BounceHandler:
         from chalicelib.services.bounces import BounceHandler
 
-        return BounceHandler(self.customers, self.tasks, self.alerts, self.metrics)
+        return BounceHandler(self.customers, self.tasks, self.alerts, self.metrics,
+                             deliveries=lambda: self.invoice_delivery)
 
     @cached_property
     def collections_service(self) -> CollectionsService:

@@ -13,6 +13,7 @@ from chalicelib.domain.customer import Customer
 from chalicelib.domain.invoice import Invoice
 
 FRESH_DAYS: Final = 14
+KEY_PREFIX: Final = "delivery#"  # send-once keys (and the X-Dunwell-Message-Key header) of invoice deliveries
 
 
 def deliverable(invoice: Invoice) -> bool:
