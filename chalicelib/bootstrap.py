@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from chalicelib.services.invoice_documents import InvoiceDocuments
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
+    from chalicelib.services.portal_links import PortalLinks
     from chalicelib.services.ports import (
         InvoiceChange,
         InvoiceProjection,
@@ -502,6 +503,19 @@ class Container:
         return InvoiceDelivery(self.customers, self.ledger, self.invoice_documents, render_invoice_mail, self.sender,
                                self.claims, self.metrics, self.seller)
 
+    @cached_property
+    def portal_links(self) -> PortalLinks:
+        """Personal portal links (issue 13 item 1): links under PUBLIC_BASE_URL, stored hashed, revocable."""
+        from chalicelib.adapters.portal_links import DynamoLinkStore, DynamoRateLimiter
+        from chalicelib.adapters.timeline import DynamoEventLog
+        from chalicelib.formats.portal_links import render_portal_link_email
+        from chalicelib.services.portal_links import PortalLinks
+
+        settings = self.settings
+        return PortalLinks(DynamoLinkStore(), DynamoRateLimiter(), self.customers, self.claims, self.sender,
+                           render_portal_link_email, DynamoEventLog(), self.metrics,
+                           base_url=settings.public_base_url, seller=self.seller, days=settings.portal_link_days)
+
 
 _current: Container | None = None
 
@@ -756,6 +770,10 @@ def dashboard() -> Dashboard:
 
 def weekly_digest() -> WeeklyDigest:
     return container().weekly_digest
+
+
+def portal_links() -> PortalLinks:
+    return container().portal_links
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)
