@@ -56,7 +56,6 @@ TOKEN_BYTES = 32
 RESEND_GRACE = timedelta(days=30)  # an expired link's record is kept this long for the expired-link page
 RESEND_EVERY = timedelta(hours=1)  # at most one fresh link per address (and customer) per hour from that page
 OPEN_PATH = "/portal/open/"
-SHORT_PATH = "/p/"  # the SMS form: GET /p/<token> redirects to /portal/open/<token>
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
@@ -155,11 +154,6 @@ def generation_of(link_id: str) -> int | None:
     return int(head) if dot and head.isdigit() else None
 
 
-def short_url(url: str) -> str:
-    """The SMS form of a link: `<base>/p/<token>` instead of `<base>/portal/open/<token>`."""
-    return url.replace(OPEN_PATH, SHORT_PATH, 1)
-
-
 def reachable_by_email(customer: Customer) -> list[Contact]:
     """The contacts a link may be mailed to: with an address that has not bounced for good; one per address."""
     seen: set[str] = set()
@@ -211,6 +205,19 @@ class PortalLinks:
         self.store.put(record, record.expires_at + RESEND_GRACE)
         self.metrics.count("PortalLinksMinted", 1, {})
         return f"{self.base_url}{OPEN_PATH}{token}", record
+
+    def for_message(self, customer_id: str, contact: str, now: datetime) -> str | None:
+        """A fresh link for a reminder, receipt or SMS to `contact` (its address, or its phone where it has none);
+        None without PUBLIC_BASE_URL, or when the store fails (logged and counted): a message never waits for one.
+        """
+        if self.base_url is None:
+            return None
+        try:
+            return self.mint(customer_id, contact, now)
+        except Exception:
+            log.exception("no portal link for a message: it goes without one", extra={"customer_id": customer_id})
+            self.metrics.count("PortalLinksFailed", 1, {})
+            return None
 
     def open(self, token: str, now: datetime) -> PortalGrant | None:
         """The grant of a link that is known, not expired and not revoked; None otherwise (say no more)."""

@@ -13,7 +13,6 @@ from chalicelib.services.portal_links import (
     RateLimits,
     TooManyRequests,
     generation_of,
-    short_url,
 )
 from tests.unit.services import portal_link_fakes as f
 from tests.unit.services.fakes import Metrics
@@ -214,7 +213,3 @@ def test_checking_a_session_costs_one_read_and_opening_two():
     store.requests = 0
     assert links.still_valid(grant, NOW) and store.requests == 1
 
-
-def test_the_sms_form_is_shorter():
-    url = f"{BASE}/portal/open/{'A' * 43}"
-    assert short_url(url) == f"{BASE}/p/{'A' * 43}"
