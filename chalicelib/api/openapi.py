@@ -514,6 +514,7 @@ ERRORS: dict[str, str] = {
     "413": "The body is larger than the route takes (`body_too_large`)",
     "415": "The body is not `application/json` (`unsupported_media_type`)",
     "422": "A domain rule refuses it (`field` names the value at fault)",
+    "429": "Asked too often (`too_many_requests`): ask again after the seconds `Retry-After` says",
     "500": "Not recorded; the sender should retry",
 }
 
