@@ -154,3 +154,28 @@ def test_the_rate_limiter_counts_across_instances_per_window(aws: None) -> None:
     assert first.hit("k", 2, window, now) == 45 * 60
     assert second.hit("other", 2, window, now) is None
     assert first.hit("k", 2, window, now + timedelta(minutes=45)) is None  # the next window
+
+
+def test_what_each_operation_costs_in_dynamodb_requests(client: Any, s3: Any, bucket: str, portal: None) -> None:
+    """A portal page view checks its session with one GetItem; opening a link costs two, minting two."""
+    from bench.harness import DynamoCounter
+
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("INV-1")))
+    links, now, counter = bootstrap.portal_links(), datetime.now(UTC), DynamoCounter()
+    with counter.counting():
+        token = links.mint("acme", "ap@acme.example", now).rsplit("/", 1)[1]
+        minted = dict(counter.requests)
+        counter.reset()
+        grant = links.open(token, now)
+        opened = dict(counter.requests)
+        counter.reset()
+        assert grant is not None and links.still_valid(grant, now)
+        checked = dict(counter.requests)
+        counter.reset()
+        links.revoke_all("acme", "key:test", now)
+        revoked = dict(counter.requests)
+    assert minted == {"GetItem": 1, "BatchWriteItem": 1}
+    assert opened == {"GetItem": 2}
+    assert checked == {"GetItem": 1}
+    assert "Scan" not in revoked and revoked.get("Query") == 1
+    print(f"\nDynamoDB requests: mint {minted}, open {opened}, still_valid {checked}, revoke_all {revoked}")
