@@ -145,6 +145,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _client_key(client: str) -> str:
+    """A client (its IP address) as a rate-limit key: hashed, no address stored."""
+    return hashlib.sha256(f"portal-client:{client}".encode()).hexdigest()[:24]
+
+
 def _grant(record: LinkRecord) -> PortalGrant:
     return PortalGrant(record.customer_id, record.contact_email, record.link_id, record.issued_at, record.expires_at)
 
@@ -237,7 +242,7 @@ class PortalLinks:
 
     def may_open(self, client: str, now: datetime) -> int | None:
         """Rate limit of link opens per client (None: go ahead; else seconds to wait). For /portal/open."""
-        return self.limiter.hit(f"open#{client}", self.limits.open_per_client, self.limits.window, now)
+        return self.limiter.hit(f"open#{_client_key(client)}", self.limits.open_per_client, self.limits.window, now)
 
     def revoke_all(self, customer_id: str, actor: str, now: datetime) -> int:
         """End every link of the customer and every portal session opened from one; how many links were live."""
@@ -272,7 +277,7 @@ class PortalLinks:
         """The expired-link page's "email me a fresh link": by the address typed in, or by the (expired, revoked
         or unknown) token of the link that was opened. Answers the same (None) whatever is known; raises
         TooManyRequests only for this client's or everyone's rate, which says nothing about an address."""
-        for key, limit in ((f"resend-client#{client}", self.limits.resend_per_client),
+        for key, limit in ((f"resend-client#{_client_key(client)}", self.limits.resend_per_client),
                            ("resend-all", self.limits.resend_overall)):
             wait = self.limiter.hit(key, limit, self.limits.window, now)
             if wait is not None:
