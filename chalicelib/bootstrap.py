@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from chalicelib.services.plan_requests import PlanRequests
     from chalicelib.services.plans import PlanService
     from chalicelib.services.portal_actions import PortalActions
+    from chalicelib.services.portal_links import PortalLinks
     from chalicelib.services.ports import (
         InvoiceChange,
         InvoiceProjection,
@@ -230,7 +231,7 @@ class Container:
         from chalicelib.services.receipts import PaymentReceipts
 
         return PaymentReceipts(self.customers, render_receipt_email, self.sender, self.metrics, self.seller,
-                               self.claims)
+                               self.claims, portal_link=self.portal_links.for_message)
 
     @cached_property
     def settings_admin(self) -> SettingsAdmin:
@@ -333,7 +334,8 @@ class Container:
             DynamoDueInvoices(), self.ledger, self.customers, self.settings_admin.policy_cached,
             self.dunning_settings.cached, self.claims, reminder_sender,
             self.renderer(), self.tasks, self.alerts, self.metrics, self.files, DynamoHistory(), clock=clock,
-            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, documents=self.invoice_documents)
+            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, documents=self.invoice_documents,
+            portal_link=self.portal_links.for_message)
 
     def risk_band(self, customer_id: str, as_of: date) -> str:
         """A customer's risk band (the dunning service asks only where policy_by_risk is set)."""
@@ -391,7 +393,8 @@ class Container:
 
         return PlanService(DynamoPlans(), self.ledger, self.customers, self.settings_admin.policy_cached,
                            self.claims, self.sender, self.renderer(), self.tasks, self.alerts,
-                           settings=self.dunning_settings.cached, refusal=self.way_to_pay.refusal, clock=self.clock)
+                           settings=self.dunning_settings.cached, refusal=self.way_to_pay.refusal, clock=self.clock,
+                           portal_link=self.portal_links.for_message)
 
     @cached_property
     def settlement_log(self) -> SettlementLog:
@@ -504,6 +507,19 @@ class Container:
 
         return InvoiceDelivery(self.customers, self.ledger, self.invoice_documents, render_invoice_mail, self.sender,
                                self.claims, self.metrics, self.seller)
+
+    @cached_property
+    def portal_links(self) -> PortalLinks:
+        """Personal portal links (issue 13 item 1): links under PUBLIC_BASE_URL, stored hashed, revocable."""
+        from chalicelib.adapters.portal_links import DynamoLinkStore, DynamoRateLimiter
+        from chalicelib.adapters.timeline import DynamoEventLog
+        from chalicelib.formats.portal_links import render_portal_link_email
+        from chalicelib.services.portal_links import PortalLinks
+
+        settings = self.settings
+        return PortalLinks(DynamoLinkStore(), DynamoRateLimiter(), self.customers, self.claims, self.sender,
+                           render_portal_link_email, DynamoEventLog(), self.metrics,
+                           base_url=settings.public_base_url, seller=self.seller, days=settings.portal_link_days)
 
 
     @cached_property
@@ -775,6 +791,10 @@ def dashboard() -> Dashboard:
 
 def weekly_digest() -> WeeklyDigest:
     return container().weekly_digest
+
+
+def portal_links() -> PortalLinks:
+    return container().portal_links
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)

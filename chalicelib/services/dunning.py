@@ -137,6 +137,9 @@ def worst_tone(steps: Iterable[Step]) -> str:
     return max((s.tone for s in steps), key=lambda t: TONE_RANK[t])
 
 
+PortalLink = Callable[[str, str, datetime], str | None]  # (customer id, contact's address or phone, now) -> URL
+
+
 class DunningService:
     def __init__(self, due: DueInvoices, invoices: Invoices, customers: Customers,
                  policy_for: Callable[[str | None], Policy], settings: Callable[[], DunningSettings],
@@ -146,7 +149,8 @@ class DunningService:
                  time_left_ms: Callable[[], int] | None = None,
                  refusal: Callable[[str], str | None] = never_refused,
                  risk_band: Callable[[str, date], str] | None = None,
-                 documents: InvoicePdfs | None = None) -> None:
+                 documents: InvoicePdfs | None = None,
+                 portal_link: PortalLink | None = None) -> None:
         self.due = due
         self.invoices = invoices
         self.customers = customers
@@ -175,6 +179,8 @@ class DunningService:
         # The invoice PDFs (services/invoice_documents.py): an email reminder about an invoice Dunwell was to deliver
         # and never did says so and attaches it (domain/delivery.py).
         self.documents = documents
+        # A fresh personal portal link per message (services/portal_links.py PortalLinks.for_message), or none.
+        self.portal_link = portal_link
 
     # ---- entry points --------------------------------------------------------------------------------
 
@@ -420,15 +426,21 @@ class DunningService:
                           for p in planned]
         if channel == "email":
             contact = next(c for c in customer.contacts if c.email == destination)
+            portal_url = self._portal_url(customer.customer_id, destination)
             subject, html, text = self.renderer.email(tone, customer, contact, rendered_lines, today, deadline,
-                                                      promise_date=promise_date)
+                                                      promise_date=promise_date, portal_url=portal_url)
             message_id = self.sender.send_email(OutgoingEmail(destination, subject, html, text, key,
                                                               tuple(attachments.values())))
             if attached is not None:
                 attached.update(attachments)
             return message_id
+        texter = next((c for c in customer.contacts if c.phone == destination), None)
+        portal_url = self._portal_url(customer.customer_id, (texter.email if texter else None) or destination)
         return self.sender.send_sms(destination, self.renderer.sms(
-            tone, customer, rendered_lines, today, deadline, promise_date=promise_date), key)
+            tone, customer, rendered_lines, today, deadline, promise_date=promise_date, portal_url=portal_url), key)
+
+    def _portal_url(self, customer_id: str, contact: str) -> str | None:
+        return None if self.portal_link is None else self.portal_link(customer_id, contact, self.clock())
 
     def _wait_for_next_day(self, existing: Claim, customer: Customer, planned: list[Planned], policy: Policy,
                            now: datetime, summary: RunSummary) -> None:
