@@ -56,7 +56,10 @@ if TYPE_CHECKING:
     from chalicelib.services.invoice_delivery import InvoiceDelivery
     from chalicelib.services.invoice_documents import InvoiceDocuments
     from chalicelib.services.payments import PaymentService
+    from chalicelib.services.plan_requests import PlanRequests
     from chalicelib.services.plans import PlanService
+    from chalicelib.services.portal_actions import PortalActions
+    from chalicelib.services.portal_links import PortalLinks
     from chalicelib.services.ports import (
         InvoiceChange,
         InvoiceProjection,
@@ -228,7 +231,7 @@ class Container:
         from chalicelib.services.receipts import PaymentReceipts
 
         return PaymentReceipts(self.customers, render_receipt_email, self.sender, self.metrics, self.seller,
-                               self.claims)
+                               self.claims, portal_link=self.portal_links.for_message)
 
     @cached_property
     def settings_admin(self) -> SettingsAdmin:
@@ -331,7 +334,8 @@ class Container:
             DynamoDueInvoices(), self.ledger, self.customers, self.settings_admin.policy_cached,
             self.dunning_settings.cached, self.claims, reminder_sender,
             self.renderer(), self.tasks, self.alerts, self.metrics, self.files, DynamoHistory(), clock=clock,
-            refusal=self.way_to_pay.refusal, risk_band=self.risk_band)
+            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, documents=self.invoice_documents,
+            portal_link=self.portal_links.for_message)
 
     def risk_band(self, customer_id: str, as_of: date) -> str:
         """A customer's risk band (the dunning service asks only where policy_by_risk is set)."""
@@ -370,7 +374,8 @@ class Container:
     def bounce_handler(self) -> BounceHandler:
         from chalicelib.services.bounces import BounceHandler
 
-        return BounceHandler(self.customers, self.tasks, self.alerts, self.metrics)
+        return BounceHandler(self.customers, self.tasks, self.alerts, self.metrics,
+                             deliveries=lambda: self.invoice_delivery)
 
     @cached_property
     def collections_service(self) -> CollectionsService:
@@ -388,7 +393,8 @@ class Container:
 
         return PlanService(DynamoPlans(), self.ledger, self.customers, self.settings_admin.policy_cached,
                            self.claims, self.sender, self.renderer(), self.tasks, self.alerts,
-                           settings=self.dunning_settings.cached, refusal=self.way_to_pay.refusal, clock=self.clock)
+                           settings=self.dunning_settings.cached, refusal=self.way_to_pay.refusal, clock=self.clock,
+                           portal_link=self.portal_links.for_message)
 
     @cached_property
     def settlement_log(self) -> SettlementLog:
@@ -501,6 +507,35 @@ class Container:
 
         return InvoiceDelivery(self.customers, self.ledger, self.invoice_documents, render_invoice_mail, self.sender,
                                self.claims, self.metrics, self.seller)
+
+    @cached_property
+    def portal_links(self) -> PortalLinks:
+        """Personal portal links (issue 13 item 1): links under PUBLIC_BASE_URL, stored hashed, revocable."""
+        from chalicelib.adapters.portal_links import DynamoLinkStore, DynamoRateLimiter
+        from chalicelib.adapters.timeline import DynamoEventLog
+        from chalicelib.formats.portal_links import render_portal_link_email
+        from chalicelib.services.portal_links import PortalLinks
+
+        settings = self.settings
+        return PortalLinks(DynamoLinkStore(), DynamoRateLimiter(), self.customers, self.claims, self.sender,
+                           render_portal_link_email, DynamoEventLog(), self.metrics,
+                           base_url=settings.public_base_url, seller=self.seller, days=settings.portal_link_days)
+
+
+    @cached_property
+    def plan_requests(self) -> PlanRequests:
+        from chalicelib.adapters.plan_requests import DynamoPlanRequests
+        from chalicelib.formats.plan_request_mail import PlanRequestMailRenderer
+        from chalicelib.services.plan_requests import PlanRequests
+
+        return PlanRequests(DynamoPlanRequests(), self.ledger, self.customers, self.plan_service, self.tasks,
+                            self.claims, self.sender, PlanRequestMailRenderer(self.seller), clock=self.clock)
+
+    @cached_property
+    def portal_actions(self) -> PortalActions:
+        from chalicelib.services.portal_actions import PortalActions
+
+        return PortalActions(self.ledger, self.collections_service, lambda: self.plan_requests)
 
 
 _current: Container | None = None
@@ -758,4 +793,16 @@ def weekly_digest() -> WeeklyDigest:
     return container().weekly_digest
 
 
+def portal_links() -> PortalLinks:
+    return container().portal_links
+
+
 KEPT_ACROSS_RESET = (_process_cursor_secret,)
+
+
+def plan_requests() -> PlanRequests:
+    return container().plan_requests
+
+
+def portal_actions() -> PortalActions:
+    return container().portal_actions

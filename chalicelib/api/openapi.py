@@ -19,6 +19,7 @@ from chalicelib.domain.dunning.charges import ChargeKind
 from chalicelib.domain.dunning.policy import ACTIONS, CHANNELS, LATE_FEE_SCHEMES, PAYMENT_ALLOCATIONS, TONES
 from chalicelib.domain.invoice import InvoiceStatus
 from chalicelib.domain.payments import PaymentKind, PaymentStatus
+from chalicelib.domain.plan_requests import PlanRequestStatus
 from chalicelib.domain.plans import (
     DEFAULT_GRACE_DAYS,
     MAX_GRACE_DAYS,
@@ -517,6 +518,7 @@ ERRORS: dict[str, str] = {
     "413": "The body is larger than the route takes (`body_too_large`)",
     "415": "The body is not `application/json` (`unsupported_media_type`)",
     "422": "A domain rule refuses it (`field` names the value at fault)",
+    "429": "Asked too often (`too_many_requests`): ask again after the seconds `Retry-After` says",
     "500": "Not recorded; the sender should retry",
 }
 
@@ -959,6 +961,64 @@ def _report_paths() -> dict[str, dict[str, Schema]]:
     return {"/reports/aging": {"get": aging}, "/reports/metrics": {"get": metrics}}
 
 
+PLAN_REQUEST_ID = path_param("request_id", "a payment plan request", r"^prq_[0-9a-f]{24}$")
+
+
+def _plan_request_schemas() -> dict[str, Schema]:
+    amount = ref("Amount")
+    return {
+        "PlanRequest": obj({
+            "id": STRING, "customer_id": STRING,
+            "status": {"type": "string", "enum": [s.value for s in PlanRequestStatus]},
+            "contact_email": {**STRING, "description": "who asked, from the portal (and is told the answer)"},
+            "invoice_ids": string_list(), "invoice_numbers": string_list(), "currency": CURRENCY,
+            "total": {**amount, "description": "open on the invoices when it was asked"},
+            "instalments": INTEGER, "first_date": DATE,
+            "proposal": {"type": "array", "items": obj({"number": INTEGER, "due_date": DATE, "amount": amount}),
+                         "description": "equal monthly instalments from first_date summing to total"},
+            "requested_at": DATE_TIME, "requested_by": {**STRING, "description": "`portal:<contact email>`"},
+            "decided_at": NULLABLE_DATE_TIME, "decided_by": TEXT, "decline_reason": TEXT,
+            "plan_id": {"type": ["string", "null"], "description": "the plan it became"}, "version": INTEGER,
+        }),
+        "PlanRequestAcceptance": {"allOf": [ref("PlanRequest"), obj({"plan": ref("PaymentPlan")})]},
+        "PlanRequestAccept": obj({
+            "instalments": {"type": "integer", "minimum": 1, "maximum": MAX_INSTALMENTS,
+                            "description": "equal monthly instalments; default: as requested"},
+            "first_date": {**DATE, "description": "the first instalment's due date; default: as requested"},
+            "grace_days": {"type": "integer", "minimum": 0, "maximum": MAX_GRACE_DAYS,
+                           "description": f"default {DEFAULT_GRACE_DAYS}"},
+        }, required=[], closed=True),
+        "PlanRequestDecline": obj({"reason": {"type": "string", "minLength": 1, "maxLength": 500,
+                                              "description": "told to the customer"}}, closed=True),
+    }
+
+
+def _plan_request_paths() -> dict[str, dict[str, Schema]]:
+    viewer, collector = Role.VIEWER, Role.COLLECTOR
+    return {
+        "/plan-requests": {"get": operation(
+            "collections", "Payment plan requests from the portal by status, newest first", viewer,
+            ("200", _json("A page", _page("PlanRequest"))),
+            params=[query("status", "default `pending`",
+                          {"type": "string", "enum": [s.value for s in PlanRequestStatus]}), *PAGING])},
+        "/plan-requests/{request_id}": {"get": operation(
+            "collections", "One payment plan request", viewer, ("200", _json("The request", ref("PlanRequest"))),
+            params=[PLAN_REQUEST_ID])},
+        "/plan-requests/{request_id}/accept": {"post": operation(
+            "collections", "Accept a plan request: the plan is made as by POST /customers/{id}/payment-plans",
+            collector, ("200", _json("The request and its plan", ref("PlanRequestAcceptance"))),
+            params=[PLAN_REQUEST_ID], body=ref("PlanRequestAccept"), body_required=False, errors=("409", "422"),
+            description="The body may change the count of instalments and the first date. Closes the request's "
+                        "task; the customer is told by email (once). Accepting again answers the same; 409 "
+                        "`plan_request_decided` when it was declined.")},
+        "/plan-requests/{request_id}/decline": {"post": operation(
+            "collections", "Decline a plan request with a reason the customer is told by email", collector,
+            ("200", _json("The request", ref("PlanRequest"))), params=[PLAN_REQUEST_ID],
+            body=ref("PlanRequestDecline"), errors=("409", "422"),
+            description="Closes the request's task. 409 `plan_request_decided` when it was accepted.")},
+    }
+
+
 PAGE_EXTENSION = "x-dunwell-page"
 PAGE_AUTH = ("An HTML page for a browser (chalicelib/api/pages.py). Signed in by the session cookie that "
              "`POST /signin` sets (only the pages read it; the JSON API never does), or a bearer key. Every answer "
@@ -1034,6 +1094,39 @@ def _pages() -> dict[str, dict[str, Schema]]:
     }
 
 
+# ---------------------------------------------------------------------------------------------- portal links
+
+
+def _portal_link_schemas() -> dict[str, Schema]:
+    return {
+        "PortalLinksSent": obj({"customer_id": STRING, "sent": {"type": "integer", "minimum": 0, "description":
+                                "contacts mailed a fresh link now (0: none reachable by email, or sent within "
+                                "the same minute already)"}}, ["customer_id", "sent"]),
+        "PortalLinksRevoked": obj({"customer_id": STRING, "revoked": {"type": "integer", "minimum": 0,
+                                   "description": "links that were still valid"}}, ["customer_id", "revoked"]),
+    }
+
+
+def _portal_link_paths() -> dict[str, dict[str, Schema]]:
+    """Staff routes of the personal portal links (chalicelib/api/portal_links.py)."""
+    collector = Role.COLLECTOR
+    return {"/customers/{customer_id}/portal-links": {
+        "post": operation(
+            "customers", "Mail the customer's contacts a fresh personal portal link", collector,
+            ("200", _json("How many went out", ref("PortalLinksSent"))), params=[CUSTOMER_ID], errors=("429",),
+            description="One link per contact with an email address that has not bounced, valid PORTAL_LINK_DAYS "
+                        "days (default 45), under PUBLIC_BASE_URL (403 `not_configured` without it). Earlier "
+                        "links stay valid. Audited (`portal.link_sent`). At most 10 requests per customer and "
+                        "hour (429 with Retry-After); a repeat within the same minute sends nothing."),
+        "delete": operation(
+            "customers", "Revoke every personal portal link of the customer", collector,
+            ("200", _json("How many were valid", ref("PortalLinksRevoked"))), params=[CUSTOMER_ID],
+            description="Takes effect at once: every link of the customer stops opening, and every portal "
+                        "session opened from one ends at its next request. Audited (`portal.links_revoked`). "
+                        "Links minted afterwards work."),
+    }}
+
+
 @cache
 def _document() -> dict[str, Any]:
     return {
@@ -1051,9 +1144,9 @@ def _document() -> dict[str, Any]:
         "tags": [{"name": t} for t in ("invoices", "customers", "imports", "payments", "policies", "dunning",
                                        "collections", "accounts", "api-keys", "webhooks", "health", "reports",
                                        "pages")],
-        "paths": {**_paths(), **_report_paths(), **_pages()},
+        "paths": {**_paths(), **_report_paths(), **_pages(), **_plan_request_paths(), **_portal_link_paths()},
         "components": {
-            "schemas": {**_schemas(), **_report_schemas()},
+            "schemas": {**_schemas(), **_report_schemas(), **_plan_request_schemas(), **_portal_link_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "dwk_<id>_<secret>",
                                            "description": "an API key: `Authorization: Bearer dwk_...`"},
                                 "session": {"type": "apiKey", "in": "cookie", "name": "__Host-dunwell_session",

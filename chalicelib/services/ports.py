@@ -359,11 +359,12 @@ class Customers(Protocol):
 
 class Renderer(Protocol):
     def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
-              deadline: date | None, promise_date: date | None = None) -> tuple[str, str, str]: ...
+              deadline: date | None, promise_date: date | None = None, *,
+              portal_url: str | None = None) -> tuple[str, str, str]: ...
     def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None,
-            promise_date: date | None = None) -> str: ...
+            promise_date: date | None = None, *, portal_url: str | None = None) -> str: ...
     def line(self, invoice: Invoice, principal: Money, charges: Sequence[tuple[str, Money]], today: date,
-             discount: Any) -> Any: ...
+             discount: Any, undelivered: bool = False) -> Any: ...
 
 
 class Exports(Protocol):
@@ -676,3 +677,26 @@ class DisputeAgesSource(Protocol):
 
 class DashboardSource(Protocol):
     def figures(self, as_of: date, currency: str) -> DashboardFigures: ...
+
+
+# ---- personal portal links (services/portal_links.py) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    """A portal link as stored: the SHA-256 (hex) of its token, never the token."""
+
+    token_hash: str
+    customer_id: str
+    contact_email: str
+    link_id: str  # "<revocation generation>.<random hex>": public, names the link in audit events and sessions
+    generation: int
+    issued_at: datetime
+    expires_at: datetime
+
+
+def address_key(email: str) -> str:
+    """How an address is looked up and keyed: lower-cased, hashed (no address in a key)."""
+    import hashlib
+
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
