@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from chalicelib.services.invoice_documents import InvoiceDocuments
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
+    from chalicelib.services.portal_payments import PortalPayments
     from chalicelib.services.ports import (
         InvoiceChange,
         InvoiceProjection,
@@ -502,6 +503,16 @@ class Container:
         return InvoiceDelivery(self.customers, self.ledger, self.invoice_documents, render_invoice_mail, self.sender,
                                self.claims, self.metrics, self.seller)
 
+    @cached_property
+    def portal_payments(self) -> PortalPayments:
+        """The portal's pay options (bank transfer, EPC QR) and card checkout (Stripe, where a key is set)."""
+        from chalicelib.adapters.stripe_checkout import StripeCheckout
+        from chalicelib.services.portal_payments import PortalPayments
+
+        settings = self.settings
+        return PortalPayments(settings.seller_name, settings.seller_iban, settings.seller_bic,
+                              card=StripeCheckout(settings))
+
 
 _current: Container | None = None
 
@@ -756,6 +767,10 @@ def dashboard() -> Dashboard:
 
 def weekly_digest() -> WeeklyDigest:
     return container().weekly_digest
+
+
+def portal_payments() -> PortalPayments:
+    return container().portal_payments
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)
