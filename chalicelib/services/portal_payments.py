@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from chalicelib.domain.customer import Customer
-from chalicelib.domain.dunning.charges import EarlyPaymentDiscount, early_payment_discount
+from chalicelib.domain.discounts import discount_offer
+from chalicelib.domain.dunning.charges import EarlyPaymentDiscount
 from chalicelib.domain.errors import InvalidDocument, NotAllowed, NotFound
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
@@ -117,14 +118,15 @@ class PortalPayments:
     @staticmethod
     def amount_now(customer: Customer, invoice: Invoice, today: date) -> tuple[Money, EarlyPaymentDiscount | None]:
         """What settles the invoice if paid today: the balance less what an open dispute holds back; inside the
-        early-payment window (and with no dispute open) the balance less the discount."""
+        early-payment window (and with no dispute open) the balance less the discount: the offer a payment
+        received today earns (domain/discounts.py, the rule the payment service applies when the money arrives)."""
         zero = Money.zero(invoice.currency)
         if invoice.void or invoice.balance.amount <= 0:
             return zero, None
         held = invoice.disputed_open
         if held.is_zero:
-            discount = early_payment_discount(invoice, customer.payment_terms, today)
-            if discount is not None and discount.pay_amount.amount > 0:
+            discount = discount_offer(invoice, customer.payment_terms, today)
+            if discount is not None:
                 return discount.pay_amount, discount
         return max(zero, invoice.balance - held), None
 
