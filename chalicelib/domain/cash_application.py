@@ -3,9 +3,9 @@
 `match_payment` tries, in this order, and stops at the first rule that decides:
 
 1. **Reference** (`MatchMethod.REFERENCE`): invoice numbers the payer quoted (metadata, remittance text),
-   already looked up by the caller. Allocated in the order given, each up to its balance; items inside an
-   early-payment discount window (`OpenItem.discounted_balance`) first each up to what settles them with the
-   discount, then what is left up to their balances (domain/discounts.py books the discount). The payer
+   already looked up by the caller. Allocated in the order given, each up to its balance; items with a discounted
+   balance (`OpenItem.discounted_balance`: inside an early-payment window, or expired) first each up to it, then
+   what is left up to their balances (domain/discounts.py books the discount in time, or calls it taken late). The payer
    told us what they paid, so this rule is final: money left over is *not* spread over other invoices
    by guesswork; it stays unapplied as a credit on the customer's account (an overpayment).
 2. **Exact balance** (`MatchMethod.EXACT_BALANCE`): one open invoice of the customer whose balance equals
@@ -83,6 +83,12 @@ class OpenItem:
         if self.discounted_balance is not None and not self.discount_expired:
             return self.discounted_balance
         return self.balance
+
+    @property
+    def quoted_with(self) -> Money:
+        """What a payer quoting it is taken to pay first: its discounted balance when it has one (inside the window,
+        or expired: the discount taken late), else its balance."""
+        return self.discounted_balance if self.discounted_balance is not None else self.balance
 
     @classmethod
     def of(cls, invoice: Invoice) -> OpenItem:
@@ -534,11 +540,13 @@ def _eligible(items: Iterable[OpenItem], customer_id: str, currency: str) -> lis
 
 
 def _allocate_settling(amount: Money, items: Sequence[OpenItem]) -> tuple[tuple[Allocation, ...], Money]:
-    """In order: first each item up to what settles it (its discounted balance inside an early-payment window), then
-    what is left up to each balance. Without an open discount this is `_allocate_in_order`; with one, a payment of
-    the discounted amounts of several invoices settles them all instead of paying the first ones in full."""
-    first, left = _allocate_in_order(amount, items, settling=True)
-    if left.is_zero or all(item.settles_with == item.balance for item in items):
+    """In order: first each item up to its discounted balance (inside an early-payment window, or expired: a discount
+    taken late), then what is left up to each balance. Without a discounted balance this is `_allocate_in_order`;
+    with them, a payment of the discounted amounts of several invoices gives each its discounted amount instead of
+    paying the first ones in full: in time each is settled with its discount, late each keeps its own difference
+    open (and its own "discount taken late" task), as it would paid alone."""
+    first, left = _allocate_in_order(amount, items, quoted=True)
+    if left.is_zero or all(item.quoted_with == item.balance for item in items):
         return first, left
     given = {a.invoice_id: a.amount for a in first}
     rest = [replace(item, balance=item.balance - given.get(item.invoice_id, Money.zero(item.currency)),
@@ -552,14 +560,14 @@ def _allocate_settling(amount: Money, items: Sequence[OpenItem]) -> tuple[tuple[
     return tuple(merged), left
 
 
-def _allocate_in_order(amount: Money, items: Sequence[OpenItem], settling: bool = False
+def _allocate_in_order(amount: Money, items: Sequence[OpenItem], quoted: bool = False
                        ) -> tuple[tuple[Allocation, ...], Money]:
     left = amount
     allocations: list[Allocation] = []
     for item in items:
         if left.is_zero:
             break
-        part = min(left, item.settles_with if settling else item.balance)
+        part = min(left, item.quoted_with if quoted else item.balance)
         if not part.is_zero:
             allocations.append(Allocation(item.invoice_id, item.number, part))
             left = left - part
@@ -569,6 +577,7 @@ def _allocate_in_order(amount: Money, items: Sequence[OpenItem], settling: bool 
 def _describe(allocations: Sequence[Allocation], items: Sequence[OpenItem]) -> str:
     balances = {item.invoice_id: item.balance for item in items}
     settling = {item.invoice_id: item.settles_with for item in items}
+    late = {item.invoice_id: item.quoted_with for item in items if item.discount_expired}
     parts = []
     for allocation in allocations:
         balance = balances[allocation.invoice_id]
@@ -577,6 +586,9 @@ def _describe(allocations: Sequence[Allocation], items: Sequence[OpenItem]) -> s
         elif allocation.amount >= settling[allocation.invoice_id]:
             parts.append(f"{allocation.number} settled with its early-payment discount ({allocation.amount} of "
                          f"{balance} open)")
+        elif allocation.invoice_id in late and allocation.amount >= late[allocation.invoice_id]:
+            parts.append(f"{allocation.number} paid its discounted amount after its early-payment discount expired "
+                         f"({allocation.amount} of {balance} open)")
         else:
             parts.append(f"{allocation.number} paid in part ({allocation.amount} of {balance} open)")
     return ", ".join(parts)

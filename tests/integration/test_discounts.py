@@ -75,6 +75,20 @@ def test_the_discounted_amount_received_late_leaves_the_rest_open_with_a_task(
     assert task["invoice_id"] == "INV-2" and "10.00" in task["title"]
 
 
+def test_one_wire_for_two_discounted_amounts_received_late_leaves_each_difference_open_with_its_task(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str]) -> None:
+    headers = setup(client, s3, bucket, admin_headers)
+    payment = pay(client, headers, "1470.00", "2026-11-12", "wire-3", ("INV-1", "INV-2"))
+    assert [(a["number"], a["amount"]) for a in payment["allocations"]] == [("INV-1", "980.00"), ("INV-2", "490.00")]
+    for number, left in (("INV-1", "20.00"), ("INV-2", "10.00")):
+        _, body = get_json(client, f"/invoices/{number}", admin_headers)
+        assert (body["status"], body["balance"], body["discounted"]) == ("partially_paid", left, "0.00"), number
+    _, tasks = get_json(client, "/tasks", admin_headers)
+    late = sorted((t["invoice_id"], t["title"]) for t in tasks["items"] if t["kind"] == "discount_taken_late")
+    assert [invoice_id for invoice_id, _ in late] == ["INV-1", "INV-2"]
+    assert "20.00" in late[0][1] and "10.00" in late[1][1]
+
+
 def test_a_webhook_in_time_then_its_refund_takes_the_discount_back(
         client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str]) -> None:
     setup(client, s3, bucket, admin_headers)

@@ -121,6 +121,34 @@ def test_cash_application_settles_several_referenced_invoices_with_their_discoun
     assert [a.amount for a in full.allocations] == [eur("1000.00"), eur("1000.00")]
 
 
+def test_cash_application_gives_each_referenced_invoice_its_discounted_amount_after_the_window_too() -> None:
+    """Late, the payer quoting two invoices for their discounted amounts took each discount late: each invoice gets
+    its discounted amount (its own difference open), not the first paid in full and the whole shortfall on the
+    second."""
+    late_day = LAST_DAY + timedelta(days=3)
+    invoices = [invoice(number="INV-1"), invoice("500.00", number="INV-2")]
+    items = [open_item(i, TERMS, late_day) for i in invoices]
+    assert all(i.discount_expired for i in items)
+    result = match_payment(eur("1470.00"), referenced=items, customer_id="acme")
+    assert [a.amount for a in result.allocations] == [eur("980.00"), eur("490.00")] and result.unapplied.is_zero
+    assert "after its early-payment discount expired" in result.reason
+    decisions = [apply_payment(i, TERMS, a.amount, late_day, "pay_1")
+                 for i, a in zip(invoices, result.allocations, strict=True)]
+    assert [(d.outcome, d.amount, after.balance) for after, _, d in decisions] == [
+        (DiscountOutcome.TAKEN_LATE, eur("20.00"), eur("20.00")),
+        (DiscountOutcome.TAKEN_LATE, eur("10.00"), eur("10.00"))]
+    # More than the discounted amounts: the rest goes up to the balances in the order quoted, as in time.
+    more = match_payment(eur("1480.00"), referenced=items, customer_id="acme")
+    assert [a.amount for a in more.allocations] == [eur("990.00"), eur("490.00")]
+    # Less: the first quoted gets its discounted amount, the second what is left (a partial payment).
+    less = match_payment(eur("1200.00"), referenced=items, customer_id="acme")
+    assert [a.amount for a in less.allocations] == [eur("980.00"), eur("220.00")]
+    # One in its window and one expired: each its own discounted amount.
+    mixed = [open_item(invoices[0], TERMS, LAST_DAY), items[1]]
+    assert [a.amount for a in match_payment(eur("1470.00"), referenced=mixed, customer_id="acme").allocations] == [
+        eur("980.00"), eur("490.00")]
+
+
 def test_cash_application_matches_the_discounted_amount_without_a_reference() -> None:
     items = [open_item(invoice(number="INV-1"), TERMS, LAST_DAY),
              open_item(invoice("500.00", number="INV-2"), TERMS, LAST_DAY)]
@@ -202,6 +230,47 @@ def test_discount_aware_cash_application_never_gives_an_invoice_more_than_its_ba
             after, _, _ = apply_payment(by_id[allocation.invoice_id], TERMS, allocation.amount, received_on, "pay_1")
             assert_ledger(after)
             assert allocation.amount <= by_id[allocation.invoice_id].balance
+
+
+@settings(max_examples=200, deadline=None)
+@given(invoices_=st.lists(st.tuples(st.integers(min_value=100, max_value=1_000_000), st.integers(0, 20),
+                                    st.sampled_from(["discounted", "full", "part", "none"]), st.integers(1, 99)),
+                          min_size=1, max_size=5),
+       received=days, extra=st.integers(0, 5_000))
+def test_money_quoting_several_invoices_is_conserved_and_each_gets_its_discounted_amount_in_time_or_late(
+        invoices_: list[tuple[int, int, str, int]], received: int, extra: int) -> None:
+    """Whatever the split of a payment over the invoices it quotes (each at its discounted amount, in full, in part or
+    not at all; inside or after each window): what is applied plus what is left over is what was received, no
+    invoice gets more than its balance, and a payment of exactly the discounted amounts gives each invoice its own
+    discounted amount, booked in time and taken late (its own difference open) after the window."""
+    received_on = ISSUED + timedelta(days=received)
+    invoices = [replace(invoice(str(cents(total).amount), number=f"INV-{n}"), issue_date=ISSUED - timedelta(days=back))
+                for n, (total, back, _, _) in enumerate(invoices_)]
+    items = [open_item(i, TERMS, received_on) for i in invoices]
+    parts = [item.quoted_with if how == "discounted" else item.balance if how == "full"
+             else cents(item.balance.minor * share // 100) if how == "part" else cents(0)
+             for item, (_, _, how, share) in zip(items, invoices_, strict=True)]
+    amount = sum(parts, cents(extra))
+    result = match_payment(amount, referenced=items, customer_id="acme")
+    assert result.allocated + result.unapplied == amount
+    by_id = {i.invoice_id: i for i in invoices}
+    outcomes = {}
+    for allocation in result.allocations:
+        before = by_id[allocation.invoice_id]
+        assert allocation.amount <= before.balance
+        after, left, decision = apply_payment(before, TERMS, allocation.amount, received_on, "pay_1")
+        assert left.is_zero and after.paid - before.paid == allocation.amount
+        assert_ledger(after)
+        outcomes[allocation.invoice_id] = decision.outcome
+        if decision.outcome is DiscountOutcome.TAKEN_LATE:
+            assert after.balance == decision.amount and not after.balance.is_zero
+    if extra == 0 and all(how == "discounted" for _, _, how, _ in invoices_):
+        assert [a.amount for a in result.allocations] == [i.quoted_with for i in items]
+        for item in items:
+            if item.discounted_balance is not None:
+                expected = DiscountOutcome.TAKEN_LATE if item.discount_expired else DiscountOutcome.GRANTED
+                assert outcomes[item.invoice_id] is expected
+    event(",".join(sorted({o.value for o in outcomes.values()})) or "nothing applied")
 
 
 def test_an_erp_reporting_the_discount_as_paid_replaces_the_booked_discount_instead_of_being_rejected() -> None:

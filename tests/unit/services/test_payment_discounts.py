@@ -181,6 +181,24 @@ def test_several_invoices_paid_by_reference_at_their_discounted_amounts_are_all_
     assert all(world.inv(i).status is InvoiceStatus.PAID for i in ("INV-1", "INV-2"))
 
 
+def test_several_invoices_paid_by_reference_at_their_discounted_amounts_after_the_window_each_keep_their_difference(
+        ) -> None:
+    """The same payment received late: each invoice gets its discounted amount, its own difference stays open and
+    each has its own "discount taken late" task, as if paid alone (not the first paid in full and the whole
+    shortfall on the second)."""
+    world = World(invoice(), invoice("INV-2", "500.00"))
+    assert world.receive("1470.00", LATE, references=("INV-1", "INV-2")) == "applied"
+    assert [(world.inv(i).balance, world.inv(i).status) for i in ("INV-1", "INV-2")] == [
+        (eur("20.00"), InvoiceStatus.PARTIALLY_PAID), (eur("10.00"), InvoiceStatus.PARTIALLY_PAID)]
+    assert all(world.inv(i).discounted.is_zero for i in ("INV-1", "INV-2"))
+    [recorded] = world.events("payment.payment_recorded")
+    assert [(a["number"], a["amount"]) for a in recorded["allocations"]] == [  # type: ignore[union-attr]
+        ("INV-1", "980.00"), ("INV-2", "490.00")]
+    tasks = sorted(world.tasks.tasks.values(), key=lambda t: t.invoice_id or "")
+    assert [(t.kind, t.invoice_id, t.detail["amount"]) for t in tasks] == [
+        ("discount_taken_late", "INV-1", "20.00"), ("discount_taken_late", "INV-2", "10.00")]
+
+
 # ---- property: whatever money arrives and goes back, the ledger holds ----------------------------------------
 
 
