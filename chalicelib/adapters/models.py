@@ -413,6 +413,7 @@ class PaymentModel(Model):
     recorded_by = UnicodeAttribute()
     request = UnicodeAttribute(null=True)  # staff's request fingerprint, kept with its Idempotency-Key
     refunded_minor = NumberAttribute(null=True)  # a payment's refunds recorded so far
+    initiated_on = UnicodeAttribute(null=True)  # ISO date: when the payer initiated it (judges a discount)
     version = VersionAttribute()
 
     by_time = PaymentsByTime()

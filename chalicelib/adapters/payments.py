@@ -5,7 +5,7 @@ and the notification's status, so a payment is recorded with all its effects or 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -64,6 +64,7 @@ def payment_to_model(record: PaymentRecord) -> PaymentModel:
         recorded_by=record.recorded_by,
         request=record.request,
         refunded_minor=None if record.refunded is None else record.refunded.minor,
+        initiated_on=None if record.initiated_on is None else record.initiated_on.isoformat(),
     )
     return at_version(model, record.version)
 
@@ -94,6 +95,7 @@ def model_to_payment(m: PaymentModel) -> PaymentRecord:
         waiting=m.waiting_for is not None,
         request=m.request,
         refunded=None if m.refunded_minor is None else Money.from_minor(int(m.refunded_minor), currency),
+        initiated_on=None if not m.initiated_on else date.fromisoformat(m.initiated_on),
         version=int(m.version or 0),
     )
 

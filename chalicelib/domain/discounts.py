@@ -3,15 +3,27 @@
 Terms like `2/10 net 30` offer a discount (2% of the total, capped at what is open) until a last day (10 days after
 issue); `early_payment_discount` (domain/dunning/charges.py) is that offer on a given day, as reminders, the invoice
 PDF and the portal show it. The rule applied when money arrives, whatever its source (webhook, bank statement line,
-payment keyed in by staff, cash applied by hand):
+payment keyed in by staff, cash applied by hand), judges the payment by its day (`judged_on`): the day it was
+received (its received/booking day, never the day it is processed), or, when the source says so, the earlier day the
+payer initiated it (`initiated_on`). Commercial practice judges timeliness by when the payer set the payment going
+(German Skonto: the payer's act in time, not the money's arrival): a Stripe Checkout confirmed inside the window with
+a delayed method (SEPA Direct Debit) whose success arrives days after the last day was paid in time, at the
+discounted amount the portal priced. Only a source that knows when the payer started carries `initiated_on` (a
+Checkout Session's `created`, or for its PaymentIntent's event the day Dunwell's checkout priced it, written in the
+intent's metadata: formats/processors/stripe.py); bank statement lines and payments keyed in by staff are judged by
+the day received. An initiated day later than the day received counts as the day received. The day
+received stays the payment's cash day everywhere else (`effective_on`, analytics, settlement log, receipts).
 
-- Received (its received/booking day, never the day it is processed) on or before the last day, and covering what
-  is open less the discount (`pay_amount`): the invoice is settled. The rest of the balance, at most the offered
-  discount, is booked as `discounted` (its own ledger entry) and the invoice is `paid`.
+- Paid (its judged day) on or before the last day, and covering what is open less the discount (`pay_amount`): the
+  invoice is settled. The rest of the balance, at most the offered discount, is booked as `discounted` (its own
+  ledger entry) and the invoice is `paid`.
 - Less than that (a partial payment): no discount; the payment reduces the balance as any other.
-- Received after the last day, at least the discounted amount but less than the balance: the customer took the
-  discount late. The payment is applied, the difference stays open, and a collector decides (a task).
+- Paid (its judged day) after the last day, at least the discounted amount but less than the balance: the customer
+  took the discount late. The payment is applied, the difference stays open, and a collector decides (a task).
 - The whole balance (or more): nothing to decide.
+
+Money quoting several invoices gives each first its discounted amount, in time or late (domain/cash_application.py):
+each is then decided as if paid alone (settled with its discount, or its own difference open with its own task).
 
 An invoice carries one discount at most, with the payment that earned it. A discount stands only while what was paid
 still covers the discounted amount: money taken back from the invoice (a refund or chargeback of that payment or of an
@@ -53,6 +65,12 @@ class DiscountDecision:
         return self.offer.percent if self.offer else None
 
 
+def judged_on(received_on: date, initiated_on: date | None = None) -> date:
+    """The day the discount rule judges a payment by: the day the payer initiated it when the source says so, never
+    later than the day it was received; else the day it was received."""
+    return received_on if initiated_on is None else min(initiated_on, received_on)
+
+
 def discount_offer(invoice: Invoice, terms: PaymentTerms | None, received_on: date) -> EarlyPaymentDiscount | None:
     """The offer a payment received on `received_on` can earn: still open that day, never on an invoice already
     discounted, and only when something is left to pay after it."""
@@ -72,32 +90,35 @@ def _expired_offer(invoice: Invoice, terms: PaymentTerms | None) -> EarlyPayment
     return None if last_day is None else discount_offer(invoice, terms, last_day)
 
 
-def decide_discount(invoice: Invoice, terms: PaymentTerms | None, amount: Money, received_on: date
-                    ) -> DiscountDecision:
-    """What `amount` applied to `invoice` (before it is applied) on `received_on` means for its discount.
+def decide_discount(invoice: Invoice, terms: PaymentTerms | None, amount: Money, received_on: date,
+                    initiated_on: date | None = None) -> DiscountDecision:
+    """What `amount` applied to `invoice` (before it is applied), received on `received_on` (and initiated by the
+    payer on `initiated_on`, when known), means for its discount (judged on `judged_on` of the two).
 
     `amount` is what goes to this invoice (the allocation), at most its balance; `terms` are the customer's."""
     zero = Money.zero(invoice.currency)
     if amount.currency != invoice.currency or not amount.amount > 0 or amount >= invoice.balance:
         return DiscountDecision(DiscountOutcome.NONE, zero)
-    offer = discount_offer(invoice, terms, received_on)
+    day = judged_on(received_on, initiated_on)
+    offer = discount_offer(invoice, terms, day)
     if offer is not None:
         if amount >= offer.pay_amount:
             return DiscountDecision(DiscountOutcome.GRANTED, invoice.balance - amount, offer)
         return DiscountDecision(DiscountOutcome.NONE, zero, offer)  # a partial payment earns no discount
     late = _expired_offer(invoice, terms)
-    if late is not None and received_on > late.last_day and amount >= late.pay_amount:
+    if late is not None and day > late.last_day and amount >= late.pay_amount:
         return DiscountDecision(DiscountOutcome.TAKEN_LATE, invoice.balance - amount, late)
     return DiscountDecision(DiscountOutcome.NONE, zero, late)
 
 
-def apply_payment(invoice: Invoice, terms: PaymentTerms | None, amount: Money, received_on: date, payment_id: str
-                  ) -> tuple[Invoice, Money, DiscountDecision]:
-    """Apply `amount` received on `received_on` by payment `payment_id`, booking the discount it earns.
+def apply_payment(invoice: Invoice, terms: PaymentTerms | None, amount: Money, received_on: date, payment_id: str,
+                  initiated_on: date | None = None) -> tuple[Invoice, Money, DiscountDecision]:
+    """Apply `amount` received on `received_on` (initiated on `initiated_on`, when known) by payment `payment_id`,
+    booking the discount it earns.
 
     Returns the invoice, the part of `amount` left over (as `Invoice.with_payment`) and the decision. A discount
     granted leaves the invoice settled (`paid`) with `discounted` the rest of what was open."""
-    decision = decide_discount(invoice, terms, amount, received_on)
+    decision = decide_discount(invoice, terms, amount, received_on, initiated_on)
     paid, left = invoice.with_payment(amount)
     if decision.outcome is DiscountOutcome.GRANTED:
         paid = paid.with_discount(decision.amount, payment_id)
@@ -113,14 +134,17 @@ def take_back(invoice: Invoice) -> tuple[Invoice, Money]:
     return invoice.without_discount(), invoice.discount_granted
 
 
-def open_item(invoice: Invoice, terms: PaymentTerms | None, received_on: date) -> OpenItem:
-    """The invoice as cash application sees it for money received on `received_on`, with what settles it with the
-    discount: the offer's `pay_amount` inside the window, or (expired) the amount a late payer would send."""
+def open_item(invoice: Invoice, terms: PaymentTerms | None, received_on: date, initiated_on: date | None = None
+              ) -> OpenItem:
+    """The invoice as cash application sees it for money received on `received_on` (initiated on `initiated_on`,
+    when known), with what settles it with the discount: the offer's `pay_amount` inside the window on the judged
+    day, or (expired) the amount a late payer would send."""
     item = OpenItem.of(invoice)
-    offer = discount_offer(invoice, terms, received_on)
+    day = judged_on(received_on, initiated_on)
+    offer = discount_offer(invoice, terms, day)
     if offer is not None:
         return replace(item, discounted_balance=offer.pay_amount)
     late = _expired_offer(invoice, terms)
-    if late is not None and received_on > late.last_day:
+    if late is not None and day > late.last_day:
         return replace(item, discounted_balance=late.pay_amount, discount_expired=True)
     return item

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from chalicelib.domain.cash_application import Allocation
@@ -38,6 +38,9 @@ class PaymentEvent:
     # previous_attributes): the refund is that total minus what Dunwell recorded as refunded on the payment, and
     # `amount` is a placeholder until then.
     refunded_total: Money | None = None
+    # The day the payer initiated the payment, when the source knows it (a Stripe Checkout Session's `created`): an
+    # early-payment discount is judged by it, never later than the day received (domain/discounts.py `judged_on`).
+    initiated_on: date | None = None
 
     def __post_init__(self) -> None:
         if not self.event_id or not self.payment_ref:
@@ -98,6 +101,7 @@ class PaymentRecord:
     reversed: Money | None = None  # a payment's money since given back by refunds and chargebacks
     request: str | None = None  # a payment keyed in by staff: the fingerprint of the request its Idempotency-Key named
     refunded: Money | None = None  # a payment's refunds recorded so far, in full (`reversed` caps them at the payment)
+    initiated_on: date | None = None  # when the payer initiated it, if the source said (PaymentEvent.initiated_on)
     version: int = 0
 
     def __post_init__(self) -> None:

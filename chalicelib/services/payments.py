@@ -111,15 +111,17 @@ def discount_task(event: AuditEvent) -> Task | None:
     data = event.data
     invoice_id = event.entity.removeprefix("invoice#")
     currency = str(data.get("currency", ""))
+    initiated = f" (initiated on {data['initiated_on']})" if data.get("initiated_on") else ""
+    detail = {key: data.get(key) for key in ("payment_id", "amount", "currency", "last_day", "received_on", "paid",
+                                             "balance")}
+    if data.get("initiated_on"):
+        detail["initiated_on"] = data.get("initiated_on")
     return Task(
         f"{DISCOUNT_TASK}:{invoice_id}:{data.get('payment_id')}", DISCOUNT_TASK,
         f"Discount taken late on invoice {data.get('number', invoice_id)}: {data.get('amount')} {currency} deducted "
-        f"from a payment received on {data.get('received_on')}, after the last day {data.get('last_day')}; chase "
-        "the difference or write it off",
-        data.get("customer_id"), invoice_id,
-        {key: data.get(key) for key in ("payment_id", "amount", "currency", "last_day", "received_on", "paid",
-                                        "balance")},
-        event.at, event.actor)
+        f"from a payment received on {data.get('received_on')}{initiated}, after the last day "
+        f"{data.get('last_day')}; chase the difference or write it off",
+        data.get("customer_id"), invoice_id, detail, event.at, event.actor)
 
 
 class Alerts(Protocol):
@@ -202,7 +204,7 @@ class PaymentService:
         for _attempt in self._retries(f"payment {payment_id}: its invoices kept changing; the provider will retry"):
             now = self.clock()
             matched = self._match(event.amount, event.references, event.customer_hint,
-                                  event.occurred_at.astimezone(UTC).date())
+                                  event.occurred_at.astimezone(UTC).date(), event.initiated_on)
             match = matched.result
             record = PaymentRecord(
                 payment_id=payment_id, provider=event.provider, payment_ref=event.payment_ref,
@@ -210,7 +212,7 @@ class PaymentService:
                 unapplied=match.unapplied, occurred_at=event.occurred_at, recorded_at=now,
                 recorded_by=f"provider:{event.provider}", customer_id=match.customer_id, method=match.method.value,
                 reason=match.reason, references=event.references[:MAX_REFERENCES], payer_name=event.payer_name,
-                payer_email=event.payer_email, raw_type=event.raw_type)
+                payer_email=event.payer_email, raw_type=event.raw_type, initiated_on=event.initiated_on)
             try:
                 self._apply(record, replace(note, status="applied", payment_id=payment_id), now, matched)
             except VersionConflict:
@@ -232,10 +234,11 @@ class PaymentService:
         return cache[customer_id]
 
     def _match(self, amount: Money, references: Sequence[str], customer_hint: str | None,
-               received_on: date) -> Matched:
+               received_on: date, initiated_on: date | None = None) -> Matched:
         """The match, with the invoices and the payer read to make it (reused to apply it: one read, not two).
 
-        Early-payment discounts (domain/discounts.py) count on the day the money was received: referenced invoices
+        Early-payment discounts (domain/discounts.py) count on the day the money was received (or the earlier day
+        the payer initiated it, when the source says): referenced invoices
         are offered what settles them with their discount when the money does not pay them all in full, and a payer
         without a reference is matched on an invoice's discounted amount when nothing else matches. The customer's
         terms are read only then."""
@@ -253,7 +256,8 @@ class PaymentService:
         terms: dict[str, PaymentTerms | None] = {}
         open_in_currency = [i.balance for i in referenced_invoices if i.currency == amount.currency]
         if open_in_currency and amount < sum(open_in_currency, Money.zero(amount.currency)):
-            referenced = [open_item(i, self._terms(i.customer_id, terms), received_on) for i in referenced_invoices]
+            referenced = [open_item(i, self._terms(i.customer_id, terms), received_on, initiated_on)
+                          for i in referenced_invoices]
         # A known payer guards against paying another customer's invoice by a mistyped reference;
         # an unknown one lets the references say whose money it is.
         customer_id: str | None = None
@@ -275,7 +279,7 @@ class PaymentService:
         if result.method is MatchMethod.NONE and items and customer_id is not None:
             payer_terms = self._terms(customer_id, terms)
             if payer_terms is not None and payer_terms.discount_percent is not None:
-                items = [open_item(found[i.invoice_id], payer_terms, received_on) for i in items]
+                items = [open_item(found[i.invoice_id], payer_terms, received_on, initiated_on) for i in items]
                 result = match_payment(amount, referenced=referenced, customer_id=customer_id, customer_items=items,
                                        plans=plans)
         return Matched(result, found, terms)
@@ -301,7 +305,8 @@ class PaymentService:
         """Write the record with the invoices its allocations change, in one transaction. The invoices
         are the ones read for the match; if one changed since, the version check fails and we retry."""
         touched = self._with_allocations(record.allocations, record.recorded_by, record.payment_id, now,
-                                         matched.invoices, record.occurred_at.astimezone(UTC).date(), matched.terms)
+                                         matched.invoices, record.occurred_at.astimezone(UTC).date(), matched.terms,
+                                         record.initiated_on)
         balances = {a.invoice.invoice_id: a.invoice.balance for a in touched}
         discounts = {a.invoice.invoice_id: a.decision.amount for a in touched
                      if a.decision.outcome is DiscountOutcome.GRANTED}
@@ -312,17 +317,20 @@ class PaymentService:
 
     def _with_allocations(self, allocations: Sequence[Allocation], actor: str, payment_id: str,
                           now: datetime, known: dict[str, Invoice],
-                          received_on: date, terms: dict[str, PaymentTerms | None]) -> list[Applied]:
+                          received_on: date, terms: dict[str, PaymentTerms | None],
+                          initiated_on: date | None = None) -> list[Applied]:
         """Each invoice with its allocation applied, effective on the day the money was received (analytics), with
-        the early-payment discount it earns booked (the customer's terms read only for an allocation short of the
-        balance: paid in full, there is nothing to decide)."""
+        the early-payment discount it earns booked, judged by the day the payer initiated it when known (the
+        customer's terms read only for an allocation short of the balance: paid in full, there is nothing to
+        decide)."""
         current = dict(known)
         touched: dict[str, Applied] = {}
         for allocation in allocations:
             invoice = current.get(allocation.invoice_id)
             if invoice is None:
                 raise VersionConflict(f"invoice {allocation.invoice_id} vanished")
-            applied = self._applied(invoice, allocation.amount, received_on, payment_id, actor, now, terms)
+            applied = self._applied(invoice, allocation.amount, received_on, payment_id, actor, now, terms,
+                                    initiated_on=initiated_on)
             if applied is None:  # the balance moved since the match: match again
                 raise VersionConflict(f"invoice {invoice.number} changed since it was matched")
             current[allocation.invoice_id] = applied.invoice
@@ -335,11 +343,14 @@ class PaymentService:
         return list(touched.values())
 
     def _applied(self, invoice: Invoice, amount: Money, received_on: date, payment_id: str, actor: str,
-                 now: datetime, terms: dict[str, PaymentTerms | None], by_hand: bool = False) -> Applied | None:
+                 now: datetime, terms: dict[str, PaymentTerms | None], by_hand: bool = False,
+                 initiated_on: date | None = None) -> Applied | None:
         """`amount` of payment `payment_id` applied to `invoice` with its discount decision and audit events; None
-        when the invoice cannot take all of it (it changed)."""
+        when the invoice cannot take all of it (it changed). Effective (cash) on `received_on`; the discount judged
+        by `initiated_on` when the source knew it (domain/discounts.py `judged_on`)."""
         customer_terms = self._terms(invoice.customer_id, terms) if amount < invoice.balance else None
-        updated, left, decision = apply_payment(invoice, customer_terms, amount, received_on, payment_id)
+        updated, left, decision = apply_payment(invoice, customer_terms, amount, received_on, payment_id,
+                                                initiated_on)
         if not left.is_zero:
             return None
         updated = replace(updated, effective_on=received_on)
@@ -358,6 +369,8 @@ class PaymentService:
                       "percent": str(offer.percent), "last_day": offer.last_day.isoformat(),
                       "received_on": received_on.isoformat(), "paid": amount.to_api(),
                       "balance": updated.balance.to_api(), "status": updated.status.value}
+            if initiated_on is not None:
+                detail["initiated_on"] = initiated_on.isoformat()
             kind = "invoice.discount_granted" if decision.outcome is DiscountOutcome.GRANTED else DISCOUNT_TAKEN_LATE
             events.append(AuditEvent(f"invoice#{invoice.invoice_id}", kind, actor, now, discriminator, detail))
         return Applied(updated, events, decision, amount)
@@ -387,6 +400,7 @@ class PaymentService:
                            "status": record.status.value, "reason": record.reason,
                            "customer_id": record.customer_id, "provider_reference": record.payment_ref,
                            "occurred_at": record.occurred_at.isoformat(), "unapplied": record.unapplied.to_api(),
+                           **({"initiated_on": record.initiated_on.isoformat()} if record.initiated_on else {}),
                            "allocations": [{"invoice_id": a.invoice_id, "number": a.number, "amount": a.amount.to_api(),
                                             "balance": after[a.invoice_id].to_api() if a.invoice_id in after else None,
                                             **({"discount": discounted[a.invoice_id].to_api()}
@@ -573,7 +587,8 @@ class PaymentService:
 
     def allocate(self, payment_id: str, invoice_ref: str, amount: Money | None, actor: str) -> PaymentRecord:
         """Staff apply unapplied cash to an invoice (all of it, or `amount`). Measured against an early-payment
-        discount's last day by the day the money was received, like every other way money is applied."""
+        discount's last day by the day the money was received (or the payer initiated it, when its source said),
+        like every other way money is applied."""
         applied_last: list[Applied] = []  # what the committed attempt decided (a discount taken late opens a task)
 
         def change(now: datetime, payment: PaymentRecord) -> tuple[PaymentRecord, Invoice, list[AuditEvent]]:
@@ -595,7 +610,7 @@ class PaymentService:
             updated = replace(payment, allocations=merged, unapplied=payment.unapplied - wanted,
                               customer_id=payment.customer_id or invoice.customer_id)
             applied = self._applied(invoice, wanted, payment.occurred_at.astimezone(UTC).date(), payment_id, actor,
-                                    now, {}, by_hand=True)
+                                    now, {}, by_hand=True, initiated_on=payment.initiated_on)
             assert applied is not None  # wanted <= balance, checked above
             applied_last[:] = [applied]
             return updated, applied.invoice, [*applied.events,

@@ -15,6 +15,7 @@ from chalicelib.domain.discounts import (
     DiscountOutcome,
     apply_payment,
     decide_discount,
+    judged_on,
     open_item,
     take_back,
 )
@@ -75,6 +76,24 @@ def test_the_discounted_amount_paid_after_the_last_day_leaves_the_difference_ope
     assert decision.outcome is DiscountOutcome.TAKEN_LATE and decision.amount == eur("20.00")
     assert decision.last_day == LAST_DAY
     assert paid.discounted.is_zero and paid.balance == eur("20.00") and paid.status is InvoiceStatus.PARTIALLY_PAID
+
+
+def test_a_payment_initiated_in_time_and_received_after_the_window_is_judged_by_the_day_initiated() -> None:
+    received = LAST_DAY + timedelta(days=4)
+    paid, left, decision = apply_payment(invoice(), TERMS, eur("980.00"), received, "pay_1", initiated_on=LAST_DAY)
+    assert decision.outcome is DiscountOutcome.GRANTED and decision.amount == eur("20.00") and left.is_zero
+    assert paid.status is InvoiceStatus.PAID and paid.discounted == eur("20.00")
+    # Initiated after the window too: taken late, as received.
+    late = decide_discount(invoice(), TERMS, eur("980.00"), received, LAST_DAY + timedelta(days=1))
+    assert late.outcome is DiscountOutcome.TAKEN_LATE
+    # Never later than received: an initiated day after it counts as the day received.
+    assert judged_on(LAST_DAY, LAST_DAY + timedelta(days=5)) == LAST_DAY
+    assert judged_on(received) == received and judged_on(received, ISSUED) == ISSUED
+    assert decide_discount(invoice(), TERMS, eur("980.00"), LAST_DAY, received).outcome is DiscountOutcome.GRANTED
+    # Cash application sees the offer on the judged day.
+    item = open_item(invoice(), TERMS, received, LAST_DAY)
+    assert item.discounted_balance == eur("980.00") and not item.discount_expired
+    assert open_item(invoice(), TERMS, received).discount_expired
 
 
 def test_paying_everything_or_terms_without_a_discount_decide_nothing() -> None:

@@ -55,10 +55,11 @@ class World:
 
     def receive(self, amount: str, at: datetime = IN_TIME, *, kind: PaymentKind = PaymentKind.PAYMENT,
                 ref: str = "ch_1", references: tuple[str, ...] = ("INV-1",), hint: str | None = None,
-                provider: str = "stripe") -> str:
+                provider: str = "stripe", initiated_on: date | None = None) -> str:
         event = PaymentEvent(provider=provider, event_id=f"evt_{kind.value}_{ref}", payment_ref=ref, kind=kind,
                              amount=eur(amount), occurred_at=at, raw_type="test", references=references,
-                             customer_hint=hint, original_ref="ch_1" if kind is not PaymentKind.PAYMENT else None)
+                             customer_hint=hint, original_ref="ch_1" if kind is not PaymentKind.PAYMENT else None,
+                             initiated_on=initiated_on)
         return self.service.receive(event).outcome
 
 
@@ -199,6 +200,51 @@ def test_several_invoices_paid_by_reference_at_their_discounted_amounts_after_th
         ("discount_taken_late", "INV-1", "20.00"), ("discount_taken_late", "INV-2", "10.00")]
 
 
+def test_a_payment_initiated_in_time_but_received_late_earns_the_discount_its_cash_day_stays_the_day_received(
+        ) -> None:
+    world = World()
+    assert world.receive("980.00", LATE, initiated_on=IN_TIME.date()) == "applied"
+    paid = world.inv()
+    assert paid.status is InvoiceStatus.PAID and paid.discounted == eur("20.00")
+    assert paid.effective_on == LATE.date()  # analytics and the settlement log: the day the money came
+    [granted] = world.events("invoice.discount_granted")
+    assert (granted["received_on"], granted["initiated_on"]) == ("2026-11-12", "2026-11-11")
+    [recorded] = world.events("payment.payment_recorded")
+    assert recorded["initiated_on"] == "2026-11-11"
+    payment = world.payments.get(payment_id_for("stripe", PaymentKind.PAYMENT, "ch_1"))
+    assert payment is not None and payment.initiated_on == IN_TIME.date()
+    assert world.tasks.tasks == {}
+
+
+def test_initiated_after_the_window_the_discount_is_taken_late_and_the_task_says_when_it_was_initiated() -> None:
+    world = World()
+    world.receive("980.00", LATE + timedelta(days=2), initiated_on=LATE.date())
+    assert world.inv().balance == eur("20.00")
+    [task] = world.tasks.tasks.values()
+    assert task.detail["initiated_on"] == "2026-11-12" and "initiated on 2026-11-12" in task.title
+
+
+def test_an_initiated_day_later_than_received_counts_as_received() -> None:
+    world = World()
+    world.receive("980.00", IN_TIME, initiated_on=LATE.date())
+    assert world.inv().discounted == eur("20.00")
+
+
+def test_cash_initiated_in_time_left_unapplied_then_applied_by_hand_still_earns_the_discount() -> None:
+    world = World(invoice(), invoice("INV-2", "500.00"))
+    world.receive("980.00", LATE, references=("unknown",), initiated_on=IN_TIME.date())
+    world.service.allocate(payment_id_for("stripe", PaymentKind.PAYMENT, "ch_1"), "INV-1", None, "user:ann")
+    assert world.inv().status is InvoiceStatus.PAID and world.inv().discounted == eur("20.00")
+    assert world.tasks.tasks == {}
+
+
+def test_several_invoices_initiated_in_time_and_received_late_are_all_settled_with_their_discounts() -> None:
+    world = World(invoice(), invoice("INV-2", "500.00"))
+    world.receive("1470.00", LATE, references=("INV-1", "INV-2"), initiated_on=IN_TIME.date())
+    assert [world.inv(i).discounted for i in ("INV-1", "INV-2")] == [eur("20.00"), eur("10.00")]
+    assert all(world.inv(i).status is InvoiceStatus.PAID for i in ("INV-1", "INV-2")) and world.tasks.tasks == {}
+
+
 # ---- property: whatever money arrives and goes back, the ledger holds ----------------------------------------
 
 
@@ -261,3 +307,59 @@ def test_any_sequence_of_payments_and_reversals_keeps_the_ledger_and_the_discoun
         assert record.allocated + record.unapplied + record.reversed_amount == record.amount
     reversed_ = any(e.type == "invoice.discount_reversed" for e in world.ledger.events)
     observe(f"discount booked: {booked}, a discount reversed: {reversed_}")
+
+
+@settings(max_examples=120, deadline=None)
+@given(parts=st.lists(st.tuples(st.integers(min_value=100, max_value=150_000),
+                                st.sampled_from(["discounted", "discounted", "full", "part", "none"]),
+                                st.integers(1, 99)),
+                      min_size=1, max_size=3),
+       received=st.integers(0, 20), initiated=st.none() | st.integers(0, 25),
+       extra=st.just(0) | st.integers(0, 3_000))
+def test_money_quoting_several_invoices_is_conserved_for_any_split_and_any_day(
+        parts: list[tuple[int, str, int]], received: int, initiated: int | None, extra: int) -> None:
+    """One payment quoting every invoice, for any split over them (discounted amount, in full, in part, nothing),
+    received on any day and initiated on any day or not known: what is applied plus what is left over is what was
+    received, each invoice's ledger holds, the cash day is the day received, a discount is booked only when the judged
+    day is in the window, and a payment of exactly the discounted amounts settles each (in time) or leaves each its
+    own difference and task (late)."""
+    invoices = [invoice(f"INV-{n}", str(Money.from_minor(total, "EUR").amount))
+                for n, (total, _, _) in enumerate(parts)]
+    world = World(*invoices)
+    received_at = datetime(2026, 11, 1, 12, 0, tzinfo=UTC) + timedelta(days=received)
+    initiated_on = None if initiated is None else ISSUED + timedelta(days=initiated)
+    judged = received_at.date() if initiated_on is None else min(initiated_on, received_at.date())
+    last_day = ISSUED + timedelta(days=10)
+    split = [i.balance.minor - two_percent(i.total.minor) if how == "discounted" else i.balance.minor
+             if how == "full" else i.balance.minor * share // 100 if how == "part" else 0
+             for i, (_, how, share) in zip(invoices, parts, strict=True)]
+    amount = Money.from_minor(sum(split) + extra, "EUR")
+    if amount.is_zero:
+        return
+    world.receive(str(amount.amount), received_at, references=tuple(i.number for i in invoices),
+                  initiated_on=initiated_on)
+    record = world.payments.get(payment_id_for("stripe", PaymentKind.PAYMENT, "ch_1"))
+    assert record is not None
+    assert record.allocated + record.unapplied == amount
+    applied = sum((world.inv(i.invoice_id).paid - i.paid for i in invoices), Money.zero("EUR"))
+    assert applied == record.allocated
+    for before in invoices:
+        after = world.inv(before.invoice_id)
+        assert after.total + after.charged == after.balance + after.paid + after.credited + after.written_off \
+            + after.discounted
+        if after.paid != before.paid:
+            assert after.effective_on == received_at.date()
+        if after.discount_granted is not None:
+            assert judged <= last_day and after.balance.is_zero
+    exact = extra == 0 and all(how == "discounted" for _, how, _ in parts)
+    if exact:
+        for before, share in zip(invoices, split, strict=True):
+            after = world.inv(before.invoice_id)
+            assert after.paid == Money.from_minor(share, "EUR")
+            if judged <= last_day:
+                assert after.discounted == before.balance - after.paid and after.balance.is_zero
+            else:
+                assert after.balance == before.balance - after.paid and after.discounted.is_zero
+        late = {t.invoice_id for t in world.tasks.tasks.values() if t.kind == "discount_taken_late"}
+        assert late == (set() if judged <= last_day else {i.invoice_id for i in invoices})
+    observe(f"judged in time: {judged <= last_day}, initiated known: {initiated_on is not None}, exact: {exact}")
