@@ -9,7 +9,10 @@ rotation needs no deployment.
 The invoice numbers travel three ways, because Stripe copies none of them onto the PaymentIntent by itself:
 `client_reference_id`, the session's `metadata` and `payment_intent_data.metadata` (`invoice_numbers`, comma
 separated, and `dunwell_customer_id`): the webhook (formats/processors/stripe.py) reads them back from either the
-session or the intent, and the payment service applies the money once under the intent's id.
+session or the intent, and the payment service applies the money once under the intent's id. Both metadata also
+carry `dunwell_initiated_on`, the day the checkout was priced: a delayed method (SEPA debit) settling after an
+early-payment discount's last day was still started in time, whichever of the session's and the intent's events
+records the money.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 from chalicelib.config import Settings
 from chalicelib.domain.currencies import minor_units
 from chalicelib.domain.money import Money
-from chalicelib.formats.processors.stripe import STRIPE_EXPONENTS
+from chalicelib.formats.processors.stripe import INITIATED_ON_KEY, STRIPE_EXPONENTS
 from chalicelib.services.ports import CheckoutRequest, CheckoutUnavailable
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,8 @@ def stripe_minor(amount: Money) -> int:
 def session_params(request: CheckoutRequest) -> dict[str, Any]:
     """The Checkout Session's parameters (a pure function: the tests read what goes to Stripe)."""
     metadata = {"invoice_numbers": request.invoice_numbers, "dunwell_customer_id": request.customer_id}
+    if request.initiated_on is not None:  # judges an early-payment discount whichever webhook records the money
+        metadata[INITIATED_ON_KEY] = request.initiated_on.isoformat()
     params: dict[str, Any] = {
         "mode": "payment",
         "success_url": request.success_url,

@@ -182,7 +182,7 @@ class PortalPayments:
             customer_id=customer.customer_id, currency=currencies.pop(), lines=tuple(lines),
             success_url=success_url, cancel_url=cancel_url,
             idempotency_key=checkout_key(customer.customer_id, lines, today, success_url, cancel_url),
-            locale=(customer.language or "").split("-")[0] or None, payer_email=payer_email)
+            locale=(customer.language or "").split("-")[0] or None, payer_email=payer_email, initiated_on=today)
         return self.card.create_session(request)
 
 

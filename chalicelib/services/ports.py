@@ -731,6 +731,7 @@ class CheckoutRequest:
     idempotency_key: str  # per (customer, invoices, amounts, day): a double click gets the same session
     locale: str | None = None  # the customer's language; None: the processor decides
     payer_email: str | None = None
+    initiated_on: date | None = None  # the day priced: an early-payment discount is judged by it (domain/discounts.py)
 
     @property
     def invoice_numbers(self) -> str:

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +183,6 @@ def discounted_ledger(client, s3, bucket) -> None:
 def checkout_event(client, day: date, event_id: str, event_type: str = "checkout.session.completed") -> dict[str, Any]:
     """Check out SK-1 and SK-2 on `day` through the adapter (stubbed HTTP); the session event Stripe would send,
     paid on `day`, carrying what the adapter sent."""
-    from datetime import UTC, datetime
-
     http = StubHttp((200, session_body()))
     service = bootstrap.portal_payments()
     assert isinstance(service.card, StripeCheckout)
@@ -195,10 +193,10 @@ def checkout_event(client, day: date, event_id: str, event_type: str = "checkout
     service.checkout(customer, invoices, day, "https://portal.example/done", "https://portal.example/pay")
     form = http.form()
     amount = sum(int(v) for k, v in form.items() if k.endswith("[price_data][unit_amount]"))
-    metadata = {"invoice_numbers": form["metadata[invoice_numbers]"],
-                "dunwell_customer_id": form["metadata[dunwell_customer_id]"]}
+    metadata = {key[len("metadata["):-1]: value for key, value in form.items() if key.startswith("metadata[")}
     event = session_event(event_id, event_type, metadata, amount, intent=f"pi_{event_id}")
     event["created"] = int(datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp())
+    event["data"]["object"]["created"] = event["created"]  # the session was created on `day`
     return event
 
 
@@ -215,15 +213,49 @@ def test_a_checkout_inside_the_window_pays_the_discounted_amounts_and_settles_bo
         assert int(stored.balance_minor) == 0 and int(stored.discounted_minor) == discount, number
 
 
-def test_a_delayed_method_that_succeeds_after_the_window_leaves_the_discount_open(client, s3, bucket, monkeypatch):
-    """Checked out inside the window with a delayed method (SEPA debit): the money arrives after the last day, so the
-    discount was taken late (p-discount's rule: the difference stays open for a collector)."""
+@pytest.mark.parametrize("session_first", [True, False])
+def test_a_delayed_method_checked_out_in_the_window_that_succeeds_after_it_earns_the_discount(
+        client, s3, bucket, monkeypatch, session_first):
+    """Checked out inside the window with a delayed method (SEPA debit) at the discounted amounts the portal priced:
+    the money arrives after the last day, but the payer started paying in time (the session's `created`; the intent
+    carries the day priced in its metadata), so both invoices are settled with their discounts, whichever of the
+    session's and the intent's events comes first. The cash day stays the day the money came."""
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_dunwell")
     bootstrap.reset()
     discounted_ledger(client, s3, bucket)
     event = checkout_event(client, date(2026, 11, 10), "evt_late", "checkout.session.async_payment_succeeded")
-    event["created"] += 4 * 86400  # succeeded on 14 November
-    post(client, event)
-    stored = [InvoiceModel.get(n) for n in ("SK-1", "SK-2")]
-    assert sum(int(i.balance_minor) for i in stored) == 3000  # the 30.00 of discount stays open
-    assert all(not int(i.discounted_minor or 0) for i in stored)
+    assert event["data"]["object"]["metadata"]["dunwell_initiated_on"] == "2026-11-10"
+    event["created"] += 4 * 86400  # succeeded on 14 November, after the last day (11 November)
+    session = event["data"]["object"]
+    paid = intent_event("evt_late_pi", session["metadata"], session["amount_total"], intent=session["payment_intent"])
+    paid["created"] = event["created"]
+    for notification in ([event, paid] if session_first else [paid, event]):
+        post(client, notification)
+    for number, discount in (("SK-1", 2000), ("SK-2", 1000)):
+        stored = InvoiceModel.get(number)
+        assert int(stored.balance_minor) == 0 and int(stored.discounted_minor) == discount, number
+        assert stored.effective_on == "2026-11-14", number
+    [payment] = payments_for(session["payment_intent"])
+    assert payment.initiated_on == "2026-11-10" and payment.occurred_at.date() == date(2026, 11, 14)
+
+
+def test_the_discounted_amounts_received_late_without_an_initiated_day_leave_each_difference_open_with_its_task(
+        client, s3, bucket, monkeypatch, admin_headers):
+    """A payment for the discounted amounts of both invoices whose notification does not say when the payer started
+    (an intent not from Dunwell's checkout): judged by the day received, after the window, so each invoice keeps its
+    own difference open with its own "discount taken late" task (not SK-1 paid in full and all of it on SK-2)."""
+    from tests.integration.helpers import get_json
+
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_dunwell")
+    bootstrap.reset()
+    discounted_ledger(client, s3, bucket)
+    session = checkout_event(client, date(2026, 11, 10), "evt_other")["data"]["object"]
+    metadata = {k: v for k, v in session["metadata"].items() if k != "dunwell_initiated_on"}
+    paid = intent_event("evt_other_pi", metadata, session["amount_total"], intent="pi_other")
+    paid["created"] = int(datetime(2026, 11, 14, 9, tzinfo=UTC).timestamp())
+    post(client, paid)
+    stored = {n: InvoiceModel.get(n) for n in ("SK-1", "SK-2")}
+    assert {n: int(i.balance_minor) for n, i in stored.items()} == {"SK-1": 2000, "SK-2": 1000}
+    assert all(not int(i.discounted_minor or 0) for i in stored.values())
+    _, tasks = get_json(client, "/tasks", admin_headers)
+    assert sorted(t["invoice_id"] for t in tasks["items"] if t["kind"] == "discount_taken_late") == ["SK-1", "SK-2"]

@@ -127,6 +127,20 @@ def test_a_retry_after_a_server_error_sends_the_same_idempotency_key(monkeypatch
     assert [call[2]["Idempotency-Key"] for call in http.calls] == ["dunwell-checkout-abc"] * 2
 
 
+def test_the_day_priced_travels_in_both_metadata_when_given():
+    from dataclasses import replace
+    from datetime import date
+
+    http = StubHttp((200, session_body()), (200, session_body()))
+    checkout = adapter(http)
+    checkout.create_session(replace(request(("INV-1", "980.00", "EUR")), initiated_on=date(2026, 11, 10)))
+    form = http.form()
+    assert form["metadata[dunwell_initiated_on]"] == "2026-11-10"
+    assert form["payment_intent_data[metadata][dunwell_initiated_on]"] == "2026-11-10"
+    checkout.create_session(request(("INV-1", "980.00", "EUR")))
+    assert not any("dunwell_initiated_on" in key for key in http.form(1))
+
+
 def test_a_session_without_url_is_unavailable():
     with pytest.raises(CheckoutUnavailable):
         adapter(StubHttp((200, session_body(url=None)))).create_session(request(("INV-1", "10.00", "EUR")))

@@ -89,6 +89,14 @@ References: the session's ``metadata`` (``invoice_numbers``, ``dunwell_customer_
 PaymentIntent id cannot be told apart from its intent's event, so it is kept for review rather than risk
 counting the money twice.
 
+When the payer started paying (``PaymentEvent.initiated_on``: an early-payment discount is judged by it, never later
+than the day received, domain/discounts.py): session events carry the session's ``created`` (UTC day; a session
+lives 24 hours at most). A delayed method's ``payment_intent.succeeded`` may arrive before the session's
+``async_payment_succeeded`` and then records the money, so Dunwell's checkout also writes the day it priced the
+payment into both metadata as ``dunwell_initiated_on`` (ISO date), and ``payment_intent.succeeded`` carries that:
+either order judges the discount alike. An intent without it (not from Dunwell's checkout) is judged by the day
+received: an intent's own ``created`` can be long before its payer confirmed it.
+
 Every other event type is ignored.
 """
 
@@ -97,7 +105,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from chalicelib.domain.money import Money
@@ -134,6 +142,7 @@ DEFAULT_FUTURE_TOLERANCE_SECONDS = 60
 
 # Where Stripe's integer unit differs from ISO 4217 (see the module docstring). Currencies not listed
 # use the ISO exponent: HUF and TWD two decimals, BHD/JOD/KWD/OMR/TND three, and so on.
+INITIATED_ON_KEY = "dunwell_initiated_on"  # metadata: the day Dunwell's checkout priced the payment (ISO date)
 STRIPE_EXPONENTS: Mapping[str, int] = {
     **{code: 0 for code in ("BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX",
                             "VND", "VUV", "XAF", "XOF", "XPF")},
@@ -223,18 +232,40 @@ class _Event:
 
     def payment(self, kind: PaymentKind, payment_ref: str, amount: Money, metadata: Mapping[str, Any], *,
                 references: tuple[str, ...] | None = None, payer_email: str | None = None,
-                payer_name: str | None = None, original_ref: str | None = None) -> PaymentEvent:
+                payer_name: str | None = None, original_ref: str | None = None,
+                initiated_on: date | None = None) -> PaymentEvent:
         return PaymentEvent(
             provider=PROVIDER, event_id=self.id, payment_ref=payment_ref, kind=kind, amount=amount,
             occurred_at=self.occurred_at, raw_type=self.type,
             customer_hint=opt_str(metadata, "dunwell_customer_id"),
             payer_email=payer_email, payer_name=payer_name,
             references=_references(metadata) if references is None else references,
-            original_ref=original_ref,
+            original_ref=original_ref, initiated_on=initiated_on,
         )
 
     def ignore(self, reason: str, needs_review: bool = False) -> IgnoredEvent:
         return IgnoredEvent(self.id, self.type, reason, needs_review)
+
+
+def _initiated_metadata(metadata: Mapping[str, Any]) -> date | None:
+    """The day Dunwell's checkout priced the payment (`dunwell_initiated_on`, an ISO date it puts in the session's
+    and the intent's metadata); None without one or when it is not a date (the day received decides)."""
+    text = opt_str(metadata, INITIATED_ON_KEY)
+    if text is None or len(text) != 10:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _initiated_session(session: Mapping[str, Any], metadata: Mapping[str, Any], where: str) -> date | None:
+    """When the payer started paying: the Checkout Session's `created` (it lives 24 hours at most), else the day
+    Dunwell's checkout wrote in its metadata."""
+    created = opt_int(session, "created", where)
+    if created is not None and 0 < created < 253402300800:  # before year 10000: a real timestamp
+        return from_unix(created).date()  # UTC
+    return _initiated_metadata(metadata)
 
 
 def _billing(charge: Mapping[str, Any], where: str) -> tuple[str | None, str | None]:
@@ -251,8 +282,10 @@ def _payment_intent_succeeded(event: _Event) -> PaymentEvent | IgnoredEvent:
     if amount.is_zero:
         return event.ignore("nothing received (amount_received is 0)")
     shipping = opt_obj(intent, "shipping", where)
-    return event.payment(PaymentKind.PAYMENT, pi, amount, _metadata(intent, where),
-                         payer_email=opt_str(intent, "receipt_email"), payer_name=opt_str(shipping, "name"))
+    metadata = _metadata(intent, where)
+    return event.payment(PaymentKind.PAYMENT, pi, amount, metadata,
+                         payer_email=opt_str(intent, "receipt_email"), payer_name=opt_str(shipping, "name"),
+                         initiated_on=_initiated_metadata(metadata))
 
 
 def _payment_intent_failed(event: _Event) -> PaymentEvent:
@@ -374,7 +407,7 @@ def _session_payment(event: _Event, kind: PaymentKind) -> PaymentEvent | Ignored
     return event.payment(kind, intent, amount, metadata,
                          references=_references(metadata, opt_str(session, "client_reference_id")),
                          payer_email=opt_str(details, "email") or opt_str(session, "customer_email"),
-                         payer_name=opt_str(details, "name"))
+                         payer_name=opt_str(details, "name"), initiated_on=_initiated_session(session, metadata, where))
 
 
 def _session_completed(event: _Event) -> PaymentEvent | IgnoredEvent:

@@ -3,6 +3,7 @@ counts the session event and payment_intent.succeeded as one payment."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -70,6 +71,64 @@ def test_a_paid_session_without_an_intent_is_kept_for_review_not_counted():
 def test_a_subscription_or_setup_session_is_not_a_payment():
     ignored = one(stripe_event("checkout.session.completed", session(mode="setup")))
     assert not ignored.needs_review and "mode setup" in ignored.reason
+
+
+# ---- when the payer started paying (an early-payment discount is judged by it)
+
+
+def test_a_session_event_carries_the_day_the_session_was_created_as_initiated_on():
+    created = int(datetime(2026, 11, 10, 23, 30, tzinfo=UTC).timestamp())
+    for event_type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
+        event = one(stripe_event(event_type, session(created=created), created=created + 4 * 86400))
+        assert event.initiated_on == date(2026, 11, 10) and event.occurred_at.date() == date(2026, 11, 14)
+    # Without `created` (never from Stripe), the day Dunwell's checkout wrote in its metadata; without both, none.
+    metadata = {"invoice_numbers": "INV-2026-1001", "dunwell_initiated_on": "2026-11-09"}
+    assert one(stripe_event("checkout.session.completed", session(metadata=metadata))).initiated_on == \
+        date(2026, 11, 9)
+    assert one(stripe_event("checkout.session.completed", session())).initiated_on is None
+
+
+def test_an_intent_carries_initiated_on_only_from_dunwells_checkout_metadata():
+    metadata = {"invoice_numbers": "INV-2026-1001", "dunwell_initiated_on": "2026-11-10"}
+    assert one(stripe_event("payment_intent.succeeded", intent(metadata=metadata, created=1))).initiated_on == \
+        date(2026, 11, 10)
+    # An intent's own `created` says nothing about when its payer confirmed it: the day received decides.
+    assert one(stripe_event("payment_intent.succeeded", intent(created=1))).initiated_on is None
+    for bad in ("10.11.2026", "2026-13-01", "2026-11-1", "yesterday"):
+        odd = intent(metadata={**metadata, "dunwell_initiated_on": bad})
+        assert one(stripe_event("payment_intent.succeeded", odd)).initiated_on is None, bad
+
+
+def discount_world() -> Any:
+    from tests.unit.services.test_payment_discounts import World, invoice
+
+    return World(invoice("INV-1"), invoice("INV-2", "500.00"))
+
+
+@pytest.mark.parametrize("session_first", [True, False])
+def test_a_delayed_method_checked_out_in_the_window_and_settled_after_it_earns_the_discount_in_either_order(
+        session_first):
+    """SEPA debit: checked out on 10 November (the window of 2/10 from 1 November ends on the 11th) at the discounted
+    amounts, the success arrives on the 14th, first from the session or first from its intent."""
+    w = discount_world()
+    checked_out = int(datetime(2026, 11, 10, 15, 0, tzinfo=UTC).timestamp())
+    succeeded = checked_out + 4 * 86400
+    metadata = {"invoice_numbers": "INV-1,INV-2", "dunwell_customer_id": "acme",
+                "dunwell_initiated_on": "2026-11-10"}
+    raws = [stripe_event("checkout.session.async_payment_succeeded",
+                         session(created=checked_out, payment_status="paid", amount_total=147000, metadata=metadata,
+                                 client_reference_id="INV-1,INV-2"), event_id="evt_cs", created=succeeded),
+            stripe_event("payment_intent.succeeded", intent(amount=147000, amount_received=147000, metadata=metadata),
+                         event_id="evt_pi", created=succeeded)]
+    receipts = [w.service.receive(parse_stripe(raw).events[0]) for raw in (raws if session_first else raws[::-1])]
+    assert [r.outcome for r in receipts] == ["applied", "duplicate"]
+    for number, discount in (("INV-1", "20.00"), ("INV-2", "10.00")):
+        paid = w.inv(number)
+        assert paid.balance.is_zero and paid.discounted == Money.of(discount, "EUR"), number
+        assert paid.effective_on == date(2026, 11, 14)  # the cash day stays the day received
+    assert w.tasks.tasks == {}
+    granted = w.events("invoice.discount_granted")
+    assert [(g["received_on"], g["initiated_on"]) for g in granted] == [("2026-11-14", "2026-11-10")] * 2
 
 
 # ---- through the payment service (in-memory ports): the session event and its intent's event are one payment

@@ -150,6 +150,7 @@ def test_checkout_request_carries_amounts_numbers_and_a_stable_key():
         ("INV-2026-1001", m("980.00")), ("INV-2026-1002", m("49.00"))]  # discounted inside the window
     assert request.invoice_numbers == "INV-2026-1001,INV-2026-1002"
     assert request.payer_email == "ap@acme.example"
+    assert request.initiated_on == date(2026, 11, 11)  # the day priced: judges the discount when the money comes
     # Same invoices, amounts and day: same key (a double click gets the same session); another day or amount: new.
     service.checkout(SKONTO, list(reversed(chosen)), date(2026, 11, 11), "https://portal/ok", "https://portal/back")
     assert card.requests[1].idempotency_key == request.idempotency_key
