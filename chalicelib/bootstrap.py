@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from chalicelib.services.sessions import Sessions, SignInThrottle
     from chalicelib.services.settings_admin import SettingsAdmin
     from chalicelib.services.settlement_log import SettlementLog
+    from chalicelib.services.statement import Statements
     from chalicelib.services.task_closer import TaskCloser
     from chalicelib.services.tasks import TaskDesk
     from chalicelib.services.timeline import Timeline
@@ -502,6 +503,13 @@ class Container:
         return InvoiceDelivery(self.customers, self.ledger, self.invoice_documents, render_invoice_mail, self.sender,
                                self.claims, self.metrics, self.seller)
 
+    @cached_property
+    def statements(self) -> Statements:
+        """The statement of account (the portal's statement page, the statement PDF)."""
+        from chalicelib.adapters.portal import DynamoStatementReader
+        from chalicelib.services.statement import Statements
+
+        return Statements(DynamoStatementReader())
 
 _current: Container | None = None
 
@@ -756,6 +764,10 @@ def dashboard() -> Dashboard:
 
 def weekly_digest() -> WeeklyDigest:
     return container().weekly_digest
+
+
+def statements() -> Statements:
+    return container().statements
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)
