@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from chalicelib.services.invoice_documents import InvoiceDocuments
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
+    from chalicelib.services.portal_links import PortalLinks
     from chalicelib.services.ports import (
         InvoiceChange,
         InvoiceProjection,
@@ -511,6 +512,20 @@ class Container:
 
         return Statements(DynamoStatementReader())
 
+    @cached_property
+    def portal_links(self) -> PortalLinks:
+        """Personal portal links (issue 13 item 1): links under PUBLIC_BASE_URL, stored hashed, revocable."""
+        from chalicelib.adapters.portal_links import DynamoLinkStore, DynamoRateLimiter
+        from chalicelib.adapters.timeline import DynamoEventLog
+        from chalicelib.formats.portal_links import render_portal_link_email
+        from chalicelib.services.portal_links import PortalLinks
+
+        settings = self.settings
+        return PortalLinks(DynamoLinkStore(), DynamoRateLimiter(), self.customers, self.claims, self.sender,
+                           render_portal_link_email, DynamoEventLog(), self.metrics,
+                           base_url=settings.public_base_url, seller=self.seller, days=settings.portal_link_days)
+
+
 _current: Container | None = None
 
 
@@ -768,6 +783,10 @@ def weekly_digest() -> WeeklyDigest:
 
 def statements() -> Statements:
     return container().statements
+
+
+def portal_links() -> PortalLinks:
+    return container().portal_links
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)

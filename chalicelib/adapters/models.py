@@ -683,10 +683,34 @@ class AnalyticsModel(Model):
     open_balances = OpenBalancesByCurrency()
 
 
+class PortalLinkModel(Model):
+    """Personal portal links (chalicelib/adapters/portal_links.py; services/portal_links.py): keyed rows
+    `link#<sha256 of the token>` / `link`: a link (never the token); `customer#<id>` / `state`: the revocation
+    generation; `customer#<id>` / `link#<expires>#<link id>`: the customer's links, for counting;
+    `address#<sha256 of the address>` / `<customer id>`: who a link was minted for at an address (the expired-link
+    page); `rate#<key>` / `<window>`: rate-limit counters. Every row but `state` carries the TTL `ttl`."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    customer_id = UnicodeAttribute(null=True)
+    contact_email = UnicodeAttribute(null=True)
+    link_id = UnicodeAttribute(null=True)
+    generation = NumberAttribute(null=True)
+    issued_at = UTCDateTimeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute(null=True)
+    revoked_at = UTCDateTimeAttribute(null=True)
+    revoked_by = UnicodeAttribute(null=True)
+    hits = NumberAttribute(null=True)
+    ttl = NumberAttribute(null=True)  # TTL (epoch seconds)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel, PaymentModel,
     ProviderEventModel, PolicyModel, DunningMessageModel, TaskModel, DisputeModel,
-    PaymentPlanModel, PredictionModel, AnalyticsModel,
+    PaymentPlanModel, PredictionModel, AnalyticsModel, PortalLinkModel,
 )
 
 
@@ -707,6 +731,7 @@ def table_names(settings: Settings) -> dict[type[Model], str]:
         PaymentPlanModel: settings.payment_plans_table,
         PredictionModel: settings.predictions_table,
         AnalyticsModel: settings.analytics_table,
+        PortalLinkModel: settings.portal_links_table,
     }
 
 

@@ -676,3 +676,26 @@ class DisputeAgesSource(Protocol):
 
 class DashboardSource(Protocol):
     def figures(self, as_of: date, currency: str) -> DashboardFigures: ...
+
+
+# ---- personal portal links (services/portal_links.py) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    """A portal link as stored: the SHA-256 (hex) of its token, never the token."""
+
+    token_hash: str
+    customer_id: str
+    contact_email: str
+    link_id: str  # "<revocation generation>.<random hex>": public, names the link in audit events and sessions
+    generation: int
+    issued_at: datetime
+    expires_at: datetime
+
+
+def address_key(email: str) -> str:
+    """How an address is looked up and keyed: lower-cased, hashed (no address in a key)."""
+    import hashlib
+
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
