@@ -56,7 +56,9 @@ if TYPE_CHECKING:
     from chalicelib.services.invoice_delivery import InvoiceDelivery
     from chalicelib.services.invoice_documents import InvoiceDocuments
     from chalicelib.services.payments import PaymentService
+    from chalicelib.services.plan_requests import PlanRequests
     from chalicelib.services.plans import PlanService
+    from chalicelib.services.portal_actions import PortalActions
     from chalicelib.services.portal_links import PortalLinks
     from chalicelib.services.ports import (
         InvoiceChange,
@@ -525,6 +527,21 @@ class Container:
                            render_portal_link_email, DynamoEventLog(), self.metrics,
                            base_url=settings.public_base_url, seller=self.seller, days=settings.portal_link_days)
 
+    @cached_property
+    def plan_requests(self) -> PlanRequests:
+        from chalicelib.adapters.plan_requests import DynamoPlanRequests
+        from chalicelib.formats.plan_request_mail import PlanRequestMailRenderer
+        from chalicelib.services.plan_requests import PlanRequests
+
+        return PlanRequests(DynamoPlanRequests(), self.ledger, self.customers, self.plan_service, self.tasks,
+                            self.claims, self.sender, PlanRequestMailRenderer(self.seller), clock=self.clock)
+
+    @cached_property
+    def portal_actions(self) -> PortalActions:
+        from chalicelib.services.portal_actions import PortalActions
+
+        return PortalActions(self.ledger, self.collections_service, lambda: self.plan_requests)
+
 
 _current: Container | None = None
 
@@ -790,3 +807,11 @@ def portal_links() -> PortalLinks:
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)
+
+
+def plan_requests() -> PlanRequests:
+    return container().plan_requests
+
+
+def portal_actions() -> PortalActions:
+    return container().portal_actions

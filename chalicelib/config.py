@@ -80,6 +80,7 @@ class Settings:
     tasks_table: str
     disputes_table: str
     payment_plans_table: str
+    plan_requests_table: str
     predictions_table: str
     analytics_table: str
     webhook_secrets_arn: str | None
@@ -152,6 +153,7 @@ class Settings:
             tasks_table=table("TASKS_TABLE", "tasks"),
             disputes_table=table("DISPUTES_TABLE", "disputes"),
             payment_plans_table=table("PAYMENT_PLANS_TABLE", "payment-plans"),
+            plan_requests_table=table("PLAN_REQUESTS_TABLE", "plan-requests"),
             predictions_table=table("PREDICTIONS_TABLE", "predictions"),
             analytics_table=table("ANALYTICS_TABLE", "analytics"),
             webhook_secrets_arn=e.get("WEBHOOK_SECRETS_ARN") or None,
