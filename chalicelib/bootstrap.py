@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from chalicelib.services.plans import PlanService
     from chalicelib.services.portal_actions import PortalActions
     from chalicelib.services.portal_links import PortalLinks
+    from chalicelib.services.portal_payments import PortalPayments
     from chalicelib.services.ports import (
         InvoiceChange,
         InvoiceProjection,
@@ -542,6 +543,16 @@ class Container:
 
         return PortalActions(self.ledger, self.collections_service, lambda: self.plan_requests)
 
+    @cached_property
+    def portal_payments(self) -> PortalPayments:
+        """The portal's pay options (bank transfer, EPC QR) and card checkout (Stripe, where a key is set)."""
+        from chalicelib.adapters.stripe_checkout import StripeCheckout
+        from chalicelib.services.portal_payments import PortalPayments
+
+        settings = self.settings
+        return PortalPayments(settings.seller_name, settings.seller_iban, settings.seller_bic,
+                              card=StripeCheckout(settings))
+
 
 _current: Container | None = None
 
@@ -804,6 +815,10 @@ def statements() -> Statements:
 
 def portal_links() -> PortalLinks:
     return container().portal_links
+
+
+def portal_payments() -> PortalPayments:
+    return container().portal_payments
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)

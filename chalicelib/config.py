@@ -113,6 +113,11 @@ class Settings:
     seller_timezone: str = "UTC"
     digest_recipients: tuple[str, ...] = ()
     dashboard_url: str | None = None
+    # Card payments from the portal (services/portal_payments.py): the Stripe secret key comes from STRIPE_SECRET_KEY
+    # locally and in tests (read through `environment`, never kept in a field), else on AWS from the Secrets Manager
+    # secret STRIPE_SECRET_KEY_ARN ({"secret_key": "sk_..."}, cached 5 minutes like the webhook secrets). Neither:
+    # the portal offers the bank transfer only.
+    stripe_secret_key_arn: str | None = None
     # The variables as read, where a processor's secret variable is looked up when its webhook first needs it:
     # which variables exist is the processor registry's to say, and loading it here would cost every function's
     # cold start. Out of repr and comparisons: it holds secrets.
@@ -196,6 +201,7 @@ class Settings:
             digest_recipients=tuple(dict.fromkeys(
                 a.strip() for a in (e.get("DIGEST_RECIPIENTS") or "").split(",") if a.strip())),
             dashboard_url=e.get("DASHBOARD_URL") or None,
+            stripe_secret_key_arn=e.get("STRIPE_SECRET_KEY_ARN") or None,
             environment=e,
             portal_links_table=table("PORTAL_LINKS_TABLE", "portal-links"),
             public_base_url=_base_url(e.get("PUBLIC_BASE_URL") or ""),

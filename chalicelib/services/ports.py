@@ -699,3 +699,47 @@ def address_key(email: str) -> str:
     import hashlib
 
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+# ---- card checkout (services/portal_payments.py; adapters/stripe_checkout.py) ------------------------------------
+
+
+class CheckoutUnavailable(DomainError):
+    """The card processor refused the checkout or could not be reached: the pay page offers the bank transfer."""
+
+    code = "checkout_unavailable"
+    kind = Kind.CONFLICT
+
+
+@dataclass(frozen=True)
+class CheckoutLine:
+    invoice_id: str
+    number: str
+    amount: Money  # what this payment settles on the invoice (the discounted amount inside the window)
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """One hosted checkout (a Stripe Checkout Session, mode payment) for invoices of one customer in one currency."""
+
+    customer_id: str
+    currency: str
+    lines: tuple[CheckoutLine, ...]
+    success_url: str
+    cancel_url: str
+    idempotency_key: str  # per (customer, invoices, amounts, day): a double click gets the same session
+    locale: str | None = None  # the customer's language; None: the processor decides
+    payer_email: str | None = None
+
+    @property
+    def invoice_numbers(self) -> str:
+        """The invoice numbers, comma separated: what the webhook's metadata `invoice_numbers` carries back."""
+        return ",".join(line.number for line in self.lines)
+
+
+class CardCheckout(Protocol):
+    def available(self) -> bool:
+        """Whether card payment is configured (a secret key is set)."""
+
+    def create_session(self, request: CheckoutRequest) -> str:
+        """The hosted page's URL; CheckoutUnavailable when the processor refuses or cannot be reached."""
