@@ -21,6 +21,7 @@ from chalicelib.api import (
     pages,
     payments,
     policies,
+    portal,
     predictions,
     reports,
     webhooks,
@@ -59,6 +60,7 @@ app.register_blueprint(reports.blueprint)
 app.register_blueprint(openapi.blueprint)
 app.register_blueprint(predictions.blueprint)
 app.register_blueprint(pages.blueprint)
+app.register_blueprint(portal.blueprint)
 
 
 # S3 -> EventBridge -> here (on_s3_event cannot be packaged for CloudFormation). The bucket name is

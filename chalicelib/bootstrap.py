@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plan_requests import PlanRequests
     from chalicelib.services.plans import PlanService
+    from chalicelib.services.portal import Portal
     from chalicelib.services.portal_actions import PortalActions
     from chalicelib.services.portal_links import PortalLinks
     from chalicelib.services.portal_payments import PortalPayments
@@ -554,6 +555,20 @@ class Container:
                               card=StripeCheckout(settings))
 
 
+    @cached_property
+    def portal(self) -> Portal:
+        """The customer portal's sessions and pages (issue 13): links, statement, invoices, actions, paying."""
+        from chalicelib.adapters.portal import DynamoPortalReads
+        from chalicelib.adapters.portal_links import DynamoRateLimiter
+        from chalicelib.adapters.timeline import DynamoEventLog
+        from chalicelib.services.portal import GenerationGate, Portal, PortalSessions, derive_key
+
+        return Portal(PortalSessions(lambda: derive_key(cursor_signing_secret())), self.portal_links,
+                      GenerationGate(DynamoPortalReads()), self.statements, self.ledger, DynamoEventLog(),
+                      self.invoice_documents,
+                      actions=self.portal_actions, payments=self.portal_payments, limiter=DynamoRateLimiter(),
+                      seller_timezone=self.settings.seller_timezone)
+
 _current: Container | None = None
 
 
@@ -830,3 +845,7 @@ def plan_requests() -> PlanRequests:
 
 def portal_actions() -> PortalActions:
     return container().portal_actions
+
+
+def portal() -> Portal:
+    return container().portal
