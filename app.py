@@ -22,6 +22,7 @@ from chalicelib.api import (
     payments,
     policies,
     portal,
+    portal_links,
     predictions,
     reports,
     webhooks,
@@ -60,6 +61,7 @@ app.register_blueprint(reports.blueprint)
 app.register_blueprint(openapi.blueprint)
 app.register_blueprint(predictions.blueprint)
 app.register_blueprint(pages.blueprint)
+app.register_blueprint(portal_links.blueprint)
 app.register_blueprint(portal.blueprint)
 
 

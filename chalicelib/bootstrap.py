@@ -234,7 +234,7 @@ class Container:
         from chalicelib.services.receipts import PaymentReceipts
 
         return PaymentReceipts(self.customers, render_receipt_email, self.sender, self.metrics, self.seller,
-                               self.claims)
+                               self.claims, portal_link=self.portal_links.for_message)
 
     @cached_property
     def settings_admin(self) -> SettingsAdmin:
@@ -337,7 +337,7 @@ class Container:
             DynamoDueInvoices(), self.ledger, self.customers, self.settings_admin.policy_cached,
             self.dunning_settings.cached, self.claims, reminder_sender,
             self.renderer(), self.tasks, self.alerts, self.metrics, self.files, DynamoHistory(), clock=clock,
-            refusal=self.way_to_pay.refusal, risk_band=self.risk_band)
+            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, portal_link=self.portal_links.for_message)
 
     def risk_band(self, customer_id: str, as_of: date) -> str:
         """A customer's risk band (the dunning service asks only where policy_by_risk is set)."""
@@ -394,7 +394,8 @@ class Container:
 
         return PlanService(DynamoPlans(), self.ledger, self.customers, self.settings_admin.policy_cached,
                            self.claims, self.sender, self.renderer(), self.tasks, self.alerts,
-                           settings=self.dunning_settings.cached, refusal=self.way_to_pay.refusal, clock=self.clock)
+                           settings=self.dunning_settings.cached, refusal=self.way_to_pay.refusal, clock=self.clock,
+                           portal_link=self.portal_links.for_message)
 
     @cached_property
     def settlement_log(self) -> SettlementLog:

@@ -515,6 +515,7 @@ ERRORS: dict[str, str] = {
     "413": "The body is larger than the route takes (`body_too_large`)",
     "415": "The body is not `application/json` (`unsupported_media_type`)",
     "422": "A domain rule refuses it (`field` names the value at fault)",
+    "429": "Asked too often (`too_many_requests`): ask again after the seconds `Retry-After` says",
     "500": "Not recorded; the sender should retry",
 }
 
@@ -1212,6 +1213,40 @@ def _portal_pages() -> dict[str, dict[str, Schema]]:
                 errors={**posted, "409": "The card processor refused or could not be reached"})},
     }
 
+
+# ---------------------------------------------------------------------------------------------- portal links
+
+
+def _portal_link_schemas() -> dict[str, Schema]:
+    return {
+        "PortalLinksSent": obj({"customer_id": STRING, "sent": {"type": "integer", "minimum": 0, "description":
+                                "contacts mailed a fresh link now (0: none reachable by email, or sent within "
+                                "the same minute already)"}}, ["customer_id", "sent"]),
+        "PortalLinksRevoked": obj({"customer_id": STRING, "revoked": {"type": "integer", "minimum": 0,
+                                   "description": "links that were still valid"}}, ["customer_id", "revoked"]),
+    }
+
+
+def _portal_link_paths() -> dict[str, dict[str, Schema]]:
+    """Staff routes of the personal portal links (chalicelib/api/portal_links.py)."""
+    collector = Role.COLLECTOR
+    return {"/customers/{customer_id}/portal-links": {
+        "post": operation(
+            "customers", "Mail the customer's contacts a fresh personal portal link", collector,
+            ("200", _json("How many went out", ref("PortalLinksSent"))), params=[CUSTOMER_ID], errors=("429",),
+            description="One link per contact with an email address that has not bounced, valid PORTAL_LINK_DAYS "
+                        "days (default 45), under PUBLIC_BASE_URL (403 `not_configured` without it). Earlier "
+                        "links stay valid. Audited (`portal.link_sent`). At most 10 requests per customer and "
+                        "hour (429 with Retry-After); a repeat within the same minute sends nothing."),
+        "delete": operation(
+            "customers", "Revoke every personal portal link of the customer", collector,
+            ("200", _json("How many were valid", ref("PortalLinksRevoked"))), params=[CUSTOMER_ID],
+            description="Takes effect at once: every link of the customer stops opening, and every portal "
+                        "session opened from one ends at its next request. Audited (`portal.links_revoked`). "
+                        "Links minted afterwards work."),
+    }}
+
+
 @cache
 def _document() -> dict[str, Any]:
     return {
@@ -1229,9 +1264,10 @@ def _document() -> dict[str, Any]:
         "tags": [{"name": t} for t in ("invoices", "customers", "imports", "payments", "policies", "dunning",
                                        "collections", "accounts", "api-keys", "webhooks", "health", "reports",
                                        "pages", "portal")],
-        "paths": {**_paths(), **_report_paths(), **_pages(), **_plan_request_paths(), **_portal_pages()},
+        "paths": {**_paths(), **_report_paths(), **_pages(), **_plan_request_paths(), **_portal_link_paths(),
+                  **_portal_pages()},
         "components": {
-            "schemas": {**_schemas(), **_report_schemas(), **_plan_request_schemas()},
+            "schemas": {**_schemas(), **_report_schemas(), **_plan_request_schemas(), **_portal_link_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "dwk_<id>_<secret>",
                                            "description": "an API key: `Authorization: Bearer dwk_...`"},
                                 "session": {"type": "apiKey", "in": "cookie", "name": "__Host-dunwell_session",

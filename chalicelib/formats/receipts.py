@@ -35,7 +35,9 @@ class ReceiptLine:
 
 def render_receipt_email(locale: str | None, customer_name: str, contact_name: str | None, amount: Decimal,
                          currency: str, received_on: date, lines: Sequence[ReceiptLine], unapplied: Decimal,
-                         seller: Seller, reference: str) -> RenderedEmail:
+                         seller: Seller, reference: str, *, portal_url: str | None = None) -> RenderedEmail:
+    if portal_url is not None and not portal_url.lower().startswith(("https://", "http://")):
+        raise ValueError("portal_url must be an http(s) URL")
     chosen = message_locale(locale)
     resolved, loc = chosen.templates, chosen.formatting
     context = {
@@ -49,6 +51,7 @@ def render_receipt_email(locale: str | None, customer_name: str, contact_name: s
         "seller": {"name": seller.name, "email": seller.email, "phone": seller.phone or "",
                    "address_lines": list(seller.address_lines)},
         "reference": reference,
+        "portal_url": portal_url,
     }
 
     def pick(html: bool, suffix: str) -> str:

@@ -48,13 +48,14 @@ class ReminderRenderer:
 
     def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
               deadline: date | None, promise_date: date | None = None,
-              payment_reference: str | None = None) -> tuple[str, str, str]:
+              payment_reference: str | None = None, portal_url: str | None = None) -> tuple[str, str, str]:
         rendered = render_reminder_email(tone, contact.language or customer.language, customer.name, lines,
                                          self.seller, today, contact_name=contact.name, deadline=deadline,
-                                         promise_date=promise_date, payment_reference=payment_reference)
+                                         promise_date=promise_date, payment_reference=payment_reference,
+                                         portal_url=portal_url)
         return rendered.subject, rendered.html, rendered.text
 
     def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None,
-            promise_date: date | None = None) -> str:
+            promise_date: date | None = None, portal_url: str | None = None) -> str:
         return render_reminder_sms(tone, customer.language, customer.name, lines, self.seller, today,
-                                   deadline=deadline, promise_date=promise_date)
+                                   deadline=deadline, promise_date=promise_date, portal_url=portal_url)

@@ -120,6 +120,9 @@ def worst_tone(steps: Iterable[Step]) -> str:
     return max((s.tone for s in steps), key=lambda t: TONE_RANK[t])
 
 
+PortalLink = Callable[[str, str, datetime], str | None]  # (customer id, contact's address or phone, now) -> URL
+
+
 class DunningService:
     def __init__(self, due: DueInvoices, invoices: Invoices, customers: Customers,
                  policy_for: Callable[[str | None], Policy], settings: Callable[[], DunningSettings],
@@ -128,7 +131,8 @@ class DunningService:
                  clock: Callable[[], datetime] | None = None, batch_limit: int = 5000, dispatch_limit: int = 150_000,
                  time_left_ms: Callable[[], int] | None = None,
                  refusal: Callable[[str], str | None] = never_refused,
-                 risk_band: Callable[[str, date], str] | None = None) -> None:
+                 risk_band: Callable[[str, date], str] | None = None,
+                 portal_link: PortalLink | None = None) -> None:
         self.due = due
         self.invoices = invoices
         self.customers = customers
@@ -154,6 +158,8 @@ class DunningService:
         # The customer's risk band (one Query of its settlement log), read only for a customer without its own
         # policy and only when the settings name policies by risk band: never per invoice.
         self.risk_band = risk_band
+        # A fresh personal portal link per message (services/portal_links.py PortalLinks.for_message), or none.
+        self.portal_link = portal_link
 
     # ---- entry points --------------------------------------------------------------------------------
 
@@ -394,11 +400,17 @@ class DunningService:
         rendered_lines = [self._render_line(p, policy, today) for p in planned]
         if channel == "email":
             contact = next(c for c in customer.contacts if c.email == destination)
+            portal_url = self._portal_url(customer.customer_id, destination)
             subject, html, text = self.renderer.email(tone, customer, contact, rendered_lines, today, deadline,
-                                                      promise_date=promise_date)
+                                                      promise_date=promise_date, portal_url=portal_url)
             return self.sender.send_email(OutgoingEmail(destination, subject, html, text, key))
+        texter = next((c for c in customer.contacts if c.phone == destination), None)
+        portal_url = self._portal_url(customer.customer_id, (texter.email if texter else None) or destination)
         return self.sender.send_sms(destination, self.renderer.sms(
-            tone, customer, rendered_lines, today, deadline, promise_date=promise_date), key)
+            tone, customer, rendered_lines, today, deadline, promise_date=promise_date, portal_url=portal_url), key)
+
+    def _portal_url(self, customer_id: str, contact: str) -> str | None:
+        return None if self.portal_link is None else self.portal_link(customer_id, contact, self.clock())
 
     def _wait_for_next_day(self, existing: Claim, customer: Customer, planned: list[Planned], policy: Policy,
                            now: datetime, summary: RunSummary) -> None:
