@@ -337,7 +337,8 @@ class Container:
             DynamoDueInvoices(), self.ledger, self.customers, self.settings_admin.policy_cached,
             self.dunning_settings.cached, self.claims, reminder_sender,
             self.renderer(), self.tasks, self.alerts, self.metrics, self.files, DynamoHistory(), clock=clock,
-            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, portal_link=self.portal_links.for_message)
+            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, portal_link=self.portal_links.for_message,
+            documents=self.invoice_documents)
 
     def risk_band(self, customer_id: str, as_of: date) -> str:
         """A customer's risk band (the dunning service asks only where policy_by_risk is set)."""
@@ -376,7 +377,8 @@ class Container:
     def bounce_handler(self) -> BounceHandler:
         from chalicelib.services.bounces import BounceHandler
 
-        return BounceHandler(self.customers, self.tasks, self.alerts, self.metrics)
+        return BounceHandler(self.customers, self.tasks, self.alerts, self.metrics,
+                             deliveries=lambda: self.invoice_delivery)
 
     @cached_property
     def collections_service(self) -> CollectionsService:

@@ -58,6 +58,7 @@ class InvoiceLine:
     charges: tuple[tuple[str, Decimal], ...] = ()
     pay_url: str | None = None
     discount: tuple[Decimal, date] | None = None
+    undelivered: bool = False  # the invoice was never delivered to the customer: this message attaches it
 
 
 @dataclass(frozen=True)
@@ -400,6 +401,7 @@ def _context(
             "days": abs(line.days_overdue),
             "pay_url": line.pay_url,
             "discount": discount,
+            "undelivered": line.undelivered,
         })
 
     states = {r["state"] for r in rows}
@@ -451,6 +453,7 @@ def _context(
         "multi_currency": len(total_rows) > 1,
         "has_charges": any(r["has_charges"] for r in rows),
         "has_discount": any(r["discount"] for r in rows),
+        "has_undelivered": any(r["undelivered"] for r in rows),
         "all_upcoming": states == {"upcoming"},
         "all_due_today": states == {"due_today"},
         "any_overdue": "overdue" in states,

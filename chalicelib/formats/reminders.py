@@ -21,7 +21,7 @@ class ReminderRenderer:
         self.pay_url_template = pay_url_template  # e.g. "https://pay.example.com/i/{invoice_id}"
 
     def line(self, invoice: Invoice, principal: Money, charges: Sequence[tuple[str, Money]], today: date,
-             discount: EarlyPaymentDiscount | None) -> InvoiceLine:
+             discount: EarlyPaymentDiscount | None, undelivered: bool = False) -> InvoiceLine:
         return InvoiceLine(
             number=invoice.number, issue_date=invoice.issue_date, due_date=invoice.due_date,
             currency=invoice.currency, total=invoice.total.amount, balance=principal.amount,
@@ -29,6 +29,7 @@ class ReminderRenderer:
             charges=tuple((code, amount.amount) for code, amount in charges),
             pay_url=self.pay_url(invoice),
             discount=None if discount is None else (discount.amount.amount, discount.last_day),
+            undelivered=undelivered,
         )
 
     def pay_url(self, invoice: Invoice) -> str | None:

@@ -109,8 +109,8 @@ class Renderer:
         self.messages = []
         self.portal_urls = []
 
-    def line(self, invoice, principal, charges, today, discount):
-        return invoice.invoice_id
+    def line(self, invoice, principal, charges, today, discount, undelivered=False):
+        return f"{invoice.invoice_id} (attached)" if undelivered else invoice.invoice_id
 
     def instalment_line(self, plan, row, today):
         return f"{plan.plan_id}#{row.instalment.number}"
