@@ -188,6 +188,9 @@ def _schemas() -> dict[str, Schema]:
             "disputed_amount": nullable(amount), "undisputed_balance": amount,
             "delivered_at": {**NULLABLE_DATE_TIME, "description": "when its latest version was last emailed to the "
                                                                   "customer (invoice_delivery: email)"},
+            "discounted": {**amount, "description": "early-payment discount booked (paid in time under terms like "
+                                                    "2/10 net 30): total + charged = balance + paid + credited + "
+                                                    "written_off + discounted"},
         }),
         "Contact": contact,
         "ContactInput": contact_input,
@@ -445,7 +448,7 @@ def _schemas() -> dict[str, Schema]:
             "instalments": {"type": "array", "items": ref("Instalment")},
             "reminders_sent": string_list(), "note": TEXT, "created_at": DATE_TIME, "created_by": STRING,
             "ended_at": NULLABLE_DATE_TIME, "ended_by": TEXT, "end_reason": TEXT, "version": INTEGER,
-            "paid": amount, "reduced": {**amount, "description": "credited or written off since the plan"},
+            "paid": amount, "reduced": {**amount, "description": "credited, written off or discounted since the plan"},
             "outstanding": amount, "settled": BOOLEAN, "next_instalment": nullable(ref("Instalment")),
         }, required=["id", "customer_id", "status", "currency", "total", "instalments", "invoices"]),
         "NewPaymentPlan": obj({

@@ -31,6 +31,7 @@ class ReceiptLine:
     number: str
     applied: Decimal
     balance_after: Decimal
+    discount: Decimal | None = None  # an early-payment discount this payment earned on the invoice (it settled it)
 
 
 def render_receipt_email(locale: str | None, customer_name: str, contact_name: str | None, amount: Decimal,
@@ -45,7 +46,8 @@ def render_receipt_email(locale: str | None, customer_name: str, contact_name: s
         "customer_name": customer_name, "contact_name": contact_name,
         "amount": format_money(amount, currency, loc), "received_on": format_day(received_on, loc, "long"),
         "lines": [{"number": line.number, "applied": format_money(line.applied, currency, loc),
-                   "balance": format_money(line.balance_after, currency, loc), "settled": line.balance_after == 0}
+                   "balance": format_money(line.balance_after, currency, loc), "settled": line.balance_after == 0,
+                   "discount": format_money(line.discount, currency, loc) if line.discount else None}
                   for line in lines],
         "unapplied": format_money(unapplied, currency, loc) if unapplied > 0 else None,
         "seller": {"name": seller.name, "email": seller.email, "phone": seller.phone or "",

@@ -310,6 +310,7 @@ class DunningService:
                         "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
                         "total": invoice.total.to_api(), "paid": invoice.paid.to_api(),
                         "credited": invoice.credited.to_api(), "charged": invoice.charged.to_api(),
+                        "discounted": invoice.discounted.to_api(),
                         "balance": invoice.balance.to_api(), "status": invoice.status.value},
             "customer": None if stored is None else {"customer_id": stored.customer.customer_id,
                                                      **stored.customer.to_dict()},

@@ -88,7 +88,8 @@ class PaymentReceipts:
         def deliver(claim: Claim) -> Delivered:
             from chalicelib.formats.receipts import ReceiptLine
 
-            lines = [ReceiptLine(a["number"], Decimal(a["amount"]), Decimal(a["balance"]))
+            lines = [ReceiptLine(a["number"], Decimal(a["amount"]), Decimal(a["balance"]),
+                                 Decimal(a["discount"]) if a.get("discount") else None)
                      for a in data.get("allocations", []) if a.get("balance") is not None]
             received_on = date.fromisoformat(str(data["occurred_at"])[:10])
             portal_url = None if self.portal_link is None else self.portal_link(customer_id, email, now)
