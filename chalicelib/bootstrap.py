@@ -337,8 +337,8 @@ class Container:
             DynamoDueInvoices(), self.ledger, self.customers, self.settings_admin.policy_cached,
             self.dunning_settings.cached, self.claims, reminder_sender,
             self.renderer(), self.tasks, self.alerts, self.metrics, self.files, DynamoHistory(), clock=clock,
-            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, portal_link=self.portal_links.for_message,
-            documents=self.invoice_documents)
+            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, documents=self.invoice_documents,
+            portal_link=self.portal_links.for_message)
 
     def risk_band(self, customer_id: str, as_of: date) -> str:
         """A customer's risk band (the dunning service asks only where policy_by_risk is set)."""
@@ -567,9 +567,10 @@ class Container:
 
         return Portal(PortalSessions(lambda: derive_key(cursor_signing_secret())), self.portal_links,
                       GenerationGate(DynamoPortalReads()), self.statements, self.ledger, DynamoEventLog(),
-                      self.invoice_documents,
-                      actions=self.portal_actions, payments=self.portal_payments, limiter=DynamoRateLimiter(),
+                      self.invoice_documents, actions=self.portal_actions, payments=self.portal_payments,
+                      limiter=DynamoRateLimiter(),
                       seller_timezone=self.settings.seller_timezone)
+
 
 _current: Container | None = None
 

@@ -760,7 +760,7 @@ class PortalLinkModel(Model):
 ALL_MODELS: tuple[type[Model], ...] = (
     InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel, PaymentModel,
     ProviderEventModel, PolicyModel, DunningMessageModel, TaskModel, DisputeModel,
-    PaymentPlanModel, PredictionModel, AnalyticsModel, PortalLinkModel, PlanRequestModel,
+    PaymentPlanModel, PredictionModel, AnalyticsModel, PlanRequestModel, PortalLinkModel,
 )
 
 

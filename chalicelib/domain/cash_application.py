@@ -3,11 +3,14 @@
 `match_payment` tries, in this order, and stops at the first rule that decides:
 
 1. **Reference** (`MatchMethod.REFERENCE`): invoice numbers the payer quoted (metadata, remittance text),
-   already looked up by the caller. Allocated in the order given, each up to its balance. The payer
+   already looked up by the caller. Allocated in the order given, each up to its balance; items inside an
+   early-payment discount window (`OpenItem.discounted_balance`) first each up to what settles them with the
+   discount, then what is left up to their balances (domain/discounts.py books the discount). The payer
    told us what they paid, so this rule is final: money left over is *not* spread over other invoices
    by guesswork; it stays unapplied as a credit on the customer's account (an overpayment).
 2. **Exact balance** (`MatchMethod.EXACT_BALANCE`): one open invoice of the customer whose balance equals
-   the amount. Several equal candidates (monthly subscriptions): the oldest due wins.
+   the amount. Several equal candidates (monthly subscriptions): the oldest due wins. Failing that, one whose
+   discounted balance (inside its early-payment window first, then one expired: a discount taken late) is the amount.
 2b. **Payment plan** (`MatchMethod.PAYMENT_PLAN`), checked before the exact balance: the payer has an active
    payment plan and the amount is what its next instalment(s) still ask for (the next one, the next two, ...) or
    all that is left on it. The plan is the payer's stated intent: the money goes to the plan's invoices, oldest

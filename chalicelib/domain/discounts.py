@@ -13,8 +13,9 @@ payment keyed in by staff, cash applied by hand):
   discount late. The payment is applied, the difference stays open, and a collector decides (a task).
 - The whole balance (or more): nothing to decide.
 
-An invoice carries one discount at most, with the payment that earned it: a refund or chargeback of that payment,
-or staff taking it off the invoice, takes the discount back (`Invoice.without_discount`).
+An invoice carries one discount at most, with the payment that earned it. A discount stands only while what was paid
+still covers the discounted amount: money taken back from the invoice (a refund or chargeback of that payment or of an
+earlier part payment, or staff taking a payment off it) takes the discount back (`Invoice.without_discount`).
 """
 
 from __future__ import annotations
@@ -103,10 +104,11 @@ def apply_payment(invoice: Invoice, terms: PaymentTerms | None, amount: Money, r
     return paid, left, decision
 
 
-def take_back(invoice: Invoice, payment_id: str) -> tuple[Invoice, Money]:
-    """The invoice without the discount payment `payment_id` earned (its refund, chargeback or removal), and the
-    discount taken back (zero when that payment earned none here)."""
-    if invoice.discount_granted is None or invoice.discount_payment_id != payment_id:
+def take_back(invoice: Invoice) -> tuple[Invoice, Money]:
+    """Money was taken back from `invoice` (a refund, a chargeback, a payment taken off it): what is paid no longer
+    covers the discounted amount, so the discount goes too. Returns the invoice and the discount taken back (zero
+    when none was booked)."""
+    if invoice.discount_granted is None:
         return invoice, Money.zero(invoice.currency)
     return invoice.without_discount(), invoice.discount_granted
 

@@ -99,6 +99,27 @@ class Applied:
 
 
 DISCOUNT_TASK = "discount_taken_late"
+DISCOUNT_TAKEN_LATE = "invoice.discount_taken_late"
+
+
+def discount_task(event: AuditEvent) -> Task | None:
+    """The collector task an `invoice.discount_taken_late` audit event calls for (None for any other event): one per
+    invoice and payment, the same whoever opens it (the payment's own path right after its commit, or the events
+    stream if that process stopped in between: opening it twice changes nothing)."""
+    if event.type != DISCOUNT_TAKEN_LATE:
+        return None
+    data = event.data
+    invoice_id = event.entity.removeprefix("invoice#")
+    currency = str(data.get("currency", ""))
+    return Task(
+        f"{DISCOUNT_TASK}:{invoice_id}:{data.get('payment_id')}", DISCOUNT_TASK,
+        f"Discount taken late on invoice {data.get('number', invoice_id)}: {data.get('amount')} {currency} deducted "
+        f"from a payment received on {data.get('received_on')}, after the last day {data.get('last_day')}; chase "
+        "the difference or write it off",
+        data.get("customer_id"), invoice_id,
+        {key: data.get(key) for key in ("payment_id", "amount", "currency", "last_day", "received_on", "paid",
+                                        "balance")},
+        event.at, event.actor)
 
 
 class Alerts(Protocol):
@@ -287,7 +308,7 @@ class PaymentService:
         events = [e for a in touched for e in a.events] + [self._payment_event(record, now, balances, discounts)]
         self.payments.commit(new=[record], invoices=[a.invoice for a in touched], events=events, notification=note,
                              now=now)
-        self._open_discount_tasks(touched, record.payment_id, record.recorded_by, now)
+        self._open_discount_tasks(touched)
 
     def _with_allocations(self, allocations: Sequence[Allocation], actor: str, payment_id: str,
                           now: datetime, known: dict[str, Invoice],
@@ -333,30 +354,24 @@ class PaymentService:
             offer = decision.offer
             assert offer is not None
             detail = {"payment_id": payment_id, "amount": decision.amount.to_api(), "currency": invoice.currency,
+                      "number": invoice.number, "customer_id": invoice.customer_id,
                       "percent": str(offer.percent), "last_day": offer.last_day.isoformat(),
                       "received_on": received_on.isoformat(), "paid": amount.to_api(),
                       "balance": updated.balance.to_api(), "status": updated.status.value}
-            kind = "invoice.discount_granted" if decision.outcome is DiscountOutcome.GRANTED \
-                else "invoice.discount_taken_late"
+            kind = "invoice.discount_granted" if decision.outcome is DiscountOutcome.GRANTED else DISCOUNT_TAKEN_LATE
             events.append(AuditEvent(f"invoice#{invoice.invoice_id}", kind, actor, now, discriminator, detail))
         return Applied(updated, events, decision, amount)
 
-    def _open_discount_tasks(self, touched: Sequence[Applied], payment_id: str, actor: str, now: datetime) -> None:
-        """A discount taken after its last day leaves the difference open: a collector chases it or lets it go."""
+    def _open_discount_tasks(self, touched: Sequence[Applied]) -> None:
+        """A discount taken after its last day leaves the difference open: a collector chases it or lets it go
+        (the events stream opens the same task if this process stops before it does, services/task_closer.py)."""
         if self.tasks is None:
             return
         for applied in touched:
-            decision, invoice = applied.decision, applied.invoice
-            if decision.outcome is not DiscountOutcome.TAKEN_LATE or decision.last_day is None:
-                continue
-            self.tasks.open(Task(
-                f"{DISCOUNT_TASK}:{invoice.invoice_id}:{payment_id}", DISCOUNT_TASK,
-                f"Discount taken late on invoice {invoice.number}: {decision.amount} deducted from a payment received "
-                f"after the last day {decision.last_day.isoformat()}; chase the difference or write it off",
-                invoice.customer_id, invoice.invoice_id,
-                {"payment_id": payment_id, "amount": decision.amount.to_api(), "currency": invoice.currency,
-                 "last_day": decision.last_day.isoformat(), "paid": applied.amount.to_api(),
-                 "balance": invoice.balance.to_api()}, now, actor))
+            for event in applied.events:
+                task = discount_task(event)
+                if task is not None:
+                    self.tasks.open(task)
 
     @staticmethod
     def _payment_event(record: PaymentRecord, now: datetime, balances: dict[str, Money] | None = None,
@@ -463,8 +478,8 @@ class PaymentService:
             for allocation in reopen:
                 invoice = current[allocation.invoice_id]
                 reopened = invoice.without_payment(allocation.amount).needs_review(now)  # dunning resumes
-                # The discount that payment earned goes with it: what it paid no longer covers the discounted amount.
-                reopened, discount = take_back(reopened, original.payment_id)
+                # A discount booked goes with the money: what is paid no longer covers the discounted amount.
+                reopened, discount = take_back(reopened)
                 if chargeback:
                     reopened = replace(reopened, disputed=True)  # the customer contests it: a dispute is open
                 invoices.append(reopened)
@@ -557,7 +572,10 @@ class PaymentService:
         raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
     def allocate(self, payment_id: str, invoice_ref: str, amount: Money | None, actor: str) -> PaymentRecord:
-        """Staff apply unapplied cash to an invoice (all of it, or `amount`)."""
+        """Staff apply unapplied cash to an invoice (all of it, or `amount`). Measured against an early-payment
+        discount's last day by the day the money was received, like every other way money is applied."""
+        applied_last: list[Applied] = []  # what the committed attempt decided (a discount taken late opens a task)
+
         def change(now: datetime, payment: PaymentRecord) -> tuple[PaymentRecord, Invoice, list[AuditEvent]]:
             if payment.kind is not PaymentKind.PAYMENT:
                 raise InvalidDocument("only a payment's cash can be applied", field="payment_id")
@@ -576,18 +594,15 @@ class PaymentService:
             merged = _merge(payment.allocations, Allocation(invoice.invoice_id, invoice.number, wanted))
             updated = replace(payment, allocations=merged, unapplied=payment.unapplied - wanted,
                               customer_id=payment.customer_id or invoice.customer_id)
-            # Effective (and measured against an early-payment discount's last day) when the money was received.
             applied = self._applied(invoice, wanted, payment.occurred_at.astimezone(UTC).date(), payment_id, actor,
                                     now, {}, by_hand=True)
-            assert applied is not None
-            late.clear()
-            late.append(applied)
+            assert applied is not None  # wanted <= balance, checked above
+            applied_last[:] = [applied]
             return updated, applied.invoice, [*applied.events,
                 AuditEvent(f"payment#{payment_id}", "payment.allocated", actor, now, invoice.invoice_id,
                            {"invoice_id": invoice.invoice_id, "amount": wanted.to_api()})]
-        late: list[Applied] = []
         done = self._staff_change(payment_id, invoice_ref, change)
-        self._open_discount_tasks(late, payment_id, actor, self.clock())
+        self._open_discount_tasks(applied_last)
         return done
 
     def unallocate(self, payment_id: str, invoice_ref: str, actor: str) -> PaymentRecord:
@@ -599,7 +614,7 @@ class PaymentService:
                                message=f"payment {payment_id} is not applied to invoice {invoice_ref}")
             amount = sum((a.amount for a in allocated), Money.zero(payment.amount.currency))
             invoice = self.invoices.get_invoices([invoice_ref])[invoice_ref]
-            reopened, discount = take_back(invoice.without_payment(amount).needs_review(now), payment_id)
+            reopened, discount = take_back(invoice.without_payment(amount).needs_review(now))
             updated = replace(payment, allocations=tuple(a for a in payment.allocations if a.invoice_id != invoice_ref),
                               unapplied=payment.unapplied + amount)
             events = [

@@ -1,11 +1,14 @@
-"""Tasks end themselves when their reason ends: an escalation or a broken promise asks a collector to chase an
-unpaid invoice, so once the invoice is paid or written off (nothing owed) the task is completed, with its audit
-event (`task.completed`, actor `system:tasks`, the reason).
+"""Tasks end themselves when their reason ends: an escalation, a broken promise or an early-payment discount taken
+late asks a collector to chase an unpaid invoice, so once the invoice is paid or written off (nothing owed) the task
+is completed, with its audit event (`task.completed`, actor `system:tasks`, the reason).
 
 Run from the events table's stream (`publish_events`), which carries every change to an invoice as its audit
 event, whichever path settled it (a webhook, a bank line, a hand allocation, a write-off, a credit note, an ERP
 amendment): one place instead of one per path. The stream delivers at least once, and completing a completed task
 changes nothing, so a batch handled twice closes nothing twice.
+
+The one task it opens: a "discount taken late" task whose `invoice.discount_taken_late` event it sees, in case the
+payment's own path stopped between its commit and opening it (the same task id: opening it again changes nothing).
 
 Tasks about something else stay open: a chargeback (contest or accept it), a bounced address, an unconfirmed
 send, a broken plan (customer-wide) and tasks opened by hand."""
@@ -18,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+from chalicelib.services.payments import discount_task
 from chalicelib.services.ports import AuditEvent, Task, utc_now
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,7 @@ SETTLED = frozenset({"paid", "written_off", "void"})
 
 
 class InvoiceTasks(Protocol):
+    def open(self, task: Task) -> bool: ...
     def open_for_invoice(self, invoice_id: str) -> list[Task]: ...
     def complete(self, task_id: str, actor: str, now: datetime, reason: str | None = None) -> Task | None: ...
 
@@ -62,6 +67,16 @@ class TaskCloser:
         whose tasks could not be read or completed (the stream retries from there), or None."""
         done: set[str] = set()
         for index, event in enumerate(events):
+            missed = discount_task(event) if event is not None else None
+            if missed is not None:  # opened by the payment's path already, unless it stopped right after its commit
+                try:
+                    self.tasks.open(missed)
+                except Exception:
+                    log.exception("a discount-taken-late task was not opened; the stream will retry",
+                                  extra={"invoice_id": missed.invoice_id})
+                    return index
+                done.discard(missed.invoice_id or "")
+                continue
             invoice_id = settled_invoice(event) if event is not None else None
             if invoice_id is None or invoice_id in done:
                 continue

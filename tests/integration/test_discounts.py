@@ -91,3 +91,44 @@ def test_a_webhook_in_time_then_its_refund_takes_the_discount_back(
     assert service.receive(event("evt_2", PaymentKind.REFUND, "re_1", "980.00")).outcome == "reversed"
     _, body = get_json(client, "/invoices/INV-1", admin_headers)
     assert (body["status"], body["balance"], body["discounted"]) == ("open", "1000.00", "0.00")
+
+
+def test_a_bank_statement_line_booked_inside_the_window_earns_the_discount_one_booked_after_does_not(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str]) -> None:
+    setup(client, s3, bucket, admin_headers)
+    statement = ("date,amount,currency,payer_name,reference,bank_ref\n"
+                 "2026-11-09,980.00,EUR,Acme GmbH,Rechnung INV-1,REF-1\n"
+                 "2026-11-13,490.00,EUR,Acme GmbH,Rechnung INV-2,REF-2\n")
+    outcome = drop(client, s3, bucket, "bank/week-46.csv", statement.encode())
+    assert outcome["status"] == "processed", outcome
+    _, first = get_json(client, "/invoices/INV-1", admin_headers)
+    _, second = get_json(client, "/invoices/INV-2", admin_headers)
+    assert (first["status"], first["discounted"]) == ("paid", "20.00")
+    assert (second["status"], second["balance"], second["discounted"]) == ("partially_paid", "10.00", "0.00")
+
+
+def test_a_discounted_payment_costs_one_read_more_than_a_full_one_within_the_webhook_budget(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str],
+        monkeypatch: Any) -> None:
+    """The customer's terms are read only for money short of what it quotes: 4 DynamoDB requests for a payment in
+    full, 5 (the budget of `make bench --only payments`) for one at the discounted amount."""
+    from pynamodb.connection.base import Connection
+
+    setup(client, s3, bucket, admin_headers)
+    calls: list[str] = []
+    original = Connection._make_api_call
+
+    def counted(conn: Any, operation_name: str, operation_kwargs: dict[str, Any]) -> Any:
+        calls.append(operation_name)
+        return original(conn, operation_name, operation_kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", counted)
+    service = bootstrap.payment_service()
+    received = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
+    for ref, number, amount in (("pi_full", "INV-1", "1000.00"), ("pi_disc", "INV-2", "490.00")):
+        calls.clear()
+        service.receive(PaymentEvent(provider="stripe", event_id=f"evt_{ref}", payment_ref=ref,
+                                     kind=PaymentKind.PAYMENT, amount=Money.of(amount, "EUR"), occurred_at=received,
+                                     raw_type="test", references=(number,)))
+        assert len(calls) == (4 if ref == "pi_full" else 5), calls
+    assert InvoiceModel.get("INV-2").discounted_minor == 1000

@@ -4,9 +4,10 @@ Property-tested: total + charged = balance + paid + credited + written_off + dis
 
 from dataclasses import replace
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.cash_application import match_payment
@@ -90,11 +91,11 @@ def test_an_earlier_partial_payment_then_the_rest_less_the_discount_in_time_sett
     assert second.status is InvoiceStatus.PAID and second.discount_payment_id == "pay_2"
 
 
-def test_the_discount_is_taken_back_with_its_payment_only() -> None:
+def test_the_discount_is_taken_back_with_money_taken_back() -> None:
     paid, _, _ = apply_payment(invoice(), TERMS, eur("980.00"), LAST_DAY, "pay_1")
-    same, nothing = take_back(paid, "pay_other")
-    assert same is paid and nothing.is_zero
-    reopened, taken = take_back(paid.without_payment(eur("980.00")), "pay_1")
+    same, nothing = take_back(invoice())
+    assert same == invoice() and nothing.is_zero
+    reopened, taken = take_back(paid.without_payment(eur("980.00")))
     assert taken == eur("20.00") and reopened.balance == eur("1000.00") and reopened.status is InvoiceStatus.OPEN
     assert_ledger(reopened)
 
@@ -137,11 +138,13 @@ days = st.integers(min_value=0, max_value=40)
 
 
 @settings(max_examples=300, deadline=None)
-@given(total=st.integers(min_value=1, max_value=10_000_000), percent=percents, pay=st.integers(0, 12_000_000),
+@given(total=st.integers(min_value=1, max_value=10_000_000), percent=percents,
+       how=st.sampled_from(["any", "discounted", "near"]), pay=st.integers(0, 12_000_000),
        earlier=st.integers(0, 10_000_000), received=days, charged=st.integers(0, 50_000),
        credited=st.integers(0, 10_000_000))
-def test_the_ledger_invariant_and_the_rule_hold_for_any_payment(total: int, percent: str, pay: int, earlier: int,
-                                                                received: int, charged: int, credited: int) -> None:
+def test_the_ledger_invariant_and_the_rule_hold_for_any_payment(total: int, percent: str, how: str, pay: int,
+                                                                earlier: int, received: int, charged: int,
+                                                                credited: int) -> None:
     terms = PaymentTerms.parse(f"{percent}/10 net 30")
     inv = invoice(str(cents(total).amount))
     if charged:
@@ -150,7 +153,15 @@ def test_the_ledger_invariant_and_the_rule_hold_for_any_payment(total: int, perc
     inv, _ = inv.with_payment(cents(min(earlier, inv.balance.minor)))
     received_on = ISSUED + timedelta(days=received)
     before = inv
+    # Aim at the interesting amounts too: what settles it with the discount, and a little either side of it.
+    offer_amount = min(int((Decimal(inv.total.minor) * Decimal(percent) / 100).quantize(Decimal(1), ROUND_HALF_UP)),
+                       inv.balance.minor)
+    if how == "discounted":
+        pay = inv.balance.minor - offer_amount
+    elif how == "near":
+        pay = max(0, inv.balance.minor - offer_amount + pay % (2 * offer_amount + 3) - offer_amount - 1)
     after, left, decision = apply_payment(inv, terms, cents(pay), received_on, "pay_1")
+    event(decision.outcome.value)
     assert_ledger(after)
     # What the payment took plus what it left over is the payment; a discount never exceeds the offer.
     assert (after.paid - before.paid) + left == cents(pay)
@@ -170,7 +181,7 @@ def test_the_ledger_invariant_and_the_rule_hold_for_any_payment(total: int, perc
     # Taking the payment and its discount back restores the invoice's open amount exactly.
     taken = after.paid - before.paid
     if not taken.is_zero:
-        reopened, _ = take_back(after.without_payment(taken), "pay_1")
+        reopened, _ = take_back(after.without_payment(taken))
         assert reopened.balance == before.balance
         assert_ledger(reopened)
 
@@ -183,10 +194,25 @@ def test_discount_aware_cash_application_never_gives_an_invoice_more_than_its_ba
     invoices = [invoice(str(cents(t).amount), number=f"INV-{i}") for i, t in enumerate(totals)]
     received_on = ISSUED + timedelta(days=received)
     items = [open_item(i, TERMS, received_on) for i in invoices]
-    result = match_payment(cents(pay), referenced=items, customer_id="acme")
-    assert result.allocated + result.unapplied == cents(pay)
     by_id = {i.invoice_id: i for i in invoices}
-    for allocation in result.allocations:
-        after, _, _ = apply_payment(by_id[allocation.invoice_id], TERMS, allocation.amount, received_on, "pay_1")
-        assert_ledger(after)
-        assert allocation.amount <= by_id[allocation.invoice_id].balance
+    for result in (match_payment(cents(pay), referenced=items, customer_id="acme"),
+                   match_payment(cents(pay), customer_id="acme", customer_items=items)):
+        assert result.allocated + result.unapplied == cents(pay)
+        for allocation in result.allocations:
+            after, _, _ = apply_payment(by_id[allocation.invoice_id], TERMS, allocation.amount, received_on, "pay_1")
+            assert_ledger(after)
+            assert allocation.amount <= by_id[allocation.invoice_id].balance
+
+
+def test_an_erp_reporting_the_discount_as_paid_replaces_the_booked_discount_instead_of_being_rejected() -> None:
+    paid, _, _ = apply_payment(invoice(), TERMS, eur("980.00"), LAST_DAY, "pay_1")
+    gross = Document(kind=DocumentKind.INVOICE, number="INV-1", customer_id="acme", issue_date=ISSUED,
+                     due_date=ISSUED + timedelta(days=30), total=eur("1000.00"), paid_in_source=eur("1000.00"))
+    amended, changes = paid.amended_by(gross)
+    assert amended.discounted.is_zero and amended.balance.is_zero and amended.status is InvoiceStatus.PAID
+    assert ("discounted", "20.00", "0.00") in [(c.field, c.before, c.after) for c in changes]
+    net = replace(gross, paid_in_source=eur("980.00"))  # the ERP posts the cash only: the discount stays
+    kept, _ = paid.amended_by(net)
+    assert kept.discounted == eur("20.00") and kept.balance.is_zero
+    assert_ledger(amended)
+    assert_ledger(kept)

@@ -128,3 +128,11 @@ def test_epc_payload_refuses_what_a_giro_code_cannot_carry(changes, message):
     args: dict[str, object] = {"name": "N", "iban": "DE89370400440532013000", "amount": Decimal("1.00"), **changes}
     with pytest.raises(EpcError, match=message):
         epc_payload(**args)  # type: ignore[arg-type]
+
+
+def test_a_discount_booked_is_a_line_of_the_account():
+    inv = invoice("1000.00", applied_payments=eur("980.00"), discount_granted=eur("20.00"),
+                  discount_payment_id="pay_1")
+    text = render(inv, GERMAN, today=date(2026, 11, 20))
+    assert "Zahlungseingänge -980,00 €" in text and "Skonto -20,00 €" in text
+    assert "Offener Betrag 0,00 €" in text

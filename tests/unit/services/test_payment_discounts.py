@@ -3,13 +3,18 @@ payments: booked (audited) when paid in time, a task when taken late, taken back
 removal of the payment that earned it."""
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from hypothesis import event as observe
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain.customer import Customer
 from chalicelib.domain.invoice import Document, DocumentKind, Invoice, InvoiceStatus
 from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentEvent, PaymentKind, payment_id_for
 from chalicelib.domain.terms import PaymentTerms
-from chalicelib.services.payments import PaymentService
+from chalicelib.services.payments import PaymentService, discount_task
 from chalicelib.services.ports import Backoff, StoredCustomer
 from tests.unit.services.fakes import Alerts, Ledger, Metrics, Notifications, Payments
 from tests.unit.services.sending_fakes import Tasks
@@ -94,6 +99,9 @@ def test_the_discounted_amount_received_after_the_last_day_leaves_the_difference
     assert task.kind == "discount_taken_late" and task.invoice_id == "INV-1"
     assert task.detail["amount"] == "20.00" and task.detail["last_day"] == "2026-11-11"
     assert [e["amount"] for e in world.events("invoice.discount_taken_late")] == ["20.00"]
+    # The events stream, should this process have stopped before opening it, opens the very same task.
+    [late_event] = [e for e in world.ledger.events if e.type == "invoice.discount_taken_late"]
+    assert discount_task(late_event) == task
 
 
 def test_a_manual_payment_received_in_time_but_keyed_in_later_earns_the_discount() -> None:
@@ -120,6 +128,15 @@ def test_cash_applied_by_hand_books_the_discount_and_taking_it_off_takes_the_dis
     assert [e["reason"] for e in world.events("invoice.discount_reversed")] == ["unallocated"]
 
 
+def test_cash_received_late_applied_by_hand_opens_the_discount_taken_late_task() -> None:
+    world = World()
+    world.receive("980.00", LATE, references=("unknown",))
+    world.service.allocate(payment_id_for("stripe", PaymentKind.PAYMENT, "ch_1"), "INV-1", None, "user:ann")
+    assert world.inv().balance == eur("20.00") and world.inv().discounted.is_zero
+    [task] = world.tasks.tasks.values()
+    assert task.kind == "discount_taken_late" and task.created_by == "user:ann"
+
+
 def test_a_refund_of_the_payment_that_earned_the_discount_takes_the_discount_back() -> None:
     world = World()
     world.receive("980.00")
@@ -129,6 +146,15 @@ def test_a_refund_of_the_payment_that_earned_the_discount_takes_the_discount_bac
     assert reopened.status is InvoiceStatus.PARTIALLY_PAID
     [reversed_] = world.events("invoice.discount_reversed")
     assert reversed_["amount"] == "20.00" and reversed_["reason"] == "refund"
+
+
+def test_a_refund_of_an_earlier_part_payment_takes_the_discount_back_too() -> None:
+    world = World()
+    world.receive("500.00", datetime(2026, 11, 3, tzinfo=UTC), ref="ch_1")
+    world.receive("480.00", ref="ch_2")
+    assert world.inv().discounted == eur("20.00") and world.inv().status is InvoiceStatus.PAID
+    world.receive("100.00", kind=PaymentKind.REFUND, ref="re_1")  # of ch_1, the part payment
+    assert world.inv().discounted.is_zero and world.inv().balance == eur("120.00")
 
 
 def test_a_chargeback_reopens_the_whole_amount_with_the_discount() -> None:
@@ -153,3 +179,67 @@ def test_several_invoices_paid_by_reference_at_their_discounted_amounts_are_all_
     world.receive("1960.00", references=("INV-1", "INV-2"))
     assert [world.inv(i).discounted for i in ("INV-1", "INV-2")] == [eur("20.00"), eur("20.00")]
     assert all(world.inv(i).status is InvoiceStatus.PAID for i in ("INV-1", "INV-2"))
+
+
+# ---- property: whatever money arrives and goes back, the ledger holds ----------------------------------------
+
+
+def two_percent(minor: int) -> int:
+    return int((Decimal(minor) * Decimal("0.02")).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+operations = st.lists(st.tuples(
+    st.sampled_from(["pay", "pay_discounted", "refund", "chargeback"]),
+    st.integers(min_value=0, max_value=20),  # day after issue the money was received
+    st.integers(min_value=1, max_value=150_000),  # minor units (a "pay"), or per mille of the payment (a reversal)
+), min_size=1, max_size=8)
+
+
+@settings(max_examples=120, deadline=None)
+@given(totals=st.lists(st.integers(min_value=100, max_value=150_000), min_size=1, max_size=3), ops=operations)
+def test_any_sequence_of_payments_and_reversals_keeps_the_ledger_and_the_discount_rule(
+        totals: list[int], ops: list[tuple[str, int, int]]) -> None:
+    invoices = [invoice(f"INV-{n}", str(Money.from_minor(t, "EUR").amount)) for n, t in enumerate(totals)]
+    world = World(*invoices)
+    numbers = tuple(i.number for i in invoices)
+    paid_refs: list[str] = []
+    booked = reversed_ = False
+    for n, (op, day, value) in enumerate(ops):
+        at = datetime(2026, 11, 1, 12, 0, tzinfo=UTC) + timedelta(days=day)
+        if op in ("pay", "pay_discounted"):
+            open_ = [world.inv(i.invoice_id) for i in invoices]
+            amount = Money.from_minor(value, "EUR")
+            if op == "pay_discounted":  # what the customer would send for all of them less 2 %
+                amount = sum((Money.from_minor(i.balance.minor - two_percent(i.total.minor), "EUR")
+                              for i in open_ if i.balance.minor > two_percent(i.total.minor)), Money.zero("EUR"))
+                if amount.is_zero:
+                    continue
+            world.receive(str(amount.amount), at, ref=f"p{n}", references=numbers)
+            paid_refs.append(f"p{n}")
+        elif paid_refs:
+            ref = paid_refs[value % len(paid_refs)]
+            original = world.payments.get(payment_id_for("stripe", PaymentKind.PAYMENT, ref))
+            assert original is not None
+            held = original.allocated + original.unapplied
+            if held.is_zero:
+                continue
+            kind = PaymentKind.REFUND if op == "refund" else PaymentKind.CHARGEBACK
+            amount = Money.from_minor(max(1, held.minor * (value % 1000 + 1) // 1000), "EUR")
+            event = PaymentEvent(provider="stripe", event_id=f"evt_r{n}", payment_ref=f"r{n}", kind=kind,
+                                 amount=amount, occurred_at=at, raw_type="test", original_ref=original.payment_ref)
+            world.service.receive(event)
+        for inv in world.ledger.invoices.values():
+            assert inv.total + inv.charged == inv.balance + inv.paid + inv.credited + inv.written_off + inv.discounted
+            assert not inv.balance.is_negative
+            booked = booked or inv.discount_granted is not None
+            if inv.discount_granted is not None:
+                # Booked only with the payment that earned it, still applied to the invoice in full.
+                payment = world.payments.get(inv.discount_payment_id or "")
+                assert payment is not None and payment.occurred_at.date() <= ISSUED + timedelta(days=10)
+                assert any(a.invoice_id == inv.invoice_id for a in payment.allocations)
+                assert inv.balance.is_zero and inv.status is InvoiceStatus.PAID
+                assert inv.discounted.minor <= two_percent(inv.total.minor)
+    for record in world.payments.records.values():
+        assert record.allocated + record.unapplied + record.reversed_amount == record.amount
+    reversed_ = any(e.type == "invoice.discount_reversed" for e in world.ledger.events)
+    observe(f"discount booked: {booked}, a discount reversed: {reversed_}")

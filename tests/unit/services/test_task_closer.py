@@ -34,6 +34,12 @@ class Tasks:
         self.failing = failing
         self.completed: list[tuple[str, str, str | None]] = []
 
+    def open(self, task):
+        if task.task_id in self.tasks:
+            return False
+        self.tasks[task.task_id] = task
+        return True
+
     def open_for_invoice(self, invoice_id):
         if invoice_id == self.failing:
             raise RuntimeError("throttled")
@@ -67,3 +73,28 @@ def test_a_failure_names_the_event_to_retry_from():
               event("invoice#INV-2", status="written_off")]
     assert closer.on_events(events) == 2
     assert [t for t, _, _ in tasks.completed] == ["e1"]
+
+
+def test_a_discount_taken_late_task_ends_when_the_difference_is_paid_or_written_off():
+    tasks = Tasks(task("d1", "discount_taken_late", "INV-1"))
+    closer = TaskCloser(tasks, clock=lambda: AT)
+    closer.on_events([event("invoice#INV-1", status="partially_paid", balance="20.00")])
+    assert tasks.tasks["d1"].status == "open"
+    closer.on_events([event("invoice#INV-1", status="written_off", balance="0.00")])
+    assert [t for t, _, _ in tasks.completed] == ["d1"]
+
+
+def test_a_discount_taken_late_event_opens_its_task_once_if_the_payment_path_did_not():
+    late = AuditEvent("invoice#INV-1", "invoice.discount_taken_late", "provider:bank", AT, "pay_1",
+                      {"payment_id": "pay_1", "amount": "20.00", "currency": "EUR", "number": "INV-1",
+                       "customer_id": "acme", "last_day": "2026-11-11", "received_on": "2026-11-12",
+                       "paid": "980.00", "balance": "20.00", "status": "partially_paid"})
+    tasks = Tasks()
+    closer = TaskCloser(tasks, clock=lambda: AT)
+    assert closer.on_events([late, late]) is None
+    [opened] = tasks.tasks.values()
+    assert (opened.task_id, opened.kind, opened.customer_id) == ("discount_taken_late:INV-1:pay_1",
+                                                                 "discount_taken_late", "acme")
+    assert "INV-1: 20.00 EUR deducted" in opened.title and opened.created_by == "provider:bank"
+    closer.on_events([event("invoice#INV-1", status="paid", balance="0.00")])
+    assert opened.status == "done"
