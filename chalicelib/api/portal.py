@@ -15,7 +15,7 @@ import functools
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, quote
 
 from chalice import Blueprint, Response
@@ -34,9 +34,11 @@ from chalicelib.api.pages import (
 )
 from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.money import Money, parse_amount
-from chalicelib.formats.portal import FormState, Page, locale_for, negotiate, totals_rows
 from chalicelib.services.portal import FORM_COOKIE, FORM_TTL, IDLE, PORTAL_COOKIE, Visitor
 from chalicelib.services.statement import Statement, StatementLine
+
+if TYPE_CHECKING:  # the page renderer (Jinja2, Babel) loads on the first page, not at cold start
+    from chalicelib.formats.portal import FormState, Page
 
 blueprint = Blueprint(__name__)
 log = logging.getLogger("dunwell")
@@ -85,7 +87,16 @@ def see_other(location: str, cookies: Sequence[str] = ()) -> Response:
     return answer("", 303, {"Location": location}, cookies)
 
 
+def form_state(values: Mapping[str, Any] | None = None, errors: Mapping[str, str] | None = None,
+               review: bool = False) -> FormState:
+    from chalicelib.formats.portal import FormState
+
+    return FormState(values or {}, errors or {}, review)
+
+
 def page_for(visitor: Visitor | None) -> Page:
+    from chalicelib.formats.portal import Page, locale_for, negotiate
+
     if visitor is not None:
         locale = locale_for(visitor.language, visitor.timezone)
     else:
@@ -302,7 +313,7 @@ def _expired_page(ctx: PortalContext, *, token: str = "", status: int = 200, sen
     nonce = sessions.form_nonce(ctx.now)
     title = ctx.t["expired_title"]
     body = ctx.page.render("expired", page_title=title, seller=seller_name(), token=token, sent=sent,
-                           form_token=sessions.form_token(nonce), form=form or FormState(), signed_out=signed_out)
+                           form_token=sessions.form_token(nonce), form=form or form_state(), signed_out=signed_out)
     return answer(body, status, cookies=[portal_cookie(FORM_COOKIE, nonce, int(FORM_TTL.total_seconds()))])
 
 
@@ -326,7 +337,7 @@ def resend(ctx: PortalContext) -> Response:
     email, token = first(fields, "email"), first(fields, "token")
     if email and ("@" not in email or len(email) > 320 or any(c.isspace() for c in email)):
         return _expired_page(ctx, token=token, status=400,
-                             form=FormState({"email": email}, {"email": ctx.t["err_email"]}))
+                             form=form_state({"email": email}, {"email": ctx.t["err_email"]}))
     bootstrap.portal().resend(email or None, token[:MAX_TOKEN_CHARS] or None, client_address(), ctx.now)
     return _expired_page(ctx, sent=True)
 
@@ -356,6 +367,8 @@ def _can_pay() -> bool:
 @portal_page(query=("done",))
 def statement_page(ctx: PortalContext) -> Response:
     statement = bootstrap.portal().statement(ctx.me, ctx.now)
+    from chalicelib.formats.portal import totals_rows
+
     totals = totals_rows(statement.open_totals, statement.overdue_totals, _credit_totals(statement),
                          statement.totals)
     return ctx.render("statement", ctx.t["statement_title"], statement=statement, totals=totals,
@@ -461,7 +474,7 @@ def dispute_page(invoice_id: str, ctx: PortalContext, fields: dict[str, list[str
                 return see_other(f"{base_path()}/portal/invoices/{quote(invoice.invoice_id)}?done=dispute")
     review = fields is not None and step == "review" and not errors
     return ctx.render("dispute", title, 400 if errors else 200, invoice=invoice, reasons=DISPUTE_REASONS,
-                      form=FormState(values, errors, review))
+                      form=form_state(values, errors, review))
 
 
 def _open_lines(ctx: PortalContext) -> tuple[StatementLine, ...]:
@@ -537,7 +550,7 @@ def promise_page(ctx: PortalContext, fields: dict[str, list[str]] | None = None)
                 return see_other(f"{base_path()}/portal?done=promise")
     review = fields is not None and step == "review" and not errors
     return ctx.render("promise", ctx.t["promise_title"], 400 if errors else 200, lines=lines, chosen=chosen,
-                      form=FormState(values, errors, review), today=today, latest=latest)
+                      form=form_state(values, errors, review), today=today, latest=latest)
 
 
 @blueprint.route("/portal/plan", methods=["GET"])
@@ -586,7 +599,7 @@ def plan_page(ctx: PortalContext, fields: dict[str, list[str]] | None = None) ->
                 return see_other(f"{base_path()}/portal?done=plan")
     review = fields is not None and step == "review" and not errors
     return ctx.render("plan", ctx.t["plan_title"], 400 if errors else 200, lines=lines, chosen=chosen,
-                      form=FormState(values, errors, review), today=today, max_instalments=MAX_INSTALMENTS)
+                      form=form_state(values, errors, review), today=today, max_instalments=MAX_INSTALMENTS)
 
 
 # ------------------------------------------------------------------------------------------------ paying
@@ -625,13 +638,13 @@ def pay_page(ctx: PortalContext, fields: dict[str, list[str]] | None = None) -> 
         if not ids:
             options = portal.pay_options(ctx.me, (), ctx.now)
             return ctx.render("pay", ctx.t["pay_title"], 400, options=options,
-                              form=FormState({}, {"invoice": ctx.t["err_invoice"]}))
+                              form=form_state({}, {"invoice": ctx.t["err_invoice"]}))
         base = public_base()
         url = portal.checkout(ctx.me, ids, f"{base}/portal?done=paid", f"{base}/portal?done=cancelled", ctx.now)
         return ctx.render("checkout", ctx.t["checkout_title"], checkout_url=url)
     request = blueprint.current_request
     chosen = [v for v in (request.query_params.getlist("invoice") if request.query_params else []) if v][:50]
     options = portal.pay_options(ctx.me, chosen, ctx.now)
-    return ctx.render("pay", ctx.t["pay_title"], options=options, form=FormState())
+    return ctx.render("pay", ctx.t["pay_title"], options=options, form=form_state())
 
 
