@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, unquote
 
 from chalice import Blueprint, Response
 
@@ -304,7 +304,7 @@ def open_link(token: str, ctx: PortalContext) -> Response:
 @portal_page(session=False)
 def short_link(token: str, ctx: PortalContext) -> Response:
     """The SMS form of a personal link (p-links' `short_url`): on to /portal/open/<token>."""
-    return see_other(f"{base_path()}/portal/open/{quote(token[:MAX_TOKEN_CHARS], safe='')}")
+    return see_other(f"{base_path()}/portal/open/{quote(unquote(token)[:MAX_TOKEN_CHARS], safe='')}")
 
 
 def _expired_page(ctx: PortalContext, *, token: str = "", status: int = 200, sent: bool = False,

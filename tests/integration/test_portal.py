@@ -122,6 +122,9 @@ def test_a_link_opens_the_statement_with_safe_headers_and_a_session_cookie(clien
 
     # Opening the link again (a mail scanner first, then the person) still works: never used up.
     assert client.http.get(f"/portal/open/{token_of(url)}").status_code == 303
+    # The SMS form of the link goes on to it.
+    short = client.http.get(f"/p/{token_of(url)}")
+    assert short.status_code == 303 and short.headers["Location"] == f"/portal/open/{token_of(url)}"
 
 
 def test_an_unknown_link_and_no_session_show_the_expired_page(client, ledger, clock):
