@@ -21,6 +21,7 @@ from chalicelib.api import (
     pages,
     payments,
     policies,
+    portal,
     portal_links,
     predictions,
     reports,
@@ -61,6 +62,7 @@ app.register_blueprint(openapi.blueprint)
 app.register_blueprint(predictions.blueprint)
 app.register_blueprint(pages.blueprint)
 app.register_blueprint(portal_links.blueprint)
+app.register_blueprint(portal.blueprint)
 
 
 # S3 -> EventBridge -> here (on_s3_event cannot be packaged for CloudFormation). The bucket name is

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plan_requests import PlanRequests
     from chalicelib.services.plans import PlanService
+    from chalicelib.services.portal import Portal
     from chalicelib.services.portal_actions import PortalActions
     from chalicelib.services.portal_links import PortalLinks
     from chalicelib.services.portal_payments import PortalPayments
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
     from chalicelib.services.sessions import Sessions, SignInThrottle
     from chalicelib.services.settings_admin import SettingsAdmin
     from chalicelib.services.settlement_log import SettlementLog
+    from chalicelib.services.statement import Statements
     from chalicelib.services.task_closer import TaskCloser
     from chalicelib.services.tasks import TaskDesk
     from chalicelib.services.timeline import Timeline
@@ -510,6 +512,14 @@ class Container:
                                self.claims, self.metrics, self.seller)
 
     @cached_property
+    def statements(self) -> Statements:
+        """The statement of account (the portal's statement page, the statement PDF)."""
+        from chalicelib.adapters.portal import DynamoStatementReader
+        from chalicelib.services.statement import Statements
+
+        return Statements(DynamoStatementReader())
+
+    @cached_property
     def portal_links(self) -> PortalLinks:
         """Personal portal links (issue 13 item 1): links under PUBLIC_BASE_URL, stored hashed, revocable."""
         from chalicelib.adapters.portal_links import DynamoLinkStore, DynamoRateLimiter
@@ -521,7 +531,6 @@ class Container:
         return PortalLinks(DynamoLinkStore(), DynamoRateLimiter(), self.customers, self.claims, self.sender,
                            render_portal_link_email, DynamoEventLog(), self.metrics,
                            base_url=settings.public_base_url, seller=self.seller, days=settings.portal_link_days)
-
 
     @cached_property
     def plan_requests(self) -> PlanRequests:
@@ -547,6 +556,20 @@ class Container:
         settings = self.settings
         return PortalPayments(settings.seller_name, settings.seller_iban, settings.seller_bic,
                               card=StripeCheckout(settings))
+
+    @cached_property
+    def portal(self) -> Portal:
+        """The customer portal's sessions and pages (issue 13): links, statement, invoices, actions, paying."""
+        from chalicelib.adapters.portal import DynamoPortalReads
+        from chalicelib.adapters.portal_links import DynamoRateLimiter
+        from chalicelib.adapters.timeline import DynamoEventLog
+        from chalicelib.services.portal import GenerationGate, Portal, PortalSessions, derive_key
+
+        return Portal(PortalSessions(lambda: derive_key(cursor_signing_secret())), self.portal_links,
+                      GenerationGate(DynamoPortalReads()), self.statements, self.ledger, DynamoEventLog(),
+                      self.invoice_documents, actions=self.portal_actions, payments=self.portal_payments,
+                      limiter=DynamoRateLimiter(),
+                      seller_timezone=self.settings.seller_timezone)
 
 
 _current: Container | None = None
@@ -804,6 +827,10 @@ def weekly_digest() -> WeeklyDigest:
     return container().weekly_digest
 
 
+def statements() -> Statements:
+    return container().statements
+
+
 def portal_links() -> PortalLinks:
     return container().portal_links
 
@@ -821,3 +848,7 @@ def plan_requests() -> PlanRequests:
 
 def portal_actions() -> PortalActions:
     return container().portal_actions
+
+
+def portal() -> Portal:
+    return container().portal

@@ -16,6 +16,7 @@ from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalGatewayExc
 
 from chalicelib.domain.masking import mask_portal_tokens_in
 
+MAX_CHUNKED_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 NO_ROUTE_STATUS = 404
 NO_ROUTE_BODY = {"error": {"code": "no_such_route",
                            "message": "no route matches this method and path (GET /openapi.json lists them)"}}
@@ -25,6 +26,31 @@ class RequestHandler(ChaliceRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         # The request line names the path: a personal portal link's token never reaches the terminal.
         super().log_message(format, *(mask_portal_tokens_in(a) if isinstance(a, str) else a for a in args))
+
+    def _parse_payload(self) -> tuple[Any, bytes | None]:
+        """A chunked request body, as API Gateway accepts it. Chalice's local server reads only a Content-Length
+        body, so chunks were left on the keep-alive connection and read as the next request (HTTP clients send an
+        empty form chunked: the next request on that connection then failed)."""
+        if "chunked" not in str(self.headers.get("transfer-encoding") or "").lower():
+            parsed: tuple[Any, bytes | None] = super()._parse_payload()
+            return parsed
+        body = bytearray()
+        try:
+            while True:
+                size = int(self.rfile.readline(1026).split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(1026) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                if len(body) + size > MAX_CHUNKED_BYTES:
+                    raise ValueError("chunked body too large")
+                body += self.rfile.read(size)
+                self.rfile.readline(3)
+        except ValueError:
+            self.close_connection = True  # the rest of the stream cannot be trusted
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "transfer-encoding"}
+        headers["Content-Length"] = str(len(body))
+        return headers, bytes(body) or None
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
         # Dunwell has no Chalice authorizer, so the local gateway's only 403 is "no such route".

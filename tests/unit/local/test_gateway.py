@@ -58,3 +58,33 @@ def test_without_a_header_the_answer_is_the_same_and_known_routes_still_work(ser
     status, body = _get(server, "/invoicez", {})
     assert (status, json.loads(body)) == (404, NO_ROUTE_BODY)
     assert _get(server, "/health", {"Authorization": f"Bearer {KEY}"}) == (200, b'{"status":"ok"}')
+
+
+def test_a_chunked_body_is_read_and_the_connection_stays_usable() -> None:
+    app = Chalice("gateway-chunked")
+
+    @app.route("/echo", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+    def echo() -> dict[str, str]:
+        raw = app.current_request.raw_body or b""
+        return {"body": raw.decode()}
+
+    config = Config(chalice_stage="local", config_from_disk={"version": "2.0", "app_name": "gateway-chunked"})
+    local = create_local_server(app, config, "127.0.0.1", 0)
+    use_quiet_handler(local, app, config)
+    thread = threading.Thread(target=local.server.serve_forever, daemon=True)
+    thread.start()
+    connection = HTTPConnection(*local.server.server_address[:2], timeout=10)
+    try:
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        for body in ([b"a=1&", b"b=2"], []):  # two chunks, then an empty chunked body (what clients send for {})
+            connection.request("POST", "/echo", body=iter(body), headers=form, encode_chunked=True)
+            response = connection.getresponse()
+            assert (response.status, json.loads(response.read())) == (200, {"body": b"".join(body).decode()})
+        connection.request("POST", "/echo", body=b"c=3", headers=form)  # the same connection, still in step
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())) == (200, {"body": "c=3"})
+    finally:
+        connection.close()
+        local.server.shutdown()
+        local.server.server_close()
+        thread.join()
