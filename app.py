@@ -25,6 +25,7 @@ from chalicelib.api import (
     reports,
     webhooks,
 )
+from chalicelib.api import letters as letter_routes
 from chalicelib.api.http import error_shape
 from chalicelib.observability import logger, observe
 
@@ -59,6 +60,7 @@ app.register_blueprint(reports.blueprint)
 app.register_blueprint(openapi.blueprint)
 app.register_blueprint(predictions.blueprint)
 app.register_blueprint(pages.blueprint)
+app.register_blueprint(letter_routes.blueprint)
 
 
 # S3 -> EventBridge -> here (on_s3_event cannot be packaged for CloudFormation). The bucket name is

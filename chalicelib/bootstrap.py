@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from chalicelib.services.ingest_file import IngestService
     from chalicelib.services.invoice_delivery import InvoiceDelivery
     from chalicelib.services.invoice_documents import InvoiceDocuments
+    from chalicelib.services.letters import Letters
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plans import PlanService
     from chalicelib.services.ports import (
@@ -331,7 +332,7 @@ class Container:
             DynamoDueInvoices(), self.ledger, self.customers, self.settings_admin.policy_cached,
             self.dunning_settings.cached, self.claims, reminder_sender,
             self.renderer(), self.tasks, self.alerts, self.metrics, self.files, DynamoHistory(), clock=clock,
-            refusal=self.way_to_pay.refusal, risk_band=self.risk_band)
+            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, letters=self.letters)
 
     def risk_band(self, customer_id: str, as_of: date) -> str:
         """A customer's risk band (the dunning service asks only where policy_by_risk is set)."""
@@ -501,6 +502,16 @@ class Container:
 
         return InvoiceDelivery(self.customers, self.ledger, self.invoice_documents, render_invoice_mail, self.sender,
                                self.claims, self.metrics, self.seller)
+
+    @cached_property
+    def letters(self) -> Letters:
+        from chalicelib.adapters.letters import DynamoLetters
+        from chalicelib.adapters.timeline import DynamoEventLog
+        from chalicelib.formats.letter_pdf import render_letter_pdf
+        from chalicelib.services.letters import Letters
+
+        return Letters(DynamoLetters(), self.files, DynamoEventLog(), render_letter_pdf, self.seller, self.metrics,
+                       clock=self.clock)
 
 
 _current: Container | None = None
@@ -759,3 +770,7 @@ def weekly_digest() -> WeeklyDigest:
 
 
 KEPT_ACROSS_RESET = (_process_cursor_secret,)
+
+
+def letters() -> Letters:
+    return container().letters

@@ -91,6 +91,8 @@ class Settings:
     seller_timezone: str = "UTC"
     digest_recipients: tuple[str, ...] = ()
     dashboard_url: str | None = None
+    # Letters for the post (LETTERS_TABLE; services/letters.py).
+    letters_table: str = "dunwell-local-letters"
     # The variables as read, where a processor's secret variable is looked up when its webhook first needs it:
     # which variables exist is the processor registry's to say, and loading it here would cost every function's
     # cold start. Out of repr and comparisons: it holds secrets.
@@ -168,6 +170,7 @@ class Settings:
             digest_recipients=tuple(dict.fromkeys(
                 a.strip() for a in (e.get("DIGEST_RECIPIENTS") or "").split(",") if a.strip())),
             dashboard_url=e.get("DASHBOARD_URL") or None,
+            letters_table=table("LETTERS_TABLE", "letters"),
             environment=e,
         )
 

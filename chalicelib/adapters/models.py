@@ -683,10 +683,48 @@ class AnalyticsModel(Model):
     open_balances = OpenBalancesByCurrency()
 
 
+class LettersByStatus(GlobalSecondaryIndex["LetterModel"]):
+    """The print queue: letters by status, oldest first."""
+
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class LetterModel(Model):
+    """A dunning letter for the post (services/letters.py); its PDF is `letters/<letter_id>.pdf` in the bucket."""
+
+    class Meta(_Meta):
+        pass
+
+    letter_id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()  # to_print | posted
+    created_key = UnicodeAttribute()  # "<created_at UTC iso>#<letter_id>"
+    message_key = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    customer_name = UnicodeAttribute()
+    invoice_ids = JSONAttribute(default=list)
+    invoice_numbers = JSONAttribute(default=list)
+    steps = JSONAttribute(default=list)
+    language = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    letter_date = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    pages = NumberAttribute()
+    posted_at = UTCDateTimeAttribute(null=True)
+    posted_by = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_status = LettersByStatus()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel, PaymentModel,
     ProviderEventModel, PolicyModel, DunningMessageModel, TaskModel, DisputeModel,
-    PaymentPlanModel, PredictionModel, AnalyticsModel,
+    PaymentPlanModel, PredictionModel, AnalyticsModel, LetterModel,
 )
 
 
@@ -707,6 +745,7 @@ def table_names(settings: Settings) -> dict[type[Model], str]:
         PaymentPlanModel: settings.payment_plans_table,
         PredictionModel: settings.predictions_table,
         AnalyticsModel: settings.analytics_table,
+        LetterModel: settings.letters_table,
     }
 
 

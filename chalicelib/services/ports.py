@@ -359,7 +359,8 @@ class Customers(Protocol):
 
 class Renderer(Protocol):
     def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
-              deadline: date | None, promise_date: date | None = None) -> tuple[str, str, str]: ...
+              deadline: date | None, promise_date: date | None = None,
+              payment_reference: str | None = None) -> tuple[str, str, str]: ...
     def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None,
             promise_date: date | None = None) -> str: ...
     def line(self, invoice: Invoice, principal: Money, charges: Sequence[tuple[str, Money]], today: date,
