@@ -57,7 +57,11 @@ if TYPE_CHECKING:
     from chalicelib.services.invoice_documents import InvoiceDocuments
     from chalicelib.services.letters import Letters
     from chalicelib.services.payments import PaymentService
+    from chalicelib.services.plan_requests import PlanRequests
     from chalicelib.services.plans import PlanService
+    from chalicelib.services.portal_actions import PortalActions
+    from chalicelib.services.portal_links import PortalLinks
+    from chalicelib.services.portal_payments import PortalPayments
     from chalicelib.services.ports import (
         InvoiceChange,
         InvoiceProjection,
@@ -72,6 +76,7 @@ if TYPE_CHECKING:
     from chalicelib.services.sessions import Sessions, SignInThrottle
     from chalicelib.services.settings_admin import SettingsAdmin
     from chalicelib.services.settlement_log import SettlementLog
+    from chalicelib.services.statement import Statements
     from chalicelib.services.task_closer import TaskCloser
     from chalicelib.services.tasks import TaskDesk
     from chalicelib.services.timeline import Timeline
@@ -513,6 +518,52 @@ class Container:
         return Letters(DynamoLetters(), self.files, DynamoEventLog(), render_letter_pdf, self.seller, self.metrics,
                        clock=self.clock)
 
+    @cached_property
+    def statements(self) -> Statements:
+        """The statement of account (the portal's statement page, the statement PDF)."""
+        from chalicelib.adapters.portal import DynamoStatementReader
+        from chalicelib.services.statement import Statements
+
+        return Statements(DynamoStatementReader())
+
+    @cached_property
+    def portal_links(self) -> PortalLinks:
+        """Personal portal links (issue 13 item 1): links under PUBLIC_BASE_URL, stored hashed, revocable."""
+        from chalicelib.adapters.portal_links import DynamoLinkStore, DynamoRateLimiter
+        from chalicelib.adapters.timeline import DynamoEventLog
+        from chalicelib.formats.portal_links import render_portal_link_email
+        from chalicelib.services.portal_links import PortalLinks
+
+        settings = self.settings
+        return PortalLinks(DynamoLinkStore(), DynamoRateLimiter(), self.customers, self.claims, self.sender,
+                           render_portal_link_email, DynamoEventLog(), self.metrics,
+                           base_url=settings.public_base_url, seller=self.seller, days=settings.portal_link_days)
+
+    @cached_property
+    def plan_requests(self) -> PlanRequests:
+        from chalicelib.adapters.plan_requests import DynamoPlanRequests
+        from chalicelib.formats.plan_request_mail import PlanRequestMailRenderer
+        from chalicelib.services.plan_requests import PlanRequests
+
+        return PlanRequests(DynamoPlanRequests(), self.ledger, self.customers, self.plan_service, self.tasks,
+                            self.claims, self.sender, PlanRequestMailRenderer(self.seller), clock=self.clock)
+
+    @cached_property
+    def portal_actions(self) -> PortalActions:
+        from chalicelib.services.portal_actions import PortalActions
+
+        return PortalActions(self.ledger, self.collections_service, lambda: self.plan_requests)
+
+    @cached_property
+    def portal_payments(self) -> PortalPayments:
+        """The portal's pay options (bank transfer, EPC QR) and card checkout (Stripe, where a key is set)."""
+        from chalicelib.adapters.stripe_checkout import StripeCheckout
+        from chalicelib.services.portal_payments import PortalPayments
+
+        settings = self.settings
+        return PortalPayments(settings.seller_name, settings.seller_iban, settings.seller_bic,
+                              card=StripeCheckout(settings))
+
 
 _current: Container | None = None
 
@@ -769,8 +820,28 @@ def weekly_digest() -> WeeklyDigest:
     return container().weekly_digest
 
 
+def statements() -> Statements:
+    return container().statements
+
+
+def portal_links() -> PortalLinks:
+    return container().portal_links
+
+
+def portal_payments() -> PortalPayments:
+    return container().portal_payments
+
+
 KEPT_ACROSS_RESET = (_process_cursor_secret,)
 
 
 def letters() -> Letters:
     return container().letters
+
+
+def plan_requests() -> PlanRequests:
+    return container().plan_requests
+
+
+def portal_actions() -> PortalActions:
+    return container().portal_actions

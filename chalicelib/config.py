@@ -41,6 +41,27 @@ def _timezone(name: str) -> str:
     return name.strip()
 
 
+def _base_url(value: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    if not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"PUBLIC_BASE_URL={value!r}: not an absolute http(s) URL such as "
+                          "https://abc.execute-api.eu-west-1.amazonaws.com/api")
+    return value.strip().rstrip("/")
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) <= 3650:
+        raise ConfigError(f"{name}={raw!r}: a whole number of days from 1 to 3650")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str
@@ -59,6 +80,7 @@ class Settings:
     tasks_table: str
     disputes_table: str
     payment_plans_table: str
+    plan_requests_table: str
     predictions_table: str
     analytics_table: str
     webhook_secrets_arn: str | None
@@ -93,10 +115,20 @@ class Settings:
     dashboard_url: str | None = None
     # Letters for the post (LETTERS_TABLE; services/letters.py).
     letters_table: str = "dunwell-local-letters"
+    # Card payments from the portal (services/portal_payments.py): the Stripe secret key comes from STRIPE_SECRET_KEY
+    # locally and in tests (read through `environment`, never kept in a field), else on AWS from the Secrets Manager
+    # secret STRIPE_SECRET_KEY_ARN ({"secret_key": "sk_..."}, cached 5 minutes like the webhook secrets). Neither:
+    # the portal offers the bank transfer only.
+    stripe_secret_key_arn: str | None = None
     # The variables as read, where a processor's secret variable is looked up when its webhook first needs it:
     # which variables exist is the processor registry's to say, and loading it here would cost every function's
     # cold start. Out of repr and comparisons: it holds secrets.
     environment: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # Personal portal links (services/portal_links.py): their table, the API's public base URL the links live under
+    # (PUBLIC_BASE_URL; unset: messages carry no link), and how many days a link stays valid (PORTAL_LINK_DAYS).
+    portal_links_table: str = "dunwell-local-portal-links"
+    public_base_url: str | None = None
+    portal_link_days: int = 45
 
     @property
     def no_way_to_pay(self) -> str | None:
@@ -128,6 +160,7 @@ class Settings:
             tasks_table=table("TASKS_TABLE", "tasks"),
             disputes_table=table("DISPUTES_TABLE", "disputes"),
             payment_plans_table=table("PAYMENT_PLANS_TABLE", "payment-plans"),
+            plan_requests_table=table("PLAN_REQUESTS_TABLE", "plan-requests"),
             predictions_table=table("PREDICTIONS_TABLE", "predictions"),
             analytics_table=table("ANALYTICS_TABLE", "analytics"),
             webhook_secrets_arn=e.get("WEBHOOK_SECRETS_ARN") or None,
@@ -171,7 +204,11 @@ class Settings:
                 a.strip() for a in (e.get("DIGEST_RECIPIENTS") or "").split(",") if a.strip())),
             dashboard_url=e.get("DASHBOARD_URL") or None,
             letters_table=table("LETTERS_TABLE", "letters"),
+            stripe_secret_key_arn=e.get("STRIPE_SECRET_KEY_ARN") or None,
             environment=e,
+            portal_links_table=table("PORTAL_LINKS_TABLE", "portal-links"),
+            public_base_url=_base_url(e.get("PUBLIC_BASE_URL") or ""),
+            portal_link_days=_positive_int(e, "PORTAL_LINK_DAYS", 45),
         )
 
     @property

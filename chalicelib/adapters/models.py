@@ -567,6 +567,54 @@ class DisputeModel(Model):
     by_status = DisputesByStatus()
 
 
+class PlanRequestsByCustomer(GlobalSecondaryIndex["PlanRequestModel"]):
+    class Meta:
+        index_name = "by_customer"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    requested_key = UnicodeAttribute(range_key=True)
+
+
+class PlanRequestsByStatus(GlobalSecondaryIndex["PlanRequestModel"]):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    requested_key = UnicodeAttribute(range_key=True)
+
+
+class PlanRequestModel(Model):
+    """A customer's request (from the portal) for a payment plan, and the collector's answer."""
+
+    class Meta(_Meta):
+        pass
+
+    request_id = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | accepted | declined
+    requested_key = UnicodeAttribute()  # "<requested_at UTC iso>#<request_id>"
+    contact_email = UnicodeAttribute()
+    invoice_ids = JSONAttribute()  # ["<invoice id>", ...]
+    invoice_numbers = JSONAttribute()
+    currency = UnicodeAttribute()
+    total_minor = NumberAttribute()
+    instalments = NumberAttribute()
+    first_date = UnicodeAttribute()  # YYYY-MM-DD
+    proposal = JSONAttribute()  # [{number, due_date, amount_minor}]
+    requested_at = UTCDateTimeAttribute()
+    requested_by = UnicodeAttribute()
+    decided_at = UTCDateTimeAttribute(null=True)
+    decided_by = UnicodeAttribute(null=True)
+    decline_reason = UnicodeAttribute(null=True)
+    plan_id = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_customer = PlanRequestsByCustomer()
+    by_status = PlanRequestsByStatus()
+
+
 class PlansByCustomer(GlobalSecondaryIndex["PaymentPlanModel"]):
     class Meta:
         index_name = "by_customer"
@@ -683,6 +731,30 @@ class AnalyticsModel(Model):
     open_balances = OpenBalancesByCurrency()
 
 
+class PortalLinkModel(Model):
+    """Personal portal links (chalicelib/adapters/portal_links.py; services/portal_links.py): keyed rows
+    `link#<sha256 of the token>` / `link`: a link (never the token); `customer#<id>` / `state`: the revocation
+    generation; `customer#<id>` / `link#<expires>#<link id>`: the customer's links, for counting;
+    `address#<sha256 of the address>` / `<customer id>`: who a link was minted for at an address (the expired-link
+    page); `rate#<key>` / `<window>`: rate-limit counters. Every row but `state` carries the TTL `ttl`."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    customer_id = UnicodeAttribute(null=True)
+    contact_email = UnicodeAttribute(null=True)
+    link_id = UnicodeAttribute(null=True)
+    generation = NumberAttribute(null=True)
+    issued_at = UTCDateTimeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute(null=True)
+    revoked_at = UTCDateTimeAttribute(null=True)
+    revoked_by = UnicodeAttribute(null=True)
+    hits = NumberAttribute(null=True)
+    ttl = NumberAttribute(null=True)  # TTL (epoch seconds)
+
+
 class LettersByStatus(GlobalSecondaryIndex["LetterModel"]):
     """The print queue: letters by status, oldest first."""
 
@@ -724,7 +796,7 @@ class LetterModel(Model):
 ALL_MODELS: tuple[type[Model], ...] = (
     InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel, PaymentModel,
     ProviderEventModel, PolicyModel, DunningMessageModel, TaskModel, DisputeModel,
-    PaymentPlanModel, PredictionModel, AnalyticsModel, LetterModel,
+    PaymentPlanModel, PredictionModel, AnalyticsModel, PortalLinkModel, PlanRequestModel, LetterModel,
 )
 
 
@@ -743,9 +815,11 @@ def table_names(settings: Settings) -> dict[type[Model], str]:
         TaskModel: settings.tasks_table,
         DisputeModel: settings.disputes_table,
         PaymentPlanModel: settings.payment_plans_table,
+        PlanRequestModel: settings.plan_requests_table,
         PredictionModel: settings.predictions_table,
         AnalyticsModel: settings.analytics_table,
         LetterModel: settings.letters_table,
+        PortalLinkModel: settings.portal_links_table,
     }
 
 

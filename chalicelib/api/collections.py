@@ -1,4 +1,5 @@
-"""Collector workflows over HTTP: disputes (open, resolve, list), promises to pay, write-offs and payment plans."""
+"""Collector workflows over HTTP: disputes (open, resolve, list), promises to pay, write-offs, payment plans and the
+payment plan requests customers send from the portal (accept into a plan, or decline)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from chalicelib.api.views import invoice_view
 from chalicelib.domain.collections import DISPUTE_REASONS, Dispute, DisputeStatus, Outcome
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.ids import is_valid_id
+from chalicelib.domain.plan_requests import PlanRequest, PlanRequestStatus
 from chalicelib.domain.plans import MAX_PLAN_INVOICES, PaymentPlan, PlanProgress, PlanStatus, instalment_json
 from chalicelib.services.ports import Role
 
@@ -292,3 +294,78 @@ def cancel_plan(plan_id: str) -> dict[str, Any]:
     assert reason is not None
     view = bootstrap.plan_service().cancel(_plan_id(plan_id), reason, actor(blueprint))
     return plan_view(view.plan, view.progress)
+
+
+# ---- payment plan requests (from the debtor portal) ------------------------------------------------------
+
+_PLAN_REQUEST_ID = re.compile(r"prq_[0-9a-f]{24}")
+PLAN_ACCEPT_FIELDS = ("instalments", "first_date", "grace_days")
+
+
+def _plan_request_id(value: str) -> str:
+    if not _PLAN_REQUEST_ID.fullmatch(value):
+        raise NotFound("plan request", value)
+    return value
+
+
+def plan_request_view(request: PlanRequest) -> dict[str, Any]:
+    return {
+        "id": request.request_id,
+        "customer_id": request.customer_id,
+        "status": request.status.value,
+        "contact_email": request.contact_email,
+        "invoice_ids": list(request.invoice_ids),
+        "invoice_numbers": list(request.invoice_numbers),
+        "currency": request.currency,
+        "total": request.total.to_api(),
+        "instalments": request.instalments,
+        "first_date": request.first_date.isoformat(),
+        "proposal": [{"number": i.number, "due_date": i.due_date.isoformat(), "amount": i.amount.to_api()}
+                     for i in request.proposal],
+        "requested_at": request.requested_at.isoformat(),
+        "requested_by": request.requested_by,
+        "decided_at": request.decided_at.isoformat() if request.decided_at else None,
+        "decided_by": request.decided_by,
+        "decline_reason": request.decline_reason,
+        "plan_id": request.plan_id,
+        "version": request.version,
+    }
+
+
+@blueprint.route("/plan-requests", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER, query=("status", *PAGING))
+def list_plan_requests() -> dict[str, Any]:
+    params = query_params(blueprint)
+    raw = params.get("status", PlanRequestStatus.PENDING.value)
+    if raw not in tuple(s.value for s in PlanRequestStatus):
+        raise ApiError(400, "invalid_parameter",
+                       f"status must be one of: {', '.join(s.value for s in PlanRequestStatus)}", "status")
+    return index_page(params, functools.partial(bootstrap.plan_requests().by_status, PlanRequestStatus(raw)),
+                      plan_request_view)
+
+
+@blueprint.route("/plan-requests/{request_id}", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER)
+def get_plan_request(request_id: str) -> dict[str, Any]:
+    return plan_request_view(bootstrap.plan_requests().get(_plan_request_id(request_id)))
+
+
+@blueprint.route("/plan-requests/{request_id}/accept", methods=["POST"])
+@endpoint(blueprint, role=Role.COLLECTOR, body=PLAN_ACCEPT_FIELDS)
+def accept_plan_request(request_id: str) -> dict[str, Any]:
+    body = json_body(blueprint)
+    first = body.get("first_date")
+    done = bootstrap.plan_requests().accept(
+        _plan_request_id(request_id), actor(blueprint), instalments=_int(body, "instalments"),
+        first_date=None if first is None else _day(first, "first_date"), grace_days=_int(body, "grace_days"))
+    return {**plan_request_view(done.request), "plan": plan_view(done.plan.plan, done.plan.progress)}
+
+
+@blueprint.route("/plan-requests/{request_id}/decline", methods=["POST"])
+@endpoint(blueprint, role=Role.COLLECTOR, body=("reason",))
+def decline_plan_request(request_id: str) -> dict[str, Any]:
+    body = json_body(blueprint)
+    reason = text_field(body, "reason", required=True, limit=500)
+    assert reason is not None
+    return plan_request_view(bootstrap.plan_requests().decline(_plan_request_id(request_id), reason,
+                                                               actor(blueprint)))

@@ -26,6 +26,7 @@ ANSWERS: Mapping[Kind, KindAnswer] = {
     Kind.FORBIDDEN: KindAnswer(403, "forbidden"),
     Kind.UNAUTHENTICATED: KindAnswer(401, "unauthenticated"),
     Kind.MALFORMED: KindAnswer(400, "invalid_request"),
+    Kind.TOO_MANY: KindAnswer(429, "too_many_requests"),
 }
 
 

@@ -19,6 +19,7 @@ from chalicelib.domain.dunning.charges import ChargeKind
 from chalicelib.domain.dunning.policy import ACTIONS, CHANNELS, LATE_FEE_SCHEMES, PAYMENT_ALLOCATIONS, TONES
 from chalicelib.domain.invoice import InvoiceStatus
 from chalicelib.domain.payments import PaymentKind, PaymentStatus
+from chalicelib.domain.plan_requests import PlanRequestStatus
 from chalicelib.domain.plans import (
     DEFAULT_GRACE_DAYS,
     MAX_GRACE_DAYS,
@@ -958,6 +959,64 @@ def _report_paths() -> dict[str, dict[str, Schema]]:
     return {"/reports/aging": {"get": aging}, "/reports/metrics": {"get": metrics}}
 
 
+PLAN_REQUEST_ID = path_param("request_id", "a payment plan request", r"^prq_[0-9a-f]{24}$")
+
+
+def _plan_request_schemas() -> dict[str, Schema]:
+    amount = ref("Amount")
+    return {
+        "PlanRequest": obj({
+            "id": STRING, "customer_id": STRING,
+            "status": {"type": "string", "enum": [s.value for s in PlanRequestStatus]},
+            "contact_email": {**STRING, "description": "who asked, from the portal (and is told the answer)"},
+            "invoice_ids": string_list(), "invoice_numbers": string_list(), "currency": CURRENCY,
+            "total": {**amount, "description": "open on the invoices when it was asked"},
+            "instalments": INTEGER, "first_date": DATE,
+            "proposal": {"type": "array", "items": obj({"number": INTEGER, "due_date": DATE, "amount": amount}),
+                         "description": "equal monthly instalments from first_date summing to total"},
+            "requested_at": DATE_TIME, "requested_by": {**STRING, "description": "`portal:<contact email>`"},
+            "decided_at": NULLABLE_DATE_TIME, "decided_by": TEXT, "decline_reason": TEXT,
+            "plan_id": {"type": ["string", "null"], "description": "the plan it became"}, "version": INTEGER,
+        }),
+        "PlanRequestAcceptance": {"allOf": [ref("PlanRequest"), obj({"plan": ref("PaymentPlan")})]},
+        "PlanRequestAccept": obj({
+            "instalments": {"type": "integer", "minimum": 1, "maximum": MAX_INSTALMENTS,
+                            "description": "equal monthly instalments; default: as requested"},
+            "first_date": {**DATE, "description": "the first instalment's due date; default: as requested"},
+            "grace_days": {"type": "integer", "minimum": 0, "maximum": MAX_GRACE_DAYS,
+                           "description": f"default {DEFAULT_GRACE_DAYS}"},
+        }, required=[], closed=True),
+        "PlanRequestDecline": obj({"reason": {"type": "string", "minLength": 1, "maxLength": 500,
+                                              "description": "told to the customer"}}, closed=True),
+    }
+
+
+def _plan_request_paths() -> dict[str, dict[str, Schema]]:
+    viewer, collector = Role.VIEWER, Role.COLLECTOR
+    return {
+        "/plan-requests": {"get": operation(
+            "collections", "Payment plan requests from the portal by status, newest first", viewer,
+            ("200", _json("A page", _page("PlanRequest"))),
+            params=[query("status", "default `pending`",
+                          {"type": "string", "enum": [s.value for s in PlanRequestStatus]}), *PAGING])},
+        "/plan-requests/{request_id}": {"get": operation(
+            "collections", "One payment plan request", viewer, ("200", _json("The request", ref("PlanRequest"))),
+            params=[PLAN_REQUEST_ID])},
+        "/plan-requests/{request_id}/accept": {"post": operation(
+            "collections", "Accept a plan request: the plan is made as by POST /customers/{id}/payment-plans",
+            collector, ("200", _json("The request and its plan", ref("PlanRequestAcceptance"))),
+            params=[PLAN_REQUEST_ID], body=ref("PlanRequestAccept"), body_required=False, errors=("409", "422"),
+            description="The body may change the count of instalments and the first date. Closes the request's "
+                        "task; the customer is told by email (once). Accepting again answers the same; 409 "
+                        "`plan_request_decided` when it was declined.")},
+        "/plan-requests/{request_id}/decline": {"post": operation(
+            "collections", "Decline a plan request with a reason the customer is told by email", collector,
+            ("200", _json("The request", ref("PlanRequest"))), params=[PLAN_REQUEST_ID],
+            body=ref("PlanRequestDecline"), errors=("409", "422"),
+            description="Closes the request's task. 409 `plan_request_decided` when it was accepted.")},
+    }
+
+
 PAGE_EXTENSION = "x-dunwell-page"
 PAGE_AUTH = ("An HTML page for a browser (chalicelib/api/pages.py). Signed in by the session cookie that "
              "`POST /signin` sets (only the pages read it; the JSON API never does), or a bearer key. Every answer "
@@ -1050,9 +1109,9 @@ def _document() -> dict[str, Any]:
         "tags": [{"name": t} for t in ("invoices", "customers", "imports", "payments", "policies", "dunning",
                                        "collections", "accounts", "api-keys", "webhooks", "health", "reports",
                                        "pages", "letters")],
-        "paths": {**_paths(), **_report_paths(), **_pages(), **_letter_paths()},
+        "paths": {**_paths(), **_report_paths(), **_pages(), **_plan_request_paths(), **_letter_paths()},
         "components": {
-            "schemas": {**_schemas(), **_report_schemas(), **_letter_schemas()},
+            "schemas": {**_schemas(), **_report_schemas(), **_plan_request_schemas(), **_letter_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "dwk_<id>_<secret>",
                                            "description": "an API key: `Authorization: Bearer dwk_...`"},
                                 "session": {"type": "apiKey", "in": "cookie", "name": "__Host-dunwell_session",

@@ -17,6 +17,7 @@ class Kind(Enum):
     FORBIDDEN = "forbidden"  # a control forbids it to this caller or in this deployment (e.g. it needs an admin)
     UNAUTHENTICATED = "unauthenticated"  # the sender could not be told apart from a forger
     MALFORMED = "malformed"  # the request cannot be read at all
+    TOO_MANY = "too_many"  # asked too often: wait (Retry-After) and ask again
 
 
 class DomainError(Exception):

@@ -162,13 +162,14 @@ class PlanService:
     def create(self, customer_id: str, invoice_ids: Sequence[str], *,
                instalments: Sequence[tuple[date, Decimal]] | None = None, count: int | None = None,
                first_due_date: date | None = None, grace_days: int | None = None, note: str | None = None,
-               actor: str) -> PlanView:
-        """Explicit `instalments`, or `count` equal monthly ones from `first_due_date`."""
+               actor: str, plan_id: str | None = None) -> PlanView:
+        """Explicit `instalments`, or `count` equal monthly ones from `first_due_date`. `plan_id` names the plan
+        (a plan request's acceptance, retried, finds the plan it made); else a new id."""
         if (instalments is None) == (count is None):
             raise NotAllowed("give either instalments or count (with first_due_date)", field="instalments")
         if count is not None and first_due_date is None:
             raise NotAllowed("count needs first_due_date", field="first_due_date")
-        plan_id = self.new_id()
+        plan_id = plan_id or self.new_id()
         grace = DEFAULT_GRACE_DAYS if grace_days is None else grace_days
         for _attempt in conflict_retries(f"creating a payment plan for customer {customer_id}"):
             now = self.clock()

@@ -677,3 +677,70 @@ class DisputeAgesSource(Protocol):
 
 class DashboardSource(Protocol):
     def figures(self, as_of: date, currency: str) -> DashboardFigures: ...
+
+
+# ---- personal portal links (services/portal_links.py) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    """A portal link as stored: the SHA-256 (hex) of its token, never the token."""
+
+    token_hash: str
+    customer_id: str
+    contact_email: str
+    link_id: str  # "<revocation generation>.<random hex>": public, names the link in audit events and sessions
+    generation: int
+    issued_at: datetime
+    expires_at: datetime
+
+
+def address_key(email: str) -> str:
+    """How an address is looked up and keyed: lower-cased, hashed (no address in a key)."""
+    import hashlib
+
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+# ---- card checkout (services/portal_payments.py; adapters/stripe_checkout.py) ------------------------------------
+
+
+class CheckoutUnavailable(DomainError):
+    """The card processor refused the checkout or could not be reached: the pay page offers the bank transfer."""
+
+    code = "checkout_unavailable"
+    kind = Kind.CONFLICT
+
+
+@dataclass(frozen=True)
+class CheckoutLine:
+    invoice_id: str
+    number: str
+    amount: Money  # what this payment settles on the invoice (the discounted amount inside the window)
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """One hosted checkout (a Stripe Checkout Session, mode payment) for invoices of one customer in one currency."""
+
+    customer_id: str
+    currency: str
+    lines: tuple[CheckoutLine, ...]
+    success_url: str
+    cancel_url: str
+    idempotency_key: str  # per (customer, invoices, amounts, day): a double click gets the same session
+    locale: str | None = None  # the customer's language; None: the processor decides
+    payer_email: str | None = None
+
+    @property
+    def invoice_numbers(self) -> str:
+        """The invoice numbers, comma separated: what the webhook's metadata `invoice_numbers` carries back."""
+        return ",".join(line.number for line in self.lines)
+
+
+class CardCheckout(Protocol):
+    def available(self) -> bool:
+        """Whether card payment is configured (a secret key is set)."""
+
+    def create_session(self, request: CheckoutRequest) -> str:
+        """The hosted page's URL; CheckoutUnavailable when the processor refuses or cannot be reached."""

@@ -73,6 +73,22 @@ charge (the same value the PAYMENT carried as ``payment_ref``):
 * ``charge.dispute.created`` -> CHARGEBACK for the disputed amount, ``payment_ref`` = ``dp_...``.
 * ``payment_intent.payment_failed`` -> FAILURE for the intended amount.
 
+Checkout (the portal's "Pay now", adapters/stripe_checkout.py): a Checkout Session in mode ``payment`` announces
+the same money as its PaymentIntent, so every session event uses the intent (``pi_...``) as ``payment_ref`` and the
+payment service's exactly-once key (provider, PAYMENT, payment_ref) counts it once, whichever of the session event
+and ``payment_intent.succeeded`` arrives first:
+
+* ``checkout.session.completed`` -> PAYMENT for ``amount_total`` when ``payment_status`` is ``paid`` (card: paid
+  now); ``unpaid`` (a delayed method such as SEPA debit: the async events follow) and ``no_payment_required`` are
+  ignored;
+* ``checkout.session.async_payment_succeeded`` -> PAYMENT for ``amount_total``;
+* ``checkout.session.async_payment_failed`` -> FAILURE (nothing was paid; recorded, no money moves).
+
+References: the session's ``metadata`` (``invoice_numbers``, ``dunwell_customer_id``, which Dunwell also puts in
+``payment_intent_data.metadata``), and ``client_reference_id`` (the same numbers). A paid session without a
+PaymentIntent id cannot be told apart from its intent's event, so it is kept for review rather than risk
+counting the money twice.
+
 Every other event type is ignored.
 """
 
@@ -334,6 +350,49 @@ def _invoice_paid(event: _Event) -> PaymentEvent | IgnoredEvent:
                          payer_email=opt_str(invoice, "customer_email"), payer_name=opt_str(invoice, "customer_name"))
 
 
+def _session_intent(session: Mapping[str, Any], where: str) -> str | None:
+    value = session.get("payment_intent")
+    if isinstance(value, dict):  # expanded
+        return opt_str(value, "id")
+    return opt_str(session, "payment_intent")
+
+
+def _session_payment(event: _Event, kind: PaymentKind) -> PaymentEvent | IgnoredEvent:
+    session, where = event.object, "checkout.session"
+    session_id = req_str(session, "id", where)
+    if opt_str(session, "mode") not in (None, "payment"):
+        return event.ignore(f"checkout session {session_id} in mode {session['mode']}: not a one-off payment")
+    intent = _session_intent(session, where)
+    if not intent:
+        raise Unprocessable(f"checkout session {session_id} names no payment_intent: counting it could count "
+                            "its payment_intent.succeeded twice")
+    amount = _money(session, "amount_total", where)
+    if kind is PaymentKind.PAYMENT and amount.is_zero:
+        return event.ignore("nothing paid (amount_total is 0)")
+    metadata = _metadata(session, where)
+    details = opt_obj(session, "customer_details", where)
+    return event.payment(kind, intent, amount, metadata,
+                         references=_references(metadata, opt_str(session, "client_reference_id")),
+                         payer_email=opt_str(details, "email") or opt_str(session, "customer_email"),
+                         payer_name=opt_str(details, "name"))
+
+
+def _session_completed(event: _Event) -> PaymentEvent | IgnoredEvent:
+    status = opt_str(event.object, "payment_status")
+    if status != "paid":
+        return event.ignore(f"checkout session not paid yet (payment_status {status}): "
+                            "the async_payment events follow")
+    return _session_payment(event, PaymentKind.PAYMENT)
+
+
+def _session_async_succeeded(event: _Event) -> PaymentEvent | IgnoredEvent:
+    return _session_payment(event, PaymentKind.PAYMENT)
+
+
+def _session_async_failed(event: _Event) -> PaymentEvent | IgnoredEvent:
+    return _session_payment(event, PaymentKind.FAILURE)
+
+
 _HANDLERS = {
     "payment_intent.succeeded": _payment_intent_succeeded,
     "payment_intent.payment_failed": _payment_intent_failed,
@@ -341,6 +400,9 @@ _HANDLERS = {
     "charge.refunded": _charge_refunded,
     "charge.dispute.created": _dispute_created,
     "invoice.paid": _invoice_paid,
+    "checkout.session.completed": _session_completed,
+    "checkout.session.async_payment_succeeded": _session_async_succeeded,
+    "checkout.session.async_payment_failed": _session_async_failed,
 }
 
 HANDLED_TYPES = frozenset(_HANDLERS)
