@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from chalicelib.services.settings_admin import SettingsAdmin
     from chalicelib.services.settlement_log import SettlementLog
     from chalicelib.services.statement import Statements
+    from chalicelib.services.statement_mail import MonthlyStatements, StatementPapers
     from chalicelib.services.task_closer import TaskCloser
     from chalicelib.services.tasks import TaskDesk
     from chalicelib.services.timeline import Timeline
@@ -519,6 +520,24 @@ class Container:
                        clock=self.clock)
 
     @cached_property
+    def statement_papers(self) -> StatementPapers:
+        from chalicelib.formats.statement_pdf import render_statement_pdf
+        from chalicelib.services.statement_mail import StatementPapers
+
+        return StatementPapers(self.statements, render_statement_pdf, self.seller)
+
+    @cached_property
+    def monthly_statements(self) -> MonthlyStatements:
+        from chalicelib.adapters.letters import DynamoStatementRecipients
+        from chalicelib.adapters.timeline import DynamoEventLog
+        from chalicelib.formats.statement_mail import render_statement_mail
+        from chalicelib.services.statement_mail import MonthlyStatements
+
+        return MonthlyStatements(DynamoStatementRecipients(), self.statement_papers, render_statement_mail,
+                                 self.sender, self.claims, DynamoEventLog(), self.metrics,
+                                 seller_timezone=self.settings.seller_timezone, clock=self.clock)
+
+    @cached_property
     def statements(self) -> Statements:
         """The statement of account (the portal's statement page, the statement PDF)."""
         from chalicelib.adapters.portal import DynamoStatementReader
@@ -845,3 +864,11 @@ def plan_requests() -> PlanRequests:
 
 def portal_actions() -> PortalActions:
     return container().portal_actions
+
+
+def statement_papers() -> StatementPapers:
+    return container().statement_papers
+
+
+def monthly_statements() -> MonthlyStatements:
+    return container().monthly_statements

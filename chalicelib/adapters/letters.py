@@ -1,4 +1,5 @@
-"""Letters for the post in DynamoDB: the letters table and its `by_status` index (the print queue)."""
+"""Letters for the post in DynamoDB: the letters table and its `by_status` index (the print queue); the customers
+who get the monthly statement."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from chalicelib.adapters.dynamo import at_version, get_or_none, save_with_invoices, time_key
-from chalicelib.adapters.models import LetterModel
+from chalicelib.adapters.dynamo import at_version, get_or_none, model_to_customer, save_with_invoices, time_key
+from chalicelib.adapters.models import CustomerModel, LetterModel
+from chalicelib.domain.customer import Customer
 from chalicelib.domain.letters import Letter, LetterStatus
 from chalicelib.services.ports import AuditEvent, VersionConflict
 
@@ -54,3 +56,13 @@ class DynamoLetters:
         return [_from_model(m) for m in result], result.last_evaluated_key
 
 
+
+
+class DynamoStatementRecipients:
+    """Customers with the monthly statement by email: the sparse `by_statement_delivery` index of the customers."""
+
+    def opted_in(self, limit: int, cursor: dict[str, Any] | None
+                 ) -> tuple[list[Customer], dict[str, Any] | None]:
+        result = CustomerModel.by_statement_delivery.query("email", limit=limit, last_evaluated_key=cursor)
+        customers = [model_to_customer(m) for m in result]
+        return customers, result.last_evaluated_key

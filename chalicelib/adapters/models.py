@@ -226,6 +226,17 @@ class CustomersByName(GlobalSecondaryIndex["CustomerModel"]):
     name_key = UnicodeAttribute(range_key=True)
 
 
+class CustomersByStatementDelivery(GlobalSecondaryIndex["CustomerModel"]):
+    """Sparse: only customers who asked for the monthly statement (the hourly statement schedule reads it)."""
+
+    class Meta:
+        index_name = "by_statement_delivery"
+        projection = AllProjection()
+
+    statement_delivery = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute(range_key=True)
+
+
 class CustomerModel(Model):
     class Meta(_Meta):
         pass
@@ -250,12 +261,14 @@ class CustomerModel(Model):
     address = JSONAttribute(null=True)  # {"line1", "line2", "postal_code", "city", "region", "country"}
     address_edited = BooleanAttribute(default=False)  # set by staff: files no longer change it
     invoice_delivery = UnicodeAttribute(null=True)  # "email"; absent: "none"
+    statement_delivery = UnicodeAttribute(null=True)  # "email"; absent: "none" (sparse index below)
     fingerprint = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
     by_name = CustomersByName()
+    by_statement_delivery = CustomersByStatementDelivery()
 
 
 class ImportsByTime(GlobalSecondaryIndex["ImportModel"]):

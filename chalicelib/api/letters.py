@@ -1,16 +1,19 @@
-"""Letters for the post: the print queue, each letter's PDF, and marking a letter posted (services/letters.py)."""
+"""Letters for the post: the print queue, each letter's PDF, and marking a letter posted (services/letters.py); the
+statement of account as a PDF (services/statement_mail.py)."""
 
 from __future__ import annotations
 
 import functools
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import bootstrap
-from chalicelib.api.http import PAGING, ApiError, actor, endpoint, index_page, query_params
+from chalicelib.api.http import PAGING, ApiError, actor, endpoint, index_page, parse_date, query_params
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.ids import is_valid_id
 from chalicelib.domain.letters import LETTER_STATUSES, Letter
 from chalicelib.services.ports import Role
 
@@ -58,3 +61,16 @@ def letter_pdf(letter_id: str) -> Response:
 def mark_posted(letter_id: str) -> dict[str, Any]:
     """The letter went into the post; marking it again answers the letter as it is."""
     return _view(bootstrap.letters().mark_posted(_letter_id(letter_id), actor(blueprint)))
+
+
+@blueprint.route("/customers/{customer_id}/statement.pdf", methods=["GET"])
+@endpoint(blueprint, role=Role.VIEWER, query=("as_of",))
+def statement_pdf(customer_id: str) -> Response:
+    """The statement of account as of `as_of` (default: today, UTC), in the customer's language."""
+    if not is_valid_id(customer_id):
+        raise NotFound("customer", customer_id[:40], field="customer_id")
+    as_of = parse_date(query_params(blueprint), "as_of") or datetime.now(UTC).date()
+    document = bootstrap.statement_papers().pdf(customer_id, as_of)
+    return Response(body=document.body, status_code=200, headers={
+        "Content-Type": "application/pdf", "Content-Disposition": f'inline; filename="{document.filename}"',
+        "Cache-Control": "private, no-store"})

@@ -201,6 +201,7 @@ def _schemas() -> dict[str, Schema]:
             "address": nullable(ref("Address")),
             "address_edited": {**BOOLEAN, "description": "staff set the address: later files no longer change it"},
             "invoice_delivery": {"type": "string", "enum": ["none", "email"]},
+            "statement_delivery": {"type": "string", "enum": ["none", "email"]},
         }),
         "CustomerListItem": {"allOf": [ref("Customer"), obj({
             "balance": {**ref("MoneyByCurrency"), "description": "open balance today, per currency (sorted by "
@@ -279,6 +280,10 @@ def _schemas() -> dict[str, Schema]:
             "invoice_delivery": {"type": "string", "enum": ["none", "email"],
                                  "description": "email: each new invoice, and each corrected version, is emailed "
                                                 "to the first contact with its PDF (and its UBL XML)"},
+            "statement_delivery": {"type": "string", "enum": ["none", "email"],
+                                   "description": "email: the statement of account as a PDF to the first contact, "
+                                                  "on the first business day of each month in the customer's "
+                                                  "time zone"},
             "address": {**nullable(ref("AddressInput")),
                         "description": "the billing address; once set here a later file no longer changes it"},
         }, required=[], closed=True, description="At least one field; each changed field is audited."),
@@ -1180,6 +1185,13 @@ def _letter_paths() -> dict[str, dict[str, Schema]]:
             viewer, ("200", {"description": "Binary: send Accept: application/pdf or */*.",
                              "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}),
             params=[LETTER_ID])},
+        "/customers/{customer_id}/statement.pdf": {"get": operation(
+            "letters", "The statement of account as a PDF, in the customer's language", viewer,
+            ("200", {"description": "Open invoices with days overdue and RF references, unapplied credit notes, "
+                                    "recent payments, totals per currency, early-payment offers, bank details; a "
+                                    "DIN 5008 letter. Binary: send Accept: application/pdf or */*.",
+                     "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}),
+            params=[CUSTOMER_ID, query("as_of", "the day the statement speaks for (default: today)", DATE)])},
         "/letters/{letter_id}/posted": {"post": operation(
             "letters", "Mark a letter as put in the post (letter.posted on its invoices' timelines)", collector,
             ("200", _json("The letter; marked before, as it is", ref("Letter"))), params=[LETTER_ID])},

@@ -103,14 +103,14 @@ def address_lines(customer: Customer, locale: Any) -> list[str]:
     return [line[:55] for line in lines[:ADDRESS_LINES]]
 
 
-def render_letter_pdf(data: LetterPdfInput) -> RenderedLetter:
+def new_letter(seller: Seller, customer: Customer, where: Any, title: str, page_words: str,
+               info: Sequence[tuple[str, str]]) -> Any:
+    """An FPDF document with the first page of a form B letter laid out: fold and hole marks, the letterhead, the
+    return line and the recipient in the address field, the information block (`info`: label, value); the cursor
+    at the subject line. Statements (formats/statement_pdf.py) start the same way."""
     from fpdf import FPDF
 
-    seller, customer = data.seller, data.customer
-    where = message_locale(data.language)
-    w = _WORDS.get(where.templates.split("-")[0], _WORDS["en"])
     loc = where.formatting
-
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_compression(True)
     pdf.set_margins(TEXT_LEFT, 20, TEXT_RIGHT)
@@ -118,7 +118,7 @@ def render_letter_pdf(data: LetterPdfInput) -> RenderedLetter:
     pdf.add_font("DejaVu", "", FONTS / "DejaVuSans.ttf")
     pdf.add_font("DejaVu", "B", FONTS / "DejaVuSans-Bold.ttf")
     pdf.set_lang(where.lang)
-    pdf.set_title(data.subject)
+    pdf.set_title(title)
     pdf.set_author(seller.name)
     pdf.set_creator("Dunwell")
     pages = "{nb}"
@@ -130,7 +130,7 @@ def render_letter_pdf(data: LetterPdfInput) -> RenderedLetter:
         pdf.set_text_color(90, 90, 90)
         parts = [seller.name, *seller.address_lines, seller.email, seller.phone or ""]
         pdf.cell(0, 4, " · ".join(p for p in parts if p)[:150], align="C", new_x="LMARGIN", new_y="NEXT")
-        pdf.cell(0, 4, w["page"].format(page=pdf.page_no(), pages=pages), align="C")
+        pdf.cell(0, 4, page_words.format(page=pdf.page_no(), pages=pages), align="C")
         pdf.set_text_color(0, 0, 0)
 
     pdf.footer = footer  # type: ignore[method-assign]
@@ -166,8 +166,7 @@ def render_letter_pdf(data: LetterPdfInput) -> RenderedLetter:
         pdf.cell(inner, 4.5, line)
         y += 4.5
 
-    # The information block, right of the address field: date and customer number.
-    info = [(w["date"], format_day(data.letter_date, loc, "medium")), (w["customer"], customer.customer_id)]
+    # The information block, right of the address field.
     y = ADDRESS_FIELD_TOP + 5
     for label, value in info:
         pdf.set_xy(INFO_LEFT, y)
@@ -176,9 +175,19 @@ def render_letter_pdf(data: LetterPdfInput) -> RenderedLetter:
         pdf.set_font("DejaVu", "B", 8.5)
         pdf.cell(37, 5, value[:34], align="R")
         y += 5
+    pdf.set_xy(TEXT_LEFT, SUBJECT_TOP)
+    return pdf
+
+
+def render_letter_pdf(data: LetterPdfInput) -> RenderedLetter:
+    seller, customer = data.seller, data.customer
+    where = message_locale(data.language)
+    w = _WORDS.get(where.templates.split("-")[0], _WORDS["en"])
+    loc = where.formatting
+    pdf = new_letter(seller, customer, where, data.subject, w["page"], [
+        (w["date"], format_day(data.letter_date, loc, "medium")), (w["customer"], customer.customer_id)])
 
     # Subject, then the email's wording.
-    pdf.set_xy(TEXT_LEFT, SUBJECT_TOP)
     pdf.set_font("DejaVu", "B", 11)
     pdf.multi_cell(TEXT_WIDTH, 5.5, data.subject, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(5)

@@ -86,3 +86,52 @@ def test_letters_answer_unknown_ids_and_statuses(client: Any, admin_headers: dic
     assert client.http.post("/letters/ltr-00000000000000000000/posted", headers=admin_headers).status_code == 404
     status, body = get_json(client, "/letters?status=lost", admin_headers)
     assert status == 400 and body["error"]["field"] == "status"
+
+
+STATEMENT_ROWS = ("RE-1,kunde,Kunde AG,ap@kunde.example,de,Europe/Berlin,DE,2026-10-01,2026-11-01,EUR,1234.50,0,"
+                  "Industriestraße 5,80331,München,DE\n"
+                  "RE-2,kunde,Kunde AG,ap@kunde.example,de,Europe/Berlin,DE,2026-11-10,2026-12-10,EUR,250.00,50.00,"
+                  "Industriestraße 5,80331,München,DE\n")
+
+
+def test_the_statement_pdf_over_the_api(client: Any, s3: Any, bucket: str) -> None:
+    drop(client, s3, bucket, "incoming/s.csv", (HEADER + STATEMENT_ROWS).encode())
+    viewer = {"Authorization": f"Bearer {issue_key('viewer')}", "Accept": "application/pdf"}
+    response = client.http.get("/customers/kunde/statement.pdf?as_of=2026-12-07", headers=viewer)
+    assert response.status_code == 200, response.body
+    assert response.headers["Content-Type"] == "application/pdf"
+    text = text_of(response.body)
+    for expected in ("Kunde AG\nIndustriestraße 5\n80331 München", "Kontoauszug zum 07.12.2026", "RE-1", "RE-2",
+                     "1.234,50 €", "200,00 €", "1.434,50 €", "36"):
+        assert expected in text, expected
+    assert client.http.get("/customers/nobody/statement.pdf", headers=viewer).status_code == 404
+    assert client.http.get("/customers/kunde/statement.pdf?as_of=someday", headers=viewer).status_code == 400
+    assert client.http.get("/customers/kunde/statement.pdf?month=12", headers=viewer).status_code == 400
+
+
+def test_the_monthly_statement_by_email_once_on_the_first_business_day(
+        client: Any, s3: Any, bucket: str, dunning: None, collector_headers: dict[str, str]) -> None:
+    from datetime import UTC, datetime
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    from chalicelib import bootstrap, config
+
+    drop(client, s3, bucket, "incoming/s.csv", (HEADER + STATEMENT_ROWS).encode())
+    monthly = bootstrap.monthly_statements()
+    first_hour = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # 08:00 in Berlin, a Tuesday
+    assert monthly.run(first_hour).considered == 0  # nobody asked for it yet
+    patched = client.http.patch("/customers/kunde", headers={**collector_headers, "Content-Type": "application/json"},
+                                body=json.dumps({"statement_delivery": "email"}))
+    assert patched.status_code == 200, patched.body
+    assert json.loads(patched.body)["statement_delivery"] == "email"
+    assert monthly.run(datetime(2026, 12, 1, 6, 0, tzinfo=UTC)).sent == 0  # 07:00 local
+    assert monthly.run(first_hour).sent == 1
+    assert monthly.run(datetime(2026, 12, 1, 8, 0, tzinfo=UTC)).sent == 0  # the next hour: sent already
+    sent = ses_backends[DEFAULT_ACCOUNT_ID][config.settings().region].sent_messages
+    assert len(sent) == 1
+    raw = sent[0].raw_data
+    assert "Kontoauszug" in raw and "application/pdf" in raw and "statement-kunde-2026-12-01.pdf" in raw
+    timeline = get_json(client, "/customers/kunde/timeline", {"Authorization": f"Bearer {issue_key('viewer')}"})[1]
+    assert [e["data"]["month"] for e in timeline["items"] if e["type"] == "statement.sent"] == ["2026-12"]
