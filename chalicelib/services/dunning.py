@@ -16,6 +16,7 @@ The claim key also makes "never twice a day" structural: one email and one SMS p
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -52,6 +53,7 @@ from chalicelib.services.ports import (
     OutgoingEmail,
     Renderer,
     Sender,
+    SendFailed,
     StoredCustomer,
     Task,
     TaskStore,
@@ -68,6 +70,7 @@ if TYPE_CHECKING:
     from chalicelib.services.letters import LetterRequest
 from chalicelib.services.way_to_pay import never_refused
 
+log = logging.getLogger(__name__)
 SYSTEM = "system:dunning"
 CHARGE_CODES = {"fee": "late_fee", "interest": "interest", "compensation": "compensation"}
 TONE_RANK = {tone: rank for rank, tone in enumerate(TONES)}
@@ -449,8 +452,14 @@ class DunningService:
         subject, _html, text = self.renderer.email(tone, customer, contact, lines, today, deadline,
                                                    promise_date=promise_date, payment_reference=reference)
         steps = [p.decision.step.name for p in planned if p.decision.step is not None]
-        letter = self.letters.queue(LetterRequest(key, customer, refs, steps, language, subject, text, today),
-                                    self.clock())
+        try:
+            letter = self.letters.queue(LetterRequest(key, customer, refs, steps, language, subject, text, today),
+                                        self.clock())
+        except Exception as exc:
+            # Not in the print queue (the bucket or the table refused): nothing went out, so the claim is released
+            # and a later run makes the letter again, under the same id.
+            log.exception("letter not queued", extra={"customer_id": customer.customer_id})
+            raise SendFailed(f"letter not queued: {type(exc).__name__}") from exc
         return letter.letter_id
 
     def _wait_for_next_day(self, existing: Claim, customer: Customer, planned: list[Planned], policy: Policy,

@@ -186,3 +186,22 @@ def test_the_agency_export_lists_the_letters():
                                   "pdf": f"/letters/{letter.letter_id}/pdf", "step": "overdue_21",
                                   "queued_at": queued.at.isoformat(), "posted_at": None, "posted_by": None}]
     assert any(n["channel"] == "letter" for n in export["notices"])
+
+
+def test_a_letter_the_bucket_refuses_is_not_counted_as_sent_and_goes_with_a_later_run():
+    w = world(overdue("RE-1", 21))
+
+    def refuse(key, body, content_type):
+        raise OSError("S3 unavailable")
+
+    store_put = w["files"].put_bytes
+    w["files"].put_bytes = refuse
+    first = w["service"].run(as_of=TODAY)
+    assert first.messages_sent["letter"] == 0 and first.failed[0]["channel"] == "letter"
+    assert "overdue_21:letter" not in w["ledger"].invoices["RE-1"].reminders_sent
+    assert w["store"].letters == {}
+    w["files"].put_bytes = store_put
+    w["ledger"].invoices["RE-1"] = replace(w["ledger"].invoices["RE-1"], next_action_at=NOW - timedelta(hours=1))
+    again = w["service"].run(as_of=TODAY)
+    assert again.messages_sent["letter"] == 1 and len(w["store"].letters) == 1
+    assert "overdue_21:letter" in w["ledger"].invoices["RE-1"].reminders_sent
