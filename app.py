@@ -21,6 +21,8 @@ from chalicelib.api import (
     pages,
     payments,
     policies,
+    portal,
+    portal_links,
     predictions,
     reports,
     webhooks,
@@ -60,6 +62,8 @@ app.register_blueprint(reports.blueprint)
 app.register_blueprint(openapi.blueprint)
 app.register_blueprint(predictions.blueprint)
 app.register_blueprint(pages.blueprint)
+app.register_blueprint(portal_links.blueprint)
+app.register_blueprint(portal.blueprint)
 app.register_blueprint(letter_routes.blueprint)
 
 

@@ -11,6 +11,7 @@ import random
 import statistics
 import time
 from datetime import date, timedelta
+from typing import Any
 
 from bench.harness import DynamoCounter
 
@@ -35,6 +36,42 @@ def _payment_intent(n: int, amount_minor: int, invoice_number: str | None, custo
                             "amount_received": amount_minor, "currency": "eur", "metadata": metadata,
                             "status": "succeeded"}},
     }).encode()
+
+
+def _checkout_pairs(client: Any, counter: DynamoCounter, ledger: Any, checkouts: int) -> tuple[float, float, int]:
+    """The portal's card payments: per invoice a paid Checkout Session event, then its PaymentIntent's event (the same
+    money under the same payment_ref: a duplicate). Mean DynamoDB requests of each, and the invoices paid."""
+    from datetime import UTC, datetime
+
+    from chalicelib.domain.invoice import Document, DocumentKind, Invoice
+    from chalicelib.domain.money import Money
+
+    invoices = [Invoice.from_document(Document(
+        DocumentKind.INVOICE, f"INV-CS{n:05d}", f"C{n % 50:03d}", date(2026, 10, 1), date(2026, 11, 1),
+        Money.from_minor(10_000 + n, "EUR"), Money.zero("EUR"))) for n in range(checkouts)]
+    ledger.insert_invoices(invoices, "imp_bench_checkout", datetime.now(UTC))
+    session_costs: list[int] = []
+    intent_costs: list[int] = []
+    for n, invoice in enumerate(invoices):
+        metadata = {"invoice_numbers": invoice.number, "dunwell_customer_id": invoice.customer_id}
+        session = json.dumps({
+            "id": f"evt_cs_{n}", "object": "event", "type": "checkout.session.completed", "created": int(time.time()),
+            "data": {"object": {"id": f"cs_bench_{n}", "object": "checkout.session", "mode": "payment",
+                                "payment_status": "paid", "amount_total": invoice.total.minor, "currency": "eur",
+                                "payment_intent": f"pi_cs_{n}", "client_reference_id": invoice.number,
+                                "metadata": metadata}}}).encode()
+        intent = json.dumps({
+            "id": f"evt_pi_cs_{n}", "object": "event", "type": "payment_intent.succeeded", "created": int(time.time()),
+            "data": {"object": {"id": f"pi_cs_{n}", "object": "payment_intent", "amount": invoice.total.minor,
+                                "amount_received": invoice.total.minor, "currency": "eur", "metadata": metadata,
+                                "status": "succeeded"}}}).encode()
+        for body, costs in ((session, session_costs), (intent, intent_costs)):
+            before = counter.total()
+            response = client.http.post("/webhooks/stripe", headers=_signed(body), body=body)
+            assert response.status_code == 200, response.body
+            costs.append(counter.total() - before)
+    settled = sum(1 for i in ledger.get_invoices([i.invoice_id for i in invoices]).values() if i.balance.is_zero)
+    return statistics.mean(session_costs), statistics.mean(intent_costs), settled
 
 
 def run(events: int = 1000) -> None:
@@ -105,6 +142,7 @@ def run(events: int = 1000) -> None:
             body = _payment_intent(0, invoices[0].total.minor, invoices[0].number, None)
             client.http.post("/webhooks/stripe", headers=_signed(body), body=body)
             replay = counter.total() - replay_before
+            checkout_costs = _checkout_pairs(client, counter, ledger, checkouts=min(200, events))
         paid = sum(1 for m in ledger.get_invoices([i.invoice_id for i in invoices]).values() if m.balance.is_zero)
         latencies.sort()
         print(f"webhooks: {events:,} signed Stripe payment_intent.succeeded events, each naming one invoice")
@@ -112,6 +150,10 @@ def run(events: int = 1000) -> None:
         print(f"  DynamoDB requests per event: mean {statistics.mean(per_event):.2f}, max {max(per_event)} "
               f"(budget 5); by operation over all events: {dict(counter.requests)}")
         print(f"  a replayed event: {replay} DynamoDB request(s)")
+        session_cost, intent_cost, settled = checkout_costs
+        print(f"  portal checkouts: {settled:,} invoices paid by checkout.session.completed then the same money's "
+              f"payment_intent.succeeded: {session_cost:.2f} DynamoDB requests per session event, "
+              f"{intent_cost:.2f} per duplicate intent event (budget 5)")
         DynamoDBBackend.transact_write_items = original_transact
         own = sorted(total - moto for total, moto in zip(latencies_in_order, emulator_ms, strict=False))
         print(f"  handler latency in process (moto in memory): p50 {latencies[len(latencies) // 2]:.1f} ms, "

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plan_requests import PlanRequests
     from chalicelib.services.plans import PlanService
+    from chalicelib.services.portal import Portal
     from chalicelib.services.portal_actions import PortalActions
     from chalicelib.services.portal_links import PortalLinks
     from chalicelib.services.portal_payments import PortalPayments
@@ -235,7 +236,7 @@ class Container:
         from chalicelib.services.receipts import PaymentReceipts
 
         return PaymentReceipts(self.customers, render_receipt_email, self.sender, self.metrics, self.seller,
-                               self.claims)
+                               self.claims, portal_link=self.portal_links.for_message)
 
     @cached_property
     def settings_admin(self) -> SettingsAdmin:
@@ -338,7 +339,8 @@ class Container:
             DynamoDueInvoices(), self.ledger, self.customers, self.settings_admin.policy_cached,
             self.dunning_settings.cached, self.claims, reminder_sender,
             self.renderer(), self.tasks, self.alerts, self.metrics, self.files, DynamoHistory(), clock=clock,
-            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, letters=self.letters)
+            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, portal_link=self.portal_links.for_message,
+            documents=self.invoice_documents, letters=self.letters)
 
     def risk_band(self, customer_id: str, as_of: date) -> str:
         """A customer's risk band (the dunning service asks only where policy_by_risk is set)."""
@@ -377,7 +379,8 @@ class Container:
     def bounce_handler(self) -> BounceHandler:
         from chalicelib.services.bounces import BounceHandler
 
-        return BounceHandler(self.customers, self.tasks, self.alerts, self.metrics)
+        return BounceHandler(self.customers, self.tasks, self.alerts, self.metrics,
+                             deliveries=lambda: self.invoice_delivery)
 
     @cached_property
     def collections_service(self) -> CollectionsService:
@@ -395,7 +398,8 @@ class Container:
 
         return PlanService(DynamoPlans(), self.ledger, self.customers, self.settings_admin.policy_cached,
                            self.claims, self.sender, self.renderer(), self.tasks, self.alerts,
-                           settings=self.dunning_settings.cached, refusal=self.way_to_pay.refusal, clock=self.clock)
+                           settings=self.dunning_settings.cached, refusal=self.way_to_pay.refusal, clock=self.clock,
+                           portal_link=self.portal_links.for_message)
 
     @cached_property
     def settlement_log(self) -> SettlementLog:
@@ -583,6 +587,20 @@ class Container:
         return PortalPayments(settings.seller_name, settings.seller_iban, settings.seller_bic,
                               card=StripeCheckout(settings))
 
+
+    @cached_property
+    def portal(self) -> Portal:
+        """The customer portal's sessions and pages (issue 13): links, statement, invoices, actions, paying."""
+        from chalicelib.adapters.portal import DynamoPortalReads
+        from chalicelib.adapters.portal_links import DynamoRateLimiter
+        from chalicelib.adapters.timeline import DynamoEventLog
+        from chalicelib.services.portal import GenerationGate, Portal, PortalSessions, derive_key
+
+        return Portal(PortalSessions(lambda: derive_key(cursor_signing_secret())), self.portal_links,
+                      GenerationGate(DynamoPortalReads()), self.statements, self.ledger, DynamoEventLog(),
+                      self.invoice_documents,
+                      actions=self.portal_actions, payments=self.portal_payments, limiter=DynamoRateLimiter(),
+                      seller_timezone=self.settings.seller_timezone)
 
 _current: Container | None = None
 
@@ -872,3 +890,7 @@ def statement_papers() -> StatementPapers:
 
 def monthly_statements() -> MonthlyStatements:
     return container().monthly_statements
+
+
+def portal() -> Portal:
+    return container().portal

@@ -305,6 +305,8 @@ def invoice_to_model(invoice: Invoice, now: datetime, import_id: str | None = No
         collector_written_off_minor=_minor(invoice.collector_written_off),
         effective_on=invoice.effective_on.isoformat() if invoice.effective_on else None,
         delivered_at=invoice.delivered_at,
+        discounted_minor=_minor(invoice.discount_granted),
+        discount_payment_id=invoice.discount_payment_id,
         created_at=created_at or now,
         updated_at=now,
     )
@@ -354,6 +356,8 @@ def model_to_invoice(m: InvoiceModel) -> Invoice:
         review_released=bool(m.review_released),
         collector_written_off=None if m.collector_written_off_minor is None else money(m.collector_written_off_minor),
         delivered_at=m.delivered_at,
+        discount_granted=None if m.discounted_minor is None else money(m.discounted_minor),
+        discount_payment_id=m.discount_payment_id,
     )
 
 

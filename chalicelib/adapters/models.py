@@ -165,6 +165,8 @@ class InvoiceModel(Model):
     collector_written_off_minor = NumberAttribute(null=True)  # collectors' part of written_off_minor
     effective_on = UnicodeAttribute(null=True)  # this change's effective date when not updated_at's (analytics)
     delivered_at = UTCDateTimeAttribute(null=True)  # its latest version last sent to the customer
+    discounted_minor = NumberAttribute(null=True)  # an early-payment discount booked (domain/discounts.py)
+    discount_payment_id = UnicodeAttribute(null=True)  # the payment that earned it
     dunning_shard = UnicodeAttribute(null=True)
     next_action_key = UnicodeAttribute(null=True)  # "<UTC yyyy-mm-ddThh:mm:ssZ>#<invoice_id>"
     # Work lists (set in the same write as the rest of the item; absent on items written before them until they

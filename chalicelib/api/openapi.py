@@ -188,6 +188,9 @@ def _schemas() -> dict[str, Schema]:
             "disputed_amount": nullable(amount), "undisputed_balance": amount,
             "delivered_at": {**NULLABLE_DATE_TIME, "description": "when its latest version was last emailed to the "
                                                                   "customer (invoice_delivery: email)"},
+            "discounted": {**amount, "description": "early-payment discount booked (paid in time under terms like "
+                                                    "2/10 net 30): total + charged = balance + paid + credited + "
+                                                    "written_off + discounted"},
         }),
         "Contact": contact,
         "ContactInput": contact_input,
@@ -451,7 +454,7 @@ def _schemas() -> dict[str, Schema]:
             "instalments": {"type": "array", "items": ref("Instalment")},
             "reminders_sent": string_list(), "note": TEXT, "created_at": DATE_TIME, "created_by": STRING,
             "ended_at": NULLABLE_DATE_TIME, "ended_by": TEXT, "end_reason": TEXT, "version": INTEGER,
-            "paid": amount, "reduced": {**amount, "description": "credited or written off since the plan"},
+            "paid": amount, "reduced": {**amount, "description": "credited, written off or discounted since the plan"},
             "outstanding": amount, "settled": BOOLEAN, "next_instalment": nullable(ref("Instalment")),
         }, required=["id", "customer_id", "status", "currency", "total", "instalments", "invoices"]),
         "NewPaymentPlan": obj({
@@ -522,6 +525,7 @@ ERRORS: dict[str, str] = {
     "413": "The body is larger than the route takes (`body_too_large`)",
     "415": "The body is not `application/json` (`unsupported_media_type`)",
     "422": "A domain rule refuses it (`field` names the value at fault)",
+    "429": "Asked too often (`too_many_requests`): ask again after the seconds `Retry-After` says",
     "500": "Not recorded; the sender should retry",
 }
 
@@ -1097,6 +1101,162 @@ def _pages() -> dict[str, dict[str, Schema]]:
     }
 
 
+PORTAL_AUTH = ("A page of the customer portal (chalicelib/api/portal.py) for the customer's browser, not for staff: "
+               "signed in by the portal session cookie `__Host-dunwell_portal` that opening a personal link sets "
+               "(HttpOnly, Secure, SameSite=Lax, 30 minutes idle), never by an API key. Without a session a GET goes "
+               "to /portal/expired (303) and a POST is 403. Every form carries a CSRF token. Every answer: "
+               "`Cache-Control: no-store`, `Referrer-Policy: no-referrer`, `X-Robots-Tag: noindex`, a CSP without "
+               "scripts, third-party origins or framing. Another customer's invoice id is 404, like an unknown one.")
+
+
+def _portal_op(summary: str, ok: tuple[str, Schema], *, params: list[Schema] | None = None,
+               form: Schema | None = None, errors: dict[str, str] | None = None, description: str = "") -> Schema:
+    op = _page_op(summary, None, ok, params=params, form=form, errors={
+        "303": "No portal session (or it ended): the browser goes to /portal/expired", **(errors or {})},
+        description=description)
+    op["description"] = " ".join(filter(None, (description, PORTAL_AUTH)))
+    op["tags"] = ["portal"]
+    return op
+
+
+def _portal_pages() -> dict[str, dict[str, Schema]]:
+    """The customer portal's HTML pages (issue 13)."""
+    invoice = path_param("invoice_id", "the invoice's id (another customer's: 404)")
+    csrf = {"type": "string", "description": "the token in the form's hidden field"}
+    step = {"type": "string", "enum": ["review", "confirm", "edit"],
+            "description": "`review` shows what will be sent, `confirm` sends it, `edit` goes back to the form"}
+    ids = {"type": "array", "items": {"type": "string"}, "description": "invoice ids (checkboxes `invoice`)"}
+    posted = {"400": "A field is wrong: the form again, each error linked to its field", "403": "The CSRF token "
+              "does not match the session, or a cross-site post", "404": "An invoice that is not this customer's",
+              "413": "The form is too large", "415": "Not a form", "429": "Too many actions (Retry-After)"}
+    form_of: dict[str, Schema] = {"csrf_token": csrf, "step": step}
+    form_page = {"400": "An unknown query parameter", "404": "An invoice that is not this customer's"}
+    return {
+        "/portal/open/{token}": {"get": _page_op(
+            "Open a personal link", None, ("303", _redirect("A valid link: the session cookie is set and the browser "
+                                                             "goes to /portal (the token is in no later URL)")),
+            params=[path_param("token", "the link's token (43 characters, base64url)")],
+            errors={"404": "An unknown, expired or revoked link: the page that offers a fresh link by email",
+                    "429": "Too many link opens from this address"},
+            description="Opening never uses a link up (mail scanners open links first). " + PORTAL_AUTH)},
+        "/p/{token}": {"get": _page_op(
+            "A personal link's short form (SMS)", None, ("303", _redirect("To /portal/open/{token}")),
+            params=[path_param("token", "the link's token")], errors={},
+            description="The SMS carries this shorter URL. " + PORTAL_AUTH)},
+        "/portal/expired": {"get": _page_op(
+            "The expired-link page", None, ("200", _html("Offers to email a fresh link to the addresses on file; "
+                                                          "sets the form cookie its CSRF token is bound to")),
+            params=[query("signed_out", "`1`: say that the browser was signed out")],
+            errors={"400": "An unknown query parameter"}, description=PORTAL_AUTH)},
+        "/portal/resend": {"post": _page_op(
+            "Email me a fresh link", None, ("200", _html("The same answer whether or not the address is known")),
+            form=obj({"csrf_token": csrf, "token": {"type": "string", "description": "the old link's token, if any"},
+                      "email": {"type": "string", "description": "an address (optional)"}}, closed=True),
+            errors={"400": "Not an email address", "403": "The form cookie and its token do not match",
+                    "429": "Too many requests from this address or overall (Retry-After)", "413": "Too large",
+                    "415": "Not a form"},
+            description="Sends only to addresses on file for the customer (p-links' PortalLinks.resend). "
+                        + PORTAL_AUTH)},
+        "/portal/signout": {"post": _portal_op(
+            "Sign out of the portal", ("303", _redirect("The session cookie is cleared; to /portal/expired?"
+                                                         "signed_out=1")),
+            form=obj({"csrf_token": csrf}, closed=True),
+            errors={"403": "No session, or the CSRF token does not match", "415": "Not a form"})},
+        "/portal": {"get": _portal_op(
+            "The statement of account", ("200", _html("Open invoices (number, due date, days overdue, amount, "
+                                                       "status, early-payment offer), totals per currency, credits, "
+                                                       "recent payments")),
+            params=[query("done", "what was just done, to say so: dispute, promise, plan, paid, cancelled")],
+            errors={"400": "An unknown query parameter"})},
+        "/portal/invoices/{invoice_id}": {"get": _portal_op(
+            "An invoice", ("200", _html("Details, the early-payment offer, what was sent and when, the PDF link")),
+            params=[invoice, query("done", "`dispute`: say that the dispute was sent")],
+            errors={"400": "An unknown query parameter", "404": "Not this customer's invoice"})},
+        "/portal/invoices/{invoice_id}/pdf": {"get": _portal_op(
+            "The invoice as PDF", ("200", {"description": "The invoice (the ERP's original, else Dunwell's "
+                                                         "rendering) as an attachment",
+                                           "content": {"application/pdf": {"schema": STRING}}}),
+            params=[invoice], errors={"404": "Not this customer's invoice", "429": "Too many downloads"})},
+        "/portal/invoices/{invoice_id}/dispute": {
+            "get": _portal_op("The dispute form", ("200", _html("Reason, amount (part of the invoice), comment")),
+                              params=[invoice], errors={"400": "An unknown query parameter",
+                                                        "404": "Not this customer's open invoice"}),
+            "post": _portal_op(
+                "Dispute an invoice (review, then confirm)",
+                ("200", _html("The review step (nothing sent yet), or the form again on `edit`")),
+                params=[invoice],
+                form=obj({**form_of, "reason": {"type": "string", "description": "a reason code of POST "
+                                                "/invoices/{invoice_id}/disputes"},
+                          "amount": {"type": "string", "description": "the disputed part, in the customer's "
+                                     "notation (empty: the whole invoice)"},
+                          "comment": {"type": "string", "maxLength": 2000}}, closed=True),
+                errors={**posted, "303": "Confirmed: the dispute is opened (actor portal:<email>) and the browser "
+                                         "goes to the invoice page"})},
+        "/portal/promise": {
+            "get": _portal_op("The promise-to-pay form", ("200", _html("Invoices, date (at most 90 days ahead), "
+                                                                        "amount")), errors=form_page),
+            "post": _portal_op(
+                "Promise to pay (review, then confirm)", ("200", _html("The review step, or the form on `edit`")),
+                form=obj({**form_of, "invoice": ids, "date": {"type": "string", "format": "date"},
+                          "amount": {"type": "string", "description": "empty: everything open on them"}},
+                         closed=True),
+                errors={**posted, "303": "Confirmed: the promise is recorded; the browser goes to /portal"})},
+        "/portal/plan": {
+            "get": _portal_op("The payment-plan request form", ("200", _html("Invoices, instalments, first date")),
+                              errors=form_page),
+            "post": _portal_op(
+                "Ask for a payment plan (review, then confirm)", ("200", _html("The review step, or the form")),
+                form=obj({**form_of, "invoice": ids, "instalments": {"type": "string", "description": "2 to 36"},
+                          "first_date": {"type": "string", "format": "date"}}, closed=True),
+                errors={**posted, "303": "Confirmed: the request is stored with a collector task; to /portal"})},
+        "/portal/pay": {
+            "get": _portal_op(
+                "How to pay", ("200", _html("Per invoice the amount to pay now (discounted inside the window), the "
+                                             "bank details with the RF reference and, for EUR, an EPC QR code; "
+                                             "\"Pay now\" by card where Stripe is set up")),
+                params=[query("invoice", "an invoice id (repeatable); default: every open invoice")],
+                errors={"400": "An unknown query parameter", "404": "Not this customer's invoice"}),
+            "post": _portal_op(
+                "Pay by card", ("200", _html("A Stripe Checkout Session was created: the page links to it (a "
+                                              "form posts only to this site)")),
+                form=obj({"csrf_token": csrf, "invoice": ids}, closed=True),
+                errors={**posted, "409": "The card processor refused or could not be reached"})},
+    }
+
+
+# ---------------------------------------------------------------------------------------------- portal links
+
+
+def _portal_link_schemas() -> dict[str, Schema]:
+    return {
+        "PortalLinksSent": obj({"customer_id": STRING, "sent": {"type": "integer", "minimum": 0, "description":
+                                "contacts mailed a fresh link now (0: none reachable by email, or sent within "
+                                "the same minute already)"}}, ["customer_id", "sent"]),
+        "PortalLinksRevoked": obj({"customer_id": STRING, "revoked": {"type": "integer", "minimum": 0,
+                                   "description": "links that were still valid"}}, ["customer_id", "revoked"]),
+    }
+
+
+def _portal_link_paths() -> dict[str, dict[str, Schema]]:
+    """Staff routes of the personal portal links (chalicelib/api/portal_links.py)."""
+    collector = Role.COLLECTOR
+    return {"/customers/{customer_id}/portal-links": {
+        "post": operation(
+            "customers", "Mail the customer's contacts a fresh personal portal link", collector,
+            ("200", _json("How many went out", ref("PortalLinksSent"))), params=[CUSTOMER_ID], errors=("429",),
+            description="One link per contact with an email address that has not bounced, valid PORTAL_LINK_DAYS "
+                        "days (default 45), under PUBLIC_BASE_URL (403 `not_configured` without it). Earlier "
+                        "links stay valid. Audited (`portal.link_sent`). At most 10 requests per customer and "
+                        "hour (429 with Retry-After); a repeat within the same minute sends nothing."),
+        "delete": operation(
+            "customers", "Revoke every personal portal link of the customer", collector,
+            ("200", _json("How many were valid", ref("PortalLinksRevoked"))), params=[CUSTOMER_ID],
+            description="Takes effect at once: every link of the customer stops opening, and every portal "
+                        "session opened from one ends at its next request. Audited (`portal.links_revoked`). "
+                        "Links minted afterwards work."),
+    }}
+
+
 @cache
 def _document() -> dict[str, Any]:
     return {
@@ -1113,10 +1273,12 @@ def _document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "tags": [{"name": t} for t in ("invoices", "customers", "imports", "payments", "policies", "dunning",
                                        "collections", "accounts", "api-keys", "webhooks", "health", "reports",
-                                       "pages", "letters")],
-        "paths": {**_paths(), **_report_paths(), **_pages(), **_plan_request_paths(), **_letter_paths()},
+                                       "pages", "portal", "letters")],
+        "paths": {**_paths(), **_report_paths(), **_pages(), **_plan_request_paths(), **_portal_link_paths(),
+                  **_portal_pages(), **_letter_paths()},
         "components": {
-            "schemas": {**_schemas(), **_report_schemas(), **_plan_request_schemas(), **_letter_schemas()},
+            "schemas": {**_schemas(), **_report_schemas(), **_plan_request_schemas(), **_portal_link_schemas(),
+                        **_letter_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "dwk_<id>_<secret>",
                                            "description": "an API key: `Authorization: Bearer dwk_...`"},
                                 "session": {"type": "apiKey", "in": "cookie", "name": "__Host-dunwell_session",

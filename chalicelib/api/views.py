@@ -29,6 +29,7 @@ def invoice_view(invoice: Invoice, today: date) -> dict[str, Any]:
         "paid_in_erp": invoice.paid_in_source.to_api(),
         "credited": invoice.credited.to_api(),
         "written_off": invoice.written_off.to_api(),
+        "discounted": invoice.discounted.to_api(),
         "delivered_at": invoice.delivered_at.isoformat() if invoice.delivered_at else None,
         "issue_date": invoice.issue_date.isoformat(),
         "due_date": invoice.due_date.isoformat(),

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
@@ -55,6 +55,10 @@ class OpenItem:
     currency: str
     balance: Money
     due_date: date
+    # What settles it with its early-payment discount (domain/discounts.py `open_item`): inside the window on the
+    # day the money was received, or (`discount_expired`) the discounted amount a late payer sends. None: no offer.
+    discounted_balance: Money | None = None
+    discount_expired: bool = False
 
     def __post_init__(self) -> None:
         if self.balance.currency != self.currency:
@@ -62,6 +66,20 @@ class OpenItem:
                                    f"{self.currency}")
         if self.balance.is_negative:
             raise InvalidMoney(f"open item {self.number} has a negative balance {self.balance}")
+        if self.discounted_balance is not None:
+            if self.discounted_balance.currency != self.currency:
+                raise CurrencyMismatch(f"open item {self.number}: discounted balance in another currency")
+            if not (0 < self.discounted_balance.amount < self.balance.amount):
+                raise InvalidMoney(f"open item {self.number}: a discounted balance of {self.discounted_balance} is "
+                                   f"not between zero and the balance {self.balance}")
+
+    @property
+    def settles_with(self) -> Money:
+        """The least that settles it on the payment's day: the discounted balance inside the window, else the
+        balance."""
+        if self.discounted_balance is not None and not self.discount_expired:
+            return self.discounted_balance
+        return self.balance
 
     @classmethod
     def of(cls, invoice: Invoice) -> OpenItem:
@@ -338,7 +356,7 @@ def _by_reference(amount: Money, referenced: list[OpenItem], customer_id: str | 
             owner = owners[0]
         elif len({item.customer_id for item in settled}) == 1:
             owner = settled[0].customer_id  # overpaid: the credit goes to the owner of the paid invoices
-    allocations, left = _allocate_in_order(amount, usable)
+    allocations, left = _allocate_settling(amount, usable)
     account = f"customer {owner}" if owner is not None else "an unknown customer"
     if not allocations:
         if len(settled) == len(referenced):
@@ -377,6 +395,7 @@ def _by_amount(
     target = amount.minor
     smaller: list[tuple[OpenItem, int]] = []  # (item, balance in minor units) for the subset search
     exact: list[OpenItem] = []
+    discounted: list[OpenItem] = []  # the amount is what settles it with its early-payment discount
     other_currencies = open_in_currency = 0
     for item in items:
         if item.customer_id != customer_id or item.balance.is_zero:
@@ -386,6 +405,8 @@ def _by_amount(
             continue
         open_in_currency += 1
         minor = item.balance.minor
+        if item.discounted_balance is not None and item.discounted_balance == amount:
+            discounted.append(item)
         if minor == target:
             exact.append(item)
         elif minor < target:
@@ -400,6 +421,15 @@ def _by_amount(
             reason = f"exact balance: {len(exact)} open invoices of customer {customer_id} have a balance of " \
                      f"{amount}; applied to the oldest due, {chosen.number} (due {chosen.due_date.isoformat()})"
         return MatchResult(MatchMethod.EXACT_BALANCE, (allocation,), Money.zero(currency), reason, customer_id)
+
+    if discounted:
+        # Inside its window first (that payer earned the discount), then the oldest.
+        chosen = min(discounted, key=lambda item: (item.discount_expired, item.age_key))
+        late = " after its early-payment discount expired" if chosen.discount_expired else ""
+        reason = (f"exact discounted amount: {amount} is what settles {chosen.number} of customer {customer_id} "
+                  f"with its early-payment discount (balance {chosen.balance}){late}")
+        return MatchResult(MatchMethod.EXACT_BALANCE, (Allocation(chosen.invoice_id, chosen.number, amount),),
+                           Money.zero(currency), reason, customer_id)
 
     elsewhere = f" ({other_currencies} open invoices in other currencies not considered)" if other_currencies else ""
     if not open_in_currency:
@@ -500,13 +530,33 @@ def _eligible(items: Iterable[OpenItem], customer_id: str, currency: str) -> lis
     return [i for i in items if i.customer_id == customer_id and i.currency == currency and not i.balance.is_zero]
 
 
-def _allocate_in_order(amount: Money, items: Sequence[OpenItem]) -> tuple[tuple[Allocation, ...], Money]:
+def _allocate_settling(amount: Money, items: Sequence[OpenItem]) -> tuple[tuple[Allocation, ...], Money]:
+    """In order: first each item up to what settles it (its discounted balance inside an early-payment window), then
+    what is left up to each balance. Without an open discount this is `_allocate_in_order`; with one, a payment of
+    the discounted amounts of several invoices settles them all instead of paying the first ones in full."""
+    first, left = _allocate_in_order(amount, items, settling=True)
+    if left.is_zero or all(item.settles_with == item.balance for item in items):
+        return first, left
+    given = {a.invoice_id: a.amount for a in first}
+    rest = [replace(item, balance=item.balance - given.get(item.invoice_id, Money.zero(item.currency)),
+                    discounted_balance=None, discount_expired=False) for item in items]
+    second, left = _allocate_in_order(left, rest)
+    more = {a.invoice_id: a.amount for a in second}
+    merged = [Allocation(item.invoice_id, item.number,
+                         given.get(item.invoice_id, Money.zero(item.currency))
+                         + more.get(item.invoice_id, Money.zero(item.currency)))
+              for item in items if item.invoice_id in given or item.invoice_id in more]
+    return tuple(merged), left
+
+
+def _allocate_in_order(amount: Money, items: Sequence[OpenItem], settling: bool = False
+                       ) -> tuple[tuple[Allocation, ...], Money]:
     left = amount
     allocations: list[Allocation] = []
     for item in items:
         if left.is_zero:
             break
-        part = min(left, item.balance)
+        part = min(left, item.settles_with if settling else item.balance)
         if not part.is_zero:
             allocations.append(Allocation(item.invoice_id, item.number, part))
             left = left - part
@@ -515,11 +565,15 @@ def _allocate_in_order(amount: Money, items: Sequence[OpenItem]) -> tuple[tuple[
 
 def _describe(allocations: Sequence[Allocation], items: Sequence[OpenItem]) -> str:
     balances = {item.invoice_id: item.balance for item in items}
+    settling = {item.invoice_id: item.settles_with for item in items}
     parts = []
     for allocation in allocations:
         balance = balances[allocation.invoice_id]
         if allocation.amount == balance:
             parts.append(f"{allocation.number} paid in full ({allocation.amount})")
+        elif allocation.amount >= settling[allocation.invoice_id]:
+            parts.append(f"{allocation.number} settled with its early-payment discount ({allocation.amount} of "
+                         f"{balance} open)")
         else:
             parts.append(f"{allocation.number} paid in part ({allocation.amount} of {balance} open)")
     return ", ".join(parts)

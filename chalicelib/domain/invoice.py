@@ -1,7 +1,8 @@
 """Invoices and credit notes: what the ERP says (a Document) and what Dunwell keeps (an Invoice).
 
 The balance is derived, never stored independently, so the ledger invariant holds by construction:
-    total + charged = balance + paid + credited + written_off
+    total + charged = balance + paid + credited + written_off + discounted
+(`discounted`: an early-payment discount the customer earned by paying in time, domain/discounts.py)
 where `paid` is the larger of what the ERP reports as paid and what Dunwell applied itself: both
 systems usually see the same money (a Dunwell-applied payment is later posted in the ERP too), so the
 two are reconciled by taking the larger, never by adding them.
@@ -161,6 +162,10 @@ class Invoice:
     # Set by the writer of one change; never read back from the store, so the next change does not inherit it.
     effective_on: date | None = None
     delivered_at: datetime | None = None  # when its latest version was last sent to the customer (invoice_delivery)
+    # An early-payment discount booked (domain/discounts.py decides it) and the payment that earned it: a refund or
+    # chargeback of that payment takes the discount back. None: no discount booked (see `discounted`).
+    discount_granted: Money | None = None
+    discount_payment_id: str | None = None
 
     @classmethod
     def from_document(cls, document: Document) -> Invoice:
@@ -197,10 +202,15 @@ class Invoice:
         return sum((c.amount for c in self.charges), Money.zero(self.currency))
 
     @property
+    def discounted(self) -> Money:
+        """The early-payment discount booked on this invoice (zero when none): a reduction, like a credit."""
+        return self.discount_granted if self.discount_granted is not None else Money.zero(self.currency)
+
+    @property
     def balance(self) -> Money:
         if self.void:
             return Money.zero(self.currency)
-        return self.total + self.charged - self.paid - self.credited - self.written_off
+        return self.total + self.charged - self.paid - self.credited - self.written_off - self.discounted
 
     def principal_open(self, charges_first: bool = True) -> Money:
         """The part of the balance that is the invoice's own amount, not charges.
@@ -212,7 +222,7 @@ class Invoice:
         if self.void:
             return zero
         to_principal = self.paid - min(self.paid, self.charged) if charges_first else self.paid
-        return max(zero, self.total - self.credited - self.written_off - to_principal)
+        return max(zero, self.total - self.credited - self.written_off - self.discounted - to_principal)
 
     @property
     def disputed_open(self) -> Money:
@@ -262,7 +272,7 @@ class Invoice:
         if self.void:
             return InvoiceStatus.VOID
         if self.balance.is_zero:
-            if not self.written_off.is_zero and self.paid + self.credited < self.total + self.charged:
+            if not self.written_off.is_zero and self.paid + self.credited + self.discounted < self.total + self.charged:
                 return InvoiceStatus.WRITTEN_OFF
             return InvoiceStatus.PAID
         if self.disputed or (self.disputed_amount is not None and self.undisputed_balance.is_zero):
@@ -303,7 +313,7 @@ class Invoice:
         if amended.balance.is_negative:
             raise AmendmentRejected(
                 f"new total {document.total} is below what is already paid, credited or written off "
-                f"({self.paid + self.credited + self.written_off})",
+                f"({self.paid + self.credited + self.written_off + self.discounted})",
                 field="total",
             )
         changes = tuple(
@@ -453,6 +463,22 @@ class Invoice:
                 field="amount",
             )
         return replace(self, applied_payments=self.applied_payments - amount)
+
+    def with_discount(self, amount: Money, payment_id: str) -> Invoice:
+        """Book an early-payment discount of `amount` (0 < amount <= balance) earned by payment `payment_id`.
+        Booking the same discount for the same payment again changes nothing; one discount per invoice."""
+        if self.discount_granted is not None:
+            if self.discount_payment_id == payment_id and self.discount_granted == amount:
+                return self
+            raise NotAllowed(f"invoice {self.number} already has an early-payment discount of {self.discount_granted} "
+                             f"(payment {self.discount_payment_id})")
+        self._check_reduction(amount, "discounted")
+        return replace(self, discount_granted=amount, discount_payment_id=payment_id)
+
+    def without_discount(self) -> Invoice:
+        """Take the early-payment discount back (its payment was refunded or charged back, or taken off by staff):
+        the discount is owed again."""
+        return replace(self, discount_granted=None, discount_payment_id=None)
 
     def _check_payment_amount(self, amount: Money) -> None:
         if amount.currency != self.currency:

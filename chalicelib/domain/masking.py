@@ -26,7 +26,17 @@ def mask_all(destinations: Iterable[str]) -> list[str]:
 
 
 def mask_emails_in(text: str) -> str:
-    """Every email address inside free text masked (``bounce for ap@acme.example`` -> ``... a***@acme.example``)."""
+    """Every email address inside free text masked (``bounce for ap@acme.example`` -> ``... a***@acme.example``),
+    and every personal portal link's token (``/portal/open/<token>`` -> ``/portal/open/***``)."""
+    text = mask_portal_tokens_in(text)
     if "@" not in text:
         return text
     return EMAIL.sub(lambda m: mask(m.group(0)), text)
+
+
+PORTAL_TOKEN = re.compile(r"(/portal/open/)[^\s?#/\"']+")
+
+
+def mask_portal_tokens_in(text: str) -> str:
+    """A personal portal link's token is a bearer secret: never in a log line (services/portal_links.py)."""
+    return PORTAL_TOKEN.sub(r"\1***", text) if "/portal/open/" in text else text

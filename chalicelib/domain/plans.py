@@ -64,7 +64,8 @@ class Instalment:
 
 @dataclass(frozen=True, slots=True)
 class PlanInvoice:
-    """An invoice as it was when the plan was made: what was owed, paid and reduced (credited, written off)."""
+    """An invoice as it was when the plan was made: what was owed, paid and reduced (credited, written off,
+    discounted)."""
 
     invoice_id: str
     number: str
@@ -75,7 +76,7 @@ class PlanInvoice:
     @classmethod
     def of(cls, invoice: Invoice) -> PlanInvoice:
         return cls(invoice.invoice_id, invoice.number, invoice.balance, invoice.paid,
-                   invoice.credited + invoice.written_off)
+                   invoice.credited + invoice.written_off + invoice.discounted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +215,7 @@ class InstalmentProgress:
 @dataclass(frozen=True, slots=True)
 class PlanProgress:
     paid: Money  # paid on the plan's invoices since it was made
-    reduced: Money  # credited or written off since
+    reduced: Money  # credited, written off or discounted since
     outstanding: Money  # still open on the plan's invoices
     instalments: tuple[InstalmentProgress, ...]
     settled: bool  # every invoice settled
@@ -246,7 +247,7 @@ def progress(plan: PaymentPlan, current: Mapping[str, Invoice], today: date, *, 
             reduced += opening.balance
             continue
         paid += invoice.paid - opening.paid
-        reduced += invoice.credited + invoice.written_off - opening.reduced
+        reduced += invoice.credited + invoice.written_off + invoice.discounted - opening.reduced
         outstanding += invoice.balance
     paid, reduced = max(paid, zero), max(reduced, zero)
     amounts = _reduce_from_the_end([i.amount for i in plan.instalments], reduced)

@@ -95,6 +95,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "Early payment: pay {amount} by {day} ({percent} % discount).", "totals_only":
         "Totals as recorded by our accounts receivable; the line items are on the original invoice.",
         "page": "Page {page} of {pages}",
+        "discounted": "Early-payment discount",
     },
     "de": {
         "invoice": "Rechnung", "number": "Rechnungsnummer", "issued": "Rechnungsdatum", "due": "Fällig am",
@@ -111,6 +112,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "Skonto: Bei Zahlung bis zum {day} zahlen Sie nur {amount} ({percent} % Skonto).", "totals_only":
         "Beträge laut unserer Debitorenbuchhaltung; die Positionen stehen auf der Originalrechnung.",
         "page": "Seite {page} von {pages}",
+        "discounted": "Skonto",
     },
     "fr": {
         "invoice": "Facture", "number": "Numéro de facture", "issued": "Date de facture", "due": "Échéance",
@@ -127,6 +129,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "Escompte : payez {amount} avant le {day} ({percent} % d'escompte).", "totals_only":
         "Montants selon notre comptabilité clients ; le détail figure sur la facture originale.",
         "page": "Page {page} sur {pages}",
+        "discounted": "Escompte pour paiement anticipé",
     },
     "es": {
         "invoice": "Factura", "number": "Número de factura", "issued": "Fecha de factura", "due": "Vencimiento",
@@ -143,6 +146,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "Pronto pago: pague {amount} antes del {day} ({percent} % de descuento).", "totals_only":
         "Importes según nuestra contabilidad de clientes; el detalle figura en la factura original.",
         "page": "Página {page} de {pages}",
+        "discounted": "Descuento por pronto pago",
     },
 }
 
@@ -267,7 +271,7 @@ def render_invoice_pdf(data: InvoicePdfInput) -> bytes:
         label = w.get(charge.kind, charge.kind)
         rows.append((f"{label} ({day(charge.charged_on)})", charge.amount.amount))
     for key, amount in (("paid", invoice.paid.amount), ("credited", invoice.credited.amount),
-                        ("written_off", invoice.written_off.amount)):
+                        ("written_off", invoice.written_off.amount), ("discounted", invoice.discounted.amount)):
         if amount:
             rows.append((w[key], -amount))
     pdf.set_font("DejaVu", "B", 10)

@@ -58,6 +58,7 @@ class InvoiceLine:
     charges: tuple[tuple[str, Decimal], ...] = ()
     pay_url: str | None = None
     discount: tuple[Decimal, date] | None = None
+    undelivered: bool = False  # the invoice was never delivered to the customer: this message attaches it
 
 
 @dataclass(frozen=True)
@@ -351,8 +352,11 @@ def _context(
     deadline: date | None,
     promise_date: date | None,
     payment_reference: str | None,
+    portal_url: str | None = None,
 ) -> dict[str, Any]:
     _validate(tone, lines)
+    if portal_url is not None and not portal_url.lower().startswith(("https://", "http://")):
+        raise ValueError("portal_url must be an http(s) URL")
     loc = chosen.formatting
 
     def money(amount: Decimal, currency: str) -> str:
@@ -397,6 +401,7 @@ def _context(
             "days": abs(line.days_overdue),
             "pay_url": line.pay_url,
             "discount": discount,
+            "undelivered": line.undelivered,
         })
 
     states = {r["state"] for r in rows}
@@ -448,6 +453,7 @@ def _context(
         "multi_currency": len(total_rows) > 1,
         "has_charges": any(r["has_charges"] for r in rows),
         "has_discount": any(r["discount"] for r in rows),
+        "has_undelivered": any(r["undelivered"] for r in rows),
         "all_upcoming": states == {"upcoming"},
         "all_due_today": states == {"due_today"},
         "any_overdue": "overdue" in states,
@@ -462,6 +468,7 @@ def _context(
         "deadline_short": day(deadline, "day_month") if deadline else None,
         "promise_date": day(promise_date) if promise_date else None,
         "promise_date_long": day(promise_date, "long") if promise_date else None,
+        "portal_url": portal_url,
     }
 
 
@@ -480,6 +487,7 @@ def render_reminder_email(
     deadline: date | None = None,
     promise_date: date | None = None,
     payment_reference: str | None = None,
+    portal_url: str | None = None,
 ) -> RenderedEmail:
     """The statement-style reminder for one customer: every invoice at this step, totals per currency, how to
     pay (a link per invoice, else the seller's bank details) and whom to contact.
@@ -487,12 +495,14 @@ def render_reminder_email(
     ``deadline``: pay-by date stated by firm / final / escalation / promise_missed reminders.
     ``promise_date``: the date the customer had promised to pay (promise_missed).
     ``payment_reference``: the transfer reference shown with the bank details (default: the invoice numbers).
+    ``portal_url``: the contact's personal portal link (services/portal_links.py), shown with an invitation.
     """
     chosen = message_locale(locale)
     resolved = chosen.templates
     ctx = _context(
         tone, chosen, customer_name, lines, seller, today,
         contact_name=contact_name, deadline=deadline, promise_date=promise_date, payment_reference=payment_reference,
+        portal_url=portal_url,
     )
     text_env, html_env = _environment(False), _environment(True)
     strings = _select(text_env, resolved, "strings.j2").name
@@ -515,15 +525,18 @@ def render_reminder_sms(
     deadline: date | None = None,
     promise_date: date | None = None,
     gsm7: bool = True,
+    portal_url: str | None = None,
 ) -> str:
     """A short reminder: one invoice in full, several summarised ("3 invoices, total ..."), with a pay link
-    when there is one. With ``gsm7`` (the default) characters GSM-7 lacks are replaced (``to_gsm7``) so the
+    when there is one (else the personal portal link ``portal_url``, when there is one).
+    With ``gsm7`` (the default) characters GSM-7 lacks are replaced (``to_gsm7``) so the
     message stays in 160-character segments; check the result with ``sms_segments``."""
     chosen = message_locale(locale)
     resolved = chosen.templates
     ctx = _context(
         tone, chosen, customer_name, lines, seller, today,
         contact_name=None, deadline=deadline, promise_date=promise_date, payment_reference=None,
+        portal_url=portal_url,
     )
     text = _SPACES.sub(" ", _select(_environment(False), resolved, "sms.j2").render(ctx)).strip()
     return to_gsm7(text) if gsm7 else text

@@ -31,11 +31,14 @@ class ReceiptLine:
     number: str
     applied: Decimal
     balance_after: Decimal
+    discount: Decimal | None = None  # an early-payment discount this payment earned on the invoice (it settled it)
 
 
 def render_receipt_email(locale: str | None, customer_name: str, contact_name: str | None, amount: Decimal,
                          currency: str, received_on: date, lines: Sequence[ReceiptLine], unapplied: Decimal,
-                         seller: Seller, reference: str) -> RenderedEmail:
+                         seller: Seller, reference: str, *, portal_url: str | None = None) -> RenderedEmail:
+    if portal_url is not None and not portal_url.lower().startswith(("https://", "http://")):
+        raise ValueError("portal_url must be an http(s) URL")
     chosen = message_locale(locale)
     resolved, loc = chosen.templates, chosen.formatting
     context = {
@@ -43,12 +46,14 @@ def render_receipt_email(locale: str | None, customer_name: str, contact_name: s
         "customer_name": customer_name, "contact_name": contact_name,
         "amount": format_money(amount, currency, loc), "received_on": format_day(received_on, loc, "long"),
         "lines": [{"number": line.number, "applied": format_money(line.applied, currency, loc),
-                   "balance": format_money(line.balance_after, currency, loc), "settled": line.balance_after == 0}
+                   "balance": format_money(line.balance_after, currency, loc), "settled": line.balance_after == 0,
+                   "discount": format_money(line.discount, currency, loc) if line.discount else None}
                   for line in lines],
         "unapplied": format_money(unapplied, currency, loc) if unapplied > 0 else None,
         "seller": {"name": seller.name, "email": seller.email, "phone": seller.phone or "",
                    "address_lines": list(seller.address_lines)},
         "reference": reference,
+        "portal_url": portal_url,
     }
 
     def pick(html: bool, suffix: str) -> str:

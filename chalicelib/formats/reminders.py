@@ -21,7 +21,7 @@ class ReminderRenderer:
         self.pay_url_template = pay_url_template  # e.g. "https://pay.example.com/i/{invoice_id}"
 
     def line(self, invoice: Invoice, principal: Money, charges: Sequence[tuple[str, Money]], today: date,
-             discount: EarlyPaymentDiscount | None) -> InvoiceLine:
+             discount: EarlyPaymentDiscount | None, undelivered: bool = False) -> InvoiceLine:
         return InvoiceLine(
             number=invoice.number, issue_date=invoice.issue_date, due_date=invoice.due_date,
             currency=invoice.currency, total=invoice.total.amount, balance=principal.amount,
@@ -29,6 +29,7 @@ class ReminderRenderer:
             charges=tuple((code, amount.amount) for code, amount in charges),
             pay_url=self.pay_url(invoice),
             discount=None if discount is None else (discount.amount.amount, discount.last_day),
+            undelivered=undelivered,
         )
 
     def pay_url(self, invoice: Invoice) -> str | None:
@@ -48,13 +49,14 @@ class ReminderRenderer:
 
     def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
               deadline: date | None, promise_date: date | None = None,
-              payment_reference: str | None = None) -> tuple[str, str, str]:
+              payment_reference: str | None = None, portal_url: str | None = None) -> tuple[str, str, str]:
         rendered = render_reminder_email(tone, contact.language or customer.language, customer.name, lines,
                                          self.seller, today, contact_name=contact.name, deadline=deadline,
-                                         promise_date=promise_date, payment_reference=payment_reference)
+                                         promise_date=promise_date, payment_reference=payment_reference,
+                                         portal_url=portal_url)
         return rendered.subject, rendered.html, rendered.text
 
     def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None,
-            promise_date: date | None = None) -> str:
+            promise_date: date | None = None, portal_url: str | None = None) -> str:
         return render_reminder_sms(tone, customer.language, customer.name, lines, self.seller, today,
-                                   deadline=deadline, promise_date=promise_date)
+                                   deadline=deadline, promise_date=promise_date, portal_url=portal_url)

@@ -14,12 +14,18 @@ from typing import Any
 
 from chalice.local import ChaliceRequestHandler, ForbiddenError, LocalGatewayException
 
+from chalicelib.domain.masking import mask_portal_tokens_in
+
 NO_ROUTE_STATUS = 404
 NO_ROUTE_BODY = {"error": {"code": "no_such_route",
                            "message": "no route matches this method and path (GET /openapi.json lists them)"}}
 
 
 class RequestHandler(ChaliceRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        # The request line names the path: a personal portal link's token never reaches the terminal.
+        super().log_message(format, *(mask_portal_tokens_in(a) if isinstance(a, str) else a for a in args))
+
     def _send_error_response(self, error: LocalGatewayException) -> None:
         # Dunwell has no Chalice authorizer, so the local gateway's only 403 is "no such route".
         if isinstance(error, ForbiddenError):

@@ -82,6 +82,7 @@ class LocalStack:
         resolver = resolver.with_resources(provisioned.resources)
         self._verify_mail_sender(clients)
         config = self._chalice_config()
+        public_base_url = os.environ.get("PUBLIC_BASE_URL")  # set by the user: kept (a tunnel, a proxy)
         self._apply_environment(provisioned.environment, config.environment_variables)
         self._check_settings()
 
@@ -97,6 +98,7 @@ class LocalStack:
         routes = wire(app, template, resolver, clients, inbox)
         api_key = self._issue_admin_key()
         api_url = self._serve_api(app, config)
+        self._publish_base_url(public_base_url or api_url)
         for route in routes:
             poller = QueuePoller(route, clients, invoker, self._stop)
             poller.start()
@@ -274,6 +276,15 @@ class LocalStack:
         thread.start()
         self._threads.append(thread)
         return f"http://{host}:{port}"
+
+    def _publish_base_url(self, url: str) -> None:
+        """Personal portal links (PUBLIC_BASE_URL) point at this stack's own API, known once it listens; the
+        settings read before then are forgotten so every function builds its links under it."""
+        from chalicelib import bootstrap
+
+        os.environ["PUBLIC_BASE_URL"] = url
+        bootstrap.reset()
+        log.info("portal links live under %s", url)
 
     def _write_local_json(self) -> None:
         temporary = self.local_json.with_suffix(".json.tmp")

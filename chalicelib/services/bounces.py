@@ -7,6 +7,10 @@ matched to the customer by the `X-Dunwell-Message-Key` header every reminder car
 names no known customer still reaches finance staff. Safe to receive twice (suppressing twice is a no-op
 and the task id is derived from the notification).
 
+A bounce of an invoice delivery (its key `delivery#<invoice id>#...` names the invoice) is matched through the
+invoice, and the invoice goes to another contact at once (services/invoice_delivery.py `bounced`): a delivery is
+sent once, so no later sweep would write to the next contact as it does for reminders.
+
 The outcome `handle` returns is logged and kept in the invocation record, so it names addresses masked
 (`a***@acme.example`); the collector's task and the finance alert, which someone must act on, carry them whole."""
 
@@ -19,6 +23,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.customer import Customer
+from chalicelib.domain.delivery import KEY_PREFIX as DELIVERY_KEY_PREFIX
 from chalicelib.domain.masking import mask_all
 from chalicelib.services.ports import (
     Alerts,
@@ -39,6 +44,13 @@ class CustomerEditor(Protocol):
     def get_customers(self, customer_ids: Iterable[str]) -> dict[str, StoredCustomer]: ...
     def update_customer(self, stored: StoredCustomer, customer: Customer, events: Sequence[AuditEvent],
                         now: datetime) -> None: ...
+
+
+class DeliveryBounces(Protocol):
+    """Invoice deliveries (services/invoice_delivery.py): their message keys name an invoice, not a customer."""
+
+    def customer_of(self, message_key: str) -> str | None: ...
+    def bounced(self, message_key: str, addresses: Sequence[str], ses_message_id: str) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -81,8 +93,10 @@ def parse_notification(message: str) -> Feedback | None:
 
 class BounceHandler:
     def __init__(self, customers: CustomerEditor, tasks: TaskStore, alerts: Alerts, metrics: Metrics,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None,
+                 deliveries: Callable[[], DeliveryBounces] | None = None) -> None:
         self.customers = customers
+        self.deliveries = deliveries  # built only for a bounce of an invoice delivery
         self.tasks = tasks
         self.alerts = alerts
         self.metrics = metrics
@@ -94,7 +108,12 @@ class BounceHandler:
             return {"outcome": "ignored", "reason": "not a bounce or complaint"}
         if not feedback.permanent:
             return {"outcome": "ignored", "reason": f"transient bounce ({feedback.detail})"}
-        customer_id = feedback.message_key.split("#", 1)[0] if feedback.message_key else None
+        key = feedback.message_key
+        delivery = self.deliveries() if key and key.startswith(DELIVERY_KEY_PREFIX) and self.deliveries else None
+        if key and delivery is not None:
+            customer_id = delivery.customer_of(key)
+        else:
+            customer_id = key.split("#", 1)[0] if key else None
         now = self.clock()
         suppressed = self._suppress(customer_id, feedback, now) if customer_id else []
         if not suppressed:
@@ -103,12 +122,18 @@ class BounceHandler:
                 "message_key": feedback.message_key})
             return {"outcome": "unmatched", "addresses": mask_all(feedback.addresses)}
         self.metrics.count("AddressesSuppressed", len(suppressed), {"channel": "email", "kind": feedback.kind})
+        what = "Invoice email" if delivery is not None else "Reminder email"
         self.tasks.open(Task(
             f"{feedback.kind}:{feedback.ses_message_id}", f"email_{feedback.kind}",
-            f"Reminder email {feedback.kind}: find another address for customer {customer_id}",
+            f"{what} {feedback.kind}: find another address for customer {customer_id}",
             customer_id, None, {"addresses": suppressed, "detail": feedback.detail,
                                 "ses_message_id": feedback.ses_message_id}, now, ACTOR))
-        return {"outcome": "suppressed", "customer_id": customer_id, "addresses": mask_all(suppressed)}
+        outcome: dict[str, Any] = {"outcome": "suppressed", "customer_id": customer_id,
+                                   "addresses": mask_all(suppressed)}
+        if key and delivery is not None:
+            # As reminders write to another contact once an address is suppressed, the invoice goes to one now.
+            outcome["delivery"] = delivery.bounced(key, suppressed, feedback.ses_message_id)
+        return outcome
 
     def _suppress(self, customer_id: str, feedback: Feedback, now: datetime) -> list[str]:
         wanted = set(feedback.addresses)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chalicelib.domain.analytics.behaviour import PolicyChoice, choose_policy
 from chalicelib.domain.collections import PromiseOutcome, promise_outcome, settle_promise
 from chalicelib.domain.customer import Contact, Customer, destination_for
+from chalicelib.domain.delivery import never_delivered
 from chalicelib.domain.dunning.calendar import customer_tz, end_of_day_anywhere, next_send_time, window_start
 from chalicelib.domain.dunning.charges import Charge
 from chalicelib.domain.dunning.decision import CHANNELS, Decision, decide, history_of, state_of
@@ -40,6 +41,7 @@ from chalicelib.services.ports import (
     CLAIM_LEASE,
     RETRY_AFTER_FAILURE,
     Alerts,
+    Attachment,
     AuditEvent,
     Claim,
     Claims,
@@ -123,16 +125,33 @@ class RunSummary:
         }
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class Planned:
     invoice: Invoice
     decision: Decision
 
 
+class InvoicePdf(Protocol):
+    @property
+    def filename(self) -> str: ...
+    @property
+    def body(self) -> bytes: ...
+
+
+class InvoicePdfs(Protocol):
+    def pdf(self, invoice_id: str) -> InvoicePdf: ...
+
+
 # ---- the service -----------------------------------------------------------------------------------
 
 def worst_tone(steps: Iterable[Step]) -> str:
     return max((s.tone for s in steps), key=lambda t: TONE_RANK[t])
+
+
+PortalLink = Callable[[str, str, datetime], str | None]  # (customer id, contact's address or phone, now) -> URL
 
 
 class DunningService:
@@ -143,7 +162,10 @@ class DunningService:
                  clock: Callable[[], datetime] | None = None, batch_limit: int = 5000, dispatch_limit: int = 150_000,
                  time_left_ms: Callable[[], int] | None = None,
                  refusal: Callable[[str], str | None] = never_refused,
-                 risk_band: Callable[[str, date], str] | None = None, letters: LetterQueue | None = None) -> None:
+                 risk_band: Callable[[str, date], str] | None = None,
+                 portal_link: PortalLink | None = None,
+                 documents: InvoicePdfs | None = None,
+                 letters: LetterQueue | None = None) -> None:
         self.due = due
         self.invoices = invoices
         self.customers = customers
@@ -170,6 +192,11 @@ class DunningService:
         # policy and only when the settings name policies by risk band: never per invoice.
         self.risk_band = risk_band
         self.letters = letters  # None: no letter is made (a letter step's letter waits as undeliverable)
+        # A fresh personal portal link per message (services/portal_links.py PortalLinks.for_message), or none.
+        self.portal_link = portal_link
+        # The invoice PDFs (services/invoice_documents.py): an email reminder about an invoice Dunwell was to deliver
+        # and never did says so and attaches it (domain/delivery.py).
+        self.documents = documents
 
     # ---- entry points --------------------------------------------------------------------------------
 
@@ -299,6 +326,7 @@ class DunningService:
                         "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
                         "total": invoice.total.to_api(), "paid": invoice.paid.to_api(),
                         "credited": invoice.credited.to_api(), "charged": invoice.charged.to_api(),
+                        "discounted": invoice.discounted.to_api(),
                         "balance": invoice.balance.to_api(), "status": invoice.status.value},
             "customer": None if stored is None else {"customer_id": stored.customer.customer_id,
                                                      **stored.customer.to_dict()},
@@ -358,19 +386,22 @@ class DunningService:
             "actions": list(p.decision.actions),
         } for p in planned]
         claim = Claim(key, customer.customer_id, channel, today, summary.run_id, lines, lease_until=now + CLAIM_LEASE)
+        attached: set[str] = set()  # the invoices whose PDF the message carries (never delivered before)
 
         def deliver(claim: Claim) -> Delivered | None:
             destination = self._postal(customer) if channel == "letter" else destination_for(customer, channel)
             if destination is None:  # decide() checked reachability; a contact suppressed meanwhile
                 return None
-            return Delivered(destination, self._deliver(customer, policy, channel, destination, planned, today, key))
+            return Delivered(destination, self._deliver(customer, policy, channel, destination, planned, today, key,
+                                                        attached))
 
         def record(attempts: Sequence[Attempt]) -> None:
             for attempt in attempts:
                 if attempt.records:  # a fresh send starts from the invoices as read; a repair reads them again
                     self._record(attempt.claim, attempt.message_id, confirmed=attempt.confirmed, now=now,
                                  summary=summary, customer=customer,
-                                 latest=latest if attempt.outcome is Outcome.SENT else None)
+                                 latest=latest if attempt.outcome is Outcome.SENT else None,
+                                 attached=attached if attempt.outcome is Outcome.SENT else frozenset())
 
         def flag(existing: Claim) -> None:
             flag_unconfirmed(self.tasks, self.alerts, existing, customer, now, SYSTEM, "reminder")
@@ -399,7 +430,7 @@ class DunningService:
         return True
 
     def _deliver(self, customer: Customer, policy: Policy, channel: str, destination: str, planned: list[Planned],
-                 today: date, key: str) -> str:
+                 today: date, key: str, attached: set[str] | None = None) -> str:
         steps = [p.decision.step for p in planned if p.decision.step is not None]
         tone = worst_tone(steps)
         if tone in ("friendly", "firm") and all(p.decision.first_contact for p in planned):
@@ -408,16 +439,28 @@ class DunningService:
         if promise_date is not None:
             tone = "promise_missed"  # a final notice or an escalation says more than a missed promise
         deadline = today + timedelta(days=7) if tone != "friendly" else None
-        rendered_lines = [self._render_line(p, policy, today) for p in planned]
+        attachments = self._attachments(customer, planned) if channel == "email" else {}
+        rendered_lines = [self._render_line(p, policy, today, undelivered=p.invoice.invoice_id in attachments)
+                          for p in planned]
         if channel == "letter":
             return self._letter(tone, customer, planned, policy, rendered_lines, today, deadline, promise_date, key)
         if channel == "email":
             contact = next(c for c in customer.contacts if c.email == destination)
+            portal_url = self._portal_url(customer.customer_id, destination)
             subject, html, text = self.renderer.email(tone, customer, contact, rendered_lines, today, deadline,
-                                                      promise_date=promise_date)
-            return self.sender.send_email(OutgoingEmail(destination, subject, html, text, key))
+                                                      promise_date=promise_date, portal_url=portal_url)
+            message_id = self.sender.send_email(OutgoingEmail(destination, subject, html, text, key,
+                                                              tuple(attachments.values())))
+            if attached is not None:
+                attached.update(attachments)
+            return message_id
+        texter = next((c for c in customer.contacts if c.phone == destination), None)
+        portal_url = self._portal_url(customer.customer_id, (texter.email if texter else None) or destination)
         return self.sender.send_sms(destination, self.renderer.sms(
-            tone, customer, rendered_lines, today, deadline, promise_date=promise_date), key)
+            tone, customer, rendered_lines, today, deadline, promise_date=promise_date, portal_url=portal_url), key)
+
+    def _portal_url(self, customer_id: str, contact: str) -> str | None:
+        return None if self.portal_link is None else self.portal_link(customer_id, contact, self.clock())
 
     def _postal(self, customer: Customer) -> str | None:
         """Where a letter goes, as the send records it (the town: the audit trail keeps no street address)."""
@@ -476,7 +519,23 @@ class DunningService:
             for p in waiting:
                 self._reschedule_fresh(p.invoice.invoice_id, when, now)
 
-    def _render_line(self, planned: Planned, policy: Policy, today: date) -> Any:
+    def _attachments(self, customer: Customer, planned: list[Planned]) -> dict[str, Attachment]:
+        """The PDFs of the invoices Dunwell was to deliver and never did, by invoice id. One that cannot be made is
+        left out (and the message does not claim to carry it)."""
+        found: dict[str, Attachment] = {}
+        if self.documents is None:
+            return found
+        for p in planned:
+            if never_delivered(p.invoice, customer):
+                try:
+                    pdf = self.documents.pdf(p.invoice.invoice_id)
+                except Exception:
+                    log.exception("no PDF for a never delivered invoice", extra={"invoice_id": p.invoice.invoice_id})
+                    continue
+                found[p.invoice.invoice_id] = Attachment(pdf.filename, "application/pdf", pdf.body)
+        return found
+
+    def _render_line(self, planned: Planned, policy: Policy, today: date, undelivered: bool = False) -> Any:
         invoice, decision = planned.invoice, planned.decision
         principal = invoice.principal_open(policy.charges_first)
         open_charges = invoice.balance - principal
@@ -492,7 +551,7 @@ class DunningService:
         shown.extend((CHARGE_CODES.get(c.kind, c.kind), c.amount) for c in decision.charges)
         # A deduction under dispute is held back: the reminder asks for the rest.
         return self.renderer.line(invoice, invoice.principal_to_chase(policy.charges_first), shown, today,
-                                  decision.discount)
+                                  decision.discount, undelivered=undelivered)
 
     def _defer_first_contacts(self, planned: list[Planned], customer: Customer, policy: Policy, today: date,
                               now: datetime, summary: RunSummary) -> list[Planned]:
@@ -546,10 +605,12 @@ class DunningService:
     # ---- recording -----------------------------------------------------------------------------------
 
     def _record(self, claim: Claim, message_id: str, *, confirmed: bool, now: datetime, summary: RunSummary,
-                customer: Customer, latest: dict[str, Invoice] | None = None) -> None:
+                customer: Customer, latest: dict[str, Invoice] | None = None,
+                attached: Iterable[str] = ()) -> None:
         """Record the claim's lines on its invoices. Starts from `latest` (the invoices as this run read or wrote
         them: no second read) and reads again only after a version conflict, or when there is none (a repair)."""
         known = latest if latest is not None else {}
+        delivered_now = set(attached)
         for line in claim.lines:
             invoice_id, step = line["invoice_id"], line["step"]
             charges = tuple(_charge_from_json(c, claim.local_date, step) for c in line["charges"])
@@ -583,6 +644,15 @@ class DunningService:
                                                                  else None, "confirmed": confirmed}))
                 events += [AuditEvent(f"invoice#{invoice_id}", "charge.added", SYSTEM, now, c.key,
                                       {**c.to_dict(), "balance": updated.balance.to_api()}) for c in new_charges]
+                if invoice_id in delivered_now and updated.delivered_at is None:
+                    # The reminder carried the invoice: it has reached the customer now.
+                    updated = replace(updated, delivered_at=now)
+                    events.append(AuditEvent(f"invoice#{invoice_id}", "invoice.delivered", SYSTEM, now,
+                                             f"{claim.message_key}#attached", {
+                                                 "channel": "email", "with": "reminder", "message_id": message_id,
+                                                 "to": mask(claim.destination) if claim.destination else None,
+                                                 "corrected": False, "document": "attached to the reminder",
+                                                 "confirmed": confirmed}))
                 try:
                     known[invoice_id] = self.invoices.save_invoice(updated, events, now)
                 except VersionConflict:

@@ -24,8 +24,10 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.domain.customer import Customer
+from chalicelib.domain.delivery import KEY_PREFIX, deliverable
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.invoice import Invoice
+from chalicelib.domain.masking import mask, mask_all
 from chalicelib.services.invoice_documents import InvoiceDocuments
 from chalicelib.services.ports import (
     CLAIM_LEASE,
@@ -45,7 +47,6 @@ from chalicelib.services.ports import (
 from chalicelib.services.send_once import Attempt, Delivered, Outcome, SendOnce
 
 log = logging.getLogger(__name__)
-FRESH_DAYS = 14
 ACTOR = "system:delivery"
 
 
@@ -70,16 +71,21 @@ def new_version(change: InvoiceChange) -> bool:
     return change.before is None or change.before.fingerprint != after.fingerprint
 
 
-def deliverable(invoice: Invoice) -> bool:
-    if invoice.void or invoice.balance.amount <= 0:
-        return False
-    first_seen = invoice.first_seen_on or invoice.issue_date
-    return (first_seen - invoice.issue_date).days <= FRESH_DAYS
-
-
 def delivery_key(invoice: Invoice) -> str:
     digest = hashlib.sha256(invoice.fingerprint.encode()).hexdigest()[:16]
-    return f"delivery#{invoice.invoice_id}#{digest}"
+    return f"{KEY_PREFIX}{invoice.invoice_id}#{digest}"
+
+
+def invoice_of_key(message_key: str) -> str | None:
+    """The invoice a delivery's key (`delivery#<invoice id>#<version digest>[#<address digest>]`) names."""
+    if not message_key.startswith(KEY_PREFIX):
+        return None
+    return message_key.split("#")[1] or None
+
+
+# A bounced delivery reached nobody; one of these outcomes of the fallback means the invoice is (or is being) sent
+# to another contact.
+REACHED = frozenset({Outcome.SENT, Outcome.REPAIRED, Outcome.UNCONFIRMED, Outcome.DONE, Outcome.IN_FLIGHT})
 
 
 class InvoiceDelivery:
@@ -114,14 +120,20 @@ class InvoiceDelivery:
                 log.exception("invoice delivery failed", extra={"invoice_id": after.invoice_id})
                 self.metrics.count("InvoiceDeliveriesFailed", 1, {"channel": "email"})
 
-    def deliver(self, invoice: Invoice, customer: Customer, corrected: bool = False) -> Attempt | None:
+    def deliver(self, invoice: Invoice, customer: Customer, corrected: bool = False,
+                fallback: bool = False) -> Attempt | None:
+        """Send the invoice to the customer's first contact with a working address, once per version; `fallback`
+        (after a bounce, the bounced address suppressed by then): once per version and address."""
         contact = next((c for c in customer.contacts if c.email and not c.email_suppressed), None)
         if contact is None or contact.email is None:
             self.metrics.count("InvoiceDeliveriesSkipped", 1, {"reason": "no_email"})
             return None
         email = contact.email
         now = self.clock()
-        claim = Claim(delivery_key(invoice), customer.customer_id, "email", now.date(), uuid.uuid4().hex, [],
+        key = delivery_key(invoice)
+        if fallback:
+            key += "#" + hashlib.sha256(email.lower().encode()).hexdigest()[:12]
+        claim = Claim(key, customer.customer_id, "email", now.date(), uuid.uuid4().hex, [],
                       lease_until=now + CLAIM_LEASE)
         sent: dict[str, str] = {}
 
@@ -153,6 +165,45 @@ class InvoiceDelivery:
             log.warning("invoice delivery refused: %s", attempt.reason, extra={"invoice_id": invoice.invoice_id})
             self.metrics.count("InvoiceDeliveriesFailed", 1, {"channel": "email"})
         return attempt
+
+    # ---- bounces (services/bounces.py calls these for a message key of a delivery) ----------------------
+
+    def customer_of(self, message_key: str) -> str | None:
+        invoice_id = invoice_of_key(message_key)
+        invoice = self.ledger.get_invoices([invoice_id]).get(invoice_id) if invoice_id else None
+        return None if invoice is None else invoice.customer_id
+
+    def bounced(self, message_key: str, addresses: Sequence[str], ses_message_id: str) -> dict[str, Any]:
+        """The delivery under `message_key` bounced (its address is suppressed by now): send the invoice to another
+        contact, as reminders fall back. Audited (`invoice.delivery_bounced`); when no other contact takes it, the
+        invoice is not delivered any more (`delivered_at` cleared), so the next reminder attaches it. Safe to call
+        twice for one bounce: the fallback goes once per version and address."""
+        invoice_id = invoice_of_key(message_key)
+        invoice = self.ledger.get_invoices([invoice_id]).get(invoice_id) if invoice_id else None
+        stored = self.customers.get_customers([invoice.customer_id]).get(invoice.customer_id) if invoice else None
+        if invoice is None or stored is None:
+            return {"fallback": "unknown_invoice"}
+        attempt = self.deliver(invoice, stored.customer, fallback=True)
+        outcome = "no_other_contact" if attempt is None else attempt.outcome.value
+        reached = attempt is not None and attempt.outcome in REACHED
+        now = self.clock()
+        for _ in conflict_retries(f"recording the bounce of the delivery of {invoice.invoice_id}", self.metrics):
+            current = self.ledger.get_invoices([invoice.invoice_id]).get(invoice.invoice_id)
+            if current is None or (attempt is not None and attempt.outcome is Outcome.DONE) or (
+                    not reached and current.delivered_at is None):
+                break  # this bounce was recorded already (SNS delivers at least once): nothing changes
+            event = AuditEvent(f"invoice#{invoice.invoice_id}", "invoice.delivery_bounced", "system:ses", now,
+                               ses_message_id or message_key, {
+                                   "message_key": message_key, "bounced": mask_all(addresses), "fallback": outcome,
+                                   "to": mask(attempt.claim.destination or "") if reached and attempt else None,
+                                   "delivered": reached})
+            try:
+                self.ledger.save_invoice(current if reached else replace(current, delivered_at=None), [event], now)
+            except VersionConflict:
+                continue
+            break
+        self.metrics.count("InvoiceDeliveriesBounced", 1, {"fallback": "sent" if reached else "none"})
+        return {"invoice_id": invoice.invoice_id, "fallback": outcome, "delivered": reached}
 
     def _record(self, invoice_id: str, attempt: Attempt, corrected: bool, document: str | None,
                 now: datetime) -> None:

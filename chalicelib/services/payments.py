@@ -12,12 +12,13 @@ the payment arrives; a failure after a success does not undo it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.cash_application import (
     Allocation,
+    MatchMethod,
     MatchResult,
     OpenItem,
     PlanTarget,
@@ -26,12 +27,14 @@ from chalicelib.domain.cash_application import (
     net_allocations,
     refund_allocations,
 )
+from chalicelib.domain.discounts import DiscountDecision, DiscountOutcome, apply_payment, open_item, take_back
 from chalicelib.domain.errors import DomainError, IdempotencyKeyReused, InvalidDocument, NotFound
 from chalicelib.domain.ids import invoice_id, reference_key
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
 from chalicelib.domain.payments import PaymentEvent, PaymentKind, PaymentRecord, payment_id_for
 from chalicelib.domain.plans import PaymentPlan, plan_target
+from chalicelib.domain.terms import PaymentTerms
 from chalicelib.services.ports import (
     AlreadyRecorded,
     AuditEvent,
@@ -82,6 +85,20 @@ class PlanReader(Protocol):
 class Matched:
     result: MatchResult
     invoices: dict[str, Invoice]  # read to make the match: applying it reads nothing again
+    terms: dict[str, PaymentTerms | None] = field(default_factory=dict)  # customers' terms read for discounts
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One invoice with an allocation applied: its audit events, and the discount decision it made."""
+
+    invoice: Invoice
+    events: list[AuditEvent]
+    decision: DiscountDecision
+    amount: Money
+
+
+DISCOUNT_TASK = "discount_taken_late"
 
 
 class Alerts(Protocol):
@@ -163,7 +180,8 @@ class PaymentService:
         payment_id = payment_id_for(event.provider, PaymentKind.PAYMENT, event.payment_ref)
         for _attempt in self._retries(f"payment {payment_id}: its invoices kept changing; the provider will retry"):
             now = self.clock()
-            matched = self._match(event.amount, event.references, event.customer_hint)
+            matched = self._match(event.amount, event.references, event.customer_hint,
+                                  event.occurred_at.astimezone(UTC).date())
             match = matched.result
             record = PaymentRecord(
                 payment_id=payment_id, provider=event.provider, payment_ref=event.payment_ref,
@@ -185,8 +203,21 @@ class PaymentService:
             return Receipt(note.dedupe_key, "applied", payment_id, match.reason)
         raise AssertionError("unreachable: conflict_retries raises when it runs out")
 
-    def _match(self, amount: Money, references: Sequence[str], customer_hint: str | None) -> Matched:
-        """The match, with the invoices and the payer read to make it (reused to apply it: one read, not two)."""
+    def _terms(self, customer_id: str, cache: dict[str, PaymentTerms | None]) -> PaymentTerms | None:
+        """A customer's payment terms (their early-payment discount), read once per application."""
+        if customer_id not in cache:
+            stored = self.customers.get_stored(customer_id)
+            cache[customer_id] = stored.customer.payment_terms if stored is not None else None
+        return cache[customer_id]
+
+    def _match(self, amount: Money, references: Sequence[str], customer_hint: str | None,
+               received_on: date) -> Matched:
+        """The match, with the invoices and the payer read to make it (reused to apply it: one read, not two).
+
+        Early-payment discounts (domain/discounts.py) count on the day the money was received: referenced invoices
+        are offered what settles them with their discount when the money does not pay them all in full, and a payer
+        without a reference is matched on an invoice's discounted amount when nothing else matches. The customer's
+        terms are read only then."""
         ids = list(dict.fromkeys(invoice_id(number) for number in references[:MAX_REFERENCES]))
         found = self.invoices.get_invoices(ids) if ids else {}
         missing = [number for number in references[:MAX_REFERENCES] if invoice_id(number) not in found]
@@ -196,7 +227,12 @@ class PaymentService:
             for invoice in self.invoices.find_by_reference(keys).values():
                 found[invoice.invoice_id] = invoice
                 ids.append(invoice.invoice_id)
-        referenced = [OpenItem.of(found[i]) for i in ids if i in found]
+        referenced_invoices = [found[i] for i in ids if i in found]
+        referenced = [OpenItem.of(i) for i in referenced_invoices]
+        terms: dict[str, PaymentTerms | None] = {}
+        open_in_currency = [i.balance for i in referenced_invoices if i.currency == amount.currency]
+        if open_in_currency and amount < sum(open_in_currency, Money.zero(amount.currency)):
+            referenced = [open_item(i, self._terms(i.customer_id, terms), received_on) for i in referenced_invoices]
         # A known payer guards against paying another customer's invoice by a mistyped reference;
         # an unknown one lets the references say whose money it is.
         customer_id: str | None = None
@@ -215,7 +251,13 @@ class PaymentService:
             customer_id = customer_hint
         result = match_payment(amount, referenced=referenced, customer_id=customer_id, customer_items=items,
                                plans=plans)
-        return Matched(result, found)
+        if result.method is MatchMethod.NONE and items and customer_id is not None:
+            payer_terms = self._terms(customer_id, terms)
+            if payer_terms is not None and payer_terms.discount_percent is not None:
+                items = [open_item(found[i.invoice_id], payer_terms, received_on) for i in items]
+                result = match_payment(amount, referenced=referenced, customer_id=customer_id, customer_items=items,
+                                       plans=plans)
+        return Matched(result, found, terms)
 
     def _plan_targets(self, open_invoices: Sequence[Invoice]) -> list[PlanTarget]:
         """The payer's active payment plans (read only when an open invoice is in one). A plan invoice no longer
@@ -238,38 +280,92 @@ class PaymentService:
         """Write the record with the invoices its allocations change, in one transaction. The invoices
         are the ones read for the match; if one changed since, the version check fails and we retry."""
         touched = self._with_allocations(record.allocations, record.recorded_by, record.payment_id, now,
-                                         matched.invoices, record.occurred_at.astimezone(UTC).date())
-        balances = {i.invoice_id: i.balance for i, _ in touched}
-        events = [e for _, e in touched] + [self._payment_event(record, now, balances)]
-        self.payments.commit(new=[record], invoices=[i for i, _ in touched], events=events, notification=note,
+                                         matched.invoices, record.occurred_at.astimezone(UTC).date(), matched.terms)
+        balances = {a.invoice.invoice_id: a.invoice.balance for a in touched}
+        discounts = {a.invoice.invoice_id: a.decision.amount for a in touched
+                     if a.decision.outcome is DiscountOutcome.GRANTED}
+        events = [e for a in touched for e in a.events] + [self._payment_event(record, now, balances, discounts)]
+        self.payments.commit(new=[record], invoices=[a.invoice for a in touched], events=events, notification=note,
                              now=now)
+        self._open_discount_tasks(touched, record.payment_id, record.recorded_by, now)
 
     def _with_allocations(self, allocations: Sequence[Allocation], actor: str, payment_id: str,
                           now: datetime, known: dict[str, Invoice],
-                          received_on: date) -> list[tuple[Invoice, AuditEvent]]:
-        """Each invoice with its allocation applied, effective on the day the money was received (analytics)."""
+                          received_on: date, terms: dict[str, PaymentTerms | None]) -> list[Applied]:
+        """Each invoice with its allocation applied, effective on the day the money was received (analytics), with
+        the early-payment discount it earns booked (the customer's terms read only for an allocation short of the
+        balance: paid in full, there is nothing to decide)."""
         current = dict(known)
-        touched = []
+        touched: dict[str, Applied] = {}
         for allocation in allocations:
             invoice = current.get(allocation.invoice_id)
             if invoice is None:
                 raise VersionConflict(f"invoice {allocation.invoice_id} vanished")
-            updated, left = invoice.with_payment(allocation.amount)
-            if not left.is_zero:  # the balance moved since the match: match again
+            applied = self._applied(invoice, allocation.amount, received_on, payment_id, actor, now, terms)
+            if applied is None:  # the balance moved since the match: match again
                 raise VersionConflict(f"invoice {invoice.number} changed since it was matched")
-            updated = replace(updated, effective_on=received_on)
-            current[allocation.invoice_id] = updated
-            touched.append((updated, AuditEvent(
-                f"invoice#{invoice.invoice_id}", "invoice.payment_applied", actor, now, payment_id,
-                {"payment_id": payment_id, "amount": allocation.amount.to_api(), "currency": invoice.currency,
-                 "balance": updated.balance.to_api(), "status": updated.status.value})))
-        return touched
+            current[allocation.invoice_id] = applied.invoice
+            earlier = touched.get(allocation.invoice_id)
+            if earlier is not None:  # the same invoice twice in one payment: one state, all its events
+                applied = replace(applied, events=earlier.events + applied.events,
+                                  decision=applied.decision if applied.decision.outcome is not DiscountOutcome.NONE
+                                  else earlier.decision, amount=earlier.amount + applied.amount)
+            touched[allocation.invoice_id] = applied
+        return list(touched.values())
+
+    def _applied(self, invoice: Invoice, amount: Money, received_on: date, payment_id: str, actor: str,
+                 now: datetime, terms: dict[str, PaymentTerms | None], by_hand: bool = False) -> Applied | None:
+        """`amount` of payment `payment_id` applied to `invoice` with its discount decision and audit events; None
+        when the invoice cannot take all of it (it changed)."""
+        customer_terms = self._terms(invoice.customer_id, terms) if amount < invoice.balance else None
+        updated, left, decision = apply_payment(invoice, customer_terms, amount, received_on, payment_id)
+        if not left.is_zero:
+            return None
+        updated = replace(updated, effective_on=received_on)
+        data: dict[str, Any] = {"payment_id": payment_id, "amount": amount.to_api(), "currency": invoice.currency,
+                                "balance": updated.balance.to_api(), "status": updated.status.value}
+        if by_hand:
+            data["by"] = "hand"
+        discriminator = f"{payment_id}:{now.timestamp()}" if by_hand else payment_id
+        events = [AuditEvent(f"invoice#{invoice.invoice_id}", "invoice.payment_applied", actor, now, discriminator,
+                             data)]
+        if decision.outcome is not DiscountOutcome.NONE:
+            offer = decision.offer
+            assert offer is not None
+            detail = {"payment_id": payment_id, "amount": decision.amount.to_api(), "currency": invoice.currency,
+                      "percent": str(offer.percent), "last_day": offer.last_day.isoformat(),
+                      "received_on": received_on.isoformat(), "paid": amount.to_api(),
+                      "balance": updated.balance.to_api(), "status": updated.status.value}
+            kind = "invoice.discount_granted" if decision.outcome is DiscountOutcome.GRANTED \
+                else "invoice.discount_taken_late"
+            events.append(AuditEvent(f"invoice#{invoice.invoice_id}", kind, actor, now, discriminator, detail))
+        return Applied(updated, events, decision, amount)
+
+    def _open_discount_tasks(self, touched: Sequence[Applied], payment_id: str, actor: str, now: datetime) -> None:
+        """A discount taken after its last day leaves the difference open: a collector chases it or lets it go."""
+        if self.tasks is None:
+            return
+        for applied in touched:
+            decision, invoice = applied.decision, applied.invoice
+            if decision.outcome is not DiscountOutcome.TAKEN_LATE or decision.last_day is None:
+                continue
+            self.tasks.open(Task(
+                f"{DISCOUNT_TASK}:{invoice.invoice_id}:{payment_id}", DISCOUNT_TASK,
+                f"Discount taken late on invoice {invoice.number}: {decision.amount} deducted from a payment received "
+                f"after the last day {decision.last_day.isoformat()}; chase the difference or write it off",
+                invoice.customer_id, invoice.invoice_id,
+                {"payment_id": payment_id, "amount": decision.amount.to_api(), "currency": invoice.currency,
+                 "last_day": decision.last_day.isoformat(), "paid": applied.amount.to_api(),
+                 "balance": invoice.balance.to_api()}, now, actor))
 
     @staticmethod
-    def _payment_event(record: PaymentRecord, now: datetime, balances: dict[str, Money] | None = None) -> AuditEvent:
+    def _payment_event(record: PaymentRecord, now: datetime, balances: dict[str, Money] | None = None,
+                       discounts: dict[str, Money] | None = None) -> AuditEvent:
         """The payment's audit event: also what a receipt needs (services/receipts.py reads it off the stream),
-        with each invoice's balance right after this payment when `balances` has it."""
+        with each invoice's balance right after this payment when `balances` has it, and the early-payment
+        discount it earned on each invoice when `discounts` has one."""
         after = balances or {}
+        discounted = discounts or {}
         return AuditEvent(f"payment#{record.payment_id}", f"payment.{record.kind.value}_recorded", record.recorded_by,
                           now, record.payment_id,
                           {"amount": record.amount.to_api(), "currency": record.amount.currency,
@@ -277,7 +373,9 @@ class PaymentService:
                            "customer_id": record.customer_id, "provider_reference": record.payment_ref,
                            "occurred_at": record.occurred_at.isoformat(), "unapplied": record.unapplied.to_api(),
                            "allocations": [{"invoice_id": a.invoice_id, "number": a.number, "amount": a.amount.to_api(),
-                                            "balance": after[a.invoice_id].to_api() if a.invoice_id in after else None}
+                                            "balance": after[a.invoice_id].to_api() if a.invoice_id in after else None,
+                                            **({"discount": discounted[a.invoice_id].to_api()}
+                                               if a.invoice_id in discounted else {})}
                                            for a in record.allocations]})
 
     def _receive_failure(self, event: PaymentEvent, note: ProviderEventRecord) -> Receipt:
@@ -365,6 +463,8 @@ class PaymentService:
             for allocation in reopen:
                 invoice = current[allocation.invoice_id]
                 reopened = invoice.without_payment(allocation.amount).needs_review(now)  # dunning resumes
+                # The discount that payment earned goes with it: what it paid no longer covers the discounted amount.
+                reopened, discount = take_back(reopened, original.payment_id)
                 if chargeback:
                     reopened = replace(reopened, disputed=True)  # the customer contests it: a dispute is open
                 invoices.append(reopened)
@@ -372,6 +472,12 @@ class PaymentService:
                     f"invoice#{invoice.invoice_id}", f"invoice.{reversal.kind.value}", reversal.recorded_by, now,
                     reversal.payment_id, {"payment_id": original.payment_id, "amount": allocation.amount.to_api(),
                                           "balance": reopened.balance.to_api(), "status": reopened.status.value}))
+                if not discount.is_zero:
+                    events.append(AuditEvent(
+                        f"invoice#{invoice.invoice_id}", "invoice.discount_reversed", reversal.recorded_by, now,
+                        reversal.payment_id, {"payment_id": original.payment_id, "amount": discount.to_api(),
+                                              "currency": invoice.currency, "reason": reversal.kind.value,
+                                              "balance": reopened.balance.to_api()}))
             described = ", ".join(f"{a.number} reopened by {a.amount}" for a in reopen)
             done = replace(reversal, allocations=reopen, unapplied=reversal.amount - reopened_total, waiting=False,
                            customer_id=original.customer_id,
@@ -431,7 +537,7 @@ class PaymentService:
             raise UnknownCustomer(f"customer {customer_id} is not known", field="customer_id")
         for _attempt in self._retries(f"manual payment {payment_id}: invoices kept changing; try again"):
             now = self.clock()
-            matched = self._match(amount, references, customer_id)
+            matched = self._match(amount, references, customer_id, received_on.astimezone(UTC).date())
             match = matched.result
             record = PaymentRecord(
                 payment_id=payment_id, provider="manual", payment_ref=idempotency_key, kind=PaymentKind.PAYMENT,
@@ -470,17 +576,19 @@ class PaymentService:
             merged = _merge(payment.allocations, Allocation(invoice.invoice_id, invoice.number, wanted))
             updated = replace(payment, allocations=merged, unapplied=payment.unapplied - wanted,
                               customer_id=payment.customer_id or invoice.customer_id)
-            paid, left = invoice.with_payment(wanted)
-            assert left.is_zero
-            paid = replace(paid, effective_on=payment.occurred_at.astimezone(UTC).date())  # when it was received
-            return updated, paid, [
-                AuditEvent(f"invoice#{invoice.invoice_id}", "invoice.payment_applied", actor, now,
-                           f"{payment_id}:{now.timestamp()}",
-                           {"payment_id": payment_id, "amount": wanted.to_api(), "by": "hand",
-                            "balance": paid.balance.to_api()}),
+            # Effective (and measured against an early-payment discount's last day) when the money was received.
+            applied = self._applied(invoice, wanted, payment.occurred_at.astimezone(UTC).date(), payment_id, actor,
+                                    now, {}, by_hand=True)
+            assert applied is not None
+            late.clear()
+            late.append(applied)
+            return updated, applied.invoice, [*applied.events,
                 AuditEvent(f"payment#{payment_id}", "payment.allocated", actor, now, invoice.invoice_id,
                            {"invoice_id": invoice.invoice_id, "amount": wanted.to_api()})]
-        return self._staff_change(payment_id, invoice_ref, change)
+        late: list[Applied] = []
+        done = self._staff_change(payment_id, invoice_ref, change)
+        self._open_discount_tasks(late, payment_id, actor, self.clock())
+        return done
 
     def unallocate(self, payment_id: str, invoice_ref: str, actor: str) -> PaymentRecord:
         """Staff take a payment off an invoice: the money goes back to unapplied, the invoice reopens."""
@@ -491,15 +599,22 @@ class PaymentService:
                                message=f"payment {payment_id} is not applied to invoice {invoice_ref}")
             amount = sum((a.amount for a in allocated), Money.zero(payment.amount.currency))
             invoice = self.invoices.get_invoices([invoice_ref])[invoice_ref]
-            reopened = invoice.without_payment(amount).needs_review(now)
+            reopened, discount = take_back(invoice.without_payment(amount).needs_review(now), payment_id)
             updated = replace(payment, allocations=tuple(a for a in payment.allocations if a.invoice_id != invoice_ref),
                               unapplied=payment.unapplied + amount)
-            return updated, reopened, [
+            events = [
                 AuditEvent(f"invoice#{invoice_ref}", "invoice.payment_removed", actor, now,
                            f"{payment_id}:{now.timestamp()}",
                            {"payment_id": payment_id, "amount": amount.to_api(), "balance": reopened.balance.to_api()}),
                 AuditEvent(f"payment#{payment_id}", "payment.unallocated", actor, now, invoice_ref,
                            {"invoice_id": invoice_ref, "amount": amount.to_api()})]
+            if not discount.is_zero:
+                events.insert(1, AuditEvent(
+                    f"invoice#{invoice_ref}", "invoice.discount_reversed", actor, now,
+                    f"{payment_id}:{now.timestamp()}",
+                    {"payment_id": payment_id, "amount": discount.to_api(), "currency": invoice.currency,
+                     "reason": "unallocated", "balance": reopened.balance.to_api()}))
+            return updated, reopened, events
         return self._staff_change(payment_id, invoice_ref, change)
 
     def _staff_change(self, payment_id: str, invoice_ref: str,

@@ -6,7 +6,8 @@ email either way. The rules are in domain/plan_requests.py.
 Safe to run twice: the same request on the same day is one request (its id is derived from what was asked); its
 task is keyed by the request; an accepted request names its plan by an id derived from the request, so an
 acceptance retried after a crash finds the plan it made instead of failing on invoices "already in a plan"; the
-answer to the customer goes through SendOnce under `plan_request#<id>#<answer>` (once, whatever the retries).
+answer to the customer goes through SendOnce under `<customer id>#plan_request#<id>#<answer>` (once, whatever the
+retries).
 Accepting or declining a request that was answered that way already answers it again (and sends nothing twice);
 the other answer is a conflict (409).
 """
@@ -243,8 +244,9 @@ class PlanRequests:
             return None
         customer = stored.customer
         now = self.clock()
-        claim = Claim(f"plan_request#{request.request_id}#{answer}", customer.customer_id, "email", now.date(),
-                      uuid.uuid4().hex, [], lease_until=now + CLAIM_LEASE)
+        # Keyed by the customer first, as reminders are: a bounce of this mail finds the customer (services/bounces.py).
+        claim = Claim(f"{customer.customer_id}#plan_request#{request.request_id}#{answer}", customer.customer_id,
+                      "email", now.date(), uuid.uuid4().hex, [], lease_until=now + CLAIM_LEASE)
 
         def deliver(claim: Claim) -> Delivered | None:
             contact = _answer_contact(customer, request.contact_email)

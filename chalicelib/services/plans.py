@@ -95,9 +95,9 @@ class InstalmentRenderer(Protocol):
     def instalment_line(self, plan: PaymentPlan, row: InstalmentProgress, today: date) -> Any: ...
     def email(self, tone: str, customer: Customer, contact: Any, lines: Sequence[Any], today: date,
               deadline: date | None, promise_date: date | None = None,
-              payment_reference: str | None = None) -> tuple[str, str, str]: ...
+              payment_reference: str | None = None, portal_url: str | None = None) -> tuple[str, str, str]: ...
     def sms(self, tone: str, customer: Customer, lines: Sequence[Any], today: date, deadline: date | None,
-            promise_date: date | None = None) -> str: ...
+            promise_date: date | None = None, *, portal_url: str | None = None) -> str: ...
 
 
 # ---- results ---------------------------------------------------------------------------------------
@@ -140,7 +140,8 @@ class PlanService:
                  renderer: InstalmentRenderer, tasks: TaskStore, alerts: Alerts, *,
                  settings: Callable[[], DunningSettings] = DunningSettings,
                  clock: Callable[[], datetime] | None = None, new_id: Callable[[], str] | None = None,
-                 batch_limit: int = 1000, refusal: Callable[[str], str | None] = never_refused) -> None:
+                 batch_limit: int = 1000, refusal: Callable[[str], str | None] = never_refused,
+                 portal_link: Callable[[str, str, datetime], str | None] | None = None) -> None:
         self.plans = plans
         self.invoices = invoices
         self.customers = customers
@@ -156,6 +157,7 @@ class PlanService:
         self.new_id = new_id or (lambda: f"pln_{uuid.uuid4().hex[:24]}")
         self.batch_limit = batch_limit
         self.refusal = refusal
+        self.portal_link = portal_link  # a fresh personal portal link per message (PortalLinks.for_message)
 
     # ---- the collector's side ------------------------------------------------------------------------
 
@@ -367,10 +369,19 @@ class PlanService:
             contact = next(c for c in customer.contacts if c.email == destination)
             reference = ", ".join(i.number for i in plan.invoices[:5])
             subject, html, text = self.renderer.email("plan_instalment", customer, contact, lines, today, deadline,
-                                                      payment_reference=reference)
+                                                      payment_reference=reference,
+                                                      portal_url=self._portal_url(customer, destination))
             return self.sender.send_email(OutgoingEmail(destination, subject, html, text, message_key))
-        return self.sender.send_sms(destination, self.renderer.sms("plan_instalment", customer, lines, today,
-                                                                   deadline), message_key)
+        return self.sender.send_sms(destination, self.renderer.sms(
+            "plan_instalment", customer, lines, today, deadline, portal_url=self._portal_url(customer, destination)),
+            message_key)
+
+    def _portal_url(self, customer: Customer, destination: str) -> str | None:
+        if self.portal_link is None:
+            return None
+        texter = next((c for c in customer.contacts if c.phone == destination and c.email), None)
+        return self.portal_link(customer.customer_id, texter.email if texter and texter.email else destination,
+                                self.clock())
 
     # ---- writing -------------------------------------------------------------------------------------
 

@@ -84,6 +84,11 @@ class PortalActions:
         return self._plan_requests().request(customer_id, contact_email, invoices, instalments, first_date, today,
                                              portal_actor(contact_email))
 
+    def plan_requests(self, customer_id: str, limit: int = 20) -> list[PlanRequest]:
+        """This customer's plan requests, newest first (pending, accepted with their plan, declined with why)."""
+        requests, _cursor = self._plan_requests().for_customer(customer_id, limit, None)
+        return requests
+
     # ---- whose invoices ------------------------------------------------------------------------------
 
     def _own(self, customer_id: str, invoice_ids: Sequence[str]) -> list[Invoice]:

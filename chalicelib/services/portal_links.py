@@ -56,7 +56,6 @@ TOKEN_BYTES = 32
 RESEND_GRACE = timedelta(days=30)  # an expired link's record is kept this long for the expired-link page
 RESEND_EVERY = timedelta(hours=1)  # at most one fresh link per address (and customer) per hour from that page
 OPEN_PATH = "/portal/open/"
-SHORT_PATH = "/p/"  # the SMS form: GET /p/<token> redirects to /portal/open/<token>
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
@@ -146,6 +145,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _client_key(client: str) -> str:
+    """A client (its IP address) as a rate-limit key: hashed, no address stored."""
+    return hashlib.sha256(f"portal-client:{client}".encode()).hexdigest()[:24]
+
+
 def _grant(record: LinkRecord) -> PortalGrant:
     return PortalGrant(record.customer_id, record.contact_email, record.link_id, record.issued_at, record.expires_at)
 
@@ -153,11 +157,6 @@ def _grant(record: LinkRecord) -> PortalGrant:
 def generation_of(link_id: str) -> int | None:
     head, dot, _ = link_id.partition(".")
     return int(head) if dot and head.isdigit() else None
-
-
-def short_url(url: str) -> str:
-    """The SMS form of a link: `<base>/p/<token>` instead of `<base>/portal/open/<token>`."""
-    return url.replace(OPEN_PATH, SHORT_PATH, 1)
 
 
 def reachable_by_email(customer: Customer) -> list[Contact]:
@@ -212,6 +211,19 @@ class PortalLinks:
         self.metrics.count("PortalLinksMinted", 1, {})
         return f"{self.base_url}{OPEN_PATH}{token}", record
 
+    def for_message(self, customer_id: str, contact: str, now: datetime) -> str | None:
+        """A fresh link for a reminder, receipt or SMS to `contact` (its address, or its phone where it has none);
+        None without PUBLIC_BASE_URL, or when the store fails (logged and counted): a message never waits for one.
+        """
+        if self.base_url is None:
+            return None
+        try:
+            return self.mint(customer_id, contact, now)
+        except Exception:
+            log.exception("no portal link for a message: it goes without one", extra={"customer_id": customer_id})
+            self.metrics.count("PortalLinksFailed", 1, {})
+            return None
+
     def open(self, token: str, now: datetime) -> PortalGrant | None:
         """The grant of a link that is known, not expired and not revoked; None otherwise (say no more)."""
         record = self._record(token)
@@ -230,7 +242,7 @@ class PortalLinks:
 
     def may_open(self, client: str, now: datetime) -> int | None:
         """Rate limit of link opens per client (None: go ahead; else seconds to wait). For /portal/open."""
-        return self.limiter.hit(f"open#{client}", self.limits.open_per_client, self.limits.window, now)
+        return self.limiter.hit(f"open#{_client_key(client)}", self.limits.open_per_client, self.limits.window, now)
 
     def revoke_all(self, customer_id: str, actor: str, now: datetime) -> int:
         """End every link of the customer and every portal session opened from one; how many links were live."""
@@ -265,7 +277,7 @@ class PortalLinks:
         """The expired-link page's "email me a fresh link": by the address typed in, or by the (expired, revoked
         or unknown) token of the link that was opened. Answers the same (None) whatever is known; raises
         TooManyRequests only for this client's or everyone's rate, which says nothing about an address."""
-        for key, limit in ((f"resend-client#{client}", self.limits.resend_per_client),
+        for key, limit in ((f"resend-client#{_client_key(client)}", self.limits.resend_per_client),
                            ("resend-all", self.limits.resend_overall)):
             wait = self.limiter.hit(key, limit, self.limits.window, now)
             if wait is not None:

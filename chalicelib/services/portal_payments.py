@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from chalicelib.domain.customer import Customer
-from chalicelib.domain.dunning.charges import EarlyPaymentDiscount, early_payment_discount
+from chalicelib.domain.discounts import discount_offer
+from chalicelib.domain.dunning.charges import EarlyPaymentDiscount
 from chalicelib.domain.errors import InvalidDocument, NotAllowed, NotFound
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
@@ -67,19 +68,18 @@ class PaymentOptions:
     totals: dict[str, Money]  # amount_now per currency
 
 
-def epc_qr_svg(payload: str) -> str:
-    """The EPC payload as an inline SVG (segno; error correction M as EPC069-12 asks). No style attributes: the
-    portal's CSP allows no inline styles."""
+def epc_qr_svg(payload: str, title: str = "EPC QR code (GiroCode)") -> str:
+    """The EPC payload as an inline SVG (segno; error correction M as EPC069-12 asks) named by `title` (what a
+    screen reader says). No style attributes: the portal's CSP allows no inline styles."""
     import segno
 
     qr = segno.make_qr(payload, error="m", boost_error=False, encoding="utf-8")
-    return str(qr.svg_inline(scale=4, border=4, svgclass="epc-qr", lineclass=None,
-                             title="EPC QR code (GiroCode)"))
+    return str(qr.svg_inline(scale=4, border=4, svgclass="epc-qr", lineclass=None, title=title))
 
 
 class PortalPayments:
     def __init__(self, seller_name: str, seller_iban: str | None, seller_bic: str | None,
-                 card: CardCheckout | None = None, qr: Callable[[str], str] | None = None) -> None:
+                 card: CardCheckout | None = None, qr: Callable[[str, str], str] | None = None) -> None:
         self.seller_name = seller_name
         self.seller_iban = seller_iban
         self.seller_bic = seller_bic
@@ -90,8 +90,10 @@ class PortalPayments:
 
     def options(self, customer: Customer, invoices: Sequence[Invoice], today: date) -> PaymentOptions:
         from chalicelib.formats.bank.references import format_rf
-        from chalicelib.formats.invoice_pdf import invoice_rf
+        from chalicelib.formats.invoice_pdf import invoice_rf, words
         from chalicelib.formats.messages import format_iban
+
+        qr_title = f"EPC QR: {words(customer.language or 'en')['qr']}"  # the invoice PDF's wording
 
         bank = None
         if self.seller_iban:
@@ -107,7 +109,7 @@ class PortalPayments:
                 invoice_id=invoice.invoice_id, number=invoice.number, due_date=invoice.due_date,
                 open_amount=invoice.balance, amount_now=amount, discount=discount, rf_reference=rf,
                 reference=format_rf(rf) if rf else invoice.number,
-                epc_qr_svg=self._qr(invoice, amount, rf)))
+                epc_qr_svg=self._qr(invoice, amount, rf, qr_title)))
             totals[amount.currency] = totals.get(amount.currency, Money.zero(amount.currency)) + amount
         return PaymentOptions(card=self.card_available(), bank=bank, invoices=tuple(lines), totals=totals)
 
@@ -117,18 +119,19 @@ class PortalPayments:
     @staticmethod
     def amount_now(customer: Customer, invoice: Invoice, today: date) -> tuple[Money, EarlyPaymentDiscount | None]:
         """What settles the invoice if paid today: the balance less what an open dispute holds back; inside the
-        early-payment window (and with no dispute open) the balance less the discount."""
+        early-payment window (and with no dispute open) the balance less the discount: the offer a payment
+        received today earns (domain/discounts.py, the rule the payment service applies when the money arrives)."""
         zero = Money.zero(invoice.currency)
         if invoice.void or invoice.balance.amount <= 0:
             return zero, None
         held = invoice.disputed_open
         if held.is_zero:
-            discount = early_payment_discount(invoice, customer.payment_terms, today)
-            if discount is not None and discount.pay_amount.amount > 0:
+            discount = discount_offer(invoice, customer.payment_terms, today)
+            if discount is not None:
                 return discount.pay_amount, discount
         return max(zero, invoice.balance - held), None
 
-    def _qr(self, invoice: Invoice, amount: Money, rf: str | None) -> str | None:
+    def _qr(self, invoice: Invoice, amount: Money, rf: str | None, title: str) -> str | None:
         if not self.seller_iban or invoice.currency != "EUR":
             return None
         from chalicelib.formats.invoice_pdf import EpcError, epc_payload
@@ -138,7 +141,7 @@ class PortalPayments:
                                   amount=amount.amount, rf=rf, text=None if rf else invoice.number)
         except EpcError:
             return None
-        return self.qr(payload)
+        return self.qr(payload, title)
 
     @staticmethod
     def _owned(customer: Customer, invoices: Sequence[Invoice]) -> list[Invoice]:

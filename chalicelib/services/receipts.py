@@ -40,7 +40,8 @@ class CustomerReader(Protocol):
 
 class PaymentReceipts:
     def __init__(self, customers: CustomerReader, render: Callable[..., Any], sender: Sender, metrics: Metrics,
-                 seller: Any, claims: Claims, clock: Callable[[], datetime] | None = None) -> None:
+                 seller: Any, claims: Claims, clock: Callable[[], datetime] | None = None,
+                 portal_link: Callable[[str, str, datetime], str | None] | None = None) -> None:
         self.customers = customers
         self.render = render
         self.sender = sender
@@ -49,6 +50,7 @@ class PaymentReceipts:
         self.claims = claims
         self.send_once = SendOnce(claims, retry_refused=False)
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.portal_link = portal_link  # a fresh personal portal link per receipt (PortalLinks.for_message)
 
     def on_events(self, events: Sequence[AuditEvent | None]) -> list[str]:
         """Send the receipts the new audit events call for; returns the SES message ids."""
@@ -86,13 +88,15 @@ class PaymentReceipts:
         def deliver(claim: Claim) -> Delivered:
             from chalicelib.formats.receipts import ReceiptLine
 
-            lines = [ReceiptLine(a["number"], Decimal(a["amount"]), Decimal(a["balance"]))
+            lines = [ReceiptLine(a["number"], Decimal(a["amount"]), Decimal(a["balance"]),
+                                 Decimal(a["discount"]) if a.get("discount") else None)
                      for a in data.get("allocations", []) if a.get("balance") is not None]
             received_on = date.fromisoformat(str(data["occurred_at"])[:10])
+            portal_url = None if self.portal_link is None else self.portal_link(customer_id, email, now)
             rendered = self.render(contact.language or customer.language, customer.name, contact.name,
                                    Decimal(data["amount"]), data["currency"], received_on, lines,
                                    Decimal(data.get("unapplied") or "0"), self.seller,
-                                   data.get("provider_reference", ""))
+                                   data.get("provider_reference", ""), portal_url=portal_url)
             return Delivered(email, self.sender.send_email(OutgoingEmail(
                 email, rendered.subject, rendered.html, rendered.text, claim.message_key)))
 

@@ -107,14 +107,18 @@ def _add(totals: dict[str, Money], amount: Money) -> None:
     totals[amount.currency] = totals.get(amount.currency, Money.zero(amount.currency)) + amount
 
 
+def build_line(invoice: Invoice, customer: Customer, as_of: date) -> StatementLine:
+    return StatementLine(
+        invoice_id=invoice.invoice_id, number=invoice.number, issue_date=invoice.issue_date,
+        due_date=invoice.due_date, days_overdue=max(0, (as_of - invoice.due_date).days), open_amount=invoice.balance,
+        status=invoice.status.value, discount=early_payment_discount(invoice, customer.payment_terms, as_of))
+
+
 def build_statement(customer: Customer, as_of: date, invoices: Sequence[Invoice], credit_notes: Sequence[CreditNote],
                     payments: Sequence[PaymentRecord]) -> Statement:
     """Pure: the statement from what was read."""
     lines = tuple(
-        StatementLine(
-            invoice_id=inv.invoice_id, number=inv.number, issue_date=inv.issue_date, due_date=inv.due_date,
-            days_overdue=max(0, (as_of - inv.due_date).days), open_amount=inv.balance, status=inv.status.value,
-            discount=early_payment_discount(inv, customer.payment_terms, as_of))
+        build_line(inv, customer, as_of)
         for inv in sorted(invoices, key=lambda i: (i.due_date, i.number))
         if inv.customer_id == customer.customer_id and inv.status in OUTSTANDING_STATUSES and inv.balance.amount > 0)
     credits = tuple(
@@ -150,6 +154,11 @@ class Statements:
         customer = self.reader.customer(customer_id)
         if customer is None:
             raise NotFound("customer", customer_id)
+        return self.of_customer(customer, as_of)
+
+    def of_customer(self, customer: Customer, as_of: date) -> Statement:
+        """The statement of a customer already read (the portal reads it with the session check): three reads."""
+        customer_id = customer.customer_id
         return build_statement(
             customer, as_of, self.reader.open_invoices(customer_id), self.reader.credit_notes(customer_id),
             self.reader.payments(customer_id, as_of - timedelta(days=RECENT_PAYMENT_DAYS), as_of, RECENT_PAYMENTS))

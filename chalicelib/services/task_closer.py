@@ -22,7 +22,7 @@ from chalicelib.services.ports import AuditEvent, Task, utc_now
 
 log = logging.getLogger(__name__)
 ACTOR = "system:tasks"
-UNPAID_KINDS = frozenset({"escalation", "broken_promise"})  # tasks whose reason is the invoice being unpaid
+UNPAID_KINDS = frozenset({"escalation", "broken_promise", "discount_taken_late"})  # reason: the invoice is unpaid
 SETTLED = frozenset({"paid", "written_off", "void"})
 
 

@@ -117,3 +117,20 @@ def test_a_declined_request_tells_the_customer_why_and_plans_nothing(
     response = client.http.post(f"/plan-requests/{asked.request_id}/accept", headers={
         **collector_headers, "Content-Type": "application/json"}, body=json.dumps({"count": 2}))
     assert response.status_code == 400  # unknown field
+
+
+@pytest.mark.parametrize("body", [
+    {"instalments": 0}, {"instalments": 1000}, {"instalments": "3"}, {"instalments": True},
+    {"first_date": "2026-02-30"}, {"first_date": "9999-12-31"}, {"first_date": 20261220},
+    {"grace_days": 31}, {"grace_days": -1},
+    {"first_date": "2026-12-01"}, [], "x", None,
+])
+def test_an_acceptance_body_out_of_bounds_is_a_4xx_and_plans_nothing(
+        client: Any, s3: Any, bucket: str, portal: Any, collector_headers: dict[str, str], body: Any) -> None:
+    drop(client, s3, bucket, "incoming/a.csv", dunwell_csv(row("A-1", "600.00")))
+    asked = portal.request_plan("acme", ASKER, ["A-1"], 3, date(2026, 12, 15), TODAY)
+    response = client.http.post(f"/plan-requests/{asked.request_id}/accept",
+                                headers={**collector_headers, "Content-Type": "application/json"},
+                                body=json.dumps(body))
+    assert 400 <= response.status_code < 500, response.body
+    assert bootstrap.plan_requests().get(asked.request_id).status.value == "pending"

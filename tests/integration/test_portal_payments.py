@@ -163,3 +163,67 @@ def test_without_a_key_the_portal_offers_the_bank_transfer_only(client, ledger):
     invoices = list(bootstrap.ledger().get_invoices(["INV-2026-1001"]).values())
     options = service.options(customer, invoices, TODAY)
     assert options.card is False and options.invoices[0].amount_now.minor == 400000
+
+
+# ---- early-payment discounts (p-discount's rule): the checkout asks for the discounted amounts, the webhook settles
+
+
+def discounted_ledger(client, s3, bucket) -> None:
+    from tests.integration.helpers import dunwell_csv, invoice_row
+
+    def with_terms(line: str) -> str:
+        cells = line.split(",")
+        cells[11] = "2/10 net 30"  # issued 1 November: 2 % off until 11 November
+        return ",".join(cells)
+
+    drop(client, s3, bucket, "incoming/skonto.csv",
+         dunwell_csv(with_terms(invoice_row("SK-1", "1000.00")), with_terms(invoice_row("SK-2", "500.00"))))
+
+
+def checkout_event(client, day: date, event_id: str, event_type: str = "checkout.session.completed") -> dict[str, Any]:
+    """Check out SK-1 and SK-2 on `day` through the adapter (stubbed HTTP); the session event Stripe would send,
+    paid on `day`, carrying what the adapter sent."""
+    from datetime import UTC, datetime
+
+    http = StubHttp((200, session_body()))
+    service = bootstrap.portal_payments()
+    assert isinstance(service.card, StripeCheckout)
+    service.card.http_client = http
+    customer = bootstrap.customers().get_customer("acme")
+    assert customer is not None
+    invoices = list(bootstrap.ledger().get_invoices(["SK-1", "SK-2"]).values())
+    service.checkout(customer, invoices, day, "https://portal.example/done", "https://portal.example/pay")
+    form = http.form()
+    amount = sum(int(v) for k, v in form.items() if k.endswith("[price_data][unit_amount]"))
+    metadata = {"invoice_numbers": form["metadata[invoice_numbers]"],
+                "dunwell_customer_id": form["metadata[dunwell_customer_id]"]}
+    event = session_event(event_id, event_type, metadata, amount, intent=f"pi_{event_id}")
+    event["created"] = int(datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp())
+    return event
+
+
+def test_a_checkout_inside_the_window_pays_the_discounted_amounts_and_settles_both(client, s3, bucket,
+                                                                                   monkeypatch):
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_dunwell")
+    bootstrap.reset()
+    discounted_ledger(client, s3, bucket)
+    event = checkout_event(client, date(2026, 11, 11), "evt_sk")  # the last day of the window
+    assert event["data"]["object"]["amount_total"] == 98000 + 49000
+    post(client, event)
+    for number, discount in (("SK-1", 2000), ("SK-2", 1000)):
+        stored = InvoiceModel.get(number)
+        assert int(stored.balance_minor) == 0 and int(stored.discounted_minor) == discount, number
+
+
+def test_a_delayed_method_that_succeeds_after_the_window_leaves_the_discount_open(client, s3, bucket, monkeypatch):
+    """Checked out inside the window with a delayed method (SEPA debit): the money arrives after the last day, so the
+    discount was taken late (p-discount's rule: the difference stays open for a collector)."""
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_dunwell")
+    bootstrap.reset()
+    discounted_ledger(client, s3, bucket)
+    event = checkout_event(client, date(2026, 11, 10), "evt_late", "checkout.session.async_payment_succeeded")
+    event["created"] += 4 * 86400  # succeeded on 14 November
+    post(client, event)
+    stored = [InvoiceModel.get(n) for n in ("SK-1", "SK-2")]
+    assert sum(int(i.balance_minor) for i in stored) == 3000  # the 30.00 of discount stays open
+    assert all(not int(i.discounted_minor or 0) for i in stored)

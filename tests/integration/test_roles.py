@@ -11,6 +11,7 @@ import pytest
 from app import app
 from chalicelib.api.http import required_role
 from chalicelib.api.pages import is_page
+from chalicelib.api.portal import is_portal
 from chalicelib.formats.processors.registry import processors
 from chalicelib.services.ports import Role
 from tests.integration.conftest import issue_key
@@ -79,6 +80,9 @@ def test_every_route_answers_every_role_as_its_view_requires(client, aws):
                                                                                              "malformed_webhook"}:
                     problems.append(f"{method} {url}: unsigned answers {sorted(statuses)} {sorted(map(str, codes))}")
             continue
+        if is_portal(view):
+            problems += portal_problems(client, method, path, tokens)
+            continue
         if is_page(view):
             problems += page_problems(client, method, path, required_role(view), tokens)
             continue
@@ -125,4 +129,28 @@ def page_problems(client, method: str, path: str, needed, tokens) -> list[str]:
                 problems.append(f"{method} {path}: {status} for {role.label} (expected {expected})")
     if response.headers.get("Content-Type") != "text/html; charset=utf-8":
         problems.append(f"{method} {path}: not answered as HTML")
+    return problems
+
+
+# The customer portal (chalicelib/api/portal.py) signs in by its own session cookie, never by an API key: without
+# a session a GET is sent to the expired-link page (a link: that page itself, 404; the SMS form: on to the link),
+# a POST is refused; a staff key changes nothing.
+PORTAL_OPEN = {"/portal/expired": 200, "/portal/open/{token}": 404, "/p/{token}": 303}
+
+
+def portal_problems(client, method: str, path: str, tokens) -> list[str]:
+    problems = []
+    for token in (None, *tokens.values()):
+        status, _ = call(client, method, concrete(path), token)
+        response = client.http.request(method, concrete(path), headers={
+            "Authorization": f"Bearer {token}"} if token else {}, body=b"")
+        if method == "GET":
+            expected = PORTAL_OPEN.get(path, 303)
+            if status != expected or (expected == 303 and path not in PORTAL_OPEN
+                                      and response.headers.get("Location") != "/portal/expired"):
+                problems.append(f"{method} {path}: {status} without a portal session (expected {expected})")
+        elif status not in (403, 415):
+            problems.append(f"{method} {path}: {status} without a portal session (expected 403 or 415)")
+        if response.headers.get("Content-Type") != "text/html; charset=utf-8":
+            problems.append(f"{method} {path}: not answered as HTML")
     return problems

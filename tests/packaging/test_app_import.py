@@ -63,7 +63,8 @@ def test_app_import_leaves_the_aws_sdk_and_pynamodb_for_first_use(tmp_path: Path
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]); import app; "
         "heavy = sorted(m for m in ('boto3', 'botocore.client', 'pynamodb', 'jinja2', 'defusedxml', 'holidays', "
-        "'babel', 'fpdf', 'segno', 'PIL', 'fontTools', 'pypdf') if m in sys.modules); print(','.join(heavy))"
+        "'babel', 'fpdf', 'segno', 'PIL', 'fontTools', 'pypdf', 'stripe', 'requests') if m in sys.modules); "
+        "print(','.join(heavy))"
     )
     result = subprocess.run(
         [sys.executable, "-I", "-B", "-c", probe, str(ROOT)], cwd=tmp_path, capture_output=True, text=True,

@@ -320,3 +320,23 @@ def test_the_cursor_signing_key_is_generated_and_only_the_api_reads_it(package: 
         else:
             assert "CURSOR_SIGNING_KEY_ARN" not in variables and not reads, name
     assert "CURSOR_SIGNING_KEY_ARN" not in template["Globals"]["Function"]["Environment"]["Variables"]
+
+
+# ---------------------------------------------------------------------------------------------- portal card payments
+
+
+def test_the_stripe_secret_key_is_set_by_the_operator_and_only_the_api_reads_it(package: Package) -> None:
+    template = package.template
+    secret = _resource(template, "StripeSecretKey")
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["SecretString"] == '{"secret_key": ""}'  # empty: bank transfer only
+    for name, function in _functions(template).items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        role = str(cfn_yaml.ref_target(function["Properties"]["Role"]))
+        reads = _grants(_role_statements(template, role), "secretsmanager:GetSecretValue", "StripeSecretKey")
+        if name == "APIHandler":
+            assert cfn_yaml.ref_target(variables.get("STRIPE_SECRET_KEY_ARN")) == "StripeSecretKey"
+            assert reads, "the API cannot read the Stripe secret key"
+        else:
+            assert "STRIPE_SECRET_KEY_ARN" not in variables and not reads, name
+    assert "STRIPE_SECRET_KEY_ARN" not in template["Globals"]["Function"]["Environment"]["Variables"]

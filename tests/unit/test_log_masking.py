@@ -32,3 +32,23 @@ def test_the_filter_masks_message_arguments_and_extra_fields(caplog: pytest.LogC
     assert first.outcome == {"addresses": ["a***@acme.example"], "count": 1}
     assert first.to == ("x***@y.example",)
     assert second.getMessage() == "mapping a***@acme.example"
+
+
+def test_portal_link_tokens_never_reach_a_log_line() -> None:
+    from chalicelib.domain.masking import mask_emails_in, mask_portal_tokens_in
+
+    token = "Ab-_9" * 8 + "xyz"
+    line = f'"GET /api/portal/open/{token}?x=1 HTTP/1.1" 303 for ap@acme.example'
+    masked = mask_emails_in(line)
+    assert token not in masked and "/portal/open/***?x=1" in masked and "a***@acme.example" in masked
+    assert mask_portal_tokens_in("no link here") == "no link here"
+
+
+def test_the_local_api_server_logs_request_lines_without_portal_tokens(capsys) -> None:
+    from chalicelib.local.gateway import RequestHandler
+
+    handler = RequestHandler.__new__(RequestHandler)
+    handler.client_address = ("127.0.0.1", 5000)
+    handler.requestline = "GET /portal/open/" + "A" * 43 + " HTTP/1.1"
+    handler.log_request(303)
+    assert "A" * 43 not in capsys.readouterr().err

@@ -20,6 +20,18 @@ from chalicelib.services.ports import CheckoutLine, CheckoutRequest, CheckoutUna
 SESSION_URL = "https://checkout.stripe.com/c/pay/cs_test_a1b2c3"
 
 
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Proof that nothing here leaves the process: a connection attempt fails the test."""
+    import socket
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("network access in a unit test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
 class StubHttp(stripe.HTTPClient):
     """Answers each request with the next canned (status, body) and keeps what was asked."""
 

@@ -14,12 +14,12 @@ Definitions (README, "Payment prediction and cash forecast"):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
-Z_90 = 1.645
+Z_90 = Decimal("1.645")
 AT_RISK_DAYS = 90
 HORIZONS = (1, 4, 13)
 
@@ -62,31 +62,36 @@ def invoice_inflow(amount_minor: int, due_date: date, distribution: Sequence[tup
 
 
 def forecast(as_of: date, weeks: int, open_ar: int, inflows: Sequence[Inflow]) -> Forecast:
+    """Sums are Decimal (money never passes through float); a probability enters as the decimal of its shortest
+    repr, and each figure is rounded half-even to whole minor units once, at the end."""
     bounds = week_bounds(as_of, weeks)
     last = bounds[-1][1] if bounds else as_of
-    expected = [0.0] * weeks
-    variance = [0.0] * weeks
-    beyond = 0.0
-    at_risk = 0.0
+    zero, one = Decimal(0), Decimal(1)
+    expected = [zero] * weeks
+    variance = [zero] * weeks
+    beyond = zero
+    at_risk = zero
     for inflow in inflows:
-        shares = [0.0] * weeks
-        arrived = 0.0
-        for day, p in inflow.dates:
+        amount = Decimal(inflow.amount_minor)
+        shares = [zero] * weeks
+        arrived = zero
+        for day, probability in inflow.dates:
+            p = Decimal(repr(probability))
             arrived += p
             if inflow.due_date is not None and (day - inflow.due_date).days > AT_RISK_DAYS:
-                at_risk += inflow.amount_minor * p
+                at_risk += amount * p
             if day > last:
-                beyond += inflow.amount_minor * p
+                beyond += amount * p
             elif day > as_of:
                 shares[((day - as_of).days - 1) // 7] += p
         if inflow.due_date is None or not inflow.dates:
-            at_risk += inflow.amount_minor * max(0.0, 1.0 - arrived)  # a promise or instalment not kept
+            at_risk += amount * max(zero, one - arrived)  # a promise or instalment not kept
         for k, p in enumerate(shares):
-            expected[k] += inflow.amount_minor * p
-            variance[k] += inflow.amount_minor ** 2 * p * (1 - p)
+            expected[k] += amount * p
+            variance[k] += amount * amount * p * (one - p)
     out = []
     for (start, end), e, v in zip(bounds, expected, variance, strict=True):
-        band = Z_90 * math.sqrt(v)
+        band = Z_90 * v.sqrt()
         out.append(Week(start, end, round(e), max(0, round(e - band)), round(e + band)))
     return Forecast(as_of, open_ar, tuple(out), round(beyond), round(at_risk))
 

@@ -34,8 +34,9 @@ ON_TIME_COUNT = "on_time_count"
 PROMISES_KEPT = "promises_kept"
 PROMISES_BROKEN = "promises_broken"
 DEDUCTIONS = "deductions"  # the change of what open disputes hold back
+DISCOUNTED = "discounted"  # early-payment discounts booked (a reduction like a credit: they subtract from sales)
 FLOWS = (SALES, CREDITED, COLLECTED, WRITTEN_OFF, CHARGED, SETTLED_AMOUNT, SETTLED_AMOUNT_DAYS, SETTLED_COUNT,
-         ON_TIME_COUNT, PROMISES_KEPT, PROMISES_BROKEN, DEDUCTIONS)
+         ON_TIME_COUNT, PROMISES_KEPT, PROMISES_BROKEN, DEDUCTIONS, DISCOUNTED)
 
 
 @dataclass
@@ -89,6 +90,8 @@ def _minor(invoice: Invoice | None, name: str) -> int:
         return invoice.credited.minor
     if name == WRITTEN_OFF:
         return invoice.written_off.minor
+    if name == DISCOUNTED:
+        return invoice.discounted.minor
     return 0
 
 
@@ -113,7 +116,7 @@ def movements(before: Invoice | None, after: Invoice | None, effective_on: date)
     main = Totals()
     flows = main.flows
     flows[SALES] = _effective_total(after) - _effective_total(before)
-    for name in (COLLECTED, CREDITED, WRITTEN_OFF):
+    for name in (COLLECTED, CREDITED, WRITTEN_OFF, DISCOUNTED):
         flows[name] = _minor(after, name) - _minor(before, name)
     flows[DEDUCTIONS] = _deduction(after) - _deduction(before)
     if before is not None:
@@ -161,7 +164,8 @@ def baseline_states(invoice: Invoice, recorded_on: date) -> list[tuple[Invoice |
     `recorded_on` (the day it last changed, the best date known for what happened to it since)."""
     zero = Money.zero(invoice.currency)
     issued = replace(invoice, paid_in_source=zero, applied_payments=zero, credited=zero, written_off=zero,
-                     charges=(), disputed=False, disputed_amount=None, promised_until=None, promised_amount=None,
+                     discount_granted=None, discount_payment_id=None, charges=(), disputed=False,
+                     disputed_amount=None, promised_until=None, promised_amount=None,
                      promise_balance=None, broken_promise=None, in_plan=False, version=invoice.version - 1)
     return [(None, issued, invoice.issue_date), (issued, invoice, max(recorded_on, invoice.issue_date))]
 

@@ -3,7 +3,7 @@ sources). Every figure is computed from period sums (ledger.Aggregates) as of th
 movements effective by then.
 
 With AR(t) the open balance at the end of day t, current AR(t) its part not yet past due, days the number of days
-in the period and sales the invoices issued in it less credit notes:
+in the period and sales the invoices issued in it less credit notes and early-payment discounts:
   DSO = AR(to) / sales x days; best possible DSO = current AR(to) / sales x days; ADD = DSO - BPDSO;
   CEI = (AR(from - 1) + sales - AR(to)) / (AR(from - 1) + sales - current AR(to)) x 100;
   countback DSO: going back from `to` by calendar months (to's own month up to `to`), whole months while AR
@@ -24,6 +24,7 @@ from chalicelib.domain.analytics.ledger import (
     COLLECTED,
     CREDITED,
     DEDUCTIONS,
+    DISCOUNTED,
     ON_TIME_COUNT,
     PROMISES_BROKEN,
     PROMISES_KEPT,
@@ -53,7 +54,8 @@ def _ratio(numerator: int | Decimal, denominator: int | Decimal, scale: int | De
 
 
 def net_sales(moved: Totals) -> int:
-    return moved.flow(SALES) - moved.flow(CREDITED)
+    """Sales less credit notes and early-payment discounts (both reduce what was sold)."""
+    return moved.flow(SALES) - moved.flow(CREDITED) - moved.flow(DISCOUNTED)
 
 
 @dataclass(frozen=True)

@@ -329,3 +329,25 @@ def test_items_that_keep_long_past_due_dates_as_one_answer_the_same(
         assert a.flows == b.flows
     assert metrics(exact.aggregates(), t - timedelta(days=200), t) == metrics(kept.aggregates(),
                                                                               t - timedelta(days=200), t)
+
+
+# ---- early-payment discounts ---------------------------------------------------------------------------------
+
+def test_a_discount_counts_as_a_reduction_of_sales_and_the_invoice_settles_on_the_day_the_money_came() -> None:
+    from chalicelib.domain.analytics.ledger import DISCOUNTED
+    from chalicelib.domain.analytics.metrics import net_sales
+    issued = invoice(due=date(2025, 2, 9))
+    settled = replace(paid(issued, 98_00), discount_granted=eur(2_00), discount_payment_id="pay_1")
+    book = Book()
+    book.apply(None, issued, issued.issue_date)
+    book.apply(issued, settled, date(2025, 1, 20))  # received (effective) on the 20th, inside 2/10
+    moved = book.aggregates().at(date(2025, 1, 31))
+    assert moved.flow(COLLECTED) == 98_00 and moved.flow(DISCOUNTED) == 2_00
+    assert net_sales(moved) == 98_00 and moved.balance == 0
+    assert moved.flow(SETTLED_COUNT) == 1 and moved.flow(ON_TIME_COUNT) == 1
+    assert book.aggregates().at(date(2025, 1, 19)).balance == 100_00  # nothing moved before the money came
+    # A refund taking back the payment and its discount reopens all of it.
+    reopened = replace(settled, applied_payments=eur(0), discount_granted=None, discount_payment_id=None, version=3)
+    book.apply(settled, reopened, date(2025, 2, 1))
+    after = book.aggregates().at(date(2025, 2, 1))
+    assert after.flow(DISCOUNTED) == 0 and after.balance == 100_00 and net_sales(after) == 100_00

@@ -108,3 +108,13 @@ def test_an_async_failure_after_the_payment_does_not_undo_it():
     failed = parse_stripe(stripe_event("checkout.session.async_payment_failed", session(), event_id="evt_f"))
     receipt = w.service.receive(failed.events[0])
     assert receipt.outcome == "ignored" and w.balance("INV-2026-1001").is_zero
+
+
+def test_the_example_checkout_session_completed():
+    from .conftest import example
+
+    event = one(example("stripe-checkout.session.completed.json"))
+    assert event.kind is PaymentKind.PAYMENT and event.payment_ref == "pi_3SGc4pLkdIwHu7ix1Xr6Vb0Q"
+    assert event.amount == Money.of("4980.50", "EUR")
+    assert event.references == ("INV-2026-1001", "INV-2026-1005") and event.customer_hint == "C-1001"
+    assert event.payer_email == "buchhaltung@mueller-maschinenbau.de"

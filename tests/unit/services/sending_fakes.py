@@ -107,19 +107,23 @@ class Renderer:
 
     def __init__(self):
         self.messages = []
+        self.portal_urls = []
 
-    def line(self, invoice, principal, charges, today, discount):
-        return invoice.invoice_id
+    def line(self, invoice, principal, charges, today, discount, undelivered=False):
+        return f"{invoice.invoice_id} (attached)" if undelivered else invoice.invoice_id
 
     def instalment_line(self, plan, row, today):
         return f"{plan.plan_id}#{row.instalment.number}"
 
-    def email(self, tone, customer, contact, lines, today, deadline, promise_date=None, payment_reference=None):
+    def email(self, tone, customer, contact, lines, today, deadline, promise_date=None, payment_reference=None,
+              portal_url=None):
         self.messages.append(("email", tone, list(lines)))
+        self.portal_urls.append(portal_url)
         return f"{tone}: {', '.join(lines)}", "<p>html</p>", "text"
 
-    def sms(self, tone, customer, lines, today, deadline, promise_date=None):
+    def sms(self, tone, customer, lines, today, deadline, promise_date=None, portal_url=None):
         self.messages.append(("sms", tone, list(lines)))
+        self.portal_urls.append(portal_url)
         return f"{tone}: {', '.join(lines)}"
 
 

@@ -292,3 +292,13 @@ def test_the_accepted_mail_lists_the_instalments_in_each_language(lang, accepted
 def test_unknown_request_is_not_found():
     with pytest.raises(NotFound):
         world()["desk"].get("prq_" + "0" * 24)
+
+
+def test_the_customer_sees_their_own_plan_requests_and_the_answer_mail_is_keyed_by_customer():
+    w = world()
+    made = request(w)
+    w["desk"].decline(made.request_id, "too long", "key:collector")
+    assert [(r.request_id, r.status) for r in w["portal"].plan_requests("acme")] == [
+        (made.request_id, PlanRequestStatus.DECLINED)]
+    assert w["portal"].plan_requests("globex") == []
+    assert w["sender"].emails[0].message_key == f"acme#plan_request#{made.request_id}#declined"

@@ -13,7 +13,6 @@ from chalicelib.services.portal_links import (
     RateLimits,
     TooManyRequests,
     generation_of,
-    short_url,
 )
 from tests.unit.services import portal_link_fakes as f
 from tests.unit.services.fakes import Metrics
@@ -215,6 +214,24 @@ def test_checking_a_session_costs_one_read_and_opening_two():
     assert links.still_valid(grant, NOW) and store.requests == 1
 
 
-def test_the_sms_form_is_shorter():
-    url = f"{BASE}/portal/open/{'A' * 43}"
-    assert short_url(url) == f"{BASE}/p/{'A' * 43}"
+
+@pytest.mark.parametrize(("env", "base", "days"), [
+    ({}, None, 45),
+    ({"PUBLIC_BASE_URL": "https://api.example.com/api/", "PORTAL_LINK_DAYS": "30"}, "https://api.example.com/api", 30),
+    ({"PUBLIC_BASE_URL": "http://127.0.0.1:8000"}, "http://127.0.0.1:8000", 45),
+])
+def test_settings(env, base, days):
+    from chalicelib.config import Settings
+
+    settings = Settings.from_env(env)
+    assert (settings.public_base_url, settings.portal_link_days) == (base, days)
+
+
+@pytest.mark.parametrize("env", [{"PUBLIC_BASE_URL": "api.example.com"}, {"PUBLIC_BASE_URL": "ftp://x.example"},
+                                 {"PUBLIC_BASE_URL": "https://x.example/?a=1"}, {"PORTAL_LINK_DAYS": "0"},
+                                 {"PORTAL_LINK_DAYS": "forty"}])
+def test_bad_settings_name_their_variable(env):
+    from chalicelib.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match=next(iter(env))):
+        Settings.from_env(env)

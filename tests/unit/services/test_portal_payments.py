@@ -54,9 +54,9 @@ class FakeCard:
 def payments(card: FakeCard | None = None, iban: str | None = IBAN) -> tuple[PortalPayments, list[str]]:
     payloads: list[str] = []
 
-    def qr(payload: str) -> str:
+    def qr(payload: str, title: str) -> str:
         payloads.append(payload)
-        return f"<svg>{len(payloads)}</svg>"
+        return f"<svg><title>{title}</title>{len(payloads)}</svg>"
 
     return PortalPayments("Nordlicht Handels GmbH", iban, BIC if iban else None, card=card, qr=qr), payloads
 
@@ -78,7 +78,7 @@ def test_bank_transfer_per_invoice_with_rf_reference_and_epc_qr_for_euro():
     # The EPC payload is the invoice PDF's (one builder): the amount due now and the RF reference.
     assert payloads == [epc_payload(name="Nordlicht Handels GmbH", iban=IBAN, bic=BIC, amount=Decimal("750.00"),
                                     rf=first.rf_reference)]
-    assert first.epc_qr_svg == "<svg>1</svg>"
+    assert first.epc_qr_svg == "<svg><title>EPC QR: Mit Ihrer Banking-App scannen (GiroCode)</title>1</svg>"
     assert second.epc_qr_svg is None and second.amount_now == m("80.00", "USD")  # no EPC code outside the euro
     assert options.totals == {"EUR": m("750.00"), "USD": m("80.00", "USD")}
 

@@ -122,3 +122,14 @@ def test_an_invoice_imported_already_paid_leaves_no_record():
     store = MemorySettlements()
     SettlementLog(store).apply([change(1, None, invoice(1, "100"), date(2026, 6, 1))])
     assert store.entries == {} and store.reads == 0
+
+
+def test_paid_less_an_early_payment_discount_settles_on_the_day_the_money_came_and_a_refund_takes_it_back():
+    store = MemorySettlements()
+    log = SettlementLog(store)
+    discounted = invoice(2, "98", discount_granted=Money.of("2", "EUR"), discount_payment_id="pay_1")
+    log.apply([change(1, None, invoice(1), date(2026, 1, 1)),
+               change(2, invoice(1), discounted, date(2026, 1, 9))])
+    assert store.entries["INV-1"].settled_on == date(2026, 1, 9)
+    log.apply([change(3, discounted, invoice(3), date(2026, 1, 20))])  # refunded: payment and discount gone
+    assert "INV-1" not in store.entries
