@@ -339,8 +339,8 @@ class Container:
             DynamoDueInvoices(), self.ledger, self.customers, self.settings_admin.policy_cached,
             self.dunning_settings.cached, self.claims, reminder_sender,
             self.renderer(), self.tasks, self.alerts, self.metrics, self.files, DynamoHistory(), clock=clock,
-            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, portal_link=self.portal_links.for_message,
-            documents=self.invoice_documents, letters=self.letters)
+            refusal=self.way_to_pay.refusal, risk_band=self.risk_band, documents=self.invoice_documents,
+            portal_link=self.portal_links.for_message, letters=self.letters)
 
     def risk_band(self, customer_id: str, as_of: date) -> str:
         """A customer's risk band (the dunning service asks only where policy_by_risk is set)."""

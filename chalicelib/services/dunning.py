@@ -163,8 +163,8 @@ class DunningService:
                  time_left_ms: Callable[[], int] | None = None,
                  refusal: Callable[[str], str | None] = never_refused,
                  risk_band: Callable[[str, date], str] | None = None,
-                 portal_link: PortalLink | None = None,
                  documents: InvoicePdfs | None = None,
+                 portal_link: PortalLink | None = None,
                  letters: LetterQueue | None = None) -> None:
         self.due = due
         self.invoices = invoices
@@ -191,12 +191,12 @@ class DunningService:
         # The customer's risk band (one Query of its settlement log), read only for a customer without its own
         # policy and only when the settings name policies by risk band: never per invoice.
         self.risk_band = risk_band
-        self.letters = letters  # None: no letter is made (a letter step's letter waits as undeliverable)
-        # A fresh personal portal link per message (services/portal_links.py PortalLinks.for_message), or none.
-        self.portal_link = portal_link
         # The invoice PDFs (services/invoice_documents.py): an email reminder about an invoice Dunwell was to deliver
         # and never did says so and attaches it (domain/delivery.py).
         self.documents = documents
+        # A fresh personal portal link per message (services/portal_links.py PortalLinks.for_message), or none.
+        self.portal_link = portal_link
+        self.letters = letters  # None: no letter is made (a letter step's letter waits as undeliverable)
 
     # ---- entry points --------------------------------------------------------------------------------
 
