@@ -492,8 +492,12 @@ class DunningService:
             refs.append(LetterInvoiceRef(invoice.invoice_id, LetterInvoice(
                 invoice.number, invoice.due_date, invoice.currency, due.amount, format_rf(rf) if rf else None)))
         reference = refs[0].line.rf if len(refs) == 1 else None
+        # The customer's portal, as the email would link it: minted for the first contact with an address.
+        linked = next((c.email for c in customer.contacts if c.email and not c.email_suppressed), None)
+        portal_url = self._portal_url(customer.customer_id, linked) if linked else None
         subject, _html, text = self.renderer.email(tone, customer, contact, lines, today, deadline,
-                                                   promise_date=promise_date, payment_reference=reference)
+                                                   promise_date=promise_date, payment_reference=reference,
+                                                   portal_url=portal_url)
         steps = [p.decision.step.name for p in planned if p.decision.step is not None]
         try:
             letter = self.letters.queue(LetterRequest(key, customer, refs, steps, language, subject, text, today),

@@ -205,3 +205,22 @@ def test_a_letter_the_bucket_refuses_is_not_counted_as_sent_and_goes_with_a_late
     again = w["service"].run(as_of=TODAY)
     assert again.messages_sent["letter"] == 1 and len(w["store"].letters) == 1
     assert "overdue_21:letter" in w["ledger"].invoices["RE-1"].reminders_sent
+
+
+def test_the_letter_prints_the_customers_portal_link_as_the_email_would():
+    w = world(overdue("RE-1", 21))
+    minted = []
+
+    def link(customer_id, contact, now):
+        minted.append((customer_id, contact))
+        return f"https://dunwell.example/portal/open/tok{len(minted)}"
+
+    w["service"].portal_link = link
+    w["service"].run(as_of=TODAY)
+    [data] = w["renders"]
+    assert ("acme", "ada@example.com") in minted
+    assert any(url in data.text for url in (f"https://dunwell.example/portal/open/tok{i}" for i in
+                                            range(1, len(minted) + 1)))
+    [letter] = w["store"].letters.values()
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(w["files"].objects[letter.key])).pages)
+    assert "https://dunwell.example/portal/open/tok" in text
