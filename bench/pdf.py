@@ -69,6 +69,31 @@ def render_letter_once() -> tuple[bytes, int]:
     return letter.body, letter.pages
 
 
+def render_statement_once() -> tuple[bytes, int]:
+    """A German statement of account: 40 open invoices, two credit notes, five recent payments."""
+    from chalicelib.domain.customer import Address, Customer
+    from chalicelib.domain.money import Money
+    from chalicelib.formats.messages import Seller
+    from chalicelib.formats.statement_pdf import StatementPdfInput, render_statement_pdf
+    from chalicelib.services.statement import Statement, StatementCredit, StatementLine, StatementPayment
+
+    def eur(text: str) -> Money:
+        return Money.of(Decimal(text), "EUR")
+
+    seller = Seller("Nordlicht Handels GmbH", "ar@nordlicht.example", "+49 40 123456", "DE89370400440532013000",
+                    "COBADEFFXXX", ("Speicherstadt 1", "20457 Hamburg"))
+    customer = Customer("acme", "Acme Maschinenbau GmbH", language="de",
+                        address=Address(line1="Hauptstraße 5", postal_code="10115", city="Berlin", country="DE"))
+    lines = tuple(StatementLine(f"INV-2026-{n}", f"INV-2026-{n}", date(2026, 9, 1), date(2026, 10, 1 + n % 28),
+                                30 + n, eur("1234.56"), "open", None) for n in range(40))
+    credits = (StatementCredit("GS-1", date(2026, 11, 1), eur("100.00")),
+               StatementCredit("GS-2", date(2026, 11, 2), eur("50.00")))
+    payments = tuple(StatementPayment(date(2026, 11, 20 + n), eur("500.00"), f"INV-2025-{n}") for n in range(5))
+    statement = Statement(customer, date(2026, 12, 7), lines, credits, payments, {"EUR": eur("49232.40")})
+    rendered = render_statement_pdf(StatementPdfInput(seller, statement, None))
+    return rendered.body, rendered.pages
+
+
 def _zipped_size(paths: list[Path]) -> tuple[int, int]:
     """(deflated, raw) bytes of these files and folders, zipped the way `chalice package` zips them."""
     buffer = io.BytesIO()
@@ -111,6 +136,16 @@ def run() -> None:
     print(f"render one dunning letter (de final notice, 3 invoices, templates + PDF, {pages} pages, "
           f"{len(letter) / 1024:.0f} KB): mean {statistics.mean(letter_times):.1f} ms, "
           f"p95 {sorted(letter_times)[int(RUNS * 0.95) - 1]:.1f} ms over {RUNS}")
+
+    render_statement_once()
+    statement_times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        statement, pages = render_statement_once()
+        statement_times.append((time.perf_counter() - started) * 1000)
+    print(f"render one statement of account (de, 40 open invoices, {pages} pages, {len(statement) / 1024:.0f} KB): "
+          f"mean {statistics.mean(statement_times):.1f} ms, p95 {sorted(statement_times)[int(RUNS * 0.95) - 1]:.1f} "
+          f"ms over {RUNS}")
 
     stack = [_package_dir(n) for n in ("fpdf", "segno", "PIL", "fontTools")] + [ROOT / "chalicelib" / "fonts"]
     bundled = _package_dir("PIL").parent / "pillow.libs"  # the manylinux wheel's own copies of libjpeg, zlib, ...
