@@ -19,7 +19,9 @@ HEADER = ("invoice_number,customer_id,customer_name,email,language,timezone,coun
 ROWS = ("RE-1,kunde,Kunde AG,ap@kunde.example,de,Europe/Berlin,DE,2026-11-01,2026-12-01,EUR,1234.50,0,"
         "Industriestraße 5,80331,München,DE\n"
         "RE-2,kunde,Kunde AG,ap@kunde.example,de,Europe/Berlin,DE,2026-11-01,2026-12-01,EUR,250.00,0,"
-        "Industriestraße 5,80331,München,DE\n")
+        "Industriestraße 5,80331,München,DE\n"
+        "FA-9,bolt,Bolt SARL,compta@bolt.example,fr,Europe/Paris,FR,2026-11-01,2026-12-01,EUR,480.00,0,"
+        "12 rue de la Paix,75002,Paris,FR\n")
 PAPER = Policy("default", "Email, then a letter", (
     Step("upcoming", -7, ("email",), "reminder_upcoming", "friendly"),
     Step("overdue_7", 7, ("email", "letter"), "reminder_overdue", "firm")))
@@ -45,16 +47,23 @@ def test_a_letter_step_fills_the_print_queue_once_and_a_collector_marks_it_poste
     drop(client, s3, bucket, "incoming/a.csv", (HEADER + ROWS).encode())
     assert run(client, admin_headers, "2026-11-24")["letters_queued"] == 0  # upcoming: email only
     overdue = run(client, admin_headers, "2026-12-08")
-    assert overdue["letters_queued"] == 1 and overdue["sent"]["email"] == 1, overdue
+    assert overdue["letters_queued"] == 2 and overdue["sent"]["email"] == 2, overdue
     assert run(client, admin_headers, "2026-12-08")["letters_queued"] == 0
 
     viewer = {"Authorization": f"Bearer {issue_key('viewer')}"}
-    status, page = get_json(client, "/letters?status=to_print", viewer)
-    assert status == 200
-    [letter] = page["items"]
+    status, first_page = get_json(client, "/letters?status=to_print&limit=1", viewer)
+    assert status == 200 and len(first_page["items"]) == 1 and first_page["next_cursor"]
+    status, second_page = get_json(client, f"/letters?status=to_print&limit=1&cursor={first_page['next_cursor']}",
+                                   viewer)
+    assert status == 200 and len(second_page["items"]) == 1
+    letters = {item["customer_id"]: item for item in first_page["items"] + second_page["items"]}
+    assert letters["bolt"]["language"] == "fr" and letters["bolt"]["invoice_numbers"] == ["FA-9"]
+    bolt_pdf = client.http.get(f"/letters/{letters['bolt']['id']}/pdf", headers={**viewer, "Accept": "*/*"})
+    assert "12 rue de la Paix\n75002 Paris\nFRANCE" in text_of(bolt_pdf.body) and "480,00 €" in text_of(bolt_pdf.body)
+    letter = letters["kunde"]
     assert letter["invoice_numbers"] == ["RE-1", "RE-2"] and letter["steps"] == ["overdue_7"]
     assert letter["status"] == "to_print" and letter["customer_id"] == "kunde" and letter["language"] == "de"
-    assert keys(s3, bucket, "letters/") == [f"letters/{letter['id']}.pdf"]
+    assert f"letters/{letter['id']}.pdf" in keys(s3, bucket, "letters/")
 
     pdf = client.http.get(f"/letters/{letter['id']}/pdf", headers={**viewer, "Accept": "application/pdf"})
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
@@ -68,7 +77,7 @@ def test_a_letter_step_fills_the_print_queue_once_and_a_collector_marks_it_poste
     assert posted.status_code == 200, posted.body
     assert json.loads(posted.body)["status"] == "posted"
     assert client.http.post(path, headers=collector_headers).status_code == 200  # again: as it is
-    assert get_json(client, "/letters", viewer)[1]["items"] == []
+    assert [i["id"] for i in get_json(client, "/letters", viewer)[1]["items"]] == [letters["bolt"]["id"]]
     assert [i["id"] for i in get_json(client, "/letters?status=posted", viewer)[1]["items"]] == [letter["id"]]
 
     timeline = get_json(client, "/invoices/RE-2/timeline", viewer)[1]["items"]
