@@ -191,11 +191,16 @@ def render_letter_pdf(data: LetterPdfInput) -> RenderedLetter:
     pdf.set_font("DejaVu", "B", 11)
     pdf.multi_cell(TEXT_WIDTH, 5.5, data.subject, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(5)
+    # Several invoices: their references right under the bank details (else at the end).
+    references = len(data.invoices) > 1
     for block in letter_body(data.text, seller.name):
         _block(pdf, block)
         pdf.ln(3)
-
-    if len(data.invoices) > 1:
+        if references and any(line.strip().startswith("IBAN") for line in block):
+            _references(pdf, data.invoices, w, loc)
+            pdf.ln(3)
+            references = False
+    if references:
         _references(pdf, data.invoices, w, loc)
     return RenderedLetter(bytes(pdf.output()), pdf.page_no())
 
