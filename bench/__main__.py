@@ -9,10 +9,10 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import coldstart, dunning, ingest, payments, pdf, prediction, reports, scale, statement, transactions
+from bench import coldstart, dunning, ingest, payments, pdf, portal, prediction, reports, scale, statement, transactions
 
 BENCHES = ("ingest", "payments", "coldstart", "dunning", "scale", "transactions", "statement", "reports",
-           "prediction", "pdf")
+           "prediction", "pdf", "portal")
 
 
 def _guarded(name: str, bench: Callable[[], object], failed: list[str]) -> None:
@@ -108,6 +108,10 @@ def main() -> None:
     if "pdf" in only:
         print("== invoice PDFs and dunning letters (budget: cold import of app.py within 1.5 x a bare `import boto3`)")
         _guarded("pdf", pdf.run, failed)
+        print()
+    if "portal" in only:
+        print("== customer portal statement (budget: <= 4 DynamoDB requests per page view, 200 open invoices)")
+        _guarded("portal", portal.run, failed)
         print()
     if failed:
         sys.exit(f"benches that did not complete: {', '.join(failed)}")

@@ -587,7 +587,6 @@ class Container:
         return PortalPayments(settings.seller_name, settings.seller_iban, settings.seller_bic,
                               card=StripeCheckout(settings))
 
-
     @cached_property
     def portal(self) -> Portal:
         """The customer portal's sessions and pages (issue 13): links, statement, invoices, actions, paying."""

@@ -245,7 +245,8 @@ def test_the_session_ends_when_idle_and_when_staff_revoke_the_links(client, ledg
 
     session = open_session(client, clock=clock)
     assert get(client, "/portal", session).status_code == 200
-    assert bootstrap.portal_links().revoke_all("acme", "key:test", clock.now) >= 1  # staff: DELETE .../portal-links
+    revoked = client.http.delete("/customers/acme/portal-links", headers=admin_headers)
+    assert revoked.status_code == 200, revoked.body
     assert get(client, "/portal", session).headers["Location"] == "/portal/expired"
 
 
@@ -299,3 +300,59 @@ def test_walking_every_portal_route_with_another_customers_ids_finds_nothing(cli
     # And nothing happened to the other customer's invoice.
     assert get_json(client, f"/invoices/{theirs}", admin_headers)[1]["status"] == "open"
     assert get(client, f"/portal/invoices/{mine}", session).status_code == 200
+
+
+class FakeCard:
+    """Stripe Checkout as the portal sees it (the adapter's own tests stub the stripe library's HTTP client)."""
+
+    def __init__(self) -> None:
+        self.requests: list[Any] = []
+
+    def available(self) -> bool:
+        return True
+
+    def create_session(self, request: Any) -> str:
+        self.requests.append(request)
+        return "https://checkout.stripe.example/c/pay/cs_test_1"
+
+
+def test_pay_now_creates_a_checkout_for_the_ticked_invoices_and_links_to_it(client, ledger, clock, admin_headers):
+    from chalicelib.services.portal_payments import PortalPayments
+
+    card = FakeCard()
+    container = bootstrap.container()
+    container.portal_payments = PortalPayments("Seller GmbH", "DE89370400440532013000", None, card=card)
+    session = open_session(client)
+    page = get(client, "/portal/pay", session)
+    body = page.body.decode()
+    assert "Pay by card" in body and "<svg" in body  # the EPC QR code, inline
+    p1 = invoice_id(client, "INV-P1", admin_headers)
+    none = post(client, "/portal/pay", session, [("csrf_token", csrf(body))])
+    assert none.status_code == 400 and 'href="#invoice"' in none.body.decode()
+    answer = post(client, "/portal/pay", session, [("csrf_token", csrf(body)), ("invoice", p1)])
+    assert answer.status_code == 200
+    assert 'href="https://checkout.stripe.example/c/pay/cs_test_1"' in answer.body.decode()
+    [request] = card.requests
+    assert [line.number for line in request.lines] == ["INV-P1"] and request.customer_id == "acme"
+    assert request.success_url == "https://portal.example/api/portal?done=paid"
+    assert request.cancel_url == "https://portal.example/api/portal?done=cancelled"
+    theirs = invoice_id(client, "INV-G1", admin_headers)
+    assert post(client, "/portal/pay", session, [("csrf_token", csrf(body)), ("invoice", theirs)]).status_code == 404
+    assert len(card.requests) == 1
+
+
+def test_actions_are_rate_limited_per_customer(client, ledger, clock, admin_headers):
+    from chalicelib.services.portal import PortalLimits
+
+    bootstrap.container().portal.limits = PortalLimits(actions_per_customer=1)
+    session = open_session(client)
+    p1, p2 = invoice_id(client, "INV-P1", admin_headers), invoice_id(client, "INV-P2", admin_headers)
+    token = csrf(get(client, "/portal/promise", session).body)
+    first = post(client, "/portal/promise", session, [("csrf_token", token), ("step", "confirm"), ("invoice", p1),
+                                                     ("date", "2026-12-20"), ("amount", "")])
+    assert first.status_code == 303
+    second = post(client, "/portal/promise", session, [("csrf_token", token), ("step", "confirm"), ("invoice", p2),
+                                                      ("date", "2026-12-20"), ("amount", "")])
+    assert second.status_code == 429 and int(second.headers["Retry-After"]) > 0
+    assert "Too many requests" in second.body.decode()
+    assert get_json(client, f"/invoices/{p2}", admin_headers)[1]["promised_until"] is None
