@@ -27,6 +27,7 @@ from chalicelib.api import (
     reports,
     webhooks,
 )
+from chalicelib.api import letters as letter_routes
 from chalicelib.api.http import error_shape
 from chalicelib.observability import logger, observe
 
@@ -63,6 +64,7 @@ app.register_blueprint(predictions.blueprint)
 app.register_blueprint(pages.blueprint)
 app.register_blueprint(portal_links.blueprint)
 app.register_blueprint(portal.blueprint)
+app.register_blueprint(letter_routes.blueprint)
 
 
 # S3 -> EventBridge -> here (on_s3_event cannot be packaged for CloudFormation). The bucket name is
@@ -112,6 +114,15 @@ def dunning_sweep(event: CloudWatchEvent) -> dict[str, Any]:
 def weekly_digest(event: CloudWatchEvent) -> dict[str, Any]:
     outcome: dict[str, Any] = bootstrap.weekly_digest().run().to_dict()
     logger.info("weekly digest", extra={"outcome": outcome})
+    return outcome
+
+
+# Hourly, so each customer's first business day of the month is met in its own time zone; outside the first days
+# of a month it reads nothing.
+@app.schedule(Rate(1, unit=Rate.HOURS), name="monthly_statements")
+def monthly_statements(event: CloudWatchEvent) -> dict[str, Any]:
+    outcome: dict[str, Any] = bootstrap.monthly_statements().run().to_dict()
+    logger.info("monthly statements", extra={"outcome": outcome})
     return outcome
 
 

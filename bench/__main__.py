@@ -106,7 +106,7 @@ def main() -> None:
         _guarded("reports", lambda: reports.run(args.reports_big, args.reports_small), failed)
         print()
     if "pdf" in only:
-        print("== invoice PDFs (budget: cold import of app.py within 1.5 x a bare `import boto3`)")
+        print("== invoice PDFs and dunning letters (budget: cold import of app.py within 1.5 x a bare `import boto3`)")
         _guarded("pdf", pdf.run, failed)
         print()
     if "portal" in only:

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from chalicelib.services.ingest_file import IngestService
     from chalicelib.services.invoice_delivery import InvoiceDelivery
     from chalicelib.services.invoice_documents import InvoiceDocuments
+    from chalicelib.services.letters import Letters
     from chalicelib.services.payments import PaymentService
     from chalicelib.services.plan_requests import PlanRequests
     from chalicelib.services.plans import PlanService
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
     from chalicelib.services.settings_admin import SettingsAdmin
     from chalicelib.services.settlement_log import SettlementLog
     from chalicelib.services.statement import Statements
+    from chalicelib.services.statement_mail import MonthlyStatements, StatementPapers
     from chalicelib.services.task_closer import TaskCloser
     from chalicelib.services.tasks import TaskDesk
     from chalicelib.services.timeline import Timeline
@@ -338,7 +340,7 @@ class Container:
             self.dunning_settings.cached, self.claims, reminder_sender,
             self.renderer(), self.tasks, self.alerts, self.metrics, self.files, DynamoHistory(), clock=clock,
             refusal=self.way_to_pay.refusal, risk_band=self.risk_band, documents=self.invoice_documents,
-            portal_link=self.portal_links.for_message)
+            portal_link=self.portal_links.for_message, letters=self.letters)
 
     def risk_band(self, customer_id: str, as_of: date) -> str:
         """A customer's risk band (the dunning service asks only where policy_by_risk is set)."""
@@ -510,6 +512,34 @@ class Container:
 
         return InvoiceDelivery(self.customers, self.ledger, self.invoice_documents, render_invoice_mail, self.sender,
                                self.claims, self.metrics, self.seller)
+
+    @cached_property
+    def letters(self) -> Letters:
+        from chalicelib.adapters.letters import DynamoLetters
+        from chalicelib.adapters.timeline import DynamoEventLog
+        from chalicelib.formats.letter_pdf import render_letter_pdf
+        from chalicelib.services.letters import Letters
+
+        return Letters(DynamoLetters(), self.files, DynamoEventLog(), render_letter_pdf, self.seller, self.metrics,
+                       clock=self.clock)
+
+    @cached_property
+    def statement_papers(self) -> StatementPapers:
+        from chalicelib.formats.statement_pdf import render_statement_pdf
+        from chalicelib.services.statement_mail import StatementPapers
+
+        return StatementPapers(self.statements, render_statement_pdf, self.seller)
+
+    @cached_property
+    def monthly_statements(self) -> MonthlyStatements:
+        from chalicelib.adapters.letters import DynamoStatementRecipients
+        from chalicelib.adapters.timeline import DynamoEventLog
+        from chalicelib.formats.statement_mail import render_statement_mail
+        from chalicelib.services.statement_mail import MonthlyStatements
+
+        return MonthlyStatements(DynamoStatementRecipients(), self.statement_papers, render_statement_mail,
+                                 self.sender, self.claims, DynamoEventLog(), self.metrics,
+                                 seller_timezone=self.settings.seller_timezone, clock=self.clock)
 
     @cached_property
     def statements(self) -> Statements:
@@ -842,12 +872,24 @@ def portal_payments() -> PortalPayments:
 KEPT_ACROSS_RESET = (_process_cursor_secret,)
 
 
+def letters() -> Letters:
+    return container().letters
+
+
 def plan_requests() -> PlanRequests:
     return container().plan_requests
 
 
 def portal_actions() -> PortalActions:
     return container().portal_actions
+
+
+def statement_papers() -> StatementPapers:
+    return container().statement_papers
+
+
+def monthly_statements() -> MonthlyStatements:
+    return container().monthly_statements
 
 
 def portal() -> Portal:

@@ -113,6 +113,8 @@ class Settings:
     seller_timezone: str = "UTC"
     digest_recipients: tuple[str, ...] = ()
     dashboard_url: str | None = None
+    # Letters for the post (LETTERS_TABLE; services/letters.py).
+    letters_table: str = "dunwell-local-letters"
     # Card payments from the portal (services/portal_payments.py): the Stripe secret key comes from STRIPE_SECRET_KEY
     # locally and in tests (read through `environment`, never kept in a field), else on AWS from the Secrets Manager
     # secret STRIPE_SECRET_KEY_ARN ({"secret_key": "sk_..."}, cached 5 minutes like the webhook secrets). Neither:
@@ -201,6 +203,7 @@ class Settings:
             digest_recipients=tuple(dict.fromkeys(
                 a.strip() for a in (e.get("DIGEST_RECIPIENTS") or "").split(",") if a.strip())),
             dashboard_url=e.get("DASHBOARD_URL") or None,
+            letters_table=table("LETTERS_TABLE", "letters"),
             stripe_secret_key_arn=e.get("STRIPE_SECRET_KEY_ARN") or None,
             environment=e,
             portal_links_table=table("PORTAL_LINKS_TABLE", "portal-links"),

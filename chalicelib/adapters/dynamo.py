@@ -425,6 +425,7 @@ def customer_to_model(customer: Customer, now: datetime, version: int = 0,
         address=customer.address.to_dict() if customer.address else None,
         address_edited=customer.address_edited,
         invoice_delivery=None if customer.invoice_delivery == "none" else customer.invoice_delivery,
+        statement_delivery=None if customer.statement_delivery == "none" else customer.statement_delivery,
         fingerprint=customer.fingerprint(),
         created_at=created_at or now,
         updated_at=now,
@@ -454,6 +455,7 @@ def model_to_customer(m: CustomerModel) -> Customer:
         address=Address.from_dict(m.address) if m.address else None,
         address_edited=bool(m.address_edited),
         invoice_delivery=m.invoice_delivery or "none",
+        statement_delivery=m.statement_delivery or "none",
     )
 
 

@@ -228,6 +228,17 @@ class CustomersByName(GlobalSecondaryIndex["CustomerModel"]):
     name_key = UnicodeAttribute(range_key=True)
 
 
+class CustomersByStatementDelivery(GlobalSecondaryIndex["CustomerModel"]):
+    """Sparse: only customers who asked for the monthly statement (the hourly statement schedule reads it)."""
+
+    class Meta:
+        index_name = "by_statement_delivery"
+        projection = AllProjection()
+
+    statement_delivery = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute(range_key=True)
+
+
 class CustomerModel(Model):
     class Meta(_Meta):
         pass
@@ -252,12 +263,14 @@ class CustomerModel(Model):
     address = JSONAttribute(null=True)  # {"line1", "line2", "postal_code", "city", "region", "country"}
     address_edited = BooleanAttribute(default=False)  # set by staff: files no longer change it
     invoice_delivery = UnicodeAttribute(null=True)  # "email"; absent: "none"
+    statement_delivery = UnicodeAttribute(null=True)  # "email"; absent: "none" (sparse index below)
     fingerprint = UnicodeAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
     by_name = CustomersByName()
+    by_statement_delivery = CustomersByStatementDelivery()
 
 
 class ImportsByTime(GlobalSecondaryIndex["ImportModel"]):
@@ -758,10 +771,48 @@ class PortalLinkModel(Model):
     ttl = NumberAttribute(null=True)  # TTL (epoch seconds)
 
 
+class LettersByStatus(GlobalSecondaryIndex["LetterModel"]):
+    """The print queue: letters by status, oldest first."""
+
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class LetterModel(Model):
+    """A dunning letter for the post (services/letters.py); its PDF is `letters/<letter_id>.pdf` in the bucket."""
+
+    class Meta(_Meta):
+        pass
+
+    letter_id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()  # to_print | posted
+    created_key = UnicodeAttribute()  # "<created_at UTC iso>#<letter_id>"
+    message_key = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    customer_name = UnicodeAttribute()
+    invoice_ids = JSONAttribute(default=list)
+    invoice_numbers = JSONAttribute(default=list)
+    steps = JSONAttribute(default=list)
+    language = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    letter_date = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    pages = NumberAttribute()
+    posted_at = UTCDateTimeAttribute(null=True)
+    posted_by = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_status = LettersByStatus()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     InvoiceModel, CreditNoteModel, CustomerModel, ImportModel, EventModel, ApiKeyModel, PaymentModel,
     ProviderEventModel, PolicyModel, DunningMessageModel, TaskModel, DisputeModel,
-    PaymentPlanModel, PredictionModel, AnalyticsModel, PlanRequestModel, PortalLinkModel,
+    PaymentPlanModel, PredictionModel, AnalyticsModel, PortalLinkModel, PlanRequestModel, LetterModel,
 )
 
 
@@ -783,6 +834,7 @@ def table_names(settings: Settings) -> dict[type[Model], str]:
         PlanRequestModel: settings.plan_requests_table,
         PredictionModel: settings.predictions_table,
         AnalyticsModel: settings.analytics_table,
+        LetterModel: settings.letters_table,
         PortalLinkModel: settings.portal_links_table,
     }
 

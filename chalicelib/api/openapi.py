@@ -204,6 +204,7 @@ def _schemas() -> dict[str, Schema]:
             "address": nullable(ref("Address")),
             "address_edited": {**BOOLEAN, "description": "staff set the address: later files no longer change it"},
             "invoice_delivery": {"type": "string", "enum": ["none", "email"]},
+            "statement_delivery": {"type": "string", "enum": ["none", "email"]},
         }),
         "CustomerListItem": {"allOf": [ref("Customer"), obj({
             "balance": {**ref("MoneyByCurrency"), "description": "open balance today, per currency (sorted by "
@@ -282,6 +283,10 @@ def _schemas() -> dict[str, Schema]:
             "invoice_delivery": {"type": "string", "enum": ["none", "email"],
                                  "description": "email: each new invoice, and each corrected version, is emailed "
                                                 "to the first contact with its PDF (and its UBL XML)"},
+            "statement_delivery": {"type": "string", "enum": ["none", "email"],
+                                   "description": "email: the statement of account as a PDF to the first contact, "
+                                                  "on the first business day of each month in the customer's "
+                                                  "time zone"},
             "address": {**nullable(ref("AddressInput")),
                         "description": "the billing address; once set here a later file no longer changes it"},
         }, required=[], closed=True, description="At least one field; each changed field is audited."),
@@ -383,6 +388,7 @@ def _schemas() -> dict[str, Schema]:
             "repaired": INTEGER, "unconfirmed": INTEGER,
             "actions": {"type": "object", "additionalProperties": INTEGER}, "more_due": BOOLEAN,
             "dispatched": INTEGER, "refused": REFUSED,
+            "letters_queued": {**INTEGER, "description": "letters for the post put in the print queue (GET /letters)"},
             "plans": obj({
                 "plans_considered": INTEGER, "completed": INTEGER, "broken": INTEGER,
                 "sent": obj({"email": INTEGER, "sms": INTEGER}),
@@ -476,6 +482,7 @@ def _schemas() -> dict[str, Schema]:
             "invoice": {"type": "object"}, "customer": {"type": ["object", "null"]},
             "charges": {"type": "array", "items": ref("Charge")},
             "notices": {"type": "array", "items": {"type": "object"}},
+            "letters": {"type": "array", "items": ref("AgencyLetter")},
             "history": {"type": "array", "items": obj({"at": DATE_TIME, "type": STRING, "actor": STRING,
                                                        "data": {"type": "object"}})},
         }),
@@ -1266,11 +1273,12 @@ def _document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "tags": [{"name": t} for t in ("invoices", "customers", "imports", "payments", "policies", "dunning",
                                        "collections", "accounts", "api-keys", "webhooks", "health", "reports",
-                                       "pages", "portal")],
+                                       "pages", "portal", "letters")],
         "paths": {**_paths(), **_report_paths(), **_pages(), **_plan_request_paths(), **_portal_link_paths(),
-                  **_portal_pages()},
+                  **_portal_pages(), **_letter_paths()},
         "components": {
-            "schemas": {**_schemas(), **_report_schemas(), **_plan_request_schemas(), **_portal_link_schemas()},
+            "schemas": {**_schemas(), **_report_schemas(), **_plan_request_schemas(), **_portal_link_schemas(),
+                        **_letter_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "dwk_<id>_<secret>",
                                            "description": "an API key: `Authorization: Bearer dwk_...`"},
                                 "session": {"type": "apiKey", "in": "cookie", "name": "__Host-dunwell_session",
@@ -1296,3 +1304,57 @@ def openapi_json() -> dict[str, Any]:
     path = str(context.get("path") or "")
     suffix = "/openapi.json"
     return document(path[: -len(suffix)] if path.endswith(suffix) else "")
+
+
+# ---- letters for the post (chalicelib/api/letters.py) ----------------------------------------------------------
+
+LETTER_ID = path_param("letter_id", "a letter", r"^ltr-[0-9a-f]{20}$")
+
+
+def _letter_schemas() -> dict[str, Schema]:
+    from chalicelib.domain.letters import LETTER_STATUSES
+
+    return {
+        "Letter": obj({
+            "id": STRING, "status": {"type": "string", "enum": list(LETTER_STATUSES)}, "customer_id": STRING,
+            "customer_name": STRING, "invoice_ids": {"type": "array", "items": STRING},
+            "invoice_numbers": {"type": "array", "items": STRING}, "steps": {"type": "array", "items": STRING},
+            "language": STRING, "subject": STRING, "letter_date": DATE, "created_at": DATE_TIME,
+            "pages": INTEGER, "posted_at": NULLABLE_DATE_TIME, "posted_by": TEXT,
+            "pdf": {**STRING, "description": "the path of the PDF: GET /letters/{letter_id}/pdf"}, "version": INTEGER,
+        }, description="A dunning letter for the post: made by a policy step with the `letter` channel."),
+        "AgencyLetter": obj({
+            "letter_id": STRING, "key": {**STRING, "description": "the PDF in the bucket"}, "pdf": STRING,
+            "step": TEXT, "queued_at": NULLABLE_DATE_TIME, "posted_at": NULLABLE_DATE_TIME, "posted_by": TEXT,
+        }, description="A letter sent by post about the invoice."),
+    }
+
+
+def _letter_paths() -> dict[str, dict[str, Schema]]:
+    from chalicelib.domain.letters import LETTER_STATUSES
+
+    viewer, collector = Role.VIEWER, Role.COLLECTOR
+    return {
+        "/letters": {"get": operation(
+            "letters", "Letters for the post, oldest first: the print queue", viewer,
+            ("200", _json("A page", _page("Letter"))),
+            params=[query("status", "default `to_print`", {"type": "string", "enum": list(LETTER_STATUSES)}),
+                    *PAGING])},
+        "/letters/{letter_id}": {"get": operation("letters", "One letter", viewer,
+                                                  ("200", _json("The letter", ref("Letter"))), params=[LETTER_ID])},
+        "/letters/{letter_id}/pdf": {"get": operation(
+            "letters", "The letter as a print-ready PDF (A4, DIN 5008 form B: C5/C6 or DL window envelope)",
+            viewer, ("200", {"description": "Binary: send Accept: application/pdf or */*.",
+                             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}),
+            params=[LETTER_ID])},
+        "/customers/{customer_id}/statement.pdf": {"get": operation(
+            "letters", "The statement of account as a PDF, in the customer's language", viewer,
+            ("200", {"description": "Open invoices with days overdue and RF references, unapplied credit notes, "
+                                    "recent payments, totals per currency, early-payment offers, bank details; a "
+                                    "DIN 5008 letter. Binary: send Accept: application/pdf or */*.",
+                     "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}),
+            params=[CUSTOMER_ID, query("as_of", "the day the statement speaks for (default: today)", DATE)])},
+        "/letters/{letter_id}/posted": {"post": operation(
+            "letters", "Mark a letter as put in the post (letter.posted on its invoices' timelines)", collector,
+            ("200", _json("The letter; marked before, as it is", ref("Letter"))), params=[LETTER_ID])},
+    }

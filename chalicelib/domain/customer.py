@@ -70,6 +70,7 @@ class Contact:
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 INVOICE_DELIVERY = ("none", "email")  # how a customer receives its new invoices (later: more channels)
+STATEMENT_DELIVERY = ("none", "email")  # "email": the monthly statement of account, on the first business day
 ADDRESS_FIELDS = ("line1", "line2", "postal_code", "city", "region", "country")
 _ADDRESS_MAX = 200
 # Countries that write the town before the postcode ("Springfield, IL 62701"; "London" / "SW1A 1AA").
@@ -152,6 +153,7 @@ class Customer:
     address: Address | None = None  # the billing address
     address_edited: bool = False  # staff set the address: files no longer change it
     invoice_delivery: str = "none"  # "email": each new invoice (and each corrected version) is emailed as a PDF
+    statement_delivery: str = "none"  # "email": a statement of account as a PDF each month (services/statement_mail)
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -163,6 +165,9 @@ class Customer:
         if self.invoice_delivery not in INVOICE_DELIVERY:
             raise InvalidDocument(f"invoice_delivery must be one of {', '.join(INVOICE_DELIVERY)}",
                                   field="invoice_delivery")
+        if self.statement_delivery not in STATEMENT_DELIVERY:
+            raise InvalidDocument(f"statement_delivery must be one of {', '.join(STATEMENT_DELIVERY)}",
+                                  field="statement_delivery")
         if self.credit_limit is not None and self.credit_limit.is_negative:
             raise InvalidDocument("credit limit cannot be negative", field="credit_limit")
 
@@ -208,6 +213,7 @@ class Customer:
             "address": self.address.to_dict() if self.address else None,
             "address_edited": self.address_edited,
             "invoice_delivery": self.invoice_delivery,
+            "statement_delivery": self.statement_delivery,
         }
 
     def fingerprint(self) -> str:
@@ -218,6 +224,8 @@ class Customer:
             del data["address"], data["address_edited"]
         if data["invoice_delivery"] == "none":
             del data["invoice_delivery"]
+        if data["statement_delivery"] == "none":
+            del data["statement_delivery"]
         return json.dumps(data, sort_keys=True)
 
 

@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.analytics.behaviour import PolicyChoice, choose_policy
 from chalicelib.domain.collections import PromiseOutcome, promise_outcome, settle_promise
-from chalicelib.domain.customer import Customer, destination_for
+from chalicelib.domain.customer import Contact, Customer, destination_for
 from chalicelib.domain.delivery import never_delivered
 from chalicelib.domain.dunning.calendar import customer_tz, end_of_day_anywhere, next_send_time, window_start
 from chalicelib.domain.dunning.charges import Charge
@@ -55,6 +55,7 @@ from chalicelib.services.ports import (
     OutgoingEmail,
     Renderer,
     Sender,
+    SendFailed,
     StoredCustomer,
     Task,
     TaskStore,
@@ -65,14 +66,26 @@ from chalicelib.services.ports import (
     flag_unconfirmed,
 )
 from chalicelib.services.send_once import Attempt, Delivered, Outcome, SendOnce
+
+if TYPE_CHECKING:
+    from chalicelib.domain.letters import Letter
+    from chalicelib.services.letters import LetterRequest
 from chalicelib.services.way_to_pay import never_refused
 
+log = logging.getLogger(__name__)
 SYSTEM = "system:dunning"
 CHARGE_CODES = {"fee": "late_fee", "interest": "interest", "compensation": "compensation"}
 TONE_RANK = {tone: rank for rank, tone in enumerate(TONES)}
 REVIEW_REASONS = frozenset({"needs_review", "too_few_notices"})
 
 
+class LetterQueue(Protocol):
+    """services/letters.py: renders a letter for the post, stores it, puts it in the print queue."""
+
+    def queue(self, request: LetterRequest, now: datetime) -> Letter: ...
+
+
+SEND_CHANNELS = ("email", "sms", "letter")  # the order a customer's messages of one day go in
 WORK_ITEM_INVOICES = 100  # invoices per work message: ~1 KB each, well under SQS's 256 KB
 
 
@@ -104,6 +117,7 @@ class RunSummary:
             "kill_switch": self.kill_switch, "invoices_considered": self.invoices_considered,
             "customers_considered": self.customers_considered,
             "sent": {"email": self.messages_sent["email"], "sms": self.messages_sent["sms"]},
+            "letters_queued": self.messages_sent["letter"],
             "reminders": dict(sorted(self.reminders.items())), "skipped": dict(sorted(self.skipped.items())),
             "failed": self.failed, "charges_added": self.charges_added, "repaired": self.repaired,
             "unconfirmed": self.unconfirmed, "actions": dict(sorted(self.actions.items())),
@@ -150,7 +164,8 @@ class DunningService:
                  refusal: Callable[[str], str | None] = never_refused,
                  risk_band: Callable[[str, date], str] | None = None,
                  documents: InvoicePdfs | None = None,
-                 portal_link: PortalLink | None = None) -> None:
+                 portal_link: PortalLink | None = None,
+                 letters: LetterQueue | None = None) -> None:
         self.due = due
         self.invoices = invoices
         self.customers = customers
@@ -181,6 +196,7 @@ class DunningService:
         self.documents = documents
         # A fresh personal portal link per message (services/portal_links.py PortalLinks.for_message), or none.
         self.portal_link = portal_link
+        self.letters = letters  # None: no letter is made (a letter step's letter waits as undeliverable)
 
     # ---- entry points --------------------------------------------------------------------------------
 
@@ -316,6 +332,7 @@ class DunningService:
                                                      **stored.customer.to_dict()},
             "charges": [c.to_dict() for c in invoice.charges],
             "notices": [{"at": e.at.isoformat(), **e.data} for e in events if e.type == "reminder.sent"],
+            "letters": _letters_of(events),
             "history": [{"at": e.at.isoformat(), "type": e.type, "actor": e.actor, "data": dict(e.data)}
                         for e in events],
         }
@@ -349,7 +366,7 @@ class DunningService:
         failed: set[str] = set()
         # The invoices as last read or written: recording a send starts from these, not from a fresh read.
         latest = {p.invoice.invoice_id: p.invoice for p in planned}
-        for channel in ("email", "sms"):
+        for channel in SEND_CHANNELS:
             lines = [p for p in planned if channel in p.decision.channels]
             if lines and not self._send(customer, policy, channel, lines, today, now, summary, latest):
                 failed.update(p.invoice.invoice_id for p in lines)
@@ -372,7 +389,7 @@ class DunningService:
         attached: set[str] = set()  # the invoices whose PDF the message carries (never delivered before)
 
         def deliver(claim: Claim) -> Delivered | None:
-            destination = destination_for(customer, channel)
+            destination = self._postal(customer) if channel == "letter" else destination_for(customer, channel)
             if destination is None:  # decide() checked reachability; a contact suppressed meanwhile
                 return None
             return Delivered(destination, self._deliver(customer, policy, channel, destination, planned, today, key,
@@ -425,6 +442,8 @@ class DunningService:
         attachments = self._attachments(customer, planned) if channel == "email" else {}
         rendered_lines = [self._render_line(p, policy, today, undelivered=p.invoice.invoice_id in attachments)
                           for p in planned]
+        if channel == "letter":
+            return self._letter(tone, customer, planned, policy, rendered_lines, today, deadline, promise_date, key)
         if channel == "email":
             contact = next(c for c in customer.contacts if c.email == destination)
             portal_url = self._portal_url(customer.customer_id, destination)
@@ -442,6 +461,53 @@ class DunningService:
 
     def _portal_url(self, customer_id: str, contact: str) -> str | None:
         return None if self.portal_link is None else self.portal_link(customer_id, contact, self.clock())
+
+    def _postal(self, customer: Customer) -> str | None:
+        """Where a letter goes, as the send records it (the town: the audit trail keeps no street address)."""
+        address = customer.address
+        if address is None or self.letters is None:
+            return None
+        return "post:" + " ".join(x for x in (address.country, address.city) if x)
+
+    def _letter(self, tone: str, customer: Customer, planned: list[Planned], policy: Policy, lines: list[Any],
+                today: date, deadline: date | None, promise_date: date | None, key: str) -> str:
+        """The step's message as a letter for the post: the email's wording in the customer's language, addressed
+        to the company (greeting the first named contact), each invoice with its RF reference. Returns the
+        letter's id, which the send records as its message id."""
+        from chalicelib.formats.bank.references import format_rf
+        from chalicelib.formats.invoice_pdf import invoice_rf
+        from chalicelib.formats.letter_pdf import LetterInvoice
+        from chalicelib.services.letters import LetterInvoiceRef, LetterRequest
+
+        assert self.letters is not None
+        named = next((c for c in customer.contacts if c.name), None)
+        language = customer.language or (named.language if named else None)
+        contact = Contact(name=named.name if named else None, language=language)
+        refs = []
+        for p in planned:
+            invoice = p.invoice
+            rf = invoice_rf(invoice.number)
+            due = invoice.principal_to_chase(policy.charges_first) + (invoice.balance - invoice.principal_open(
+                policy.charges_first)) + sum((c.amount for c in p.decision.charges), Money.zero(invoice.currency))
+            refs.append(LetterInvoiceRef(invoice.invoice_id, LetterInvoice(
+                invoice.number, invoice.due_date, invoice.currency, due.amount, format_rf(rf) if rf else None)))
+        reference = refs[0].line.rf if len(refs) == 1 else None
+        # The customer's portal, as the email would link it: minted for the first contact with an address.
+        linked = next((c.email for c in customer.contacts if c.email and not c.email_suppressed), None)
+        portal_url = self._portal_url(customer.customer_id, linked) if linked else None
+        subject, _html, text = self.renderer.email(tone, customer, contact, lines, today, deadline,
+                                                   promise_date=promise_date, payment_reference=reference,
+                                                   portal_url=portal_url)
+        steps = [p.decision.step.name for p in planned if p.decision.step is not None]
+        try:
+            letter = self.letters.queue(LetterRequest(key, customer, refs, steps, language, subject, text, today),
+                                        self.clock())
+        except Exception as exc:
+            # Not in the print queue (the bucket or the table refused): nothing went out, so the claim is released
+            # and a later run makes the letter again, under the same id.
+            log.exception("letter not queued", extra={"customer_id": customer.customer_id})
+            raise SendFailed(f"letter not queued: {type(exc).__name__}") from exc
+        return letter.letter_id
 
     def _wait_for_next_day(self, existing: Claim, customer: Customer, planned: list[Planned], policy: Policy,
                            now: datetime, summary: RunSummary) -> None:
@@ -572,8 +638,14 @@ class DunningService:
                     f"invoice#{invoice_id}", "reminder.sent", SYSTEM, now, f"{claim.message_key}",
                     {"step": step, "channel": claim.channel, "message_key": claim.message_key,
                      "provider_message_id": message_id or None, "confirmed": confirmed,
-                     "to": mask(claim.destination) if claim.destination else None,
+                     "to": None if not claim.destination else claim.destination if claim.channel == "letter"
+                     else mask(claim.destination),
                      "local_date": claim.local_date.isoformat()})]
+                if not already_sent and claim.channel == "letter":
+                    events.append(AuditEvent(f"invoice#{invoice_id}", "letter.queued", SYSTEM, now, message_id or
+                                             claim.message_key, {"letter_id": message_id or None, "step": step,
+                                                                 "key": f"letters/{message_id}.pdf" if message_id
+                                                                 else None, "confirmed": confirmed}))
                 events += [AuditEvent(f"invoice#{invoice_id}", "charge.added", SYSTEM, now, c.key,
                                       {**c.to_dict(), "balance": updated.balance.to_api()}) for c in new_charges]
                 if invoice_id in delivered_now and updated.delivered_at is None:
@@ -717,3 +789,21 @@ def _decision_view(invoice: Invoice, decision: Decision) -> dict[str, Any]:
         "unreachable_channels": list(decision.unreachable_channels),
         "warnings": list(decision.warnings),
     }
+
+
+def _letters_of(events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
+    """The letters sent by post about an invoice, from its timeline: each with its PDF (in the bucket and over the
+    API) and when it was queued and posted, for the agency's evidence pack."""
+    letters: dict[str, dict[str, Any]] = {}
+    for e in events:
+        letter_id = e.data.get("letter_id")
+        if e.type not in ("letter.queued", "letter.posted") or not letter_id:
+            continue
+        entry = letters.setdefault(letter_id, {"letter_id": letter_id, "key": f"letters/{letter_id}.pdf",
+                                               "pdf": f"/letters/{letter_id}/pdf", "step": None, "queued_at": None,
+                                               "posted_at": None, "posted_by": None})
+        if e.type == "letter.queued":
+            entry["queued_at"], entry["step"] = e.at.isoformat(), e.data.get("step")
+        else:
+            entry["posted_at"], entry["posted_by"] = e.at.isoformat(), e.actor
+    return list(letters.values())

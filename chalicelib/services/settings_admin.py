@@ -11,7 +11,14 @@ from datetime import datetime
 from time import monotonic
 from typing import Any, Protocol
 
-from chalicelib.domain.customer import ADDRESS_FIELDS, INVOICE_DELIVERY, Address, Contact, Customer
+from chalicelib.domain.customer import (
+    ADDRESS_FIELDS,
+    INVOICE_DELIVERY,
+    STATEMENT_DELIVERY,
+    Address,
+    Contact,
+    Customer,
+)
 from chalicelib.domain.dunning.policy import DEFAULT_POLICY, Policy, PolicyError
 from chalicelib.domain.errors import InvalidDocument, NotFound
 from chalicelib.domain.invoice import Invoice
@@ -31,7 +38,7 @@ class CustomerEditor(Protocol):
 
 
 CUSTOMER_FIELDS = {"policy_id", "dunning_paused", "contacts", "language", "timezone", "payment_receipts", "address",
-                   "invoice_delivery"}
+                   "invoice_delivery", "statement_delivery"}
 
 
 class InvoiceReviewer(Protocol):
@@ -133,6 +140,11 @@ class SettingsAdmin:
                 raise InvalidDocument(f"invoice_delivery must be one of {', '.join(INVOICE_DELIVERY)}",
                                       field="invoice_delivery")
             fields["invoice_delivery"] = changes["invoice_delivery"]
+        if "statement_delivery" in changes:
+            if changes["statement_delivery"] not in STATEMENT_DELIVERY:
+                raise InvalidDocument(f"statement_delivery must be one of {', '.join(STATEMENT_DELIVERY)}",
+                                      field="statement_delivery")
+            fields["statement_delivery"] = changes["statement_delivery"]
         if "address" in changes:
             # Staff's address is kept: a later file no longer changes it (null clears it, and keeps it cleared).
             fields["address"], fields["address_edited"] = _address(changes["address"]), True

@@ -52,7 +52,7 @@ from chalicelib.domain.dunning.charges import (
     charges_due,
     early_payment_discount,
 )
-from chalicelib.domain.dunning.policy import CHANNELS, MIN_PRIOR_NOTICES, Channel, Policy, Step
+from chalicelib.domain.dunning.policy import CHANNELS, FALLBACK_CHANNELS, MIN_PRIOR_NOTICES, Channel, Policy, Step
 from chalicelib.domain.invoice import Invoice, InvoiceStatus
 
 DecisionAction = Literal["send", "skip", "wait"]
@@ -125,6 +125,8 @@ def reachable_channels(customer: Customer) -> frozenset[Channel]:
         out.add("email")
     if any(c.phone for c in customer.contacts):
         out.add("sms")
+    if customer.address is not None:
+        out.add("letter")
     return frozenset(out)
 
 
@@ -265,7 +267,7 @@ def decide(state: InvoiceState, customer: Customer, policy: Policy, history: His
     unreachable = tuple(c for c in step.channels if c not in reachable)
     if not channels and unreachable and not any((step.name, c) in history.sent for c in CHANNELS):
         # Every channel of the step is unreachable (no contact, or a bounced address): use another one.
-        channels = tuple(c for c in CHANNELS if c in reachable and c not in step.channels)
+        channels = tuple(c for c in FALLBACK_CHANNELS if c in reachable and c not in step.channels)
     if not channels:
         return Decision("skip", "no_contact", step=step, unreachable_channels=unreachable,
                         next_action_at=window_on(today + timedelta(days=1)), warnings=sorted_warnings)

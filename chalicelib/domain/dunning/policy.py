@@ -14,13 +14,16 @@ from typing import Any, Final, Literal, cast, get_args
 
 from chalicelib.domain.errors import DomainError
 
-Channel = Literal["email", "sms"]
+Channel = Literal["email", "sms", "letter"]  # letter: a PDF for the post (services/letters.py)
 Tone = Literal["friendly", "firm", "final", "escalation"]
 Action = Literal["credit_hold", "collector_task", "notify_finance", "agency_handoff"]
 LateFeeScheme = Literal["none", "contractual", "eu_2011_7", "uk_late_payment"]
 PaymentAllocation = Literal["charges_first", "principal_first"]
 
 CHANNELS: Final = cast(tuple[str, ...], get_args(Channel))
+# Where a step's own channels cannot reach the customer, these may stand in; never a letter (postage, and a
+# policy asks for paper on purpose).
+FALLBACK_CHANNELS: Final = ("email", "sms")
 TONES: Final = cast(tuple[str, ...], get_args(Tone))
 ACTIONS: Final = cast(tuple[str, ...], get_args(Action))
 LATE_FEE_SCHEMES: Final = cast(tuple[str, ...], get_args(LateFeeScheme))

@@ -212,3 +212,35 @@ def test_unknown_timezone_falls_back_with_a_warning():
 def test_naive_now_is_refused():
     with pytest.raises(ValueError, match="aware"):
         run(datetime(2025, 3, 10, 10, 0))
+
+
+# ---- the letter channel ----------------------------------------------------------------------------------------
+
+def _letter_policy():
+    from chalicelib.domain.dunning.policy import Policy, Step
+
+    return Policy("paper", "With a letter", (
+        Step("overdue_7", 7, ("email",), "reminder_overdue", "firm"),
+        Step("overdue_21", 21, ("email", "letter"), "reminder_overdue_second", "firm")))
+
+
+def test_a_letter_step_sends_a_letter_to_a_customer_with_a_postal_address():
+    from chalicelib.domain.customer import Address
+
+    with_address = customer(address=Address("Hauptstraße 1", None, "10115", "Berlin", None, "DE"))
+    decision = run(local(BERLIN, 2025, 3, 24, 10, 0), cust=with_address, policy=_letter_policy(),
+                   history=History(sent=sent("overdue_7")))
+    assert (decision.action, decision.step.name, decision.channels) == ("send", "overdue_21", ("email", "letter"))
+    again = run(local(BERLIN, 2025, 3, 24, 10, 0), cust=with_address, policy=_letter_policy(),
+                history=History(sent=sent("overdue_7") | sent("overdue_21", channels=("email", "letter"))))
+    assert again.action != "send"  # once per step and channel
+
+
+def test_without_an_address_a_letter_step_sends_its_other_channels_and_nothing_falls_back_to_paper():
+    decision = run(local(BERLIN, 2025, 3, 24, 10, 0), policy=_letter_policy(), history=History(sent=sent("overdue_7")))
+    assert decision.channels == ("email",) and decision.unreachable_channels == ("letter",)
+    from chalicelib.domain.customer import Address
+
+    no_email = customer(email=False, phone=False, address=Address("Hauptstraße 1", None, "10115", "Berlin", None, "DE"))
+    only_email = run(local(BERLIN, 2025, 3, 10, 10, 0), cust=no_email, policy=_letter_policy())
+    assert (only_email.action, only_email.reason) == ("skip", "no_contact")  # email unreachable: no letter instead
