@@ -231,7 +231,7 @@ def signin_page(who: Principal | None, session: Session | None) -> Response:
     return _signin_form(signed_out=query_params(blueprint).get("signed_out") == "1")
 
 
-def _same_origin() -> bool:
+def same_origin() -> bool:
     """Fetch metadata, where the browser sends it, says the form came from this site; else an Origin header that
     names a host must name this one. (Under `Referrer-Policy: no-referrer` a browser sends `Origin: null` on a
     form post, so "null" and no header leave the decision to the CSRF token, which is checked in every case.)"""
@@ -271,7 +271,7 @@ def signin(who: Principal | None, session: Session | None) -> Response:
     if wait is not None:
         log.warning("sign-in throttled", extra={"client": client})
         raise _throttled(wait)
-    if not _same_origin():
+    if not same_origin():
         log.warning("cross-site sign-in refused", extra={"client": client})
         return _signin_form(403, "This sign-in did not come from this site's own form. Sign in here.")
     fields = _form(SIGNIN_FIELDS)
@@ -297,7 +297,7 @@ def signout(who: Principal | None, session: Session | None) -> Response:
     location = {"Location": f"{base_path()}/signin?signed_out=1"}
     if session is None:
         return html("", 303, cookies=[expired(SESSION_COOKIE)], headers=location)
-    if not _same_origin() or not bootstrap.sessions().check_csrf(session, _form(SIGNOUT_FIELDS).get("csrf_token")):
+    if not same_origin() or not bootstrap.sessions().check_csrf(session, _form(SIGNOUT_FIELDS).get("csrf_token")):
         raise ApiError(403, "forbidden", "This sign-out did not come from this site's own page.")
     return html("", 303, cookies=[expired(SESSION_COOKIE)], headers=location)
 

@@ -30,6 +30,7 @@ from chalicelib.api.pages import (
     base_path,
     client_address,
     request_cookie,
+    same_origin,
     security_headers,
 )
 from chalicelib.domain.errors import DomainError, NotFound
@@ -106,19 +107,6 @@ def page_for(visitor: Visitor | None) -> Page:
 
 def seller_name() -> str:
     return bootstrap.container().seller.name
-
-
-def _same_origin() -> bool:
-    headers = blueprint.current_request.headers
-    fetch_site = str(headers.get("sec-fetch-site") or "").lower()
-    if fetch_site:
-        return fetch_site in ("same-origin", "none")
-    origin = str(headers.get("origin") or "")
-    if not origin or origin == "null":
-        return True
-    from urllib.parse import urlsplit
-
-    return urlsplit(origin).netloc.lower() == str(headers.get("host") or "").lower() != ""
 
 
 def read_form(allowed: Collection[str]) -> dict[str, list[str]]:
@@ -200,7 +188,7 @@ def portal_page(*, query: Collection[str] = (), form: Collection[str] | None = N
                     raise ApiError(403, "forbidden", "no portal session")
                 if session and request.method == "POST":
                     fields = read_form(accepts.body or ())
-                    if not _same_origin() or visitor is None or not portal.sessions.check_csrf(
+                    if not same_origin() or visitor is None or not portal.sessions.check_csrf(
                             visitor.session, first(fields, "csrf_token")):
                         raise ApiError(403, "forbidden", "the form's CSRF token does not match the session")
                     kwargs["fields"] = fields
@@ -331,7 +319,7 @@ def resend(ctx: PortalContext) -> Response:
     addresses on file get mail (p-links' PortalLinks.resend); rate-limited per client and overall."""
     fields = read_form(RESEND_FIELDS)
     sessions = bootstrap.portal().sessions
-    if not _same_origin() or not sessions.check_form_token(request_cookie(FORM_COOKIE), first(fields, "csrf_token"),
+    if not same_origin() or not sessions.check_form_token(request_cookie(FORM_COOKIE), first(fields, "csrf_token"),
                                                            ctx.now):
         raise ApiError(403, "forbidden", "the form had expired")
     email, token = first(fields, "email"), first(fields, "token")

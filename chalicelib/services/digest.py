@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from chalicelib.services.ports import (
@@ -26,6 +25,7 @@ from chalicelib.services.ports import (
     DashboardSource,
     Metrics,
     OutgoingEmail,
+    RenderedEmail,
     Sender,
 )
 from chalicelib.services.send_once import Delivered, Outcome, SendOnce
@@ -35,13 +35,6 @@ SEND_WEEKDAY = 0  # Monday
 SEND_HOUR = 7
 
 
-class Rendered(Protocol):
-    @property
-    def subject(self) -> str: ...
-    @property
-    def html(self) -> str: ...
-    @property
-    def text(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -69,7 +62,7 @@ def message_key(week: str, recipient: str) -> str:
 
 
 class WeeklyDigest:
-    def __init__(self, dashboard: DashboardSource, render: Callable[[DashboardFigures], Rendered], sender: Sender,
+    def __init__(self, dashboard: DashboardSource, render: Callable[[DashboardFigures], RenderedEmail], sender: Sender,
                  claims: Claims, metrics: Metrics, *, recipients: Sequence[str], timezone: str, currency: str,
                  clock: Callable[[], datetime], send_hour: int = SEND_HOUR) -> None:
         self.dashboard = dashboard
@@ -92,9 +85,9 @@ class WeeklyDigest:
             return DigestRun(False, reason=f"not Monday {self.send_hour:02d}:00 or later in {self.zone.key}")
         week = week_key(local.date())
         as_of = local.date() - timedelta(days=1)
-        rendered: list[Rendered] = []
+        rendered: list[RenderedEmail] = []
 
-        def email() -> Rendered:  # the figures are read only when a claim is won, not by every hourly run
+        def email() -> RenderedEmail:  # the figures are read only when a claim is won, not by every hourly run
             if not rendered:
                 rendered.append(self.render(self.dashboard.figures(as_of, self.currency)))
             return rendered[0]

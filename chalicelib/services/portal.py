@@ -22,12 +22,9 @@ Security design (README "The customer portal"):
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
-import re
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -41,6 +38,7 @@ from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
 from chalicelib.services.portal_links import PortalGrant, TooManyRequests, generation_of
 from chalicelib.services.ports import AuditEvent, StoredCustomer
+from chalicelib.services.sessions import b64url, unb64url
 from chalicelib.services.statement import Statement, StatementLine, Statements, build_line
 
 IDLE = timedelta(minutes=30)  # a session ends after this long without a page
@@ -51,7 +49,7 @@ FORM_COOKIE = "__Host-dunwell_portal_form"
 MAX_COOKIE_CHARS = 1200
 _TAG_BYTES = 16
 _VERSION = "v1"
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]{1,1100}")
+MAX_SIGNED_CHARS = 1100
 
 # What the invoice page lists as "what was sent": the audit events of a message or document that went out.
 SENT_EVENTS = frozenset({"invoice.delivered", "reminder.sent", "plan.reminder_sent", "letter.queued",
@@ -196,20 +194,6 @@ class PortalSession:
         return min(self.last_seen + IDLE, self.started_at + MAX_SESSION, self.expires_at)
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes | None:
-    if not _BASE64URL.fullmatch(text):
-        return None
-    try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, binascii.Error):
-        return None
-    return data if _b64(data) == text else None
-
-
 def derive_key(secret: str) -> bytes:
     """The portal sessions' own key, from the API's signing secret (bootstrap.cursor_signing_secret)."""
     return hmac.new(secret.encode(), b"dunwell portal session signing key", hashlib.sha256).digest()
@@ -232,14 +216,14 @@ class PortalSessions:
     def start(self, grant: Grant, now: datetime) -> PortalSession:
         return PortalSession(grant.customer_id, grant.contact_email, grant.link_id,
                              _dt(_ts(grant.issued_at)) or now, _dt(_ts(grant.expires_at)) or now,
-                             _dt(_ts(now)) or now, _dt(_ts(now)) or now, _b64(secrets.token_bytes(16)))
+                             _dt(_ts(now)) or now, _dt(_ts(now)) or now, b64url(secrets.token_bytes(16)))
 
     def cookie_value(self, session: PortalSession) -> str:
         payload = json.dumps({"c": session.customer_id, "m": session.contact_email, "l": session.link_id,
                               "i": _ts(session.issued_at), "x": _ts(session.expires_at),
                               "s": _ts(session.started_at), "t": _ts(session.last_seen), "n": session.nonce},
                              sort_keys=True, separators=(",", ":")).encode()
-        return f"{_VERSION}.{_b64(payload)}.{_b64(self._tag(b'session', payload))}"
+        return f"{_VERSION}.{b64url(payload)}.{b64url(self._tag(b'session', payload))}"
 
     def read(self, cookie_value: str | None, now: datetime) -> PortalSession | None:
         """The session a cookie carries: signed by us, not idle too long, not past its caps. (Whether its link
@@ -247,7 +231,7 @@ class PortalSessions:
         if not cookie_value or len(cookie_value) > MAX_COOKIE_CHARS or cookie_value.count(".") != 2:
             return None
         version, payload_text, tag_text = cookie_value.split(".")
-        payload, tag = _unb64(payload_text), _unb64(tag_text)
+        payload, tag = unb64url(payload_text, MAX_SIGNED_CHARS), unb64url(tag_text, MAX_SIGNED_CHARS)
         if version != _VERSION or payload is None or tag is None or len(tag) != _TAG_BYTES:
             return None
         if not hmac.compare_digest(tag, self._tag(b"session", payload)):
@@ -274,17 +258,17 @@ class PortalSessions:
         return replace(session, last_seen=_dt(_ts(now)) or now)
 
     def csrf_token(self, session: PortalSession) -> str:
-        return _b64(self._tag(b"csrf", session.nonce.encode()))
+        return b64url(self._tag(b"csrf", session.nonce.encode()))
 
     def check_csrf(self, session: PortalSession, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(str(token).encode(), self.csrf_token(session).encode())
 
     # Forms without a session (the expired-link page): a form cookie and its token (double submit, HMAC'd).
     def form_nonce(self, now: datetime) -> str:
-        return f"{_b64(secrets.token_bytes(16))}~{_ts(now + FORM_TTL)}"
+        return f"{b64url(secrets.token_bytes(16))}~{_ts(now + FORM_TTL)}"
 
     def form_token(self, nonce: str) -> str:
-        return _b64(self._tag(b"form", nonce.encode()))
+        return b64url(self._tag(b"form", nonce.encode()))
 
     def check_form_token(self, nonce: str | None, token: str | None, now: datetime) -> bool:
         if not nonce or not token or len(nonce) > 100:

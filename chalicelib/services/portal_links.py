@@ -43,6 +43,7 @@ from chalicelib.services.ports import (
     LinkRecord,
     Metrics,
     OutgoingEmail,
+    RenderedEmail,
     Sender,
     StoredCustomer,
     address_key,
@@ -122,19 +123,10 @@ class CustomerReader(Protocol):
     def get_customers(self, customer_ids: Iterable[str]) -> dict[str, StoredCustomer]: ...
 
 
-class LinkEmail(Protocol):
-    """The rendered email (formats/portal_links.py)."""
-
-    @property
-    def subject(self) -> str: ...
-    @property
-    def html(self) -> str: ...
-    @property
-    def text(self) -> str: ...
 
 
 # render(language, customer name, contact name, url, expires_at, seller) -> the email
-RenderLinkEmail = Callable[[str | None, str, str | None, str, datetime, object], LinkEmail]
+RenderLinkEmail = Callable[[str | None, str, str | None, str, datetime, object], RenderedEmail]
 
 
 def new_token() -> str:

@@ -357,6 +357,17 @@ class Customers(Protocol):
                         now: datetime) -> None: ...
 
 
+class RenderedEmail(Protocol):
+    """A rendered email (subject, HTML and text parts), whichever formats module made it."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def html(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
 class Renderer(Protocol):
     def email(self, tone: str, customer: Customer, contact: Contact, lines: Sequence[Any], today: date,
               deadline: date | None, promise_date: date | None = None, *,

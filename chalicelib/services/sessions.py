@@ -42,7 +42,7 @@ SIGNIN_COOKIE = "__Host-dunwell_signin"
 MAX_COOKIE_CHARS = 512
 _TAG_BYTES = 16
 _VERSION = "v1"
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]{1,400}")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 
 
@@ -66,18 +66,20 @@ class SignedIn:
     cookie_value: str
 
 
-def _b64(data: bytes) -> str:
+def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def _unb64(text: str) -> bytes | None:
-    if not _BASE64URL.fullmatch(text):
+def unb64url(text: str, max_chars: int = 400) -> bytes | None:
+    """The bytes of an unpadded base64url text in its one canonical spelling (None otherwise: no second spelling of a
+    signed value is accepted)."""
+    if len(text) > max_chars or not _BASE64URL.fullmatch(text):
         return None
     try:
         data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (ValueError, binascii.Error):
         return None
-    return data if _b64(data) == text else None
+    return data if b64url(data) == text else None
 
 
 def derive_key(secret: str) -> bytes:
@@ -105,10 +107,10 @@ class Sessions:
         if record is None or record.revoked_at is not None:
             return None
         expires = self.clock() + self.ttl
-        nonce = _b64(secrets.token_bytes(16))
+        nonce = b64url(secrets.token_bytes(16))
         payload = json.dumps({"k": principal.key_id, "n": nonce, "e": int(expires.timestamp())},
                              sort_keys=True, separators=(",", ":")).encode()
-        value = f"{_VERSION}.{_b64(payload)}.{_b64(self._tag(b'session', payload))}"
+        value = f"{_VERSION}.{b64url(payload)}.{b64url(self._tag(b'session', payload))}"
         return SignedIn(Session(principal, nonce, datetime.fromtimestamp(int(expires.timestamp()), UTC)), value)
 
     def resume(self, cookie_value: str | None) -> Session | None:
@@ -116,7 +118,7 @@ class Sessions:
         if not cookie_value or len(cookie_value) > MAX_COOKIE_CHARS or cookie_value.count(".") != 2:
             return None
         version, payload_text, tag_text = cookie_value.split(".")
-        payload, tag = _unb64(payload_text), _unb64(tag_text)
+        payload, tag = unb64url(payload_text), unb64url(tag_text)
         if version != _VERSION or payload is None or tag is None or len(tag) != _TAG_BYTES:
             return None
         if not hmac.compare_digest(tag, self._tag(b"session", payload)):
@@ -141,7 +143,7 @@ class Sessions:
         return Session(Principal(record.key_id, record.name, record.role), nonce, expires_at)
 
     def csrf_token(self, session: Session) -> str:
-        return _b64(self._tag(b"csrf", session.nonce.encode()))
+        return b64url(self._tag(b"csrf", session.nonce.encode()))
 
     def check_csrf(self, session: Session, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(str(token).encode(), self.csrf_token(session).encode())
@@ -151,10 +153,10 @@ class Sessions:
     def signin_nonce(self) -> str:
         """What the pre-session cookie holds: random, with its expiry."""
         expires = int((self.clock() + SIGNIN_TTL).timestamp())
-        return f"{_b64(secrets.token_bytes(16))}~{expires}"
+        return f"{b64url(secrets.token_bytes(16))}~{expires}"
 
     def signin_token(self, nonce: str) -> str:
-        return _b64(self._tag(b"signin", nonce.encode()))
+        return b64url(self._tag(b"signin", nonce.encode()))
 
     def check_signin_token(self, nonce: str | None, token: str | None) -> bool:
         """The form's token matches the pre-session cookie, which has not expired."""

@@ -14,10 +14,9 @@ from chalicelib.services.portal import (
     GenerationGate,
     MemoryRateLimiter,
     PortalSessions,
-    _b64,
-    _unb64,
 )
 from chalicelib.services.portal_links import PortalGrant
+from chalicelib.services.sessions import b64url, unb64url
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 GRANT = PortalGrant("acme", "ap@acme.example", "3.abcdef0123456789", NOW - timedelta(days=1), NOW + timedelta(days=44))
@@ -32,7 +31,7 @@ def test_a_cookie_round_trips_and_carries_no_token():
     session = s.start(GRANT, NOW)
     value = s.cookie_value(session)
     assert s.read(value, NOW + timedelta(minutes=5)) == session
-    payload = json.loads(_unb64(value.split(".")[1]) or b"{}")
+    payload = json.loads(unb64url(value.split(".")[1]) or b"{}")
     assert set(payload) == {"c", "m", "l", "i", "x", "s", "t", "n"}
     assert payload["c"] == "acme" and payload["l"] == GRANT.link_id
 
@@ -55,9 +54,9 @@ def test_a_forged_or_foreign_cookie_is_no_session():
     s = sessions()
     value = s.cookie_value(s.start(GRANT, NOW))
     version, payload, tag = value.split(".")
-    data = json.loads(_unb64(payload) or b"{}")
+    data = json.loads(unb64url(payload) or b"{}")
     data["c"] = "globex"
-    forged = ".".join((version, _b64(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()), tag))
+    forged = ".".join((version, b64url(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()), tag))
     assert s.read(forged, NOW) is None
     assert sessions(b"other-key" * 4).read(value, NOW) is None
     for junk in ("", "v1..", "v1.a.b", "x" * 5000, "v2." + value[3:], value + "."):
