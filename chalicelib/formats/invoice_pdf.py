@@ -183,9 +183,40 @@ class InvoicePdfRenderer:
         return render_invoice_pdf(InvoicePdfInput(invoice, customer, self.seller, pay_url, today, discount))
 
 
-def render_invoice_pdf(data: InvoicePdfInput) -> bytes:
+def a4_document(seller: Seller, lang: str, title: str, *, margins: tuple[float, float, float], bottom: float,
+                footer_from_bottom: float, page_words: str) -> Any:
+    """An A4 page of Dunwell's documents (invoices, letters, statements): the embedded DejaVu fonts, the document's
+    language and title, and a footer with the seller's details and "page n of m" (`page_words`)."""
     from fpdf import FPDF
 
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_compression(True)
+    pdf.set_margins(*margins)
+    pdf.set_auto_page_break(True, margin=bottom)
+    pdf.add_font("DejaVu", "", FONTS / "DejaVuSans.ttf")
+    pdf.add_font("DejaVu", "B", FONTS / "DejaVuSans-Bold.ttf")
+    pdf.set_lang(lang)
+    pdf.set_title(title)
+    pdf.set_author(seller.name)
+    pdf.set_creator("Dunwell")
+    pages = "{nb}"
+    pdf.alias_nb_pages(pages)
+
+    def footer() -> None:
+        pdf.set_y(-footer_from_bottom)
+        pdf.set_font("DejaVu", "", 7)
+        pdf.set_text_color(90, 90, 90)
+        parts = [seller.name, *seller.address_lines, seller.email, seller.phone or ""]
+        pdf.cell(0, 4, " · ".join(p for p in parts if p)[:150], align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 4, page_words.format(page=pdf.page_no(), pages=pages), align="C")
+        pdf.set_text_color(0, 0, 0)
+
+    pdf.footer = footer  # type: ignore[method-assign]
+    pdf.add_page()
+    return pdf
+
+
+def render_invoice_pdf(data: InvoicePdfInput) -> bytes:
     invoice, customer, seller = data.invoice, data.customer, data.seller
     where = message_locale(customer.language if customer else None)
     w = words(where.templates)
@@ -198,30 +229,8 @@ def render_invoice_pdf(data: InvoicePdfInput) -> bytes:
     def day(value: date) -> str:
         return format_day(value, loc, "medium")
 
-    pdf = FPDF(format="A4", unit="mm")
-    pdf.set_compression(True)
-    pdf.set_margins(25, 15, 20)
-    pdf.set_auto_page_break(True, margin=22)
-    pdf.add_font("DejaVu", "", FONTS / "DejaVuSans.ttf")
-    pdf.add_font("DejaVu", "B", FONTS / "DejaVuSans-Bold.ttf")
-    pdf.set_lang(where.lang)
-    pdf.set_title(f"{w['invoice']} {invoice.number}")
-    pdf.set_author(seller.name)
-    pdf.set_creator("Dunwell")
-    pages = "{nb}"
-    pdf.alias_nb_pages(pages)
-
-    def footer() -> None:
-        pdf.set_y(-16)
-        pdf.set_font("DejaVu", "", 7)
-        pdf.set_text_color(90, 90, 90)
-        parts = [seller.name, *seller.address_lines, seller.email, seller.phone or ""]
-        pdf.cell(0, 4, " · ".join(p for p in parts if p), align="C", new_x="LMARGIN", new_y="NEXT")
-        pdf.cell(0, 4, w["page"].format(page=pdf.page_no(), pages=pages), align="C")
-        pdf.set_text_color(0, 0, 0)
-
-    pdf.footer = footer  # type: ignore[method-assign]
-    pdf.add_page()
+    pdf = a4_document(seller, where.lang, f"{w['invoice']} {invoice.number}", margins=(25, 15, 20), bottom=22,
+                      footer_from_bottom=16, page_words=w["page"])
 
     # Letterhead, top right.
     pdf.set_xy(110, 15)

@@ -22,7 +22,7 @@ from typing import Any
 
 from chalicelib.domain.customer import Customer
 from chalicelib.formats.countries import country_name
-from chalicelib.formats.invoice_pdf import FONTS
+from chalicelib.formats.invoice_pdf import a4_document
 from chalicelib.formats.messages import Seller, format_day, format_money, message_locale
 
 # Millimetres on an A4 page (210 x 297).
@@ -108,33 +108,9 @@ def new_letter(seller: Seller, customer: Customer, where: Any, title: str, page_
     """An FPDF document with the first page of a form B letter laid out: fold and hole marks, the letterhead, the
     return line and the recipient in the address field, the information block (`info`: label, value); the cursor
     at the subject line. Statements (formats/statement_pdf.py) start the same way."""
-    from fpdf import FPDF
-
     loc = where.formatting
-    pdf = FPDF(format="A4", unit="mm")
-    pdf.set_compression(True)
-    pdf.set_margins(TEXT_LEFT, 20, TEXT_RIGHT)
-    pdf.set_auto_page_break(True, margin=25)
-    pdf.add_font("DejaVu", "", FONTS / "DejaVuSans.ttf")
-    pdf.add_font("DejaVu", "B", FONTS / "DejaVuSans-Bold.ttf")
-    pdf.set_lang(where.lang)
-    pdf.set_title(title)
-    pdf.set_author(seller.name)
-    pdf.set_creator("Dunwell")
-    pages = "{nb}"
-    pdf.alias_nb_pages(pages)
-
-    def footer() -> None:
-        pdf.set_y(-18)
-        pdf.set_font("DejaVu", "", 7)
-        pdf.set_text_color(90, 90, 90)
-        parts = [seller.name, *seller.address_lines, seller.email, seller.phone or ""]
-        pdf.cell(0, 4, " · ".join(p for p in parts if p)[:150], align="C", new_x="LMARGIN", new_y="NEXT")
-        pdf.cell(0, 4, page_words.format(page=pdf.page_no(), pages=pages), align="C")
-        pdf.set_text_color(0, 0, 0)
-
-    pdf.footer = footer  # type: ignore[method-assign]
-    pdf.add_page()
+    pdf = a4_document(seller, where.lang, title, margins=(TEXT_LEFT, 20, TEXT_RIGHT), bottom=25, footer_from_bottom=18,
+                      page_words=page_words)
 
     # Fold marks and the hole mark in the left margin (first page: the one that is folded into the envelope).
     pdf.set_draw_color(120, 120, 120)
