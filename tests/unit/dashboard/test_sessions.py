@@ -53,7 +53,7 @@ def test_a_valid_key_starts_a_session_that_resumes_from_its_cookie_and_holds_no_
     issued = keys.issue("ana", "viewer", actor="test")
     signed = sessions.sign_in(issued.api_key)
     assert signed is not None
-    assert issued.api_key not in signed.cookie_value and issued.api_key.split("_")[2] not in signed.cookie_value
+    assert issued.api_key not in signed.cookie_value and issued.api_key.split("_", 2)[2] not in signed.cookie_value
     resumed = sessions.resume(signed.cookie_value)
     assert resumed is not None and resumed.principal.name == "ana" and resumed.principal.role.label == "viewer"
     assert resumed.expires_at == datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
