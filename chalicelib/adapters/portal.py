@@ -36,7 +36,7 @@ class DynamoStatementReader:
 
 class DynamoPortalReads:
     """What the portal's session check reads (services/portal.py GenerationGate): the customer and its portal-link
-    revocation generation (p-links' `state` row of the portal links table) in ONE BatchGetItem, strongly
+    revocation generation (the `state` row of the portal links table) in ONE BatchGetItem, strongly
     consistent: every page checks revocation and still has its customer for the price of one request."""
 
     def customer_and_generation(self, customer_id: str) -> tuple[Customer | None, int]:

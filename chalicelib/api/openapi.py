@@ -1155,7 +1155,7 @@ def _portal_pages() -> dict[str, dict[str, Schema]]:
             errors={"400": "Not an email address", "403": "The form cookie and its token do not match",
                     "429": "Too many requests from this address or overall (Retry-After)", "413": "Too large",
                     "415": "Not a form"},
-            description="Sends only to addresses on file for the customer (p-links' PortalLinks.resend). "
+            description="Sends only to addresses on file for the customer (PortalLinks.resend). "
                         + PORTAL_AUTH)},
         "/portal/signout": {"post": _portal_op(
             "Sign out of the portal", ("303", _redirect("The session cookie is cleared; to /portal/expired?"

@@ -291,7 +291,7 @@ def open_link(token: str, ctx: PortalContext) -> Response:
 @blueprint.route("/p/{token}", methods=["GET"])
 @portal_page(session=False)
 def short_link(token: str, ctx: PortalContext) -> Response:
-    """The SMS form of a personal link (p-links' `short_url`): on to /portal/open/<token>."""
+    """The SMS form of a personal link (a link's short form): on to /portal/open/<token>."""
     return see_other(f"{base_path()}/portal/open/{quote(unquote(token)[:MAX_TOKEN_CHARS], safe='')}")
 
 
@@ -316,7 +316,7 @@ def expired_page(ctx: PortalContext) -> Response:
 @portal_page(session=False, form=RESEND_FIELDS)
 def resend(ctx: PortalContext) -> Response:
     """"Email me a fresh link": the same answer whether or not the address (or the old link) is known; only
-    addresses on file get mail (p-links' PortalLinks.resend); rate-limited per client and overall."""
+    addresses on file get mail (PortalLinks.resend); rate-limited per client and overall."""
     fields = read_form(RESEND_FIELDS)
     sessions = bootstrap.portal().sessions
     if not same_origin() or not sessions.check_form_token(request_cookie(FORM_COOKIE), first(fields, "csrf_token"),
@@ -616,7 +616,7 @@ def pay_submit(ctx: PortalContext, fields: dict[str, list[str]]) -> Response:
 
 def pay_page(ctx: PortalContext, fields: dict[str, list[str]] | None = None) -> Response:
     """GET: the amounts, bank details, RF references and EPC QR codes (the chosen invoices, or every open one);
-    POST: a card checkout (p-pay) for the ticked invoices, then a page with the link to the processor's page
+    POST: a card checkout (services/portal_payments.py) for the ticked invoices, then a page with the link to the processor's page
     (a form posts only to this site: CSP form-action 'self')."""
     portal = bootstrap.portal()
     if portal.payments is None:

@@ -2,7 +2,7 @@
 
 Security design (README "The customer portal"):
 
-* A personal link (services/portal_links.py, p-links) opened at `/portal/open/<token>` starts a *portal session*:
+* A personal link (services/portal_links.py) opened at `/portal/open/<token>` starts a *portal session*:
   a cookie `v1.<payload>.<tag>`, the payload JSON {customer, contact email, link id, the link's issue and expiry,
   session start, last seen, a random nonce}, the tag HMAC-SHA256 (16 bytes) under a key derived from the API's
   signing secret with the portal's own label (a staff session tag or a cursor tag is never a portal tag). The
@@ -16,7 +16,7 @@ Security design (README "The customer portal"):
 * CSRF: every form carries a token, HMAC of the session nonce (forms without a session: of a short-lived form
   cookie, double submit, both HMAC'd); the cookie is SameSite=Lax (the link is opened from a mail client, a
   cross-site navigation), so the token is what guards the POSTs.
-* Rate limits (RateLimiter: per container in memory, or the shared DynamoDB counters of p-links): opening links per
+* Rate limits (RateLimiter: per container in memory, or the shared DynamoDB counters of adapters/portal_links.py): opening links per
   client, actions per customer and per client, checkout per customer. On AWS put a WAF rate rule in front too.
 """
 
@@ -59,7 +59,7 @@ SENT_EVENTS = frozenset({"invoice.delivered", "reminder.sent", "plan.reminder_se
 # ---------------------------------------------------------------------------------------------- ports
 
 class Grant(Protocol):
-    """What an opened link grants (p-links' PortalGrant)."""
+    """What an opened link grants (services/portal_links.py PortalGrant)."""
 
     @property
     def customer_id(self) -> str: ...
@@ -74,7 +74,7 @@ class Grant(Protocol):
 
 
 class LinkOpener(Protocol):
-    """p-links' PortalLinks, as far as the portal pages use it."""
+    """services/portal_links.py PortalLinks, as far as the portal pages use it."""
 
     def open(self, token: str, now: datetime) -> Grant | None: ...
     def resend(self, email: str | None, token: str | None, client: str, now: datetime) -> None: ...
@@ -95,7 +95,7 @@ class CustomerReader(Protocol):
 
 
 class LinksGate:
-    """SessionGate through p-links' `still_valid` and the customer store: two reads (the deployed gate,
+    """SessionGate through PortalLinks' `still_valid` and the customer store: two reads (the deployed gate,
     adapters/portal.py DynamoSessionGate, does both in one BatchGetItem)."""
 
     def __init__(self, links: LinkCheck, customers: CustomerReader) -> None:
@@ -117,7 +117,7 @@ class PortalReads(Protocol):
 
 
 class GenerationGate:
-    """SessionGate with p-links' rule (`PortalLinks.still_valid`: the generation a link was minted under is the
+    """SessionGate with the links' rule (`PortalLinks.still_valid`: the generation a link was minted under is the
     customer's current one, and the link has not expired), the customer and the generation read together
     (adapters/portal.py: one BatchGetItem)."""
 
@@ -157,7 +157,7 @@ class InvoicePdfs(Protocol):
 
 
 class Actions(Protocol):
-    """p-plans' PortalActions."""
+    """services/portal_actions.py PortalActions."""
 
     def dispute(self, customer_id: str, contact_email: str, invoice_id: str, reason: str, amount: Money | None,
                 comment: str) -> object: ...
@@ -168,7 +168,7 @@ class Actions(Protocol):
 
 
 class Payments(Protocol):
-    """p-pay's PortalPayments."""
+    """services/portal_payments.py PortalPayments."""
 
     def options(self, customer: Customer, invoices: Sequence[Invoice], today: date) -> object: ...
     def card_available(self) -> bool: ...
@@ -296,7 +296,7 @@ class PortalLimits:
 
 
 class MemoryRateLimiter:
-    """Fixed windows counted in this container (a deployment with many containers: WAF in front, or p-links'
+    """Fixed windows counted in this container (a deployment with many containers: WAF in front, or adapters/portal_links.py's
     DynamoDB counters)."""
 
     def __init__(self) -> None:
@@ -428,7 +428,7 @@ class Portal:
         [invoice] = self.own_invoices(visitor, [invoice_id])
         return self.pdfs.pdf(invoice.invoice_id)
 
-    # ---- actions (p-plans' PortalActions) --------------------------------------------------------------
+    # ---- actions (services/portal_actions.py) --------------------------------------------------------------
 
     def _actions(self) -> Actions:
         if self.actions is None:
@@ -460,7 +460,7 @@ class Portal:
             visitor.customer.customer_id, visitor.session.contact_email, invoice_ids, instalments, first_date,
             self.today(visitor, now))
 
-    # ---- paying (p-pay's PortalPayments) ---------------------------------------------------------------
+    # ---- paying (services/portal_payments.py) ---------------------------------------------------------------
 
     def pay_options(self, visitor: Visitor, invoice_ids: Sequence[str], now: datetime) -> object | None:
         """What the pay page shows for these invoices (all open ones when none are named); None when paying

@@ -1,4 +1,4 @@
-"""The statement of account of one customer (issue 13 item 2; l-paper renders the same statement as a PDF): the
+"""The statement of account of one customer (issue 13 item 2; formats/statement_pdf.py renders the same statement as a PDF): the
 open invoices with their days overdue and the early-payment offer still open, the unapplied credit notes, the
 recent payments, and the totals per currency (open less credits).
 
@@ -144,7 +144,7 @@ def build_statement(customer: Customer, as_of: date, invoices: Sequence[Invoice]
 
 
 class Statements:
-    """The statement use case (the portal's statement page, l-paper's statement PDF)."""
+    """The statement use case (the portal's statement page, the statement PDF)."""
 
     def __init__(self, reader: StatementReader) -> None:
         self.reader = reader

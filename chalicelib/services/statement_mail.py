@@ -1,7 +1,7 @@
 """Use cases: the statement of account as a PDF (GET /customers/{id}/statement.pdf), and the monthly statement
 by email for customers with `statement_delivery: email`.
 
-The statement itself is p-portal's (services/statement.py `Statements.statement`); this module lays it out as a
+The statement itself is the portal's (services/statement.py `Statements.statement`); this module lays it out as a
 letter (formats/statement_pdf.py) and mails it.
 
 Monthly: an hourly schedule calls `MonthlyStatements.run`. A customer's statement goes on the first business day

@@ -165,7 +165,7 @@ def test_without_a_key_the_portal_offers_the_bank_transfer_only(client, ledger):
     assert options.card is False and options.invoices[0].amount_now.minor == 400000
 
 
-# ---- early-payment discounts (p-discount's rule): the checkout asks for the discounted amounts, the webhook settles
+# ---- early-payment discounts (domain/discounts.py): the checkout asks for the discounted amounts, the webhook settles
 
 
 def discounted_ledger(client, s3, bucket) -> None:

@@ -1,5 +1,5 @@
 """Portal sessions (services/portal.py): the signed cookie, its idle timeout and caps, CSRF tokens, the session gate
-with p-links' revocation rule, and the in-memory rate limiter."""
+with the links' revocation rule, and the in-memory rate limiter."""
 
 from __future__ import annotations
 
