@@ -616,8 +616,8 @@ def pay_submit(ctx: PortalContext, fields: dict[str, list[str]]) -> Response:
 
 def pay_page(ctx: PortalContext, fields: dict[str, list[str]] | None = None) -> Response:
     """GET: the amounts, bank details, RF references and EPC QR codes (the chosen invoices, or every open one);
-    POST: a card checkout (services/portal_payments.py) for the ticked invoices, then a page with the link to the processor's page
-    (a form posts only to this site: CSP form-action 'self')."""
+    POST: a card checkout (services/portal_payments.py) for the ticked invoices, then a page with the link to the
+    processor's page (a form posts only to this site: CSP form-action 'self')."""
     portal = bootstrap.portal()
     if portal.payments is None:
         raise NotFound("page", "pay")

@@ -16,8 +16,9 @@ Security design (README "The customer portal"):
 * CSRF: every form carries a token, HMAC of the session nonce (forms without a session: of a short-lived form
   cookie, double submit, both HMAC'd); the cookie is SameSite=Lax (the link is opened from a mail client, a
   cross-site navigation), so the token is what guards the POSTs.
-* Rate limits (RateLimiter: per container in memory, or the shared DynamoDB counters of adapters/portal_links.py): opening links per
-  client, actions per customer and per client, checkout per customer. On AWS put a WAF rate rule in front too.
+* Rate limits (RateLimiter: per container in memory, or the shared DynamoDB counters of adapters/portal_links.py):
+  opening links per client, actions per customer and per client, checkout per customer. On AWS put a WAF rate rule
+  in front too.
 """
 
 from __future__ import annotations
@@ -296,8 +297,8 @@ class PortalLimits:
 
 
 class MemoryRateLimiter:
-    """Fixed windows counted in this container (a deployment with many containers: WAF in front, or adapters/portal_links.py's
-    DynamoDB counters)."""
+    """Fixed windows counted in this container (a deployment with many containers: WAF in front, or the DynamoDB
+    counters of adapters/portal_links.py)."""
 
     def __init__(self) -> None:
         self._counts: dict[tuple[str, int], int] = {}

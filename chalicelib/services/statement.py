@@ -1,6 +1,6 @@
-"""The statement of account of one customer (issue 13 item 2; formats/statement_pdf.py renders the same statement as a PDF): the
-open invoices with their days overdue and the early-payment offer still open, the unapplied credit notes, the
-recent payments, and the totals per currency (open less credits).
+"""The statement of account of one customer (issue 13 item 2; formats/statement_pdf.py renders the same statement as
+a PDF): the open invoices with their days overdue and the early-payment offer still open, the unapplied credit notes,
+the recent payments, and the totals per currency (open less credits).
 
 Reads (the adapter: adapters/portal.py `DynamoStatementReader`), never a Scan: the customer (one GetItem), its
 open invoices (the sparse `open_by_customer` index: one Query, no closed invoice read), its credit notes (the
