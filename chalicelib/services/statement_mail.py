@@ -6,7 +6,8 @@ letter (formats/statement_pdf.py) and mails it.
 
 Monthly: an hourly schedule calls `MonthlyStatements.run`. A customer's statement goes on the first business day
 of the month in the customer's time zone (its own, else its first contact's, else the seller's), from 08:00 local,
-dated that day. Exactly once per customer and month: the send-once claim `statement#<customer>#<YYYY-MM>` (a
+dated that day; a day the schedule missed entirely is made up by the next run until the 7th (local), still dated
+the first business day. Exactly once per customer and month: the send-once claim `statement#<customer>#<YYYY-MM>` (a
 repeated or concurrent hour finds it and sends nothing). Cost: outside the first days of a month (UTC day 8 to
 27) a run reads nothing; inside, it reads the opted-in customers from the sparse `by_statement_delivery` index
 (a Query, never a Scan), and a statement (four requests) only for a customer whose day it is. Recorded on the
@@ -93,6 +94,9 @@ class StatementPapers:
                                  statement)
 
 
+CATCH_UP_UNTIL = 7  # the last local day of a month on which a missed statement is still sent (the month's first days)
+
+
 def first_business_day(year: int, month: int, country: str | None) -> date:
     day = date(year, month, 1)
     while not is_business_day(day, country):
@@ -111,12 +115,16 @@ def customer_zone(customer: Customer, default: str) -> ZoneInfo:
 
 
 def statement_day(now: datetime, customer: Customer, default_timezone: str) -> date | None:
-    """The customer's local date when it is the first business day of its month and past SEND_FROM, else None."""
+    """The date of the customer's statement this month (the first business day of its month, local) once that day
+    has come (from SEND_FROM local time), and until the CATCH_UP_UNTIL-th: an hourly run missed on the day itself
+    (the schedule down) is made up by a later run that week; the month's send-once claim keeps it to one statement.
+    None outside that window."""
     local = now.astimezone(customer_zone(customer, default_timezone))
     today = local.date()
-    if local.time() < SEND_FROM or today != first_business_day(today.year, today.month, customer.country):
+    first = first_business_day(today.year, today.month, customer.country)
+    if today < first or today.day > max(CATCH_UP_UNTIL, first.day) or (today == first and local.time() < SEND_FROM):
         return None
-    return today
+    return first
 
 
 def near_month_start(now: datetime) -> bool:

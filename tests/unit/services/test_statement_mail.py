@@ -88,7 +88,19 @@ def test_the_statement_goes_once_on_the_first_business_day_from_eight_local():
     [event] = w["events"].events
     assert (event.entity, event.type, event.data["month"], event.data["message_id"]) == (
         "customer#kunde", "statement.sent", "2026-12", "ses-1")
-    assert w["service"].run(datetime(2026, 12, 2, 9, 0, tzinfo=UTC)).sent == 0  # not the first business day
+    assert w["service"].run(datetime(2026, 12, 2, 9, 0, tzinfo=UTC)).sent == 0  # sent already this month
+
+
+def test_a_statement_day_the_schedule_missed_is_made_up_until_the_seventh_dated_the_first_business_day():
+    w = world(customer())
+    assert w["service"].run(datetime(2026, 12, 3, 10, 0, tzinfo=UTC)).sent == 1  # 1 and 2 December were missed
+    [mail] = w["sender"].emails
+    assert mail.message_key == "statement#kunde#2026-12" and mail.subject.endswith("zum 01.12.2026")
+    assert w["statements"].asked == [("kunde", date(2026, 12, 1))]
+    assert w["service"].run(datetime(2026, 12, 4, 10, 0, tzinfo=UTC)).sent == 0  # once a month
+    late = world(customer())
+    assert late["service"].run(datetime(2026, 12, 8, 10, 0, tzinfo=UTC)).sent == 0  # after the 7th: next month
+    assert late["sender"].emails == []
 
 
 def test_each_customer_in_its_own_time_zone():
@@ -115,8 +127,11 @@ def test_many_customers_are_read_a_page_at_a_time():
     assert (summary.considered, summary.sent, w["recipients"].reads) == (150, 150, 2)
 
 
-def test_statement_day_is_none_before_eight_and_on_other_days():
+def test_statement_day_is_none_before_eight_and_outside_the_first_days():
     berlin = customer()
     assert statement_day(datetime(2027, 1, 4, 7, 0, tzinfo=UTC), berlin, "UTC") == date(2027, 1, 4)
     assert statement_day(datetime(2027, 1, 1, 9, 0, tzinfo=UTC), berlin, "UTC") is None  # a holiday
     assert statement_day(datetime(2027, 1, 4, 6, 59, tzinfo=UTC), berlin, "UTC") is None
+    assert statement_day(datetime(2027, 1, 6, 2, 0, tzinfo=UTC), berlin, "UTC") == date(2027, 1, 4)  # made up
+    assert statement_day(datetime(2027, 1, 7, 22, 59, tzinfo=UTC), berlin, "UTC") == date(2027, 1, 4)
+    assert statement_day(datetime(2027, 1, 7, 23, 0, tzinfo=UTC), berlin, "UTC") is None  # the 8th in Berlin
