@@ -334,12 +334,16 @@ def _schemas() -> dict[str, Schema]:
             "references": string_list(), "payer_name": TEXT, "payer_email": TEXT,
             "reverses": {**TEXT, "description": "a refund's or chargeback's payment reference"},
             "occurred_at": DATE_TIME, "recorded_at": DATE_TIME, "recorded_by": STRING, "version": INTEGER,
+            "initiated_on": nullable({**DATE, "description": "the day the payer gave the order, where its source said "
+                                      "(an early-payment discount is judged by it; the cash day is occurred_at's)"}),
         }),
         "NewPayment": obj({
             "amount": {**amount, "pattern": r"^[0-9]{1,15}(\.[0-9]{1,15})?$"}, "currency": CURRENCY,
             "customer_id": nullable({"type": "string", "pattern": ID_PATTERN}),
             "invoice_numbers": {"type": "array", "items": {"type": "string", "minLength": 1}},
             "received_on": {**DATE, "description": f"default: today; not in the future, nor before {EARLIEST_DATE}"},
+            "initiated_on": {**DATE, "description": "the day the payer gave the order (a cheque's date, a transfer's "
+                             "execution day), not after received_on: an early-payment discount is judged by it"},
             "method": {"type": "string", "enum": ["wire", "cheque", "cash", "card", "direct_debit", "other"]},
             "payer_name": TEXT,
         }, required=["amount", "currency"], description="A wire or cheque recorded by hand."),

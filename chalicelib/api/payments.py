@@ -36,7 +36,8 @@ MAX_INVOICE_NUMBERS = 40  # the references one payment is matched by (services/p
 MAX_INVOICE_NUMBER = 100
 MAX_PAYER_NAME = 200
 MAX_CURRENCY = 16  # a longer code is no typo of an ISO 4217 one; shorter unknown ones are the domain's 422
-PAYMENT_FIELDS = ("amount", "currency", "customer_id", "invoice_numbers", "received_on", "method", "payer_name")
+PAYMENT_FIELDS = ("amount", "currency", "customer_id", "invoice_numbers", "received_on", "initiated_on", "method",
+                  "payer_name")
 METHODS = ("wire", "cheque", "cash", "card", "direct_debit", "other")
 
 
@@ -87,6 +88,11 @@ def record_payment() -> Response:
         raise ApiError(400, "invalid_parameter", f"payer_name must be a string of at most {MAX_PAYER_NAME} characters",
                        "payer_name")
     received_on = _date(body.get("received_on"))
+    # The day the payer gave the order (a cheque's date, a transfer's execution day), where staff know it: an
+    # early-payment discount is judged by it (domain/discounts.py `judged_on`); the cash day stays `received_on`.
+    initiated_on = None if body.get("initiated_on") is None else _date(body["initiated_on"], "initiated_on")
+    if initiated_on is not None and initiated_on > received_on:
+        raise ApiError(400, "invalid_parameter", "initiated_on cannot be after received_on", "initiated_on")
     key = idempotency_key(blueprint) or uuid.uuid4().hex
     customer_id = body.get("customer_id")
     if customer_id is not None and (not isinstance(customer_id, str) or not is_valid_id(customer_id)):
@@ -95,7 +101,8 @@ def record_payment() -> Response:
     payment = bootstrap.payment_service().record_manual(
         amount=amount, customer_id=customer_id, references=numbers,
         received_on=datetime.combine(received_on, time(12, tzinfo=UTC)), payer_name=payer_name,
-        method=method, idempotency_key=key, actor=principal_actor, request=request_fingerprint(blueprint))
+        method=method, idempotency_key=key, actor=principal_actor, request=request_fingerprint(blueprint),
+        initiated_on=initiated_on)
     return Response(body=payment_view(payment), status_code=201)
 
 
@@ -150,15 +157,15 @@ def _amount(body: dict[str, Any], currency: str) -> Money:
     return Money.of(amount, currency)
 
 
-def _date(value: Any) -> date:
+def _date(value: Any, field: str = "received_on") -> date:
     if value is None:
         return datetime.now(UTC).date()
     try:
         parsed = date.fromisoformat(str(value))
     except ValueError:
-        raise ApiError(400, "invalid_parameter", "received_on must be a date as YYYY-MM-DD", "received_on") from None
+        raise ApiError(400, "invalid_parameter", f"{field} must be a date as YYYY-MM-DD", field) from None
     if parsed < EARLIEST_DATE:
-        raise ApiError(400, "invalid_parameter", f"received_on cannot be before {EARLIEST_DATE}", "received_on")
+        raise ApiError(400, "invalid_parameter", f"{field} cannot be before {EARLIEST_DATE}", field)
     if parsed > datetime.now(UTC).date() + timedelta(days=1):
-        raise ApiError(400, "invalid_parameter", "received_on cannot be in the future", "received_on")
+        raise ApiError(400, "invalid_parameter", f"{field} cannot be in the future", field)
     return parsed

@@ -108,4 +108,5 @@ def payment_view(payment: PaymentRecord) -> dict[str, Any]:
         "recorded_at": payment.recorded_at.isoformat(),
         "recorded_by": payment.recorded_by,
         "version": payment.version,
+        "initiated_on": payment.initiated_on.isoformat() if payment.initiated_on else None,
     }

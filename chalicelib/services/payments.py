@@ -554,8 +554,9 @@ class PaymentService:
 
     def record_manual(self, *, amount: Money, customer_id: str | None, references: Sequence[str],
                       received_on: datetime, payer_name: str | None, method: str, idempotency_key: str,
-                      actor: str, request: str | None = None) -> PaymentRecord:
-        """A wire or cheque keyed in by staff: the same matching and invariants as a webhook. The same
+                      actor: str, request: str | None = None, initiated_on: date | None = None) -> PaymentRecord:
+        """A wire or cheque keyed in by staff: the same matching and invariants as a webhook (`initiated_on`: the day
+        the payer gave the order, where known; an early-payment discount is judged by it). The same
         `idempotency_key` again answers with what was recorded, if `request` (the request's fingerprint) is the
         one recorded with it; another request under that key is IdempotencyKeyReused."""
         payment_id = payment_id_for("manual", PaymentKind.PAYMENT, idempotency_key)
@@ -566,14 +567,14 @@ class PaymentService:
             raise UnknownCustomer(f"customer {customer_id} is not known", field="customer_id")
         for _attempt in self._retries(f"manual payment {payment_id}: invoices kept changing; try again"):
             now = self.clock()
-            matched = self._match(amount, references, customer_id, received_on.astimezone(UTC).date())
+            matched = self._match(amount, references, customer_id, received_on.astimezone(UTC).date(), initiated_on)
             match = matched.result
             record = PaymentRecord(
                 payment_id=payment_id, provider="manual", payment_ref=idempotency_key, kind=PaymentKind.PAYMENT,
                 amount=amount, allocations=match.allocations, unapplied=match.unapplied, occurred_at=received_on,
                 recorded_at=now, recorded_by=actor, customer_id=match.customer_id or customer_id,
                 method=match.method.value, reason=f"{method}: {match.reason}", references=tuple(references),
-                payer_name=payer_name, raw_type=method, request=request)
+                payer_name=payer_name, raw_type=method, request=request, initiated_on=initiated_on)
             try:
                 self._apply(record, None, now, matched)
             except VersionConflict:

@@ -37,9 +37,10 @@ def setup(client: Any, s3: Any, bucket: str, headers: dict[str, str], receipts: 
 
 
 def pay(client: Any, headers: dict[str, str], amount: str, received_on: str, key: str,
-        numbers: tuple[str, ...] = ("INV-1",)) -> dict[str, Any]:
+        numbers: tuple[str, ...] = ("INV-1",), initiated_on: str | None = None) -> dict[str, Any]:
     body = json.dumps({"amount": amount, "currency": "EUR", "customer_id": "acme", "method": "wire",
-                       "invoice_numbers": list(numbers), "received_on": received_on})
+                       "invoice_numbers": list(numbers), "received_on": received_on,
+                       **({"initiated_on": initiated_on} if initiated_on else {})})
     paid = client.http.post("/payments", headers={**headers, "Idempotency-Key": key}, body=body)
     assert paid.status_code in (200, 201), paid.body
     return dict(json.loads(paid.body))
@@ -146,3 +147,25 @@ def test_a_discounted_payment_costs_one_read_more_than_a_full_one_within_the_web
                                      raw_type="test", references=(number,)))
         assert len(calls) == (4 if ref == "pi_full" else 5), calls
     assert InvoiceModel.get("INV-2").discounted_minor == 1000
+
+
+def test_a_cheque_dated_inside_the_window_and_received_after_it_earns_the_discount(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str]) -> None:
+    headers = setup(client, s3, bucket, admin_headers)
+    payment = pay(client, headers, "490.00", "2026-11-14", "cheque-1", ("INV-2",), initiated_on="2026-11-10")
+    assert payment["initiated_on"] == "2026-11-10" and payment["occurred_at"].startswith("2026-11-14")
+    _, body = get_json(client, "/invoices/INV-2", admin_headers)
+    assert (body["status"], body["balance"], body["discounted"]) == ("paid", "0.00", "10.00")
+    late = pay(client, headers, "980.00", "2026-11-14", "cheque-2", ("INV-1",), initiated_on="2026-11-12")
+    assert late["initiated_on"] == "2026-11-12"
+    _, body = get_json(client, "/invoices/INV-1", admin_headers)
+    assert (body["status"], body["balance"], body["discounted"]) == ("partially_paid", "20.00", "0.00")
+
+
+def test_an_order_day_after_the_day_received_is_refused(
+        client: Any, s3: Any, bucket: str, dunning: None, admin_headers: dict[str, str]) -> None:
+    headers = setup(client, s3, bucket, admin_headers)
+    body = json.dumps({"amount": "490.00", "currency": "EUR", "customer_id": "acme", "invoice_numbers": ["INV-2"],
+                       "received_on": "2026-11-10", "initiated_on": "2026-11-12"})
+    refused = client.http.post("/payments", headers={**headers, "Idempotency-Key": "k"}, body=body)
+    assert refused.status_code == 400 and json.loads(refused.body)["error"]["field"] == "initiated_on"
