@@ -8,8 +8,8 @@ credit notes' `by_customer` index) and its latest payments (the payments' `by_cu
 limited). Four DynamoDB requests for a statement of any usual size (bench/portal.py measures it).
 
 `as_of` is the day the statement speaks for: days overdue, the discount offers still open and the payments up to
-that day. The open invoices are those open now (the index holds the current state); a statement for a past day
-is not a point-in-time report (that is GET /reports)."""
+that day, and only invoices issued by then. The open invoices and their amounts are those of now (the index holds
+the current state): a statement for a past day is not a point-in-time report (that is GET /reports/aging)."""
 
 from __future__ import annotations
 
@@ -120,7 +120,8 @@ def build_statement(customer: Customer, as_of: date, invoices: Sequence[Invoice]
     lines = tuple(
         build_line(inv, customer, as_of)
         for inv in sorted(invoices, key=lambda i: (i.due_date, i.number))
-        if inv.customer_id == customer.customer_id and inv.status in OUTSTANDING_STATUSES and inv.balance.amount > 0)
+        if inv.customer_id == customer.customer_id and inv.status in OUTSTANDING_STATUSES and inv.balance.amount > 0
+        and inv.issue_date <= as_of)
     credits = tuple(
         StatementCredit(number=note.number, issued_on=note.issue_date, amount=note.unapplied)
         for note in sorted(credit_notes, key=lambda n: (n.issue_date, n.number))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -106,6 +106,15 @@ def test_paid_and_other_customers_invoices_are_left_out_and_reversed_payments_to
     reader.open_invoices = lambda customer_id: [paid, other]  # type: ignore[method-assign]
     statement = Statements(reader).statement("acme", AS_OF)
     assert statement.lines == () and statement.payments == () and statement.totals == {}
+
+
+def test_an_invoice_issued_after_the_day_is_not_on_its_statement() -> None:
+    earlier = invoice("INV-1", "10.00", date(2026, 11, 1), date(2026, 12, 1))
+    later = invoice("INV-2", "20.00", AS_OF + timedelta(days=1), AS_OF + timedelta(days=31))
+    reader = Reader(customer(None), [earlier, later], [], [])
+    reader.open_invoices = lambda customer_id: [earlier, later]  # type: ignore[method-assign]
+    statement = Statements(reader).statement("acme", AS_OF)
+    assert [line.number for line in statement.lines] == ["INV-1"] and statement.totals == {"EUR": eur("10.00")}
 
 
 def test_an_unknown_customer_is_not_found() -> None:
