@@ -199,40 +199,44 @@ class PlanRequests:
             view = self.plans.create(request.customer_id, list(request.invoice_ids), count=count,
                                      first_due_date=first, grace_days=grace_days,
                                      note=f"from plan request {request_id}", actor=actor, plan_id=plan_id)
-        for _attempt in conflict_retries(f"accepting plan request {request_id}"):
-            if request.status is PlanRequestStatus.ACCEPTED:
-                break
-            now = self.clock()
-            done = accepted(request, plan_id, actor, now)
-            event = AuditEvent(f"customer#{request.customer_id}", "plan.request_accepted", actor, now, request_id, {
-                "request_id": request_id, "plan_id": plan_id, "instalments": len(view.plan.instalments),
-                "first_date": view.plan.instalments[0].due_date.isoformat(), "total": view.plan.total.to_api(),
-                "currency": view.plan.currency})
-            try:
-                request = self.store.save(done, [event], now)
-                break
-            except VersionConflict:
-                request = self.get(request_id)
-        self.tasks.complete(request.task_id, actor, self.clock())
+        def accept(request: PlanRequest, now: datetime) -> tuple[PlanRequest, AuditEvent]:
+            return accepted(request, plan_id, actor, now), AuditEvent(
+                f"customer#{request.customer_id}", "plan.request_accepted", actor, now, request_id, {
+                    "request_id": request_id, "plan_id": plan_id, "instalments": len(view.plan.instalments),
+                    "first_date": view.plan.instalments[0].due_date.isoformat(), "total": view.plan.total.to_api(),
+                    "currency": view.plan.currency})
+
+        request = self._decide(request, PlanRequestStatus.ACCEPTED, accept, actor)
         self._tell(request, "accepted", view.plan.instalments, None)
         return Acceptance(request, view)
 
     def decline(self, request_id: str, reason: str, actor: str) -> PlanRequest:
         request = self.get(request_id)
-        for _attempt in conflict_retries(f"declining plan request {request_id}"):
-            if request.status is PlanRequestStatus.DECLINED:
+        def decline(request: PlanRequest, now: datetime) -> tuple[PlanRequest, AuditEvent]:
+            done = declined(request, reason, actor, now)  # PlanRequestDecided when accepted already
+            return done, AuditEvent(
+                f"customer#{request.customer_id}", "plan.request_declined", actor, now, request_id, {
+                    "request_id": request_id, "reason": done.decline_reason, "invoices": list(request.invoice_numbers)})
+
+        request = self._decide(request, PlanRequestStatus.DECLINED, decline, actor)
+        self._tell(request, "declined", (), request.decline_reason)
+        return request
+
+    def _decide(self, request: PlanRequest, status: PlanRequestStatus,
+                decide: Callable[[PlanRequest, datetime], tuple[PlanRequest, AuditEvent]], actor: str) -> PlanRequest:
+        """The request answered (`decide`: the request as answered and its audit event), saved against its version
+        (read again on a conflict; answered already: as it is), and its collector task completed."""
+        for _attempt in conflict_retries(f"answering plan request {request.request_id}"):
+            if request.status is status:
                 break
             now = self.clock()
-            done = declined(request, reason, actor, now)  # PlanRequestDecided when accepted already
-            event = AuditEvent(f"customer#{request.customer_id}", "plan.request_declined", actor, now, request_id, {
-                "request_id": request_id, "reason": done.decline_reason, "invoices": list(request.invoice_numbers)})
+            done, event = decide(request, now)
             try:
                 request = self.store.save(done, [event], now)
                 break
             except VersionConflict:
-                request = self.get(request_id)
+                request = self.get(request.request_id)
         self.tasks.complete(request.task_id, actor, self.clock())
-        self._tell(request, "declined", (), request.decline_reason)
         return request
 
     # ---- telling the customer -------------------------------------------------------------------------
