@@ -35,6 +35,7 @@ from chalicelib.api.pages import (
 )
 from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.money import Money, parse_amount
+from chalicelib.domain.plans import MAX_PLAN_DAYS, add_months
 from chalicelib.services.portal import FORM_COOKIE, FORM_TTL, IDLE, PORTAL_COOKIE, Visitor
 from chalicelib.services.statement import Statement, StatementLine
 
@@ -577,6 +578,9 @@ def plan_page(ctx: PortalContext, fields: dict[str, list[str]] | None = None) ->
         first_day = _day(values["first_date"])
         if first_day is None or first_day < today or first_day > today + timedelta(days=366):
             errors["first_date"] = ctx.t["err_first_date"]
+        elif count and add_months(first_day, count - 1) > today + timedelta(days=MAX_PLAN_DAYS):
+            # The plan rule (domain/plans.py) said in the customer's language before the use case says it in English.
+            errors["instalments"] = ctx.t["err_plan_too_long"]
         values["first"] = first_day
         if step == "confirm" and not errors and first_day is not None:
             try:

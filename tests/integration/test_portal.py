@@ -217,6 +217,10 @@ def test_a_promise_and_a_plan_request_with_their_confirm_steps(client, ledger, c
     assert invoice["promised_until"] == "2026-12-20"
 
     token = csrf(get(client, "/portal/plan", session).body)
+    too_long = post(client, "/portal/plan", session, [("csrf_token", token), ("step", "review"), ("invoice", p2),
+                                                     ("instalments", "36"), ("first_date", "2027-11-15")])
+    assert too_long.status_code == 400 and 'href="#instalments"' in too_long.body.decode()
+    assert "more than three years away" in too_long.body.decode()
     fields = [("csrf_token", token), ("invoice", p2), ("instalments", "3"), ("first_date", "2027-01-15")]
     assert post(client, "/portal/plan", session, [*fields, ("step", "review")]).status_code == 200
     done = post(client, "/portal/plan", session, [*fields, ("step", "confirm")])
