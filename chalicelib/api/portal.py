@@ -36,11 +36,12 @@ from chalicelib.api.pages import (
 from chalicelib.domain.errors import DomainError, NotFound
 from chalicelib.domain.money import Money, parse_amount
 from chalicelib.domain.plans import MAX_PLAN_DAYS, add_months
-from chalicelib.services.portal import FORM_COOKIE, FORM_TTL, IDLE, PORTAL_COOKIE, Visitor
-from chalicelib.services.statement import Statement, StatementLine
+from chalicelib.services.sessions import FORM_COOKIE, FORM_TTL, IDLE, PORTAL_COOKIE
 
-if TYPE_CHECKING:  # the page renderer (Jinja2, Babel) loads on the first page, not at cold start
+if TYPE_CHECKING:  # the page renderer (Jinja2, Babel) and the portal's use cases load on the first page
     from chalicelib.formats.portal import FormState, Page
+    from chalicelib.services.portal import Visitor
+    from chalicelib.services.statement import Statement, StatementLine
 
 blueprint = Blueprint(__name__)
 log = logging.getLogger("dunwell")

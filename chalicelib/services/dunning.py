@@ -35,6 +35,7 @@ from chalicelib.domain.dunning.decision import CHANNELS, Decision, decide, histo
 from chalicelib.domain.dunning.policy import TONES, Policy, Step
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.invoice import Invoice, LedgerCharge
+from chalicelib.domain.letters import letter_key
 from chalicelib.domain.masking import mask
 from chalicelib.domain.money import Money
 from chalicelib.services.ports import (
@@ -123,9 +124,6 @@ class RunSummary:
             "unconfirmed": self.unconfirmed, "actions": dict(sorted(self.actions.items())),
             "more_due": self.more_due, "dispatched": self.dispatched, "refused": self.refused,
         }
-
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -493,7 +491,7 @@ class DunningService:
                 invoice.number, invoice.due_date, invoice.currency, due.amount, format_rf(rf) if rf else None)))
         reference = refs[0].line.rf if len(refs) == 1 else None
         # The customer's portal, as the email would link it: minted for the first contact with an address.
-        linked = next((c.email for c in customer.contacts if c.email and not c.email_suppressed), None)
+        linked = destination_for(customer, "email")
         portal_url = self._portal_url(customer.customer_id, linked) if linked else None
         subject, _html, text = self.renderer.email(tone, customer, contact, lines, today, deadline,
                                                    promise_date=promise_date, payment_reference=reference,
@@ -644,7 +642,7 @@ class DunningService:
                 if not already_sent and claim.channel == "letter":
                     events.append(AuditEvent(f"invoice#{invoice_id}", "letter.queued", SYSTEM, now, message_id or
                                              claim.message_key, {"letter_id": message_id or None, "step": step,
-                                                                 "key": f"letters/{message_id}.pdf" if message_id
+                                                                 "key": letter_key(message_id) if message_id
                                                                  else None, "confirmed": confirmed}))
                 events += [AuditEvent(f"invoice#{invoice_id}", "charge.added", SYSTEM, now, c.key,
                                       {**c.to_dict(), "balance": updated.balance.to_api()}) for c in new_charges]
@@ -799,7 +797,7 @@ def _letters_of(events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
         letter_id = e.data.get("letter_id")
         if e.type not in ("letter.queued", "letter.posted") or not letter_id:
             continue
-        entry = letters.setdefault(letter_id, {"letter_id": letter_id, "key": f"letters/{letter_id}.pdf",
+        entry = letters.setdefault(letter_id, {"letter_id": letter_id, "key": letter_key(letter_id),
                                                "pdf": f"/letters/{letter_id}/pdf", "step": None, "queued_at": None,
                                                "posted_at": None, "posted_by": None})
         if e.type == "letter.queued":

@@ -213,7 +213,8 @@ class InvoiceDelivery:
                 return
             event = AuditEvent(f"invoice#{invoice_id}", "invoice.delivered", ACTOR, now, attempt.claim.message_key,
                                {"channel": "email", "message_id": attempt.message_id,
-                                "to": attempt.claim.destination, "corrected": corrected, "document": document,
+                                "to": mask(attempt.claim.destination or ""),
+                                "corrected": corrected, "document": document,
                                 "confirmed": attempt.confirmed})
             try:
                 self.ledger.save_invoice(replace(invoice, delivered_at=now), [event], now)

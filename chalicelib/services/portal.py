@@ -37,16 +37,12 @@ from chalicelib.domain.customer import Customer
 from chalicelib.domain.errors import DomainError, Kind, NotFound
 from chalicelib.domain.invoice import Invoice
 from chalicelib.domain.money import Money
-from chalicelib.services.portal_links import PortalGrant, TooManyRequests, generation_of
+from chalicelib.services.portal_links import PortalGrant, RateLimiter, TooManyRequests, generation_of
 from chalicelib.services.ports import AuditEvent, StoredCustomer
-from chalicelib.services.sessions import b64url, unb64url
+from chalicelib.services.sessions import FORM_TTL, IDLE, b64url, unb64url
 from chalicelib.services.statement import Statement, StatementLine, Statements, build_line
 
-IDLE = timedelta(minutes=30)  # a session ends after this long without a page
-MAX_SESSION = timedelta(hours=12)  # and this long after it started, whatever
-FORM_TTL = timedelta(minutes=30)  # a form without a session (the expired-link page) may be filled in this long
-PORTAL_COOKIE = "__Host-dunwell_portal"
-FORM_COOKIE = "__Host-dunwell_portal_form"
+MAX_SESSION = timedelta(hours=12)  # a session ends this long after it started, whatever
 MAX_COOKIE_CHARS = 1200
 _TAG_BYTES = 16
 _VERSION = "v1"
@@ -131,11 +127,6 @@ class GenerationGate:
             return None
         customer, current = self.reads.customer_and_generation(session.customer_id)
         return customer if current == generation else None
-
-
-class RateLimiter(Protocol):
-    def hit(self, key: str, limit: int, window: timedelta, now: datetime) -> int | None:
-        """Count one request under `key` in the current window; None when allowed, else seconds to wait."""
 
 
 class InvoiceReader(Protocol):

@@ -124,12 +124,11 @@ class PortalPayments:
         zero = Money.zero(invoice.currency)
         if invoice.void or invoice.balance.amount <= 0:
             return zero, None
-        held = invoice.disputed_open
-        if held.is_zero:
+        if invoice.disputed_open.is_zero:
             discount = discount_offer(invoice, customer.payment_terms, today)
             if discount is not None:
                 return discount.pay_amount, discount
-        return max(zero, invoice.balance - held), None
+        return max(zero, invoice.undisputed_balance), None
 
     def _qr(self, invoice: Invoice, amount: Money, rf: str | None, title: str) -> str | None:
         if not self.seller_iban or invoice.currency != "EUR":

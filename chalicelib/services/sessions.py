@@ -39,6 +39,12 @@ SESSION_TTL = timedelta(minutes=30)
 SIGNIN_TTL = timedelta(minutes=15)  # how long a sign-in form may be filled in
 SESSION_COOKIE = "__Host-dunwell_session"
 SIGNIN_COOKIE = "__Host-dunwell_signin"
+# The customer portal's (services/portal.py), here with the staff's so the page routes name them without loading
+# the portal's use cases at cold start.
+IDLE = timedelta(minutes=30)  # a portal session ends after this long without a page
+FORM_TTL = timedelta(minutes=30)  # a form without a session (the expired-link page) may be filled in this long
+PORTAL_COOKIE = "__Host-dunwell_portal"
+FORM_COOKIE = "__Host-dunwell_portal_form"
 MAX_COOKIE_CHARS = 512
 _TAG_BYTES = 16
 _VERSION = "v1"

@@ -20,12 +20,12 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.customer import Customer
-from chalicelib.domain.dunning.calendar import InvalidTimezone, is_business_day, load_timezone
+from chalicelib.domain.dunning.calendar import InvalidTimezone, load_timezone, next_business_day
 from chalicelib.domain.masking import mask
 from chalicelib.formats.invoice_mail import InvoiceMail
 from chalicelib.formats.letter_pdf import RenderedLetter
@@ -98,10 +98,7 @@ CATCH_UP_UNTIL = 7  # the last local day of a month on which a missed statement 
 
 
 def first_business_day(year: int, month: int, country: str | None) -> date:
-    day = date(year, month, 1)
-    while not is_business_day(day, country):
-        day += timedelta(days=1)
-    return day
+    return next_business_day(date(year, month, 1), country)
 
 
 def customer_zone(customer: Customer, default: str) -> ZoneInfo:

@@ -23,11 +23,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from statistics import median
+from decimal import Decimal
+from statistics import median, median_low
 
 HALF_LIFE_DAYS = 180.0
 PRIOR_WEIGHT = 4.0  # k: the portfolio counts as this many recent invoices of the customer
-LARGE_RATIO = 2.0  # an invoice this many times its customer's usual amount is "large"
+LARGE_RATIO = 2  # an invoice this many times its customer's usual amount is "large"
 MIN_EFFECT_SAMPLES = 20  # fewer large (or disputed) settlements in the portfolio: no shift learnt
 MIN_USUAL_AMOUNT_SAMPLES = 3  # a customer's usual amount needs this many settled invoices
 MAX_SHIFT_DAYS = 90
@@ -112,14 +113,15 @@ def _clamp(days: float) -> int:
     return max(-MAX_SHIFT_DAYS, min(MAX_SHIFT_DAYS, round(days)))
 
 
-def usual_amount(history: Sequence[Settled]) -> float | None:
-    """The customer's median invoice amount, when it has settled enough invoices to say."""
+def usual_amount(history: Sequence[Settled]) -> int | None:
+    """The customer's median invoice amount in minor units (the lower middle of an even count: an amount one of its
+    invoices had, never a float), when it has settled enough invoices to say."""
     if len(history) < MIN_USUAL_AMOUNT_SAMPLES:
         return None
-    return float(median(s.amount_minor for s in history))
+    return median_low(s.amount_minor for s in history)
 
 
-def is_large(amount_minor: int, usual: float | None) -> bool:
+def is_large(amount_minor: int, usual: int | None) -> bool:
     return usual is not None and usual > 0 and amount_minor >= LARGE_RATIO * usual
 
 
@@ -236,7 +238,7 @@ def predict(history: Iterable[Settled], invoice: OpenInvoice, portfolio: Portfol
     if elapsed > 0:
         reasons.append(f"already {_plural(elapsed, 'day')} past due")
     if large and usual:
-        reasons.append(f"{invoice.amount_minor / usual:.1f} times its usual invoice amount"
+        reasons.append(f"{Decimal(invoice.amount_minor) / usual:.1f} times its usual invoice amount"
                        + (f": such invoices are paid about {_plural(portfolio.large_shift, 'day')} later"
                           if portfolio.large_shift > 0 else ""))
     if invoice.disputed:
